@@ -1,0 +1,37 @@
+//! `tidemark explain`: the statements each dataset would send, without connecting.
+
+use crate::engine::{CheckPlan, plan_dataset};
+use crate::spec::{Dataset, Project};
+use crate::warehouse::{Dialect, schema_query};
+
+pub fn print(project: &Project, datasets: &[&Dataset]) -> u8 {
+    for dataset in datasets {
+        let Some(config) = project.warehouses.get(&dataset.warehouse) else { continue };
+        let Some(dialect) = Dialect::from_url(config.url.expose()) else { continue };
+        let plan = plan_dataset(dataset, dialect, None);
+        println!(
+            "-- dataset {} on warehouse {} ({}): {} statements",
+            dataset.name,
+            dataset.warehouse,
+            dialect.name(),
+            plan.statement_count()
+        );
+        println!("-- 1. schema of {}\n{};\n", dataset.name, schema_query(dialect, &dataset.table));
+        if let Some(sql) = &plan.aggregate {
+            let names: Vec<&str> = dataset
+                .checks
+                .iter()
+                .zip(&plan.checks)
+                .filter(|(_, p)| matches!(p, CheckPlan::Metric(_)))
+                .map(|(c, _)| c.name.as_str())
+                .collect();
+            println!("-- 2. aggregate for {}\n{sql};\n", names.join(", "));
+        }
+        for (check, check_plan) in dataset.checks.iter().zip(&plan.checks) {
+            if let CheckPlan::SqlMetric(sql) = check_plan {
+                println!("-- sql_metric {} (read-only)\n{sql};\n", check.name);
+            }
+        }
+    }
+    0
+}

@@ -1,0 +1,211 @@
+//! The `tidemark` command line. Exit codes are a contract (CHECKS.md): `run` exits 0 when
+//! nothing failed or errored, 1 when a check failed, 2 when a check errored or the
+//! configuration is invalid; `validate` exits 0 or 2.
+
+mod explain;
+mod progress;
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::engine::{self, Selection};
+use crate::report::{self, HumanStyle};
+use crate::spec::{self, Dataset, Diagnostic, Project};
+use crate::demo;
+
+/// Exit code for an invalid configuration or a check that errored.
+const EXIT_ERROR: u8 = 2;
+
+#[derive(Debug, Parser)]
+#[command(name = "tidemark", version, about = "Data quality checks that run inside your warehouse")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check the project's YAML and report every problem as path:line:col.
+    Validate {
+        /// The project directory (tidemark.yml is looked up here and in its parents).
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Run the checks against the warehouses and report the results.
+    Run {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        #[command(flatten)]
+        selection: SelectionArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+    /// Print the SQL each dataset would run, without running it.
+    Explain {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        #[command(flatten)]
+        selection: SelectionArgs,
+    },
+    /// Print the JSON Schema of dataset files, for editors (yaml-language-server).
+    Schema,
+    /// Generate a demo warehouse with placed problems and run the example suite on it.
+    Demo {
+        /// Where to write the demo project and warehouse [default: <temp dir>/tidemark-demo].
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct SelectionArgs {
+    /// Only this dataset (repeatable).
+    #[arg(long = "dataset", value_name = "NAME")]
+    datasets: Vec<String>,
+    /// Only datasets with this tag (repeatable).
+    #[arg(long = "tag", value_name = "TAG")]
+    tags: Vec<String>,
+}
+
+impl From<SelectionArgs> for Selection {
+    fn from(args: SelectionArgs) -> Self {
+        Selection { datasets: args.datasets, tags: args.tags }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Human,
+    Json,
+    Junit,
+}
+
+/// Parses the command line and runs the command.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_ERROR);
+        }
+    };
+    ExitCode::from(runtime.block_on(execute(cli.command)))
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TIDEMARK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+async fn execute(command: Command) -> u8 {
+    match command {
+        Command::Validate { dir } => validate(&dir),
+        Command::Run { dir, selection, format } => match load(&dir) {
+            Ok(project) => run(&project, selection.into(), format).await,
+            Err(code) => code,
+        },
+        Command::Explain { dir, selection } => match load(&dir) {
+            Ok(project) => explain::print(&project, &selected(&project, &selection.into())),
+            Err(code) => code,
+        },
+        Command::Schema => {
+            println!("{}", serde_json::to_string_pretty(&spec::dataset_json_schema()).unwrap_or_default());
+            0
+        }
+        Command::Demo { dir } => demo(dir.unwrap_or_else(demo::default_dir)).await,
+    }
+}
+
+fn validate(dir: &Path) -> u8 {
+    match load(dir) {
+        Ok(project) => {
+            let checks: usize = project.datasets.iter().map(|d| d.checks.len()).sum();
+            println!(
+                "ok: {} datasets, {checks} checks in {}",
+                project.datasets.len(),
+                project.file.display()
+            );
+            0
+        }
+        Err(code) => code,
+    }
+}
+
+/// Loads the project, printing every diagnostic to stderr on failure.
+fn load(dir: &Path) -> Result<Project, u8> {
+    spec::load(dir).map_err(|diagnostics| {
+        print_diagnostics(&diagnostics);
+        EXIT_ERROR
+    })
+}
+
+fn print_diagnostics(diagnostics: &[Diagnostic]) {
+    for diagnostic in diagnostics {
+        eprintln!("{diagnostic}");
+    }
+    let n = diagnostics.len();
+    eprintln!("{n} {} found", if n == 1 { "problem" } else { "problems" });
+}
+
+fn selected<'p>(project: &'p Project, selection: &Selection) -> Vec<&'p Dataset> {
+    project.datasets.iter().filter(|d| selection.includes(d)).collect()
+}
+
+async fn run(project: &Project, selection: Selection, format: Format) -> u8 {
+    let datasets = selected(project, &selection);
+    if datasets.is_empty() {
+        eprintln!("error: no dataset matches the selection");
+        return EXIT_ERROR;
+    }
+    let progress = progress::ProgressLine::start(datasets.len());
+    let report = engine::run(project, &datasets, &progress).await;
+    progress.finish();
+    let output = match format {
+        Format::Human => report::render_human(&report, human_style()),
+        Format::Json => report::render_json(&report),
+        Format::Junit => report::render_junit(&report),
+    };
+    print!("{output}");
+    if format == Format::Json {
+        println!();
+    }
+    report.summary.exit_code()
+}
+
+fn human_style() -> HumanStyle {
+    if std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none() {
+        HumanStyle::Colour
+    } else {
+        HumanStyle::Plain
+    }
+}
+
+async fn demo(dir: PathBuf) -> u8 {
+    eprintln!("Generating the demo warehouse in {} …", dir.display());
+    if let Err(e) = demo::prepare(&dir).await {
+        eprintln!("error: cannot prepare the demo in {}: {e:#}", dir.display());
+        return EXIT_ERROR;
+    }
+    let project = match load(&dir) {
+        Ok(project) => project,
+        Err(code) => return code,
+    };
+    let code = run(&project, Selection::default(), Format::Human).await;
+    println!("\nThe demo data has these problems placed on purpose:");
+    for problem in demo::PLACED_PROBLEMS {
+        println!("  - {problem}");
+    }
+    println!(
+        "\nThe project is in {dir}; try `tidemark explain {dir}` or `tidemark run {dir} --format json`.",
+        dir = dir.display()
+    );
+    // The demo found what it was built to find: that is success, unless a check errored.
+    if code == EXIT_ERROR { EXIT_ERROR } else { 0 }
+}

@@ -1,0 +1,456 @@
+//! Planning: every aggregate metric of a dataset becomes one column of ONE `SELECT`, so a
+//! dataset costs one scan however many checks it has. Check-level filters fold into the
+//! same scan as conditional aggregates (`COUNT(CASE WHEN filter THEN 1 END)`); the dataset
+//! filter is the `WHERE` clause. Pure: no I/O, so plans are unit-tested as SQL text.
+
+use crate::spec::{Aggregate, Check, CheckKind, Dataset, Validity};
+use crate::warehouse::{Dialect, TableSchema};
+
+/// What the engine does for one check.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CheckPlan {
+    /// A value derived from columns of the aggregate query.
+    Metric(Derivation),
+    /// Runs its own (user-written) query.
+    SqlMetric(String),
+    /// Judged from the table's columns.
+    Schema,
+    /// Cannot run: a missing table or column, or a column of the wrong type.
+    Unrunnable(String),
+}
+
+/// How a check's value comes from the aggregate row.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Derivation {
+    Column(usize),
+    /// `100 * part / whole`, 0 when `whole` is 0.
+    Percent { part: usize, whole: usize },
+    /// Sample standard deviation from count, sum and sum of squares (SQLite has no
+    /// STDDEV_SAMP).
+    SampleStddev { n: usize, sum: usize, sum_sq: usize },
+}
+
+impl Derivation {
+    pub fn value(self, row: &[Option<f64>]) -> Option<f64> {
+        let at = |i: usize| row.get(i).copied().flatten();
+        match self {
+            Derivation::Column(i) => at(i),
+            Derivation::Percent { part, whole } => match (at(part), at(whole)) {
+                (_, Some(w)) if w == 0.0 => Some(0.0),
+                (Some(p), Some(w)) => Some(100.0 * p / w),
+                _ => None,
+            },
+            Derivation::SampleStddev { n, sum, sum_sq } => {
+                let (n, sum, sum_sq) = (at(n)?, at(sum)?, at(sum_sq)?);
+                if n < 2.0 {
+                    return None;
+                }
+                let variance = (sum_sq - sum * sum / n) / (n - 1.0);
+                Some(variance.max(0.0).sqrt())
+            }
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatasetPlan {
+    /// The one aggregate statement, if any check needs it.
+    pub aggregate: Option<String>,
+    /// One entry per check of the dataset, in order.
+    pub checks: Vec<CheckPlan>,
+}
+
+impl DatasetPlan {
+    /// Statements a run sends: the schema query, the aggregate, each sql_metric.
+    pub fn statement_count(&self) -> usize {
+        let sql_metrics = self
+            .checks
+            .iter()
+            .filter(|c| matches!(c, CheckPlan::SqlMetric(_)))
+            .count();
+        1 + usize::from(self.aggregate.is_some()) + sql_metrics
+    }
+}
+
+/// Plans a dataset. With `schema` (a live run) checks on missing columns or columns of the
+/// wrong type are marked unrunnable instead of breaking the shared query; without it
+/// (`tidemark explain`) every check is planned as written.
+pub fn plan_dataset(dataset: &Dataset, dialect: Dialect, schema: Option<&TableSchema>) -> DatasetPlan {
+    let table_missing = schema.is_some_and(|s| s.columns.is_empty());
+    let mut select = SelectList::default();
+    let checks = dataset
+        .checks
+        .iter()
+        .map(|check| {
+            if let CheckKind::SqlMetric { query } = &check.kind {
+                return CheckPlan::SqlMetric(query.trim().trim_end_matches(';').to_string());
+            }
+            if table_missing {
+                return CheckPlan::Unrunnable(format!(
+                    "table {} not found",
+                    dataset.name
+                ));
+            }
+            if let Some(problem) = schema.and_then(|s| column_problem(check, s)) {
+                return CheckPlan::Unrunnable(problem);
+            }
+            match &check.kind {
+                CheckKind::Schema { .. } => CheckPlan::Schema,
+                _ => CheckPlan::Metric(plan_metric(check, dialect, &mut select)),
+            }
+        })
+        .collect();
+    let aggregate = (!select.exprs.is_empty()).then(|| select.to_sql(dataset, dialect));
+    DatasetPlan { aggregate, checks }
+}
+
+/// The aggregate expressions of one SELECT, deduplicated: `row_count` and the row count
+/// behind `missing_percent` are one column.
+#[derive(Default)]
+struct SelectList {
+    exprs: Vec<String>,
+}
+
+impl SelectList {
+    fn add(&mut self, expr: String) -> usize {
+        if let Some(i) = self.exprs.iter().position(|e| *e == expr) {
+            return i;
+        }
+        self.exprs.push(expr);
+        self.exprs.len() - 1
+    }
+
+    fn to_sql(&self, dataset: &Dataset, dialect: Dialect) -> String {
+        let columns: Vec<String> = self
+            .exprs
+            .iter()
+            .map(|e| format!("  {}", dialect.as_double(e)))
+            .collect();
+        let mut sql = format!(
+            "SELECT\n{}\nFROM {}",
+            columns.join(",\n"),
+            dialect.table(&dataset.table)
+        );
+        if let Some(filter) = &dataset.filter {
+            sql.push_str(&format!("\nWHERE ({filter})"));
+        }
+        sql
+    }
+}
+
+fn plan_metric(check: &Check, dialect: Dialect, select: &mut SelectList) -> Derivation {
+    let q = |c: &str| dialect.ident(c);
+    let filter = check.filter.as_deref().map(|f| format!("({f})"));
+    // Counts rows meeting `condition` (and the check filter).
+    let count_when = |condition: Option<String>| -> String {
+        match and(filter.clone(), condition) {
+            None => "COUNT(*)".to_string(),
+            Some(cond) => format!("COUNT(CASE WHEN {cond} THEN 1 END)"),
+        }
+    };
+    // The column's values, NULL outside the check filter.
+    let values_of = |column: &str| -> String {
+        match &filter {
+            None => q(column),
+            Some(f) => format!("CASE WHEN {f} THEN {} END", q(column)),
+        }
+    };
+    match &check.kind {
+        CheckKind::RowCount => Derivation::Column(select.add(count_when(None))),
+        CheckKind::MissingCount { column, missing_values } => {
+            let missing = missing_condition(dialect, column, missing_values);
+            Derivation::Column(select.add(count_when(Some(missing))))
+        }
+        CheckKind::MissingPercent { column, missing_values } => {
+            let missing = missing_condition(dialect, column, missing_values);
+            let part = select.add(count_when(Some(missing)));
+            let whole = select.add(count_when(None));
+            Derivation::Percent { part, whole }
+        }
+        CheckKind::DuplicateCount { columns } if columns.len() == 1 => {
+            let v = values_of(&columns[0]);
+            Derivation::Column(select.add(format!("COUNT({v}) - COUNT(DISTINCT {v})")))
+        }
+        CheckKind::DuplicateCount { columns } => {
+            let not_null: Vec<String> = columns.iter().map(|c| format!("{} IS NOT NULL", q(c))).collect();
+            let keyed = and(filter.clone(), Some(not_null.join(" AND "))).unwrap_or_default();
+            let quoted: Vec<String> = columns.iter().map(|c| q(c)).collect();
+            let distinct = dialect.count_distinct_tuples(&quoted, &keyed);
+            Derivation::Column(select.add(format!("COUNT(CASE WHEN {keyed} THEN 1 END) - {distinct}")))
+        }
+        CheckKind::InvalidCount { column, validity } => {
+            let valid = valid_condition(dialect, column, validity);
+            let invalid = format!("{} IS NOT NULL AND NOT ({valid})", q(column));
+            Derivation::Column(select.add(count_when(Some(invalid))))
+        }
+        CheckKind::Aggregate { function: Aggregate::Stddev, column } => {
+            let v = values_of(column);
+            match dialect.stddev_samp(&v) {
+                Some(expr) => Derivation::Column(select.add(expr)),
+                None => {
+                    let real = dialect.as_double(&v);
+                    Derivation::SampleStddev {
+                        n: select.add(format!("COUNT({v})")),
+                        sum: select.add(format!("SUM({real})")),
+                        sum_sq: select.add(format!("SUM({real} * {real})")),
+                    }
+                }
+            }
+        }
+        CheckKind::Aggregate { function, column } => {
+            let sql_function = function.keyword().to_ascii_uppercase();
+            Derivation::Column(select.add(format!("{sql_function}({})", values_of(column))))
+        }
+        CheckKind::Freshness { column } => {
+            Derivation::Column(select.add(dialect.freshness_seconds(&values_of(column))))
+        }
+        CheckKind::Schema { .. } | CheckKind::SqlMetric { .. } => {
+            unreachable!("planned without the aggregate query")
+        }
+    }
+}
+
+fn and(a: Option<String>, b: Option<String>) -> Option<String> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(format!("{a} AND ({b})")),
+        (a, b) => a.or(b),
+    }
+}
+
+fn missing_condition(dialect: Dialect, column: &str, missing_values: &[crate::spec::Literal]) -> String {
+    let c = dialect.ident(column);
+    if missing_values.is_empty() {
+        return format!("{c} IS NULL");
+    }
+    let list: Vec<String> = missing_values.iter().map(|v| dialect.literal(v)).collect();
+    format!("{c} IS NULL OR {c} IN ({})", list.join(", "))
+}
+
+/// The condition a non-null value must meet to be valid: every rule given must hold.
+fn valid_condition(dialect: Dialect, column: &str, validity: &Validity) -> String {
+    let c = dialect.ident(column);
+    let mut rules = Vec::new();
+    if let Some(values) = &validity.values {
+        let list: Vec<String> = values.iter().map(|v| dialect.literal(v)).collect();
+        rules.push(format!("{c} IN ({})", list.join(", ")));
+    }
+    if let Some(regex) = &validity.regex {
+        rules.push(dialect.regex_match(&c, &dialect.text_literal(regex)));
+    }
+    if let Some(min) = validity.min {
+        rules.push(format!("{c} >= {}", dialect.literal(&crate::spec::Literal::Number(min))));
+    }
+    if let Some(max) = validity.max {
+        rules.push(format!("{c} <= {}", dialect.literal(&crate::spec::Literal::Number(max))));
+    }
+    if rules.is_empty() {
+        // Validation requires a rule; with none, every value is valid.
+        return "1 = 1".to_string();
+    }
+    rules.join(" AND ")
+}
+
+/// Why a check cannot run against this table, judged from its columns.
+fn column_problem(check: &Check, schema: &TableSchema) -> Option<String> {
+    for name in check.kind.columns() {
+        let Some(column) = schema.column(name) else {
+            return Some(missing_column_message(name, schema));
+        };
+        let family = column.family;
+        let needs = match &check.kind {
+            CheckKind::Aggregate { function, .. } if !family.is_some_and(|f| f.is_numeric()) && family.is_some() => {
+                Some(format!("{} needs a numeric column", function.keyword()))
+            }
+            CheckKind::InvalidCount { validity, .. }
+                if (validity.min.is_some() || validity.max.is_some())
+                    && family.is_some_and(|f| !f.is_numeric()) =>
+            {
+                Some("valid_min and valid_max need a numeric column".to_string())
+            }
+            CheckKind::Freshness { .. } if !family.is_some_and(|f| f.is_temporal()) => {
+                Some("freshness needs a timestamp or date column".to_string())
+            }
+            _ => None,
+        };
+        if let Some(needs) = needs {
+            return Some(format!("{needs}; {name} is {}", column.data_type));
+        }
+    }
+    None
+}
+
+fn missing_column_message(name: &str, schema: &TableSchema) -> String {
+    let closest = schema
+        .columns
+        .iter()
+        .map(|c| (strsim::jaro_winkler(&c.name.to_lowercase(), &name.to_lowercase()), &c.name))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    match closest {
+        Some((_, suggestion)) => format!("column {name} not found (did you mean {suggestion}?)"),
+        None => format!("column {name} not found"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::spec::{Literal, Location, TableRef, Thresholds, TypeFamily};
+    use crate::warehouse::Column;
+
+    fn check(kind: CheckKind, filter: Option<&str>) -> Check {
+        Check {
+            name: kind.keyword().to_string(),
+            kind,
+            thresholds: Thresholds::default(),
+            filter: filter.map(str::to_string),
+            severity: None,
+            description: None,
+            location: Location { file: Arc::new(PathBuf::from("t.yml")), line: 1, column: 1 },
+        }
+    }
+
+    fn dataset(checks: Vec<Check>, filter: Option<&str>) -> Dataset {
+        Dataset {
+            name: "shop.orders".into(),
+            table: TableRef { schema: Some("shop".into()), table: "orders".into() },
+            warehouse: "main".into(),
+            owner: None,
+            schedule: None,
+            timezone: None,
+            tags: vec![],
+            upstream: vec![],
+            filter: filter.map(str::to_string),
+            sla: None,
+            checks,
+            location: Location { file: Arc::new(PathBuf::from("t.yml")), line: 1, column: 1 },
+        }
+    }
+
+    fn column(name: &str, family: TypeFamily) -> Column {
+        Column { name: name.into(), data_type: family.name().into(), base_type: family.name().into(), family: Some(family) }
+    }
+
+    #[test]
+    fn all_metrics_share_one_select_and_reuse_columns() {
+        let ds = dataset(
+            vec![
+                check(CheckKind::RowCount, None),
+                check(CheckKind::MissingPercent { column: "customer_id".into(), missing_values: vec![] }, None),
+                check(CheckKind::Aggregate { function: Aggregate::Avg, column: "amount".into() }, None),
+                check(CheckKind::SqlMetric { query: "select 1;".into() }, None),
+            ],
+            Some("region <> 'test'"),
+        );
+        let plan = plan_dataset(&ds, Dialect::Postgres, None);
+        assert_eq!(
+            plan.aggregate.as_deref(),
+            Some(
+                "SELECT\n  CAST(COUNT(*) AS DOUBLE PRECISION),\n  \
+                 CAST(COUNT(CASE WHEN \"customer_id\" IS NULL THEN 1 END) AS DOUBLE PRECISION),\n  \
+                 CAST(AVG(\"amount\") AS DOUBLE PRECISION)\n\
+                 FROM \"shop\".\"orders\"\nWHERE (region <> 'test')"
+            )
+        );
+        assert_eq!(
+            plan.checks,
+            vec![
+                CheckPlan::Metric(Derivation::Column(0)),
+                CheckPlan::Metric(Derivation::Percent { part: 1, whole: 0 }),
+                CheckPlan::Metric(Derivation::Column(2)),
+                CheckPlan::SqlMetric("select 1".into()),
+            ]
+        );
+        assert_eq!(plan.statement_count(), 3);
+    }
+
+    #[test]
+    fn check_filters_become_conditional_aggregates() {
+        let ds = dataset(
+            vec![
+                check(CheckKind::RowCount, Some("status = 'x'")),
+                check(CheckKind::Aggregate { function: Aggregate::Max, column: "a".into() }, Some("b > 1")),
+            ],
+            None,
+        );
+        let sql = plan_dataset(&ds, Dialect::Sqlite, None).aggregate.unwrap_or_default();
+        assert!(sql.contains("CAST(COUNT(CASE WHEN (status = 'x') THEN 1 END) AS REAL)"), "{sql}");
+        assert!(sql.contains("CAST(MAX(CASE WHEN (b > 1) THEN \"a\" END) AS REAL)"), "{sql}");
+        assert!(!sql.contains("WHERE"));
+    }
+
+    #[test]
+    fn literals_and_regexes_are_quoted_by_the_dialect() {
+        let validity = Validity {
+            values: Some(vec![Literal::Text("it's".into()), Literal::Number(3.0)]),
+            regex: Some("^[a-z]+$".into()),
+            min: None,
+            max: None,
+        };
+        let ds = dataset(vec![check(CheckKind::InvalidCount { column: "s".into(), validity }, None)], None);
+        let sql = plan_dataset(&ds, Dialect::MySql, None).aggregate.unwrap_or_default();
+        assert!(
+            sql.contains("COUNT(CASE WHEN `s` IS NOT NULL AND NOT (`s` IN ('it''s', 3) AND CAST(`s` AS CHAR) REGEXP '^[a-z]+$') THEN 1 END)"),
+            "{sql}"
+        );
+    }
+
+    #[test]
+    fn sqlite_stddev_is_derived_from_sums() {
+        let ds = dataset(vec![check(CheckKind::Aggregate { function: Aggregate::Stddev, column: "x".into() }, None)], None);
+        let plan = plan_dataset(&ds, Dialect::Sqlite, None);
+        let CheckPlan::Metric(derivation) = plan.checks[0] else { panic!("not a metric") };
+        // Values 2, 4, 4, 4, 5, 5, 7, 9: sample stddev sqrt(32/7).
+        let row = [Some(8.0), Some(40.0), Some(232.0)];
+        let value = derivation.value(&row).unwrap_or_default();
+        assert!((value - (32.0f64 / 7.0).sqrt()).abs() < 1e-12);
+        assert_eq!(derivation.value(&[Some(1.0), Some(3.0), Some(9.0)]), None);
+    }
+
+    #[test]
+    fn missing_columns_and_wrong_types_are_unrunnable_without_breaking_the_rest() {
+        let ds = dataset(
+            vec![
+                check(CheckKind::Aggregate { function: Aggregate::Avg, column: "amont".into() }, None),
+                check(CheckKind::Aggregate { function: Aggregate::Avg, column: "status".into() }, None),
+                check(CheckKind::Freshness { column: "amount".into() }, None),
+                check(CheckKind::RowCount, None),
+            ],
+            None,
+        );
+        let schema = TableSchema {
+            columns: vec![column("amount", TypeFamily::Decimal), column("status", TypeFamily::Text)],
+        };
+        let plan = plan_dataset(&ds, Dialect::Postgres, Some(&schema));
+        assert_eq!(
+            plan.checks[..3],
+            [
+                CheckPlan::Unrunnable("column amont not found (did you mean amount?)".into()),
+                CheckPlan::Unrunnable("avg needs a numeric column; status is text".into()),
+                CheckPlan::Unrunnable("freshness needs a timestamp or date column; amount is decimal".into()),
+            ]
+        );
+        assert_eq!(plan.checks[3], CheckPlan::Metric(Derivation::Column(0)));
+    }
+
+    #[test]
+    fn a_missing_table_leaves_only_sql_metrics() {
+        let ds = dataset(
+            vec![check(CheckKind::RowCount, None), check(CheckKind::SqlMetric { query: "select 1".into() }, None)],
+            None,
+        );
+        let plan = plan_dataset(&ds, Dialect::Postgres, Some(&TableSchema::default()));
+        assert_eq!(plan.aggregate, None);
+        assert_eq!(plan.checks[0], CheckPlan::Unrunnable("table shop.orders not found".into()));
+    }
+
+    #[test]
+    fn percent_of_an_empty_table_is_zero() {
+        let d = Derivation::Percent { part: 0, whole: 1 };
+        assert_eq!(d.value(&[Some(0.0), Some(0.0)]), Some(0.0));
+        assert_eq!(d.value(&[Some(1.0), Some(4.0)]), Some(25.0));
+    }
+}

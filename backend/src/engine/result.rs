@@ -1,0 +1,152 @@
+//! Check results and run reports: the shape `tidemark run --format json` prints
+//! (CHECKS.md), and the summary and exit code derived from them.
+
+use chrono::{DateTime, Utc};
+use serde::{Serialize, Serializer};
+
+use crate::spec::Severity;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Pass,
+    Warn,
+    Fail,
+    /// The check could not be evaluated (connection, SQL, timeout, missing column).
+    Error,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Pass => "pass",
+            Outcome::Warn => "warn",
+            Outcome::Fail => "fail",
+            Outcome::Error => "error",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CheckResult {
+    pub dataset: String,
+    pub warehouse: String,
+    pub check: String,
+    pub kind: &'static str,
+    pub column: Option<String>,
+    /// Only for multi-column keys, as CHECKS.md adds it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub columns: Option<Vec<String>>,
+    pub outcome: Outcome,
+    #[serde(serialize_with = "serialize_number")]
+    pub value: Option<f64>,
+    pub expected: Option<serde_json::Value>,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub severity: Option<Severity>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub pass: usize,
+    pub warn: usize,
+    pub fail: usize,
+    pub error: usize,
+}
+
+impl Summary {
+    pub fn of(outcomes: impl IntoIterator<Item = Outcome>) -> Self {
+        let mut summary = Summary::default();
+        for outcome in outcomes {
+            *match outcome {
+                Outcome::Pass => &mut summary.pass,
+                Outcome::Warn => &mut summary.warn,
+                Outcome::Fail => &mut summary.fail,
+                Outcome::Error => &mut summary.error,
+            } += 1;
+        }
+        summary
+    }
+
+    pub fn total(&self) -> usize {
+        self.pass + self.warn + self.fail + self.error
+    }
+
+    /// CHECKS.md: 0 when nothing failed or errored, 1 when a check failed, 2 when a check
+    /// errored (an error outranks a failure: the picture is incomplete).
+    pub fn exit_code(&self) -> u8 {
+        if self.error > 0 {
+            2
+        } else if self.fail > 0 {
+            1
+        } else {
+            0
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RunReport {
+    pub run_id: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub results: Vec<CheckResult>,
+    pub summary: Summary,
+}
+
+/// Integral values print as integers (`37`, not `37.0`); others as JSON numbers; non-finite
+/// values, which JSON cannot hold, as null.
+pub fn serialize_number<S: Serializer>(value: &Option<f64>, serializer: S) -> Result<S::Ok, S::Error> {
+    match json_number(*value) {
+        Some(number) => number.serialize(serializer),
+        None => serializer.serialize_none(),
+    }
+}
+
+pub fn json_number(value: Option<f64>) -> Option<serde_json::Number> {
+    let v = value.filter(|v| v.is_finite())?;
+    if v.fract() == 0.0 && v.abs() < 9.0e15 {
+        Some(serde_json::Number::from(v as i64))
+    } else {
+        serde_json::Number::from_f64(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(outcome: Outcome) -> CheckResult {
+        CheckResult {
+            dataset: "d".into(),
+            warehouse: "w".into(),
+            check: "row_count".into(),
+            kind: "row_count",
+            column: None,
+            columns: None,
+            outcome,
+            value: Some(37.0),
+            expected: None,
+            message: String::new(),
+            severity: None,
+        }
+    }
+
+    #[test]
+    fn exit_codes_follow_the_worst_outcome() {
+        let all = |o: &[Outcome]| Summary::of(o.iter().copied()).exit_code();
+        assert_eq!(all(&[Outcome::Pass, Outcome::Warn]), 0);
+        assert_eq!(all(&[Outcome::Pass, Outcome::Fail]), 1);
+        assert_eq!(all(&[Outcome::Fail, Outcome::Error]), 2);
+    }
+
+    #[test]
+    fn integral_values_serialize_as_integers() {
+        let json = serde_json::to_value(result(Outcome::Fail)).unwrap_or_default();
+        assert_eq!(json["value"].to_string(), "37");
+        assert_eq!(json["column"], serde_json::Value::Null);
+        assert!(json.get("columns").is_none());
+        assert_eq!(json_number(Some(2.5)).map(|n| n.to_string()), Some("2.5".into()));
+        assert_eq!(json_number(Some(f64::NAN)), None);
+    }
+}

@@ -1,0 +1,24 @@
+//! Tidemark: declarative data quality checks run inside the warehouse.
+//!
+//! The path every run takes (the CLI's and, later, the scheduler's):
+//!
+//! ```text
+//! YAML ──spec::load──▶ Project ──engine::plan──▶ one aggregate SELECT + one schema query
+//!      + one query per sql_metric per dataset ──warehouse──▶ metrics ──engine::evaluate──▶ results
+//! ```
+//!
+//! | module      | owns                                                              |
+//! |-------------|-------------------------------------------------------------------|
+//! | `spec`      | the check language, validation diagnostics, JSON Schema           |
+//! | `warehouse` | connection pools and SQL dialects (quoting, types, clocks)        |
+//! | `engine`    | planning checks into few queries, running them, judging outcomes  |
+//! | `report`    | rendering results for terminals, JSON and JUnit                   |
+//! | `demo`      | the self-contained demo warehouse and example suite               |
+//! | `cli`       | the `tidemark` commands                                           |
+
+pub mod spec;
+pub mod warehouse;
+pub mod engine;
+pub mod report;
+pub mod demo;
+pub mod cli;

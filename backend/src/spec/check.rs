@@ -1,0 +1,566 @@
+//! The `checks:` list of a dataset file: each item is a one-key mapping `kind: {params}`.
+//!
+//! [`KINDS`] is the single table of check kinds and their parameters; validation and the
+//! JSON Schema both read it, so they cannot drift apart.
+
+use std::collections::HashMap;
+
+use super::reader::{Cx, Fields, optional};
+use super::thresholds::{self, BOUND_KEYS, METRIC_KEYS};
+use super::yaml::{Entry, Node, Pos, Value};
+use super::{
+    Aggregate, Check, CheckKind, DeclaredType, Level, Severity, Thresholds, TypeFamily, Validity,
+};
+
+/// Parameters every check accepts.
+pub(crate) const COMMON_PARAMS: [&str; 4] = ["name", "severity", "filter", "description"];
+pub(crate) const SEVERITIES: [&str; 4] = ["low", "medium", "high", "critical"];
+pub(crate) const LEVELS: [&str; 2] = ["warn", "fail"];
+pub(crate) const DRIFT_KEYS: [&str; 3] = ["on_added", "on_removed", "on_type_changed"];
+const VALIDITY_KEYS: [&str; 4] = ["valid_values", "valid_regex", "valid_min", "valid_max"];
+
+/// Which thresholds a kind takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ThresholdStyle {
+    /// min, max, between, equals, anomaly, warn/fail levels.
+    Metric,
+    /// warn_after, fail_after (listed in `params`) or anomaly.
+    Freshness,
+    /// None: the check judges declared columns and drift.
+    Drift,
+}
+
+pub(crate) struct KindSpec {
+    pub keyword: &'static str,
+    /// Parameters besides [`COMMON_PARAMS`] and the thresholds.
+    pub params: &'static [&'static str],
+    pub thresholds: ThresholdStyle,
+    /// One line for editor hovers.
+    pub summary: &'static str,
+    build: fn(&mut Cx<'_>, &Fields<'_>, Pos) -> Option<CheckKind>,
+}
+
+impl KindSpec {
+    /// Every key the kind accepts.
+    pub fn allowed(&self) -> Vec<&'static str> {
+        let thresholds: &[&'static str] = match self.thresholds {
+            ThresholdStyle::Metric => &METRIC_KEYS,
+            ThresholdStyle::Freshness => &["anomaly"],
+            ThresholdStyle::Drift => &[],
+        };
+        let mut keys = COMMON_PARAMS.to_vec();
+        keys.extend_from_slice(self.params);
+        keys.extend_from_slice(thresholds);
+        keys
+    }
+}
+
+pub(crate) const KINDS: [KindSpec; 13] = [
+    KindSpec {
+        keyword: "row_count",
+        params: &[],
+        thresholds: ThresholdStyle::Metric,
+        summary: "Number of rows in the dataset after filters.",
+        build: |_, _, _| Some(CheckKind::RowCount),
+    },
+    KindSpec {
+        keyword: "missing_count",
+        params: &["column", "missing_values"],
+        thresholds: ThresholdStyle::Metric,
+        summary: "Rows where the column is NULL (or one of missing_values).",
+        build: missing_count,
+    },
+    KindSpec {
+        keyword: "missing_percent",
+        params: &["column", "missing_values"],
+        thresholds: ThresholdStyle::Metric,
+        summary: "100 * missing_count / row_count; 0 when there are no rows.",
+        build: missing_percent,
+    },
+    KindSpec {
+        keyword: "duplicate_count",
+        params: &["columns", "column"],
+        thresholds: ThresholdStyle::Metric,
+        summary: "Non-null key rows minus distinct non-null keys.",
+        build: duplicate_count,
+    },
+    KindSpec {
+        keyword: "invalid_count",
+        params: &["column", "valid_values", "valid_regex", "valid_min", "valid_max"],
+        thresholds: ThresholdStyle::Metric,
+        summary: "Non-null values breaking the validity rules.",
+        build: invalid_count,
+    },
+    KindSpec {
+        keyword: "min",
+        params: &["column"],
+        thresholds: ThresholdStyle::Metric,
+        summary: "Smallest non-null value of the column.",
+        build: |cx, params, _| aggregate(cx, params, Aggregate::Min),
+    },
+    KindSpec {
+        keyword: "max",
+        params: &["column"],
+        thresholds: ThresholdStyle::Metric,
+        summary: "Largest non-null value of the column.",
+        build: |cx, params, _| aggregate(cx, params, Aggregate::Max),
+    },
+    KindSpec {
+        keyword: "avg",
+        params: &["column"],
+        thresholds: ThresholdStyle::Metric,
+        summary: "Average of the non-null values of the column.",
+        build: |cx, params, _| aggregate(cx, params, Aggregate::Avg),
+    },
+    KindSpec {
+        keyword: "sum",
+        params: &["column"],
+        thresholds: ThresholdStyle::Metric,
+        summary: "Sum of the non-null values of the column.",
+        build: |cx, params, _| aggregate(cx, params, Aggregate::Sum),
+    },
+    KindSpec {
+        keyword: "stddev",
+        params: &["column"],
+        thresholds: ThresholdStyle::Metric,
+        summary: "Sample standard deviation of the non-null values of the column.",
+        build: |cx, params, _| aggregate(cx, params, Aggregate::Stddev),
+    },
+    KindSpec {
+        keyword: "freshness",
+        params: &["column", "warn_after", "fail_after"],
+        thresholds: ThresholdStyle::Freshness,
+        summary: "Time between the warehouse's now() and the column's latest value.",
+        build: |cx, params, _| {
+            let column = column(cx, params)?;
+            Some(CheckKind::Freshness { column })
+        },
+    },
+    KindSpec {
+        keyword: "schema",
+        params: &["columns", "on_added", "on_removed", "on_type_changed"],
+        thresholds: ThresholdStyle::Drift,
+        summary: "Declared columns and drift against the previous snapshot.",
+        build: schema,
+    },
+    KindSpec {
+        keyword: "sql_metric",
+        params: &["query"],
+        thresholds: ThresholdStyle::Metric,
+        summary: "The single number returned by a custom query.",
+        build: |cx, params, _| {
+            let query = params.require(cx, "query").and_then(|node| cx.string(node, "query"));
+            Some(CheckKind::SqlMetric { query: query? })
+        },
+    },
+];
+
+pub(crate) fn kind_spec(keyword: &str) -> Option<&'static KindSpec> {
+    KINDS.iter().find(|spec| spec.keyword == keyword)
+}
+
+pub(crate) fn kind_names() -> Vec<&'static str> {
+    KINDS.iter().map(|spec| spec.keyword).collect()
+}
+
+/// One list item whose shape is right: a kind and its parameters.
+struct Item<'n> {
+    spec: &'static KindSpec,
+    kind: &'n Entry,
+    params: Option<Fields<'n>>,
+}
+
+/// Reads the `checks:` list; `dataset` is the context prefix (`dataset analytics.orders`).
+pub(crate) fn checks(cx: &mut Cx<'_>, items: &[Node], dataset: &str) -> Option<Vec<Check>> {
+    let shaped: Vec<Option<Item<'_>>> = items
+        .iter()
+        .enumerate()
+        .map(|(index, node)| {
+            let mut cx = cx.scoped(&context(dataset, &format!("#{}", index + 1)));
+            item(&mut cx, node)
+        })
+        .collect();
+    let names = names(cx, &shaped, dataset);
+    let checks: Vec<Option<Check>> = shaped
+        .iter()
+        .zip(names)
+        .map(|(item, name)| {
+            let item = item.as_ref()?;
+            let mut cx = cx.scoped(&context(dataset, &name));
+            build(&mut cx, item, name)
+        })
+        .collect();
+    checks.into_iter().collect()
+}
+
+fn context(dataset: &str, check: &str) -> String {
+    if dataset.is_empty() {
+        format!("check {check}")
+    } else {
+        format!("{dataset}, check {check}")
+    }
+}
+
+/// Checks the shape of one list item: a mapping with one key, a known kind.
+fn item<'n>(cx: &mut Cx<'_>, node: &'n Node) -> Option<Item<'n>> {
+    let Value::Map(entries) = &node.value else {
+        cx.error(
+            node.pos,
+            format!(
+                "a check is written '- kind: {{parameters}}', like '- row_count: {{min: 1}}'; \
+                 found {}",
+                node.describe()
+            ),
+        );
+        return None;
+    };
+    let [kind] = entries.as_slice() else {
+        item_keys(cx, node.pos, entries);
+        return None;
+    };
+    let Some(spec) = kind_spec(&kind.key) else {
+        let hint = super::suggest::hint(&kind.key, &kind_names(), "expected one of", "");
+        cx.error(kind.key_pos, format!("unknown check kind '{}'{hint}", kind.key));
+        return None;
+    };
+    let params = cx.mapping(&kind.value, &kind.key);
+    Some(Item { spec, kind, params })
+}
+
+/// Explains an item with zero or several keys: usually parameters not indented under the kind.
+fn item_keys(cx: &mut Cx<'_>, pos: Pos, entries: &[Entry]) {
+    let keys: Vec<String> = entries.iter().map(|entry| format!("'{}'", entry.key)).collect();
+    let message = match entries.iter().find(|entry| kind_spec(&entry.key).is_some()) {
+        _ if entries.is_empty() => "a check needs a kind, like '- row_count: {min: 1}'".to_owned(),
+        Some(kind) => format!(
+            "a check is a mapping with one key, its kind, but this one has {}: indent the \
+             parameters under '{}:'",
+            keys.join(", "),
+            kind.key
+        ),
+        None => format!(
+            "a check is a mapping with one key, its kind (one of: {}); found {}",
+            kind_names().join(", "),
+            keys.join(", ")
+        ),
+    };
+    cx.error(pos, message);
+}
+
+/// Names every check: its `name`, else `kind(column)`; default names that collide get ` #2`,
+/// ` #3`, …; an explicit name that repeats another check's name is reported.
+fn names(cx: &mut Cx<'_>, items: &[Option<Item<'_>>], dataset: &str) -> Vec<String> {
+    let explicit: Vec<Option<(&str, Pos)>> = items
+        .iter()
+        .map(|item| item.as_ref().and_then(explicit_name))
+        .collect();
+    let defaults: Vec<Option<String>> = items
+        .iter()
+        .map(|item| item.as_ref().map(default_name))
+        .collect();
+    let mut used: HashMap<String, Pos> = HashMap::new();
+    for (index, (name, pos)) in explicit
+        .iter()
+        .enumerate()
+        .filter_map(|(index, name)| name.map(|name| (index, name)))
+    {
+        let clash_with_default = defaults.iter().enumerate().find(|(other, default)| {
+            *other != index && explicit[*other].is_none() && default.as_deref() == Some(name)
+        });
+        let first = match (used.get(name), clash_with_default) {
+            (Some(first), _) => Some(*first),
+            (None, Some((other, _))) => items[other].as_ref().map(|item| item.kind.key_pos),
+            (None, None) => None,
+        };
+        if let Some(first) = first {
+            let mut cx = cx.scoped(&context(dataset, name));
+            cx.error(
+                pos,
+                format!(
+                    "duplicate check name '{name}': the check at line {} has it too (names \
+                     must be unique in a dataset)",
+                    first.line
+                ),
+            );
+        }
+        used.entry(name.to_owned()).or_insert(pos);
+    }
+    items
+        .iter()
+        .enumerate()
+        .map(|(index, item)| match (&explicit[index], &defaults[index], item) {
+            (Some((name, _)), ..) => (*name).to_owned(),
+            (None, Some(default), Some(item)) => {
+                let mut name = default.clone();
+                let mut suffix = 1;
+                while used.contains_key(&name) {
+                    suffix += 1;
+                    name = format!("{default} #{suffix}");
+                }
+                used.insert(name.clone(), item.kind.key_pos);
+                name
+            }
+            _ => format!("#{}", index + 1),
+        })
+        .collect()
+}
+
+fn explicit_name<'n>(item: &Item<'n>) -> Option<(&'n str, Pos)> {
+    let node = item.params.as_ref()?.get("name")?;
+    let scalar = node.scalar().filter(|scalar| !scalar.is_null())?;
+    Some((scalar.text.as_str(), node.pos))
+}
+
+/// `kind(column)`, `duplicate_count(a, b)`, or the bare kind for dataset-level checks.
+fn default_name(item: &Item<'_>) -> String {
+    let keyword = item.spec.keyword;
+    let text = |key: &str| {
+        let scalar = item.params.as_ref()?.get(key)?.scalar()?;
+        Some(scalar.text.clone())
+    };
+    let columns = item
+        .params
+        .as_ref()
+        .and_then(|params| params.get("columns"))
+        .and_then(|node| match &node.value {
+            Value::Seq(items) => {
+                let names: Option<Vec<&str>> = items
+                    .iter()
+                    .map(|item| item.scalar().map(|scalar| scalar.text.as_str()))
+                    .collect();
+                names.map(|names| names.join(", "))
+            }
+            _ => None,
+        });
+    let column = match keyword {
+        "duplicate_count" => columns.or_else(|| text("column")),
+        "schema" | "row_count" => None,
+        _ => text("column"),
+    };
+    match column {
+        Some(column) => format!("{keyword}({column})"),
+        None => keyword.to_owned(),
+    }
+}
+
+/// Builds one check, reading every part so that all of its problems are reported.
+fn build(cx: &mut Cx<'_>, item: &Item<'_>, name: String) -> Option<Check> {
+    let params = item.params.as_ref()?;
+    let check = item.kind.key_pos;
+    unknown_params(cx, item.spec, params);
+    let explicit = optional(params.get("name").map(|node| cx.string(node, "name")));
+    if item.spec.keyword == "sql_metric" && params.get("name").is_none() {
+        cx.error(params.pos, "missing required key 'name' (a sql_metric is named by it)");
+    }
+    let severity = optional(params.get("severity").map(|node| severity(cx, node)));
+    let filter = optional(params.get("filter").map(|node| cx.string(node, "filter")));
+    let description = optional(
+        params
+            .get("description")
+            .map(|node| cx.string(node, "description")),
+    );
+    let kind = (item.spec.build)(cx, params, check);
+    let thresholds = match item.spec.thresholds {
+        ThresholdStyle::Metric => thresholds::metric(cx, params, check),
+        ThresholdStyle::Freshness => thresholds::freshness(cx, params, check),
+        ThresholdStyle::Drift => Some(Thresholds::default()),
+    };
+    explicit?;
+    Some(Check {
+        name,
+        kind: kind?,
+        thresholds: thresholds?,
+        filter: filter?,
+        severity: severity?,
+        description: description?,
+        location: cx.location(check),
+    })
+}
+
+/// Reports keys the kind does not take, explaining the common mix-ups.
+fn unknown_params(cx: &mut Cx<'_>, spec: &KindSpec, params: &Fields<'_>) {
+    let allowed = spec.allowed();
+    for entry in params.entries {
+        let key = entry.key.as_str();
+        if allowed.contains(&key) {
+            continue;
+        }
+        let message = if METRIC_KEYS.contains(&key) && spec.thresholds == ThresholdStyle::Drift {
+            format!(
+                "a schema check takes no thresholds: remove '{key}' (set drift levels with \
+                 on_added, on_removed, on_type_changed)"
+            )
+        } else if METRIC_KEYS.contains(&key) && spec.thresholds == ThresholdStyle::Freshness {
+            format!("a freshness check takes warn_after, fail_after or anomaly, not '{key}'")
+        } else if kind_spec(key).is_some() {
+            format!(
+                "'{key}' is a check kind, not a parameter of {}: start a new list item \
+                 ('- {key}: {{…}}')",
+                spec.keyword
+            )
+        } else {
+            cx.unknown_key(entry, &allowed);
+            continue;
+        };
+        cx.error(entry.key_pos, message);
+    }
+}
+
+fn severity(cx: &mut Cx<'_>, node: &Node) -> Option<Severity> {
+    Some(match cx.choice(node, "severity", &SEVERITIES)? {
+        "low" => Severity::Low,
+        "medium" => Severity::Medium,
+        "high" => Severity::High,
+        _ => Severity::Critical,
+    })
+}
+
+fn column(cx: &mut Cx<'_>, params: &Fields<'_>) -> Option<String> {
+    let node = params.require(cx, "column")?;
+    cx.string(node, "column")
+}
+
+fn missing_values(cx: &mut Cx<'_>, params: &Fields<'_>) -> Option<Vec<super::Literal>> {
+    let values = params
+        .get("missing_values")
+        .map(|node| cx.literals(node, "missing_values"));
+    optional(values).map(Option::unwrap_or_default)
+}
+
+fn missing_count(cx: &mut Cx<'_>, params: &Fields<'_>, _: Pos) -> Option<CheckKind> {
+    let (column, missing_values) = (column(cx, params), missing_values(cx, params));
+    Some(CheckKind::MissingCount {
+        column: column?,
+        missing_values: missing_values?,
+    })
+}
+
+fn missing_percent(cx: &mut Cx<'_>, params: &Fields<'_>, _: Pos) -> Option<CheckKind> {
+    let (column, missing_values) = (column(cx, params), missing_values(cx, params));
+    Some(CheckKind::MissingPercent {
+        column: column?,
+        missing_values: missing_values?,
+    })
+}
+
+/// `columns: [a, b]` or `column: a`, one of them.
+fn duplicate_count(cx: &mut Cx<'_>, params: &Fields<'_>, _: Pos) -> Option<CheckKind> {
+    let columns = match (params.entry("columns"), params.entry("column")) {
+        (Some(columns), None) => cx.strings(&columns.value, "columns")?,
+        (None, Some(column)) => vec![cx.string(&column.value, "column")?],
+        (Some(columns), Some(column)) => {
+            let later = columns.key_pos.max(column.key_pos);
+            cx.error(later, "use either 'column' or 'columns', not both");
+            return None;
+        }
+        (None, None) => {
+            cx.error(params.pos, "missing required key 'columns' (or 'column')");
+            return None;
+        }
+    };
+    Some(CheckKind::DuplicateCount { columns })
+}
+
+/// `column` plus at least one validity rule; every given rule must hold.
+fn invalid_count(cx: &mut Cx<'_>, params: &Fields<'_>, check: Pos) -> Option<CheckKind> {
+    let column = column(cx, params);
+    let values = optional(
+        params
+            .get("valid_values")
+            .map(|node| cx.literals(node, "valid_values")),
+    );
+    let regex = optional(
+        params
+            .get("valid_regex")
+            .map(|node| cx.string(node, "valid_regex")),
+    );
+    let min = optional(params.get("valid_min").map(|node| cx.number(node, "valid_min")));
+    let max = optional(params.get("valid_max").map(|node| cx.number(node, "valid_max")));
+    if VALIDITY_KEYS.iter().all(|key| params.get(key).is_none()) {
+        cx.error(
+            check,
+            "invalid_count needs a rule: add valid_values, valid_regex, valid_min or valid_max",
+        );
+        return None;
+    }
+    let validity = Validity {
+        values: values?,
+        regex: regex?,
+        min: min?,
+        max: max?,
+    };
+    if let (Some(min), Some(max), Some(entry)) =
+        (validity.min, validity.max, params.entry("valid_max"))
+        && min > max
+    {
+        cx.error(
+            entry.key_pos,
+            format!("inverted range: valid_min {min} is greater than valid_max {max}"),
+        );
+        return None;
+    }
+    Some(CheckKind::InvalidCount {
+        column: column?,
+        validity,
+    })
+}
+
+fn aggregate(cx: &mut Cx<'_>, params: &Fields<'_>, function: Aggregate) -> Option<CheckKind> {
+    let column = column(cx, params)?;
+    Some(CheckKind::Aggregate { function, column })
+}
+
+/// Declared columns and drift levels; at least one of them, or the check would judge nothing.
+fn schema(cx: &mut Cx<'_>, params: &Fields<'_>, check: Pos) -> Option<CheckKind> {
+    let columns = optional(params.get("columns").map(|node| declared_columns(cx, node)));
+    let [on_added, on_removed, on_type_changed] =
+        DRIFT_KEYS.map(|key| optional(params.get(key).map(|node| drift_level(cx, node, key))));
+    if params.get("columns").is_none() && DRIFT_KEYS.iter().all(|key| params.get(key).is_none()) {
+        cx.error(
+            check,
+            "a schema check needs 'columns' or at least one of on_added, on_removed, \
+             on_type_changed",
+        );
+        return None;
+    }
+    Some(CheckKind::Schema {
+        columns: columns?.unwrap_or_default(),
+        on_added: on_added?,
+        on_removed: on_removed?,
+        on_type_changed: on_type_changed?,
+    })
+}
+
+/// `{name: type}`: a family name, or else an exact warehouse type.
+fn declared_columns(cx: &mut Cx<'_>, node: &Node) -> Option<Vec<(String, DeclaredType)>> {
+    let fields = cx.mapping(node, "columns")?;
+    if fields.entries.is_empty() {
+        cx.error(node.pos, "'columns' must not be empty");
+        return None;
+    }
+    let columns: Vec<Option<(String, DeclaredType)>> = fields
+        .entries
+        .iter()
+        .map(|entry| {
+            let written = cx.string(&entry.value, &entry.key)?;
+            let declared = match TypeFamily::parse(&written) {
+                Some(family) => DeclaredType::Family(family),
+                None => DeclaredType::Exact(written),
+            };
+            Some((entry.key.clone(), declared))
+        })
+        .collect();
+    columns.into_iter().collect()
+}
+
+fn drift_level(cx: &mut Cx<'_>, node: &Node, key: &str) -> Option<Level> {
+    Some(match cx.choice(node, key, &LEVELS)? {
+        "warn" => Level::Warn,
+        _ => Level::Fail,
+    })
+}
+
+/// Keys that only make sense inside a check: used to explain a check written at dataset level.
+pub(crate) fn is_check_key(key: &str) -> bool {
+    kind_spec(key).is_some() || BOUND_KEYS.contains(&key)
+}

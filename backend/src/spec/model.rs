@@ -1,0 +1,394 @@
+//! The validated, normalised form of a project: what `spec::load` returns and every other
+//! module consumes. Nothing here refers to YAML; locations are kept only so that later
+//! stages (the engine, the server) can point users back at the line that defined a thing.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// A position in a source file, 1-based, as editors and compilers print it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Location {
+    pub file: Arc<PathBuf>,
+    pub line: usize,
+    pub column: usize,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file.display(), self.line, self.column)
+    }
+}
+
+/// A string that must never be printed: warehouse URLs carry passwords.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The only way to read the value; call sites are easy to audit with grep.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// `tidemark.yml` plus every dataset file it names.
+#[derive(Clone, Debug)]
+pub struct Project {
+    /// The directory holding `tidemark.yml`; relative paths (checks, SQLite files) resolve here.
+    pub root: PathBuf,
+    pub file: PathBuf,
+    /// Store URL for later issues (runs, history); `None` means the embedded default.
+    pub store: Option<Secret>,
+    pub warehouses: BTreeMap<String, WarehouseConfig>,
+    pub defaults: Defaults,
+    pub owners: BTreeMap<String, Owner>,
+    pub channels: BTreeMap<String, Channel>,
+    pub datasets: Vec<Dataset>,
+}
+
+#[derive(Clone, Debug)]
+pub struct WarehouseConfig {
+    pub name: String,
+    pub url: Secret,
+    pub max_connections: u32,
+    pub query_timeout: Duration,
+    pub location: Location,
+}
+
+impl WarehouseConfig {
+    pub const DEFAULT_MAX_CONNECTIONS: u32 = 4;
+    pub const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_secs(300);
+}
+
+#[derive(Clone, Debug)]
+pub struct Defaults {
+    /// Validated 5-field cron expression.
+    pub schedule: Option<String>,
+    pub timezone: chrono_tz::Tz,
+}
+
+impl Default for Defaults {
+    fn default() -> Self {
+        Self {
+            schedule: None,
+            timezone: chrono_tz::UTC,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Owner {
+    pub channels: Vec<String>,
+}
+
+/// Notification channels are parsed and validated now; delivery comes with the alerts issue.
+#[derive(Clone, Debug)]
+pub enum Channel {
+    Slack { webhook_url: Secret },
+    Email { to: Vec<String> },
+}
+
+/// A table reference as the user wrote it: `schema.table` or `table`. Each part is an
+/// identifier to be quoted by the dialect, never pasted into SQL.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct TableRef {
+    pub schema: Option<String>,
+    pub table: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Dataset {
+    /// The name as written in the file (`analytics.orders`); the key users select by.
+    pub name: String,
+    pub table: TableRef,
+    pub warehouse: String,
+    pub owner: Option<String>,
+    pub schedule: Option<String>,
+    pub timezone: Option<chrono_tz::Tz>,
+    pub tags: Vec<String>,
+    pub upstream: Vec<String>,
+    /// SQL predicate written by the user: runs only inside read-only transactions.
+    pub filter: Option<String>,
+    pub sla: Option<Sla>,
+    pub checks: Vec<Check>,
+    pub location: Location,
+}
+
+#[derive(Clone, Debug)]
+pub struct Sla {
+    pub freshness: Option<FreshnessSla>,
+}
+
+#[derive(Clone, Debug)]
+pub struct FreshnessSla {
+    pub column: String,
+    pub within: Duration,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+#[derive(Clone, Debug)]
+pub struct Check {
+    /// Unique within the dataset; defaults to `kind(column)` as CHECKS.md says.
+    pub name: String,
+    pub kind: CheckKind,
+    pub thresholds: Thresholds,
+    /// ANDed with the dataset filter; user SQL.
+    pub filter: Option<String>,
+    pub severity: Option<Severity>,
+    pub description: Option<String>,
+    pub location: Location,
+}
+
+/// A literal from YAML compared against warehouse values (`valid_values`, `missing_values`).
+/// Rendered into SQL by the dialect's literal quoting, never pasted.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Literal {
+    Text(String),
+    Number(f64),
+    Bool(bool),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Aggregate {
+    Min,
+    Max,
+    Avg,
+    Sum,
+    Stddev,
+}
+
+impl Aggregate {
+    pub fn keyword(self) -> &'static str {
+        match self {
+            Aggregate::Min => "min",
+            Aggregate::Max => "max",
+            Aggregate::Avg => "avg",
+            Aggregate::Sum => "sum",
+            Aggregate::Stddev => "stddev",
+        }
+    }
+}
+
+/// What makes a non-null value valid for `invalid_count`. Every given rule must hold.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Validity {
+    pub values: Option<Vec<Literal>>,
+    pub regex: Option<String>,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+}
+
+/// Declared column type in a `schema` check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DeclaredType {
+    Family(TypeFamily),
+    /// An exact warehouse type name, compared case-insensitively.
+    Exact(String),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TypeFamily {
+    Integer,
+    Decimal,
+    Float,
+    Text,
+    Boolean,
+    Date,
+    Timestamp,
+    Json,
+    Binary,
+}
+
+impl TypeFamily {
+    pub const ALL: [TypeFamily; 9] = [
+        TypeFamily::Integer,
+        TypeFamily::Decimal,
+        TypeFamily::Float,
+        TypeFamily::Text,
+        TypeFamily::Boolean,
+        TypeFamily::Date,
+        TypeFamily::Timestamp,
+        TypeFamily::Json,
+        TypeFamily::Binary,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            TypeFamily::Integer => "integer",
+            TypeFamily::Decimal => "decimal",
+            TypeFamily::Float => "float",
+            TypeFamily::Text => "text",
+            TypeFamily::Boolean => "boolean",
+            TypeFamily::Date => "date",
+            TypeFamily::Timestamp => "timestamp",
+            TypeFamily::Json => "json",
+            TypeFamily::Binary => "binary",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.name() == name)
+    }
+
+    pub fn is_numeric(self) -> bool {
+        matches!(
+            self,
+            TypeFamily::Integer | TypeFamily::Decimal | TypeFamily::Float
+        )
+    }
+
+    pub fn is_temporal(self) -> bool {
+        matches!(self, TypeFamily::Date | TypeFamily::Timestamp)
+    }
+}
+
+/// The level a schema drift raises (`on_added: warn`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Warn,
+    Fail,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum CheckKind {
+    RowCount,
+    MissingCount {
+        column: String,
+        missing_values: Vec<Literal>,
+    },
+    MissingPercent {
+        column: String,
+        missing_values: Vec<Literal>,
+    },
+    DuplicateCount {
+        columns: Vec<String>,
+    },
+    InvalidCount {
+        column: String,
+        validity: Validity,
+    },
+    Aggregate {
+        function: Aggregate,
+        column: String,
+    },
+    /// Thresholds of a freshness check are in seconds (`warn_after`/`fail_after` become
+    /// warn/fail `max` bounds).
+    Freshness {
+        column: String,
+    },
+    Schema {
+        /// Declared columns in the order written.
+        columns: Vec<(String, DeclaredType)>,
+        on_added: Option<Level>,
+        on_removed: Option<Level>,
+        on_type_changed: Option<Level>,
+    },
+    SqlMetric {
+        query: String,
+    },
+}
+
+impl CheckKind {
+    /// The kind's keyword as written in YAML and printed in results.
+    pub fn keyword(&self) -> &'static str {
+        match self {
+            CheckKind::RowCount => "row_count",
+            CheckKind::MissingCount { .. } => "missing_count",
+            CheckKind::MissingPercent { .. } => "missing_percent",
+            CheckKind::DuplicateCount { .. } => "duplicate_count",
+            CheckKind::InvalidCount { .. } => "invalid_count",
+            CheckKind::Aggregate { function, .. } => function.keyword(),
+            CheckKind::Freshness { .. } => "freshness",
+            CheckKind::Schema { .. } => "schema",
+            CheckKind::SqlMetric { .. } => "sql_metric",
+        }
+    }
+
+    /// The single column a check is about, if any (`column` in JSON results).
+    pub fn column(&self) -> Option<&str> {
+        match self {
+            CheckKind::MissingCount { column, .. }
+            | CheckKind::MissingPercent { column, .. }
+            | CheckKind::InvalidCount { column, .. }
+            | CheckKind::Aggregate { column, .. }
+            | CheckKind::Freshness { column } => Some(column),
+            CheckKind::DuplicateCount { columns } if columns.len() == 1 => Some(&columns[0]),
+            _ => None,
+        }
+    }
+
+    /// Every column the check reads: the engine verifies they exist before querying.
+    pub fn columns(&self) -> Vec<&str> {
+        match self {
+            CheckKind::DuplicateCount { columns } => columns.iter().map(String::as_str).collect(),
+            other => other.column().into_iter().collect(),
+        }
+    }
+}
+
+/// A bound on a metric value. `Between` is inclusive at both ends.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Bound {
+    Min(f64),
+    Max(f64),
+    Between(f64, f64),
+    Equals(f64),
+}
+
+impl Bound {
+    pub fn holds(self, value: f64) -> bool {
+        match self {
+            Bound::Min(min) => value >= min,
+            Bound::Max(max) => value <= max,
+            Bound::Between(lo, hi) => lo <= value && value <= hi,
+            Bound::Equals(expected) => value == expected,
+        }
+    }
+}
+
+/// Anomaly thresholds are parsed now and evaluated once the store keeps history.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct AnomalySpec {
+    /// `low`/`medium`/`high` or a number, kept as written until the detector exists.
+    pub sensitivity: Option<String>,
+    pub direction: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Thresholds {
+    pub warn: Option<Bound>,
+    pub fail: Option<Bound>,
+    pub anomaly: Option<AnomalySpec>,
+}
+
+impl Thresholds {
+    pub fn is_empty(&self) -> bool {
+        self.warn.is_none() && self.fail.is_none() && self.anomaly.is_none()
+    }
+}

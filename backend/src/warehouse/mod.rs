@@ -1,0 +1,205 @@
+//! Warehouse connections: one pool per configured warehouse, with its dialect. Every query
+//! Tidemark sends runs read-only (a read-only transaction on Postgres and MySQL, a
+//! read-only connection on SQLite) and under the warehouse's `query_timeout`, enforced by
+//! the server where it can and by the client always.
+
+mod dialect;
+mod pool;
+
+pub use dialect::Dialect;
+pub use pool::describe_schema_query as schema_query;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Semaphore, SemaphorePermit};
+
+use crate::spec::{TableRef, TypeFamily, WarehouseConfig};
+use pool::AnyPool;
+
+/// Why a warehouse could not answer. Messages never contain the connection URL.
+#[derive(Debug, thiserror::Error)]
+pub enum WarehouseError {
+    #[error("cannot connect to warehouse {warehouse}: {reason}")]
+    Connect { warehouse: String, reason: String },
+    #[error("query failed: {0}")]
+    Query(String),
+    #[error("query timed out after {}", humanize(*.0))]
+    Timeout(Duration),
+    #[error("{0}")]
+    Shape(String),
+}
+
+/// A column as the warehouse describes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Column {
+    pub name: String,
+    /// The type as the warehouse prints it (`character varying(20)`, `DATETIME`).
+    pub data_type: String,
+    /// The base type name (`varchar`, `int4`, MySQL's `tinyint(1)`): exact declarations
+    /// may use either spelling.
+    pub base_type: String,
+    pub family: Option<TypeFamily>,
+}
+
+impl Column {
+    pub fn has_type_named(&self, name: &str) -> bool {
+        let bare = self.data_type.split('(').next().unwrap_or("").trim();
+        [self.data_type.as_str(), self.base_type.as_str(), bare]
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case(name))
+    }
+}
+
+/// The columns of a table in their declared order; empty when the table does not exist.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TableSchema {
+    pub columns: Vec<Column>,
+}
+
+impl TableSchema {
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+}
+
+pub struct Warehouse {
+    pub name: String,
+    pub dialect: Dialect,
+    pool: AnyPool,
+    query_timeout: Duration,
+    /// Datasets hold a permit for their queries, so a suite never asks for more
+    /// connections than `max_connections` and never waits out the pool's acquire timeout.
+    slots: Semaphore,
+}
+
+impl Warehouse {
+    /// Connects eagerly, so an unreachable warehouse is reported once, up front, by name.
+    /// Relative SQLite paths resolve against the project root.
+    pub async fn connect(config: &WarehouseConfig, root: &Path) -> Result<Arc<Self>, WarehouseError> {
+        let url = config.url.expose();
+        let connect_error = |reason: String| WarehouseError::Connect {
+            warehouse: config.name.clone(),
+            reason: redact(&reason, url),
+        };
+        let dialect = Dialect::from_url(url)
+            .ok_or_else(|| connect_error("unsupported URL scheme".into()))?;
+        let pool = AnyPool::connect(dialect, url, root, config.max_connections, config.query_timeout)
+            .await
+            .map_err(|e| connect_error(e.to_string()))?;
+        Ok(Arc::new(Self {
+            name: config.name.clone(),
+            dialect,
+            pool,
+            query_timeout: config.query_timeout,
+            slots: Semaphore::new(config.max_connections.max(1) as usize),
+        }))
+    }
+
+    /// Waits for one of the warehouse's connection slots.
+    pub async fn slot(&self) -> SemaphorePermit<'_> {
+        // The semaphore is never closed, so acquiring cannot fail.
+        self.slots.acquire().await.expect("warehouse semaphore is never closed")
+    }
+
+    pub async fn table_schema(&self, table: &TableRef) -> Result<TableSchema, WarehouseError> {
+        let rows = self.timed(self.pool.table_columns(self.dialect, table)).await?;
+        let columns = rows
+            .into_iter()
+            .map(|(name, data_type, base_type)| Column {
+                family: self.dialect.family(&data_type, &base_type),
+                name,
+                data_type,
+                base_type,
+            })
+            .collect();
+        Ok(TableSchema { columns })
+    }
+
+    /// Runs an aggregate query that returns exactly one row of numbers (every column cast
+    /// to a double by the planner).
+    pub async fn fetch_metrics(&self, sql: &str) -> Result<Vec<Option<f64>>, WarehouseError> {
+        self.timed(self.pool.fetch_doubles(self.dialect, sql)).await
+    }
+
+    /// Runs user SQL that must return one row with one numeric column.
+    pub async fn fetch_number(&self, sql: &str) -> Result<Option<f64>, WarehouseError> {
+        self.timed(self.pool.fetch_single_number(self.dialect, sql)).await
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn timed<T>(
+        &self,
+        query: impl Future<Output = Result<T, WarehouseError>>,
+    ) -> Result<T, WarehouseError> {
+        tokio::time::timeout(self.query_timeout, query)
+            .await
+            .map_err(|_| WarehouseError::Timeout(self.query_timeout))?
+    }
+}
+
+/// Removes a URL's password from a message, in case a driver ever echoes it.
+fn redact(message: &str, url: &str) -> String {
+    match url_password(url) {
+        Some(password) if !password.is_empty() => message.replace(password, "***"),
+        _ => message.to_string(),
+    }
+}
+
+fn url_password(url: &str) -> Option<&str> {
+    let rest = url.split_once("://")?.1;
+    let userinfo = rest.split('@').next().filter(|_| rest.contains('@'))?;
+    Some(userinfo.split_once(':')?.1)
+}
+
+/// `90s` → "1m30s": durations read back the way users write them.
+pub fn humanize(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs == 0 {
+        return format!("{}ms", d.as_millis());
+    }
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    let mut out = String::new();
+    for (value, unit) in [(h, "h"), (m, "m"), (s, "s")] {
+        if value > 0 {
+            out.push_str(&format!("{value}{unit}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted_from_messages() {
+        let url = "postgres://app:s3cret@db:5432/x";
+        assert_eq!(redact("auth failed for s3cret", url), "auth failed for ***");
+        assert_eq!(redact("refused", "sqlite://demo.db"), "refused");
+    }
+
+    #[test]
+    fn durations_read_like_yaml() {
+        assert_eq!(humanize(Duration::from_secs(90)), "1m30s");
+        assert_eq!(humanize(Duration::from_secs(7200)), "2h");
+        assert_eq!(humanize(Duration::from_millis(250)), "250ms");
+    }
+
+    #[test]
+    fn exact_types_match_any_spelling() {
+        let column = Column {
+            name: "a".into(),
+            data_type: "character varying(20)".into(),
+            base_type: "varchar".into(),
+            family: Some(TypeFamily::Text),
+        };
+        assert!(column.has_type_named("VARCHAR"));
+        assert!(column.has_type_named("character varying"));
+        assert!(!column.has_type_named("text"));
+    }
+}

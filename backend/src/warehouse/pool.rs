@@ -1,0 +1,349 @@
+//! The sqlx pools behind [`super::Warehouse`], one variant per driver. Queries are written
+//! once as macros over the three pool types; decoding differs only in which Rust types each
+//! driver accepts for numbers.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use futures_util::TryStreamExt;
+use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
+use sqlx::types::Decimal;
+use sqlx::{AssertSqlSafe, Column, Executor, Row, TypeInfo};
+
+use super::{Dialect, WarehouseError};
+use crate::spec::TableRef;
+
+/// How long connecting may take before the warehouse counts as unreachable.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub enum AnyPool {
+    Postgres(PgPool),
+    MySql(MySqlPool),
+    Sqlite(SqlitePool),
+}
+
+impl From<sqlx::Error> for WarehouseError {
+    fn from(error: sqlx::Error) -> Self {
+        WarehouseError::Query(match error {
+            sqlx::Error::Database(db) => db.message().to_string(),
+            other => other.to_string(),
+        })
+    }
+}
+
+/// Runs `$sql` inside a read-only transaction on a Postgres or MySQL pool and binds the
+/// resulting rows to `$rows` for `$body`; the transaction is rolled back afterwards (it
+/// wrote nothing, and rollback frees the connection soonest).
+macro_rules! in_read_only_tx {
+    ($pool:expr, $dialect:expr, $sql:expr, |$rows:ident| $body:expr) => {{
+        let begin = $dialect.begin_read_only().unwrap_or("BEGIN");
+        let mut tx = $pool.begin_with(begin).await?;
+        let result = {
+            let $rows = sqlx::query(AssertSqlSafe($sql.to_owned())).fetch(&mut *tx);
+            $body
+        };
+        tx.rollback().await?;
+        result
+    }};
+}
+
+/// Reads one number from column 0 of `$row`, trying each Rust type the driver may map the
+/// column's SQL type to.
+macro_rules! decode_number {
+    ($row:expr, $($ty:ty),+) => {{
+        let row = $row;
+        let mut decoded = None;
+        $(
+            if decoded.is_none() {
+                if let Ok(value) = row.try_get::<Option<$ty>, _>(0) {
+                    decoded = Some(value.map(ToDouble::to_double));
+                }
+            }
+        )+
+        decoded.ok_or_else(|| {
+            WarehouseError::Shape(format!(
+                "the query must return a number, not {}",
+                row.column(0).type_info().name()
+            ))
+        })
+    }};
+}
+
+impl AnyPool {
+    pub async fn connect(
+        dialect: Dialect,
+        url: &str,
+        root: &Path,
+        max_connections: u32,
+        query_timeout: Duration,
+    ) -> Result<Self, sqlx::Error> {
+        let max_connections = max_connections.max(1);
+        Ok(match dialect {
+            Dialect::Postgres => {
+                let timeout_ms = query_timeout.as_millis().to_string();
+                // UTC so timestamps without a zone compare with now() as stored; the
+                // server-side timeout stops the query itself, not only our wait for it.
+                let options = PgConnectOptions::from_str(url)?
+                    .application_name("tidemark")
+                    .options([("TimeZone", "UTC"), ("statement_timeout", timeout_ms.as_str())]);
+                AnyPool::Postgres(
+                    PgPoolOptions::new()
+                        .max_connections(max_connections)
+                        .acquire_timeout(CONNECT_TIMEOUT)
+                        .connect_with(options)
+                        .await?,
+                )
+            }
+            Dialect::MySql => {
+                let options = MySqlConnectOptions::from_str(url)?;
+                let seconds = query_timeout.as_secs_f64();
+                AnyPool::MySql(
+                    MySqlPoolOptions::new()
+                        .max_connections(max_connections)
+                        .acquire_timeout(CONNECT_TIMEOUT)
+                        .after_connect(move |conn, _| {
+                            Box::pin(async move { set_mysql_timeout(conn, seconds).await })
+                        })
+                        .connect_with(options)
+                        .await?,
+                )
+            }
+            Dialect::Sqlite => {
+                let path = sqlite_path(url, root);
+                if !path.exists() {
+                    return Err(sqlx::Error::Configuration(
+                        format!("SQLite file {} does not exist", path.display()).into(),
+                    ));
+                }
+                let options = SqliteConnectOptions::new()
+                    .filename(&path)
+                    .read_only(true)
+                    .with_regexp();
+                AnyPool::Sqlite(
+                    SqlitePoolOptions::new()
+                        .max_connections(max_connections)
+                        .acquire_timeout(CONNECT_TIMEOUT)
+                        .connect_with(options)
+                        .await?,
+                )
+            }
+        })
+    }
+
+    /// `(name, data_type, base_type)` of each column, in table order.
+    pub async fn table_columns(
+        &self,
+        dialect: Dialect,
+        table: &TableRef,
+    ) -> Result<Vec<(String, String, String)>, WarehouseError> {
+        let sql = schema_query(dialect, table.schema.is_some());
+        let binds = schema_binds(dialect, table);
+        macro_rules! columns {
+            ($pool:expr) => {{
+                let mut query = sqlx::query(sql);
+                for bind in &binds {
+                    query = query.bind(bind.to_string());
+                }
+                let rows = query.fetch_all($pool).await?;
+                rows.iter()
+                    .map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)))
+                    .collect::<Result<Vec<_>, sqlx::Error>>()?
+            }};
+        }
+        Ok(match self {
+            AnyPool::Postgres(pool) => columns!(pool),
+            AnyPool::MySql(pool) => columns!(pool),
+            AnyPool::Sqlite(pool) => columns!(pool),
+        })
+    }
+
+    pub async fn fetch_doubles(
+        &self,
+        dialect: Dialect,
+        sql: &str,
+    ) -> Result<Vec<Option<f64>>, WarehouseError> {
+        macro_rules! doubles {
+            ($rows:ident) => {{
+                let mut rows = $rows;
+                let row = rows
+                    .try_next()
+                    .await?
+                    .ok_or_else(|| WarehouseError::Shape("the aggregate query returned no row".into()))?;
+                (0..row.len())
+                    .map(|i| row.try_get::<Option<f64>, _>(i))
+                    .collect::<Result<Vec<_>, _>>()?
+            }};
+        }
+        Ok(match self {
+            AnyPool::Postgres(pool) => in_read_only_tx!(pool, dialect, sql, |rows| doubles!(rows)),
+            AnyPool::MySql(pool) => in_read_only_tx!(pool, dialect, sql, |rows| doubles!(rows)),
+            AnyPool::Sqlite(pool) => {
+                let rows = sqlx::query(AssertSqlSafe(sql.to_owned())).fetch(pool);
+                doubles!(rows)
+            }
+        })
+    }
+
+    pub async fn fetch_single_number(
+        &self,
+        dialect: Dialect,
+        sql: &str,
+    ) -> Result<Option<f64>, WarehouseError> {
+        macro_rules! single {
+            ($rows:ident, $($ty:ty),+) => {{
+                let mut rows = $rows;
+                let first = rows.try_next().await?;
+                let second = rows.try_next().await?;
+                match (first, second) {
+                    (Some(row), None) if row.len() == 1 => decode_number!(&row, $($ty),+),
+                    (Some(row), None) => Err(WarehouseError::Shape(format!(
+                        "the query must return one column, it returned {}",
+                        row.len()
+                    ))),
+                    (None, _) => Err(WarehouseError::Shape("the query returned no row".into())),
+                    (Some(_), Some(_)) => Err(WarehouseError::Shape(
+                        "the query must return one row, it returned several".into(),
+                    )),
+                }
+            }};
+        }
+        match self {
+            AnyPool::Postgres(pool) => in_read_only_tx!(pool, dialect, sql, |rows| single!(
+                rows, f64, f32, i64, i32, i16, Decimal
+            )),
+            AnyPool::MySql(pool) => in_read_only_tx!(pool, dialect, sql, |rows| single!(
+                rows, f64, f32, i64, u64, i32, u32, i16, i8, Decimal
+            )),
+            AnyPool::Sqlite(pool) => {
+                let rows = sqlx::query(AssertSqlSafe(sql.to_owned())).fetch(pool);
+                single!(rows, i64, f64)
+            }
+        }
+    }
+
+    pub async fn close(&self) {
+        match self {
+            AnyPool::Postgres(pool) => pool.close().await,
+            AnyPool::MySql(pool) => pool.close().await,
+            AnyPool::Sqlite(pool) => pool.close().await,
+        }
+    }
+}
+
+/// The schema query for each warehouse. The table (and schema) are bind parameters:
+/// names from YAML never become SQL text here. Postgres reads pg_catalog directly, which is
+/// several times faster than information_schema's views.
+fn schema_query(dialect: Dialect, with_schema: bool) -> &'static str {
+    match (dialect, with_schema) {
+        (Dialect::Postgres, true) => {
+            "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), t.typname::text \
+             FROM pg_catalog.pg_attribute a \
+             JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
+             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             JOIN pg_catalog.pg_type t ON t.oid = a.atttypid \
+             WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped \
+             ORDER BY a.attnum"
+        }
+        (Dialect::Postgres, false) => {
+            "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), t.typname::text \
+             FROM pg_catalog.pg_attribute a \
+             JOIN pg_catalog.pg_type t ON t.oid = a.atttypid \
+             WHERE a.attrelid = to_regclass(quote_ident($1)) AND a.attnum > 0 \
+             AND NOT a.attisdropped ORDER BY a.attnum"
+        }
+        (Dialect::MySql, true) => {
+            "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE FROM information_schema.COLUMNS \
+             WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION"
+        }
+        (Dialect::MySql, false) => {
+            "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE FROM information_schema.COLUMNS \
+             WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION"
+        }
+        (Dialect::Sqlite, true) => "SELECT name, type, type FROM pragma_table_info(?1, ?2)",
+        (Dialect::Sqlite, false) => "SELECT name, type, type FROM pragma_table_info(?1)",
+    }
+}
+
+/// The bind parameters of [`schema_query`], in order. SQLite's pragma takes the table
+/// first, then the schema.
+fn schema_binds(dialect: Dialect, table: &TableRef) -> Vec<&str> {
+    let mut binds: Vec<&str> = table.schema.iter().map(String::as_str).collect();
+    binds.push(&table.table);
+    if dialect == Dialect::Sqlite {
+        binds.reverse();
+    }
+    binds
+}
+
+/// The schema query as `tidemark explain` shows it: its parameters, then the SQL.
+pub fn describe_schema_query(dialect: Dialect, table: &TableRef) -> String {
+    let binds: Vec<String> = schema_binds(dialect, table)
+        .into_iter()
+        .map(|b| dialect.text_literal(b))
+        .collect();
+    format!(
+        "-- parameters: {}\n{}",
+        binds.join(", "),
+        schema_query(dialect, table.schema.is_some())
+    )
+}
+
+/// MariaDB calls the server-side timeout `max_statement_time` (seconds), MySQL
+/// `max_execution_time` (milliseconds); whichever the server knows is set.
+async fn set_mysql_timeout(
+    conn: &mut sqlx::MySqlConnection,
+    seconds: f64,
+) -> Result<(), sqlx::Error> {
+    let mariadb = format!("SET SESSION max_statement_time = {seconds}");
+    if conn.execute(AssertSqlSafe(mariadb)).await.is_ok() {
+        return Ok(());
+    }
+    let mysql = format!("SET SESSION max_execution_time = {}", (seconds * 1000.0) as u64);
+    conn.execute(AssertSqlSafe(mysql)).await.map(|_| ())
+}
+
+/// `sqlite://demo.db`, `sqlite:demo.db` and `sqlite:///abs/demo.db`; relative paths are
+/// relative to the project root, so a project runs the same from any directory.
+pub fn sqlite_path(url: &str, root: &Path) -> PathBuf {
+    let rest = url.split_once(':').map_or(url, |(_, rest)| rest);
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let rest = rest.split('?').next().unwrap_or(rest);
+    let path = Path::new(rest);
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        root.join(path)
+    }
+}
+
+trait ToDouble {
+    fn to_double(self) -> f64;
+}
+
+macro_rules! to_double_as {
+    ($($ty:ty),+) => { $(impl ToDouble for $ty { fn to_double(self) -> f64 { self as f64 } })+ };
+}
+to_double_as!(f64, f32, i64, u64, i32, u32, i16, i8);
+
+impl ToDouble for Decimal {
+    fn to_double(self) -> f64 {
+        // Decimal's Display is exact, and every finite decimal parses as a double.
+        self.to_string().parse().unwrap_or(f64::NAN)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_paths_resolve_against_the_project_root() {
+        let root = Path::new("/project");
+        assert_eq!(sqlite_path("sqlite://demo.db", root), Path::new("/project/demo.db"));
+        assert_eq!(sqlite_path("sqlite:data/w.db?mode=ro", root), Path::new("/project/data/w.db"));
+        assert_eq!(sqlite_path("sqlite:///var/w.db", root), Path::new("/var/w.db"));
+    }
+}

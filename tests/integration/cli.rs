@@ -1,0 +1,516 @@
+//! The command-line contract of CHECKS.md, black-box: exit codes, the JSON and JUnit
+//! documents, selection by dataset and tag, unreachable warehouses, secrets, warn levels
+//! and the `validate`, `explain` and `schema` commands.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use crate::support::{
+    PgDb, Project, SqliteDb, json_run, json_run_async, mysql_server_url, pg_server_url, result,
+    result_lines, summary, with_database,
+};
+
+/// alpha: 3 rows, one NULL name; beta: 2 rows; gamma: 1 row.
+async fn sqlite_warehouse() -> SqliteDb {
+    let db = SqliteDb::new().await;
+    db.exec(
+        "CREATE TABLE alpha (id INTEGER, name TEXT, amount INTEGER);
+         INSERT INTO alpha VALUES (1, 'a', 10), (2, 'b', 20), (3, NULL, 30);
+         CREATE TABLE beta (id INTEGER);
+         INSERT INTO beta VALUES (1), (2);
+         CREATE TABLE gamma (id INTEGER);
+         INSERT INTO gamma VALUES (1);",
+    )
+    .await;
+    db
+}
+
+const ALL_PASS: &str = "
+dataset: alpha
+checks:
+  - row_count: { min: 1 }
+  - missing_count: { column: name, max: 1 }
+";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn exit_code_0_when_everything_passes() {
+    let db = sqlite_warehouse().await;
+    let project = Project::with_datasets(&db.url, &[("alpha", ALL_PASS)]);
+    let (code, doc) = json_run(project.path(), &[]);
+    assert_eq!(code, 0, "{}", result_lines(&doc));
+    assert_eq!(summary(&doc), [2, 0, 0, 0]);
+    // The human format follows the same exit codes.
+    let out = project.run(&["run"]);
+    assert_eq!(out.code, 0, "{}", out.both());
+    // The project directory can also be given as an argument (from elsewhere).
+    let dir = project.path().to_str().expect("UTF-8 temp path");
+    let out = crate::support::run_tidemark(std::env::temp_dir().as_path(), &["run", dir]);
+    assert_eq!(out.code, 0, "{}", out.both());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn exit_code_1_when_a_check_fails() {
+    let db = sqlite_warehouse().await;
+    let yaml = "
+dataset: alpha
+checks:
+  - row_count: { max: 1 }
+  - missing_count: { column: name, max: 5 }
+";
+    let project = Project::with_datasets(&db.url, &[("alpha", yaml)]);
+    let (code, doc) = json_run(project.path(), &[]);
+    assert_eq!(code, 1, "{}", result_lines(&doc));
+    assert_eq!(summary(&doc), [1, 0, 1, 0]);
+    assert_eq!(result(&doc, None, "row_count")["value"], 3);
+    assert_eq!(project.run(&["run"]).code, 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn exit_code_2_when_a_check_errors() {
+    let db = sqlite_warehouse().await;
+    let yaml = "
+dataset: alpha
+checks:
+  - row_count: { max: 1 }
+  - sql_metric: { name: broken, query: 'select nonsense from no_such_table', max: 0 }
+  - sql_metric: { name: two_columns, query: 'select 1, 2', max: 5 }
+  - sql_metric: { name: works, query: 'select count(*) from alpha where amount > 15', equals: 2 }
+";
+    let project = Project::with_datasets(&db.url, &[("alpha", yaml)]);
+    let (code, doc) = json_run(project.path(), &[]);
+    assert_eq!(code, 2, "an error outranks a failure:\n{}", result_lines(&doc));
+    assert_eq!(summary(&doc), [1, 0, 1, 2], "{}", result_lines(&doc));
+    for name in ["broken", "two_columns"] {
+        let r = result(&doc, None, name);
+        assert_eq!(r["outcome"], "error", "{r}");
+        assert!(r["value"].is_null(), "an error has no value: {r}");
+        assert!(!r["message"].as_str().unwrap_or_default().is_empty(), "{r}");
+    }
+    let works = result(&doc, None, "works");
+    assert_eq!((works["outcome"].as_str(), works["value"].as_f64()), (Some("pass"), Some(2.0)));
+    assert_eq!(project.run(&["run"]).code, 2);
+}
+
+#[test]
+fn exit_code_2_on_invalid_configuration() {
+    // An unknown check kind.
+    let project = Project::builder()
+        .warehouse("main", "sqlite://warehouse.db")
+        .dataset("alpha", "dataset: alpha\nchecks:\n  - row_cuont: { min: 1 }\n")
+        .build();
+    for args in [&["run"][..], &["run", "--format", "json"], &["validate"]] {
+        let out = project.run(args);
+        assert_eq!(out.code, 2, "tidemark {args:?}:\n{}", out.both());
+        assert!(!out.stderr.contains("panicked"), "{}", out.both());
+        assert!(out.stderr.contains("row_cuont"), "the diagnostic names the problem:\n{}", out.both());
+    }
+    // An unset variable without a default names the variable.
+    let project = Project::builder()
+        .config("version: 1\nwarehouses:\n  main:\n    url: ${TIDEMARK_TEST_SURELY_UNSET}\nchecks: [checks/]\n")
+        .dataset("alpha", ALL_PASS)
+        .build();
+    for args in [&["run"][..], &["validate"]] {
+        let out = project.run(args);
+        assert_eq!(out.code, 2, "tidemark {args:?}:\n{}", out.both());
+        assert!(out.stderr.contains("TIDEMARK_TEST_SURELY_UNSET"), "{}", out.both());
+    }
+    // No project at all.
+    let empty = tempfile::tempdir().expect("temp dir");
+    let out = crate::support::run_tidemark(empty.path(), &["run"]);
+    assert_eq!(out.code, 2, "{}", out.both());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_has_exactly_the_documented_fields() {
+    let db = sqlite_warehouse().await;
+    let yaml = "
+dataset: alpha
+checks:
+  - row_count: { min: 1 }
+  - missing_count: { column: name, max: 0 }
+  - duplicate_count: { columns: [id, name], max: 0 }
+";
+    let project = Project::with_datasets(&db.url, &[("alpha", yaml)]);
+    let (code, doc) = json_run(project.path(), &[]);
+    assert_eq!(code, 1, "{}", result_lines(&doc));
+
+    let keys = |v: &Value| -> BTreeSet<String> {
+        v.as_object().expect("an object").keys().cloned().collect()
+    };
+    let set = |names: &[&str]| -> BTreeSet<String> { names.iter().map(|s| s.to_string()).collect() };
+    assert_eq!(keys(&doc), set(&["run_id", "started_at", "finished_at", "results", "summary"]));
+    assert_eq!(keys(&doc["summary"]), set(&["pass", "warn", "fail", "error"]));
+    let fields = [
+        "dataset", "warehouse", "check", "kind", "column", "outcome", "value", "expected", "message",
+    ];
+    for r in doc["results"].as_array().expect("results") {
+        let mut want = set(&fields);
+        if r["check"] == "duplicate_count(id, name)" {
+            want.insert("columns".into());
+        }
+        assert_eq!(keys(r), want, "{r}");
+    }
+    assert!(doc["run_id"].as_str().is_some_and(|s| !s.is_empty()));
+    let time = |k: &str| {
+        chrono::DateTime::parse_from_rfc3339(doc[k].as_str().unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{k} is not RFC 3339 ({e}): {}", doc[k]))
+    };
+    assert!(time("started_at") <= time("finished_at"));
+
+    let rc = result(&doc, None, "row_count");
+    assert_eq!(rc["dataset"], "alpha");
+    assert_eq!(rc["warehouse"], "main");
+    assert_eq!(rc["kind"], "row_count");
+    assert!(rc["column"].is_null());
+    assert_eq!(rc["value"].to_string(), "3", "integers print without .0");
+    assert_eq!(rc["expected"], serde_json::json!({"min": 1}));
+    let missing = result(&doc, None, "missing_count(name)");
+    assert_eq!(missing["column"], "name");
+    assert_eq!((missing["outcome"].as_str(), missing["value"].as_i64()), (Some("fail"), Some(1)));
+    let dup = result(&doc, None, "duplicate_count(id, name)");
+    assert_eq!(dup["columns"], serde_json::json!(["id", "name"]));
+    assert_eq!(dup["value"], 0);
+}
+
+// ---------------------------------------------------------------------------------------
+// A tiny XML well-formedness checker (enough for JUnit: elements, attributes, text, entity
+// references, comments, declarations and CDATA), so no XML crate is needed.
+
+#[derive(Debug)]
+struct Element {
+    name: String,
+    attrs: Vec<(String, String)>,
+}
+
+/// Parses `xml`, returning every element (in document order) or the first problem.
+fn parse_xml(xml: &str) -> Result<Vec<Element>, String> {
+    let mut elements = Vec::new();
+    let mut stack: Vec<String> = Vec::new();
+    let mut roots = 0;
+    let mut rest = xml.trim_start_matches('\u{feff}');
+    let check_text = |text: &str| -> Result<(), String> {
+        let mut t = text;
+        while let Some(i) = t.find('&') {
+            let end = t[i..].find(';').ok_or_else(|| format!("unterminated entity in {text:?}"))?;
+            let entity = &t[i + 1..i + end];
+            let ok = matches!(entity, "lt" | "gt" | "amp" | "quot" | "apos")
+                || entity.strip_prefix("#x").is_some_and(|h| u32::from_str_radix(h, 16).is_ok())
+                || entity.strip_prefix('#').is_some_and(|d| d.parse::<u32>().is_ok());
+            if !ok {
+                return Err(format!("bad entity &{entity};"));
+            }
+            t = &t[i + end + 1..];
+        }
+        if text.contains('<') {
+            return Err(format!("raw < in {text:?}"));
+        }
+        Ok(())
+    };
+    while !rest.is_empty() {
+        let Some(lt) = rest.find('<') else {
+            if !stack.is_empty() {
+                return Err(format!("unclosed elements {stack:?}"));
+            }
+            if !rest.trim().is_empty() {
+                return Err(format!("text after the root: {rest:?}"));
+            }
+            break;
+        };
+        let text = &rest[..lt];
+        if stack.is_empty() && !text.trim().is_empty() {
+            return Err(format!("text outside the root: {text:?}"));
+        }
+        check_text(text)?;
+        rest = &rest[lt..];
+        let skip = |rest: &str, open: &str, close: &str| -> Result<usize, String> {
+            rest.find(close).map(|i| i + close.len()).ok_or_else(|| format!("unterminated {open}"))
+        };
+        if rest.starts_with("<?") {
+            rest = &rest[skip(rest, "<?", "?>")?..];
+        } else if rest.starts_with("<!--") {
+            rest = &rest[skip(rest, "<!--", "-->")?..];
+        } else if rest.starts_with("<![CDATA[") {
+            if stack.is_empty() {
+                return Err("CDATA outside the root".into());
+            }
+            rest = &rest[skip(rest, "<![CDATA[", "]]>")?..];
+        } else if rest.starts_with("<!") {
+            rest = &rest[skip(rest, "<!", ">")?..];
+        } else if let Some(after) = rest.strip_prefix("</") {
+            let gt = after.find('>').ok_or("unterminated end tag")?;
+            let name = after[..gt].trim();
+            match stack.pop() {
+                Some(open) if open == name => {}
+                other => return Err(format!("</{name}> closes {other:?}")),
+            }
+            rest = &after[gt + 1..];
+        } else {
+            // A start tag: name, attributes, optional '/'.
+            let mut t = &rest[1..];
+            let name_len = t.find(|c: char| c.is_whitespace() || c == '>' || c == '/').ok_or("unterminated tag")?;
+            let name = t[..name_len].to_owned();
+            if name.is_empty() {
+                return Err("empty element name".into());
+            }
+            t = &t[name_len..];
+            let mut attrs = Vec::new();
+            let self_closing;
+            loop {
+                t = t.trim_start();
+                if let Some(r) = t.strip_prefix("/>") {
+                    self_closing = true;
+                    t = r;
+                    break;
+                }
+                if let Some(r) = t.strip_prefix('>') {
+                    self_closing = false;
+                    t = r;
+                    break;
+                }
+                let eq = t.find('=').ok_or_else(|| format!("attribute without value in <{name}>"))?;
+                let attr = t[..eq].trim().to_owned();
+                t = t[eq + 1..].trim_start();
+                let quote = t.chars().next().filter(|c| *c == '"' || *c == '\'').ok_or("unquoted attribute")?;
+                let end = t[1..].find(quote).ok_or("unterminated attribute value")?;
+                let value = &t[1..1 + end];
+                check_text(value)?;
+                if attrs.iter().any(|(a, _)| *a == attr) {
+                    return Err(format!("duplicate attribute {attr} in <{name}>"));
+                }
+                attrs.push((attr, value.to_owned()));
+                t = &t[end + 2..];
+            }
+            if stack.is_empty() {
+                roots += 1;
+                if roots > 1 {
+                    return Err("more than one root element".into());
+                }
+            }
+            if !self_closing {
+                stack.push(name.clone());
+            }
+            elements.push(Element { name, attrs });
+            rest = t;
+        }
+    }
+    if !stack.is_empty() {
+        return Err(format!("unclosed elements {stack:?}"));
+    }
+    if roots != 1 {
+        return Err("no root element".into());
+    }
+    Ok(elements)
+}
+
+fn attr_num(e: &Element, name: &str) -> Option<u64> {
+    e.attrs.iter().find(|(a, _)| a == name).and_then(|(_, v)| v.parse().ok())
+}
+
+#[test]
+fn the_xml_checker_rejects_broken_documents() {
+    assert!(parse_xml("<?xml version=\"1.0\"?><a x=\"1\"><b/>t &amp; u</a>").is_ok());
+    assert!(parse_xml("<a><b></a></b>").is_err());
+    assert!(parse_xml("<a>x & y</a>").is_err());
+    assert!(parse_xml("<a x=1/>").is_err());
+    assert!(parse_xml("<a/><b/>").is_err());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn junit_is_well_formed_and_counts_failures_and_errors() {
+    let db = sqlite_warehouse().await;
+    // pass, warn, two fails, one error; names with characters XML must escape.
+    let yaml = r#"
+dataset: alpha
+checks:
+  - row_count: { min: 1 }
+  - missing_count: { column: name, warn: { max: 0 }, fail: { max: 5 } }
+  - max: { name: "amount <= 20 & \"small\"", column: amount, max: 20 }
+  - min: { column: amount, min: 100 }
+  - sql_metric: { name: "broken <sql>", query: "select nonsense from nowhere", max: 0 }
+"#;
+    let project = Project::with_datasets(&db.url, &[("alpha", yaml)]);
+    let out = project.run(&["run", "--format", "junit"]);
+    assert_eq!(out.code, 2, "{}", out.both());
+    let elements = parse_xml(&out.stdout)
+        .unwrap_or_else(|e| panic!("JUnit output is not well-formed XML: {e}\n{}", out.both()));
+    let count = |name: &str| elements.iter().filter(|e| e.name == name).count() as u64;
+    assert_eq!(count("testcase"), 5, "{}", out.stdout);
+    assert_eq!(count("failure"), 2, "two failed checks:\n{}", out.stdout);
+    assert_eq!(count("error"), 1, "one errored check:\n{}", out.stdout);
+    let suites: Vec<&Element> = elements.iter().filter(|e| e.name == "testsuite").collect();
+    assert!(!suites.is_empty(), "no <testsuite>:\n{}", out.stdout);
+    let sum = |attr: &str| suites.iter().map(|s| attr_num(s, attr).unwrap_or_else(|| panic!("<testsuite> without a numeric {attr}:\n{}", out.stdout))).sum::<u64>();
+    assert_eq!((sum("tests"), sum("failures"), sum("errors")), (5, 2, 1), "{}", out.stdout);
+    assert!(out.stdout.contains("amount &lt;= 20 &amp;"), "names are escaped:\n{}", out.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dataset_and_tag_select_what_runs() {
+    let db = sqlite_warehouse().await;
+    let project = Project::with_datasets(
+        &db.url,
+        &[
+            ("alpha", "dataset: alpha\ntags: [x]\nchecks:\n  - row_count: { min: 1 }\n"),
+            ("beta", "dataset: beta\ntags: [y]\nchecks:\n  - row_count: { min: 1 }\n"),
+            ("gamma", "dataset: gamma\ntags: [x, y]\nchecks:\n  - row_count: { min: 1 }\n"),
+        ],
+    );
+    let datasets = |args: &[&str]| -> BTreeSet<String> {
+        let (code, doc) = json_run(project.path(), args);
+        assert_eq!(code, 0, "{args:?}: {}", result_lines(&doc));
+        doc["results"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .map(|r| r["dataset"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    let set = |names: &[&str]| -> BTreeSet<String> { names.iter().map(|s| s.to_string()).collect() };
+    assert_eq!(datasets(&[]), set(&["alpha", "beta", "gamma"]));
+    assert_eq!(datasets(&["--dataset", "beta"]), set(&["beta"]));
+    assert_eq!(datasets(&["--dataset", "alpha", "--dataset", "gamma"]), set(&["alpha", "gamma"]));
+    assert_eq!(datasets(&["--tag", "x"]), set(&["alpha", "gamma"]));
+    assert_eq!(datasets(&["--tag", "y"]), set(&["beta", "gamma"]));
+}
+
+const SECRET: &str = "Sup3r-S3cret-pw";
+
+#[test]
+fn unreachable_warehouses_are_errors_naming_them() {
+    let project = Project::builder()
+        .warehouse("pg_down", &format!("postgres://postgres:{SECRET}@127.0.0.1:1/x"))
+        .warehouse("mysql_down", &format!("mysql://root:{SECRET}@127.0.0.1:1/x"))
+        .dataset("pg", "dataset: orders\nwarehouse: pg_down\nchecks:\n  - row_count: { min: 1 }\n  - missing_count: { column: id, max: 0 }\n")
+        .dataset("my", "dataset: orders\nwarehouse: mysql_down\nchecks:\n  - row_count: { min: 1 }\n")
+        .build();
+    let (code, doc) = json_run(project.path(), &[]);
+    assert_eq!(code, 2, "{}", result_lines(&doc));
+    let results = doc["results"].as_array().expect("results");
+    assert_eq!(results.len(), 3, "{}", result_lines(&doc));
+    for r in results {
+        let warehouse = r["warehouse"].as_str().unwrap_or_default();
+        assert!(warehouse == "pg_down" || warehouse == "mysql_down", "{r}");
+        assert_eq!(r["outcome"], "error", "{r}");
+        assert!(r["value"].is_null(), "{r}");
+        assert!(
+            r["message"].as_str().unwrap_or_default().contains(warehouse),
+            "the message names the warehouse: {r}"
+        );
+    }
+    assert_eq!(summary(&doc), [0, 0, 0, 3]);
+    for format in ["human", "json", "junit"] {
+        let out = project.run(&["run", "--format", format]);
+        assert_eq!(out.code, 2, "{}", out.both());
+        assert!(!out.stderr.contains("panicked"), "{}", out.both());
+        assert!(!out.both().contains(SECRET), "the password leaked ({format}):\n{}", out.both());
+    }
+}
+
+/// A reachable Postgres (trust auth accepts any password) with a password in the URL: it
+/// never shows, whatever is printed, including errors from the warehouse.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_password_in_the_url_is_never_printed() {
+    let db = PgDb::new().await;
+    db.exec("CREATE TABLE orders (id integer); INSERT INTO orders VALUES (1), (2);").await;
+    let server = pg_server_url();
+    let url = with_database(&server, &db.name).replacen("://postgres@", &format!("://postgres:{SECRET}@"), 1);
+    assert!(url.contains(SECRET), "TIDEMARK_TEST_PG_URL should be postgres://postgres@…: {server}");
+    let project = Project::with_datasets(
+        &url,
+        &[(
+            "orders",
+            "dataset: orders\nchecks:\n  - row_count: { min: 1 }\n  - sql_metric: { name: broken, query: 'select nonsense', max: 0 }\n",
+        )],
+    );
+    let (code, doc) = json_run_async(project.path(), &[]).await;
+    assert_eq!(code, 2, "{}", result_lines(&doc));
+    assert_eq!(result(&doc, None, "row_count")["outcome"], "pass", "{}", result_lines(&doc));
+    let dir = project.path().to_owned();
+    let outputs = tokio::task::spawn_blocking(move || {
+        [
+            vec!["run"],
+            vec!["run", "--format", "json"],
+            vec!["run", "--format", "junit"],
+            vec!["validate"],
+            vec!["explain"],
+        ]
+        .into_iter()
+        .map(|args| (args.join(" "), crate::support::run_tidemark(&dir, &args)))
+        .collect::<Vec<_>>()
+    })
+    .await
+    .expect("join");
+    for (args, out) in outputs {
+        assert!(!out.both().contains(SECRET), "`tidemark {args}` printed the password:\n{}", out.both());
+    }
+    // Also a MySQL URL with a password that the server refuses.
+    let my_url = with_database(&mysql_server_url(), "mysql").replacen("://root@", &format!("://root:{SECRET}@"), 1);
+    let project = Project::with_datasets(&my_url, &[("t", "dataset: user\nchecks:\n  - row_count: { min: 1 }\n")]);
+    let (code, doc) = json_run_async(project.path(), &[]).await;
+    let out = project.run(&["run"]);
+    assert!(!out.both().contains(SECRET), "{}", out.both());
+    assert!(!doc.to_string().contains(SECRET), "{doc}");
+    assert_eq!(code, 2, "access denied is an error: {}", result_lines(&doc));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn warn_levels_give_warn_and_exit_0() {
+    let db = sqlite_warehouse().await;
+    let yaml = "
+dataset: alpha
+checks:
+  - row_count: { warn: { max: 1 }, fail: { max: 10 } }
+  - missing_count: { column: name, warn: { max: 0 }, fail: { max: 10 } }
+  - sum: { column: amount, warn: { between: [0, 10] }, fail: { between: [0, 100] } }
+";
+    let project = Project::with_datasets(&db.url, &[("alpha", yaml)]);
+    let (code, doc) = json_run(project.path(), &[]);
+    assert_eq!(code, 0, "warnings are not failures:\n{}", result_lines(&doc));
+    assert_eq!(summary(&doc), [0, 3, 0, 0], "{}", result_lines(&doc));
+    for r in doc["results"].as_array().expect("results") {
+        assert_eq!(r["outcome"], "warn", "{r}");
+        assert!(r["expected"]["warn"].is_object() && r["expected"]["fail"].is_object(), "{r}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn validate_accepts_a_valid_project() {
+    let db = sqlite_warehouse().await;
+    let project = Project::with_datasets(&db.url, &[("alpha", ALL_PASS)]);
+    let out = project.run(&["validate"]);
+    assert_eq!(out.code, 0, "{}", out.both());
+    // Also given the directory.
+    let dir = project.path().to_str().expect("UTF-8 temp path");
+    let out = crate::support::run_tidemark(std::env::temp_dir().as_path(), &["validate", dir]);
+    assert_eq!(out.code, 0, "{}", out.both());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn explain_prints_the_sql_for_each_dataset() {
+    let db = sqlite_warehouse().await;
+    let project = Project::with_datasets(
+        &db.url,
+        &[
+            ("alpha", "dataset: alpha\nchecks:\n  - row_count: { min: 1 }\n  - avg: { column: amount, max: 100 }\n"),
+            ("beta", "dataset: beta\nchecks:\n  - duplicate_count: { columns: [id], max: 0 }\n"),
+        ],
+    );
+    let out = project.run(&["explain"]);
+    assert_eq!(out.code, 0, "{}", out.both());
+    let lower = out.stdout.to_lowercase();
+    assert!(lower.contains("select"), "{}", out.both());
+    for table in ["alpha", "beta"] {
+        assert!(out.stdout.contains(table), "no SQL over {table}:\n{}", out.both());
+    }
+}
+
+#[test]
+fn schema_prints_a_json_schema() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = crate::support::run_tidemark(dir.path(), &["schema"]);
+    assert_eq!(out.code, 0, "{}", out.both());
+    let schema: Value = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", out.both()));
+    assert!(schema.get("$schema").is_some(), "no \"$schema\" key:\n{}", out.stdout);
+}
