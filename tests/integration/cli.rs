@@ -79,7 +79,12 @@ checks:
 ";
     let project = Project::with_datasets(&db.url, &[("alpha", yaml)]);
     let (code, doc) = json_run(project.path(), &[]);
-    assert_eq!(code, 2, "an error outranks a failure:\n{}", result_lines(&doc));
+    assert_eq!(
+        code,
+        2,
+        "an error outranks a failure:\n{}",
+        result_lines(&doc)
+    );
     assert_eq!(summary(&doc), [1, 0, 1, 2], "{}", result_lines(&doc));
     for name in ["broken", "two_columns"] {
         let r = result(&doc, None, name);
@@ -88,7 +93,10 @@ checks:
         assert!(!r["message"].as_str().unwrap_or_default().is_empty(), "{r}");
     }
     let works = result(&doc, None, "works");
-    assert_eq!((works["outcome"].as_str(), works["value"].as_f64()), (Some("pass"), Some(2.0)));
+    assert_eq!(
+        (works["outcome"].as_str(), works["value"].as_f64()),
+        (Some("pass"), Some(2.0))
+    );
     assert_eq!(project.run(&["run"]).code, 2);
 }
 
@@ -97,13 +105,20 @@ fn exit_code_2_on_invalid_configuration() {
     // An unknown check kind.
     let project = Project::builder()
         .warehouse("main", "sqlite://warehouse.db")
-        .dataset("alpha", "dataset: alpha\nchecks:\n  - row_cuont: { min: 1 }\n")
+        .dataset(
+            "alpha",
+            "dataset: alpha\nchecks:\n  - row_cuont: { min: 1 }\n",
+        )
         .build();
     for args in [&["run"][..], &["run", "--format", "json"], &["validate"]] {
         let out = project.run(args);
         assert_eq!(out.code, 2, "tidemark {args:?}:\n{}", out.both());
         assert!(!out.stderr.contains("panicked"), "{}", out.both());
-        assert!(out.stderr.contains("row_cuont"), "the diagnostic names the problem:\n{}", out.both());
+        assert!(
+            out.stderr.contains("row_cuont"),
+            "the diagnostic names the problem:\n{}",
+            out.both()
+        );
     }
     // An unset variable without a default names the variable.
     let project = Project::builder()
@@ -113,7 +128,11 @@ fn exit_code_2_on_invalid_configuration() {
     for args in [&["run"][..], &["validate"]] {
         let out = project.run(args);
         assert_eq!(out.code, 2, "tidemark {args:?}:\n{}", out.both());
-        assert!(out.stderr.contains("TIDEMARK_TEST_SURELY_UNSET"), "{}", out.both());
+        assert!(
+            out.stderr.contains("TIDEMARK_TEST_SURELY_UNSET"),
+            "{}",
+            out.both()
+        );
     }
     // No project at all.
     let empty = tempfile::tempdir().expect("temp dir");
@@ -138,11 +157,26 @@ checks:
     let keys = |v: &Value| -> BTreeSet<String> {
         v.as_object().expect("an object").keys().cloned().collect()
     };
-    let set = |names: &[&str]| -> BTreeSet<String> { names.iter().map(|s| s.to_string()).collect() };
-    assert_eq!(keys(&doc), set(&["run_id", "started_at", "finished_at", "results", "summary"]));
-    assert_eq!(keys(&doc["summary"]), set(&["pass", "warn", "fail", "error"]));
+    let set =
+        |names: &[&str]| -> BTreeSet<String> { names.iter().map(|s| s.to_string()).collect() };
+    assert_eq!(
+        keys(&doc),
+        set(&["run_id", "started_at", "finished_at", "results", "summary"])
+    );
+    assert_eq!(
+        keys(&doc["summary"]),
+        set(&["pass", "warn", "fail", "error"])
+    );
     let fields = [
-        "dataset", "warehouse", "check", "kind", "column", "outcome", "value", "expected", "message",
+        "dataset",
+        "warehouse",
+        "check",
+        "kind",
+        "column",
+        "outcome",
+        "value",
+        "expected",
+        "message",
     ];
     for r in doc["results"].as_array().expect("results") {
         let mut want = set(&fields);
@@ -167,7 +201,10 @@ checks:
     assert_eq!(rc["expected"], serde_json::json!({"min": 1}));
     let missing = result(&doc, None, "missing_count(name)");
     assert_eq!(missing["column"], "name");
-    assert_eq!((missing["outcome"].as_str(), missing["value"].as_i64()), (Some("fail"), Some(1)));
+    assert_eq!(
+        (missing["outcome"].as_str(), missing["value"].as_i64()),
+        (Some("fail"), Some(1))
+    );
     let dup = result(&doc, None, "duplicate_count(id, name)");
     assert_eq!(dup["columns"], serde_json::json!(["id", "name"]));
     assert_eq!(dup["value"], 0);
@@ -192,11 +229,17 @@ fn parse_xml(xml: &str) -> Result<Vec<Element>, String> {
     let check_text = |text: &str| -> Result<(), String> {
         let mut t = text;
         while let Some(i) = t.find('&') {
-            let end = t[i..].find(';').ok_or_else(|| format!("unterminated entity in {text:?}"))?;
+            let end = t[i..]
+                .find(';')
+                .ok_or_else(|| format!("unterminated entity in {text:?}"))?;
             let entity = &t[i + 1..i + end];
             let ok = matches!(entity, "lt" | "gt" | "amp" | "quot" | "apos")
-                || entity.strip_prefix("#x").is_some_and(|h| u32::from_str_radix(h, 16).is_ok())
-                || entity.strip_prefix('#').is_some_and(|d| d.parse::<u32>().is_ok());
+                || entity
+                    .strip_prefix("#x")
+                    .is_some_and(|h| u32::from_str_radix(h, 16).is_ok())
+                || entity
+                    .strip_prefix('#')
+                    .is_some_and(|d| d.parse::<u32>().is_ok());
             if !ok {
                 return Err(format!("bad entity &{entity};"));
             }
@@ -224,7 +267,9 @@ fn parse_xml(xml: &str) -> Result<Vec<Element>, String> {
         check_text(text)?;
         rest = &rest[lt..];
         let skip = |rest: &str, open: &str, close: &str| -> Result<usize, String> {
-            rest.find(close).map(|i| i + close.len()).ok_or_else(|| format!("unterminated {open}"))
+            rest.find(close)
+                .map(|i| i + close.len())
+                .ok_or_else(|| format!("unterminated {open}"))
         };
         if rest.starts_with("<?") {
             rest = &rest[skip(rest, "<?", "?>")?..];
@@ -248,7 +293,9 @@ fn parse_xml(xml: &str) -> Result<Vec<Element>, String> {
         } else {
             // A start tag: name, attributes, optional '/'.
             let mut t = &rest[1..];
-            let name_len = t.find(|c: char| c.is_whitespace() || c == '>' || c == '/').ok_or("unterminated tag")?;
+            let name_len = t
+                .find(|c: char| c.is_whitespace() || c == '>' || c == '/')
+                .ok_or("unterminated tag")?;
             let name = t[..name_len].to_owned();
             if name.is_empty() {
                 return Err("empty element name".into());
@@ -268,10 +315,16 @@ fn parse_xml(xml: &str) -> Result<Vec<Element>, String> {
                     t = r;
                     break;
                 }
-                let eq = t.find('=').ok_or_else(|| format!("attribute without value in <{name}>"))?;
+                let eq = t
+                    .find('=')
+                    .ok_or_else(|| format!("attribute without value in <{name}>"))?;
                 let attr = t[..eq].trim().to_owned();
                 t = t[eq + 1..].trim_start();
-                let quote = t.chars().next().filter(|c| *c == '"' || *c == '\'').ok_or("unquoted attribute")?;
+                let quote = t
+                    .chars()
+                    .next()
+                    .filter(|c| *c == '"' || *c == '\'')
+                    .ok_or("unquoted attribute")?;
                 let end = t[1..].find(quote).ok_or("unterminated attribute value")?;
                 let value = &t[1..1 + end];
                 check_text(value)?;
@@ -304,7 +357,10 @@ fn parse_xml(xml: &str) -> Result<Vec<Element>, String> {
 }
 
 fn attr_num(e: &Element, name: &str) -> Option<u64> {
-    e.attrs.iter().find(|(a, _)| a == name).and_then(|(_, v)| v.parse().ok())
+    e.attrs
+        .iter()
+        .find(|(a, _)| a == name)
+        .and_then(|(_, v)| v.parse().ok())
 }
 
 #[test]
@@ -340,9 +396,27 @@ checks:
     assert_eq!(count("error"), 1, "one errored check:\n{}", out.stdout);
     let suites: Vec<&Element> = elements.iter().filter(|e| e.name == "testsuite").collect();
     assert!(!suites.is_empty(), "no <testsuite>:\n{}", out.stdout);
-    let sum = |attr: &str| suites.iter().map(|s| attr_num(s, attr).unwrap_or_else(|| panic!("<testsuite> without a numeric {attr}:\n{}", out.stdout))).sum::<u64>();
-    assert_eq!((sum("tests"), sum("failures"), sum("errors")), (5, 2, 1), "{}", out.stdout);
-    assert!(out.stdout.contains("amount &lt;= 20 &amp;"), "names are escaped:\n{}", out.stdout);
+    let sum = |attr: &str| {
+        suites
+            .iter()
+            .map(|s| {
+                attr_num(s, attr).unwrap_or_else(|| {
+                    panic!("<testsuite> without a numeric {attr}:\n{}", out.stdout)
+                })
+            })
+            .sum::<u64>()
+    };
+    assert_eq!(
+        (sum("tests"), sum("failures"), sum("errors")),
+        (5, 2, 1),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("amount &lt;= 20 &amp;"),
+        "names are escaped:\n{}",
+        out.stdout
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -351,9 +425,18 @@ async fn dataset_and_tag_select_what_runs() {
     let project = Project::with_datasets(
         &db.url,
         &[
-            ("alpha", "dataset: alpha\ntags: [x]\nchecks:\n  - row_count: { min: 1 }\n"),
-            ("beta", "dataset: beta\ntags: [y]\nchecks:\n  - row_count: { min: 1 }\n"),
-            ("gamma", "dataset: gamma\ntags: [x, y]\nchecks:\n  - row_count: { min: 1 }\n"),
+            (
+                "alpha",
+                "dataset: alpha\ntags: [x]\nchecks:\n  - row_count: { min: 1 }\n",
+            ),
+            (
+                "beta",
+                "dataset: beta\ntags: [y]\nchecks:\n  - row_count: { min: 1 }\n",
+            ),
+            (
+                "gamma",
+                "dataset: gamma\ntags: [x, y]\nchecks:\n  - row_count: { min: 1 }\n",
+            ),
         ],
     );
     let datasets = |args: &[&str]| -> BTreeSet<String> {
@@ -366,10 +449,14 @@ async fn dataset_and_tag_select_what_runs() {
             .map(|r| r["dataset"].as_str().unwrap_or_default().to_owned())
             .collect()
     };
-    let set = |names: &[&str]| -> BTreeSet<String> { names.iter().map(|s| s.to_string()).collect() };
+    let set =
+        |names: &[&str]| -> BTreeSet<String> { names.iter().map(|s| s.to_string()).collect() };
     assert_eq!(datasets(&[]), set(&["alpha", "beta", "gamma"]));
     assert_eq!(datasets(&["--dataset", "beta"]), set(&["beta"]));
-    assert_eq!(datasets(&["--dataset", "alpha", "--dataset", "gamma"]), set(&["alpha", "gamma"]));
+    assert_eq!(
+        datasets(&["--dataset", "alpha", "--dataset", "gamma"]),
+        set(&["alpha", "gamma"])
+    );
     assert_eq!(datasets(&["--tag", "x"]), set(&["alpha", "gamma"]));
     assert_eq!(datasets(&["--tag", "y"]), set(&["beta", "gamma"]));
 }
@@ -394,7 +481,10 @@ fn unreachable_warehouses_are_errors_naming_them() {
         assert_eq!(r["outcome"], "error", "{r}");
         assert!(r["value"].is_null(), "{r}");
         assert!(
-            r["message"].as_str().unwrap_or_default().contains(warehouse),
+            r["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(warehouse),
             "the message names the warehouse: {r}"
         );
     }
@@ -403,7 +493,11 @@ fn unreachable_warehouses_are_errors_naming_them() {
         let out = project.run(&["run", "--format", format]);
         assert_eq!(out.code, 2, "{}", out.both());
         assert!(!out.stderr.contains("panicked"), "{}", out.both());
-        assert!(!out.both().contains(SECRET), "the password leaked ({format}):\n{}", out.both());
+        assert!(
+            !out.both().contains(SECRET),
+            "the password leaked ({format}):\n{}",
+            out.both()
+        );
     }
 }
 
@@ -412,10 +506,18 @@ fn unreachable_warehouses_are_errors_naming_them() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_password_in_the_url_is_never_printed() {
     let db = PgDb::new().await;
-    db.exec("CREATE TABLE orders (id integer); INSERT INTO orders VALUES (1), (2);").await;
+    db.exec("CREATE TABLE orders (id integer); INSERT INTO orders VALUES (1), (2);")
+        .await;
     let server = pg_server_url();
-    let url = with_database(&server, &db.name).replacen("://postgres@", &format!("://postgres:{SECRET}@"), 1);
-    assert!(url.contains(SECRET), "TIDEMARK_TEST_PG_URL should be postgres://postgres@…: {server}");
+    let url = with_database(&server, &db.name).replacen(
+        "://postgres@",
+        &format!("://postgres:{SECRET}@"),
+        1,
+    );
+    assert!(
+        url.contains(SECRET),
+        "TIDEMARK_TEST_PG_URL should be postgres://postgres@…: {server}"
+    );
     let project = Project::with_datasets(
         &url,
         &[(
@@ -425,7 +527,12 @@ async fn a_password_in_the_url_is_never_printed() {
     );
     let (code, doc) = json_run_async(project.path(), &[]).await;
     assert_eq!(code, 2, "{}", result_lines(&doc));
-    assert_eq!(result(&doc, None, "row_count")["outcome"], "pass", "{}", result_lines(&doc));
+    assert_eq!(
+        result(&doc, None, "row_count")["outcome"],
+        "pass",
+        "{}",
+        result_lines(&doc)
+    );
     let dir = project.path().to_owned();
     let outputs = tokio::task::spawn_blocking(move || {
         [
@@ -442,11 +549,22 @@ async fn a_password_in_the_url_is_never_printed() {
     .await
     .expect("join");
     for (args, out) in outputs {
-        assert!(!out.both().contains(SECRET), "`tidemark {args}` printed the password:\n{}", out.both());
+        assert!(
+            !out.both().contains(SECRET),
+            "`tidemark {args}` printed the password:\n{}",
+            out.both()
+        );
     }
     // Also a MySQL URL with a password that the server refuses.
-    let my_url = with_database(&mysql_server_url(), "mysql").replacen("://root@", &format!("://root:{SECRET}@"), 1);
-    let project = Project::with_datasets(&my_url, &[("t", "dataset: user\nchecks:\n  - row_count: { min: 1 }\n")]);
+    let my_url = with_database(&mysql_server_url(), "mysql").replacen(
+        "://root@",
+        &format!("://root:{SECRET}@"),
+        1,
+    );
+    let project = Project::with_datasets(
+        &my_url,
+        &[("t", "dataset: user\nchecks:\n  - row_count: { min: 1 }\n")],
+    );
     let (code, doc) = json_run_async(project.path(), &[]).await;
     let out = project.run(&["run"]);
     assert!(!out.both().contains(SECRET), "{}", out.both());
@@ -466,11 +584,19 @@ checks:
 ";
     let project = Project::with_datasets(&db.url, &[("alpha", yaml)]);
     let (code, doc) = json_run(project.path(), &[]);
-    assert_eq!(code, 0, "warnings are not failures:\n{}", result_lines(&doc));
+    assert_eq!(
+        code,
+        0,
+        "warnings are not failures:\n{}",
+        result_lines(&doc)
+    );
     assert_eq!(summary(&doc), [0, 3, 0, 0], "{}", result_lines(&doc));
     for r in doc["results"].as_array().expect("results") {
         assert_eq!(r["outcome"], "warn", "{r}");
-        assert!(r["expected"]["warn"].is_object() && r["expected"]["fail"].is_object(), "{r}");
+        assert!(
+            r["expected"]["warn"].is_object() && r["expected"]["fail"].is_object(),
+            "{r}"
+        );
     }
 }
 
@@ -492,8 +618,14 @@ async fn explain_prints_the_sql_for_each_dataset() {
     let project = Project::with_datasets(
         &db.url,
         &[
-            ("alpha", "dataset: alpha\nchecks:\n  - row_count: { min: 1 }\n  - avg: { column: amount, max: 100 }\n"),
-            ("beta", "dataset: beta\nchecks:\n  - duplicate_count: { columns: [id], max: 0 }\n"),
+            (
+                "alpha",
+                "dataset: alpha\nchecks:\n  - row_count: { min: 1 }\n  - avg: { column: amount, max: 100 }\n",
+            ),
+            (
+                "beta",
+                "dataset: beta\nchecks:\n  - duplicate_count: { columns: [id], max: 0 }\n",
+            ),
         ],
     );
     let out = project.run(&["explain"]);
@@ -501,7 +633,11 @@ async fn explain_prints_the_sql_for_each_dataset() {
     let lower = out.stdout.to_lowercase();
     assert!(lower.contains("select"), "{}", out.both());
     for table in ["alpha", "beta"] {
-        assert!(out.stdout.contains(table), "no SQL over {table}:\n{}", out.both());
+        assert!(
+            out.stdout.contains(table),
+            "no SQL over {table}:\n{}",
+            out.both()
+        );
     }
 }
 
@@ -512,5 +648,9 @@ fn schema_prints_a_json_schema() {
     assert_eq!(out.code, 0, "{}", out.both());
     let schema: Value = serde_json::from_str(&out.stdout)
         .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", out.both()));
-    assert!(schema.get("$schema").is_some(), "no \"$schema\" key:\n{}", out.stdout);
+    assert!(
+        schema.get("$schema").is_some(),
+        "no \"$schema\" key:\n{}",
+        out.stdout
+    );
 }

@@ -111,7 +111,11 @@ async fn odd_identifiers(backend: Backend) {
     db.exec(&seed_sql(backend)).await;
     let project = Project::with_datasets(
         db.url(),
-        &[("items", ITEMS_YAML), ("select", SELECT_YAML), ("odd", ODD_YAML)],
+        &[
+            ("items", ITEMS_YAML),
+            ("select", SELECT_YAML),
+            ("odd", ODD_YAML),
+        ],
     );
     let (code, doc) = json_run_async(project.path(), &[]).await;
     let listing = result_lines(&doc);
@@ -127,12 +131,19 @@ async fn odd_identifiers(backend: Backend) {
     }
     let schema = result(&doc, Some(ITEMS), "schema");
     if schema["outcome"] != "pass" {
-        problems.push(format!("{ITEMS} / schema: {} ({})", schema["outcome"], schema["message"]));
+        problems.push(format!(
+            "{ITEMS} / schema: {} ({})",
+            schema["outcome"], schema["message"]
+        ));
     }
     if summary(&doc) != [PASSING.len() as u64 + 1, 0, 0, 0] || code != 0 {
         problems.push(format!("exit code {code}, summary {:?}", summary(&doc)));
     }
-    assert!(problems.is_empty(), "{backend:?}:\n{}\n\nresults:\n{listing}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "{backend:?}:\n{}\n\nresults:\n{listing}",
+        problems.join("\n")
+    );
 }
 
 const VICTIM_YAML: &str = r#"
@@ -159,9 +170,17 @@ checks:
 
 fn says_not_found(message: &Value) -> bool {
     let m = message.as_str().unwrap_or_default().to_lowercase();
-    ["not found", "missing", "no such", "does not exist", "doesn't exist", "unknown", "no column"]
-        .iter()
-        .any(|w| m.contains(w))
+    [
+        "not found",
+        "missing",
+        "no such",
+        "does not exist",
+        "doesn't exist",
+        "unknown",
+        "no column",
+    ]
+    .iter()
+    .any(|w| m.contains(w))
 }
 
 async fn injection(backend: Backend) {
@@ -179,7 +198,12 @@ async fn injection(backend: Backend) {
     let (code, doc) = json_run_async(project.path(), &[]).await;
     let listing = result_lines(&doc);
     let mut problems = Vec::new();
-    for check in ["inject_double_quote", "inject_backtick", "inject_quote", "inject_bracket"] {
+    for check in [
+        "inject_double_quote",
+        "inject_backtick",
+        "inject_quote",
+        "inject_bracket",
+    ] {
         let r = result(&doc, Some(VICTIM), check);
         if r["outcome"] != "error" || !says_not_found(&r["message"]) {
             problems.push(format!(
@@ -188,28 +212,43 @@ async fn injection(backend: Backend) {
             ));
         }
     }
-    for dataset in ["victim\"; DROP TABLE victim; --", "victim`; DROP TABLE victim; --"] {
+    for dataset in [
+        "victim\"; DROP TABLE victim; --",
+        "victim`; DROP TABLE victim; --",
+    ] {
         let r = result(&doc, Some(dataset), "row_count");
         if r["outcome"] != "error" {
-            problems.push(format!("{dataset}: {} ({}), expected error", r["outcome"], r["message"]));
+            problems.push(format!(
+                "{dataset}: {} ({}), expected error",
+                r["outcome"], r["message"]
+            ));
         }
     }
     // The other checks of the same dataset still run.
     let r = result(&doc, Some(VICTIM), "row_count");
     if r["outcome"] != "pass" || r["value"].as_f64() != Some(3.0) {
-        problems.push(format!("victim / row_count: {} {} ({})", r["outcome"], r["value"], r["message"]));
+        problems.push(format!(
+            "victim / row_count: {} {} ({})",
+            r["outcome"], r["value"], r["message"]
+        ));
     }
     if code != 2 {
         problems.push(format!("exit code {code}, expected 2"));
     }
     // Every table is still there with all its rows.
     for (table, rows) in [(VICTIM, 3), (ITEMS, 3), (SELECT, 2), (ODD_TABLE, 2)] {
-        let count = db.scalar_i64(&format!("SELECT count(*) FROM {}", q(backend, table))).await;
+        let count = db
+            .scalar_i64(&format!("SELECT count(*) FROM {}", q(backend, table)))
+            .await;
         if count != rows {
             problems.push(format!("table {table} has {count} rows, expected {rows}"));
         }
     }
-    assert!(problems.is_empty(), "{backend:?}:\n{}\n\nresults:\n{listing}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "{backend:?}:\n{}\n\nresults:\n{listing}",
+        problems.join("\n")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

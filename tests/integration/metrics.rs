@@ -110,7 +110,16 @@ fn e(
     value: V,
     expected: Option<Value>,
 ) -> Expect {
-    Expect { dataset, check, kind, column, columns: None, outcome, value, expected }
+    Expect {
+        dataset,
+        check,
+        kind,
+        column,
+        columns: None,
+        outcome,
+        value,
+        expected,
+    }
 }
 
 /// Rows kept by the dataset filter: 7. Non-null amounts: 10.50, 120, 30.25, -5, 0, 44.25
@@ -130,8 +139,24 @@ fn expectations() -> Vec<Expect> {
     );
     multi.columns = Some(&["store_id", "sku"]);
     vec![
-        e(O, "row_count", "row_count", None, "pass", V::Count(7), Some(json!({"equals": 7}))),
-        e(O, "eu_rows", "row_count", None, "fail", V::Count(4), Some(json!({"min": 5}))),
+        e(
+            O,
+            "row_count",
+            "row_count",
+            None,
+            "pass",
+            V::Count(7),
+            Some(json!({"equals": 7})),
+        ),
+        e(
+            O,
+            "eu_rows",
+            "row_count",
+            None,
+            "fail",
+            V::Count(4),
+            Some(json!({"min": 5})),
+        ),
         e(
             O,
             "missing_count(customer_id)",
@@ -141,7 +166,15 @@ fn expectations() -> Vec<Expect> {
             V::Count(2),
             Some(json!({"warn": {"max": 1}, "fail": {"max": 10}})),
         ),
-        e(O, "missing_count(email)", "missing_count", Some("email"), "fail", V::Count(3), Some(json!({"max": 0}))),
+        e(
+            O,
+            "missing_count(email)",
+            "missing_count",
+            Some("email"),
+            "fail",
+            V::Count(3),
+            Some(json!({"max": 0})),
+        ),
         e(
             O,
             "us_missing_customers",
@@ -160,7 +193,15 @@ fn expectations() -> Vec<Expect> {
             V::Approx(200.0 / 7.0),
             Some(json!({"max": 50})),
         ),
-        e(O, "duplicate_count(id)", "duplicate_count", Some("id"), "pass", V::Count(0), Some(json!({"max": 0}))),
+        e(
+            O,
+            "duplicate_count(id)",
+            "duplicate_count",
+            Some("id"),
+            "pass",
+            V::Count(0),
+            Some(json!({"max": 0})),
+        ),
         e(
             O,
             "duplicate_count(customer_id)",
@@ -171,16 +212,96 @@ fn expectations() -> Vec<Expect> {
             Some(json!({"max": 0})),
         ),
         multi,
-        e(O, "invalid_count(status)", "invalid_count", Some("status"), "fail", V::Count(2), Some(json!({"max": 0}))),
-        e(O, "invalid_count(code)", "invalid_count", Some("code"), "fail", V::Count(2), Some(json!({"max": 0}))),
-        e(O, "invalid_count(amount)", "invalid_count", Some("amount"), "pass", V::Count(2), Some(json!({"max": 2}))),
-        e(O, "min(amount)", "min", Some("amount"), "fail", V::Exact(-5.0), Some(json!({"min": 0}))),
-        e(O, "max(amount)", "max", Some("amount"), "pass", V::Exact(120.0), Some(json!({"max": 1000}))),
-        e(O, "avg(amount)", "avg", Some("amount"), "pass", V::Approx(200.0 / 6.0), Some(json!({"between": [10, 500]}))),
-        e(O, "sum(amount)", "sum", Some("amount"), "pass", V::Exact(200.0), Some(json!({"min": 0}))),
-        e(O, "stddev(qty)", "stddev", Some("qty"), "pass", V::Approx(2.48327740429189), Some(json!({"max": 3}))),
-        e(O, "min(discount)", "min", Some("discount"), "fail", V::Null, Some(json!({"min": 0}))),
-        e(O, "avg(discount)", "avg", Some("discount"), "fail", V::Null, Some(json!({"max": 100}))),
+        e(
+            O,
+            "invalid_count(status)",
+            "invalid_count",
+            Some("status"),
+            "fail",
+            V::Count(2),
+            Some(json!({"max": 0})),
+        ),
+        e(
+            O,
+            "invalid_count(code)",
+            "invalid_count",
+            Some("code"),
+            "fail",
+            V::Count(2),
+            Some(json!({"max": 0})),
+        ),
+        e(
+            O,
+            "invalid_count(amount)",
+            "invalid_count",
+            Some("amount"),
+            "pass",
+            V::Count(2),
+            Some(json!({"max": 2})),
+        ),
+        e(
+            O,
+            "min(amount)",
+            "min",
+            Some("amount"),
+            "fail",
+            V::Exact(-5.0),
+            Some(json!({"min": 0})),
+        ),
+        e(
+            O,
+            "max(amount)",
+            "max",
+            Some("amount"),
+            "pass",
+            V::Exact(120.0),
+            Some(json!({"max": 1000})),
+        ),
+        e(
+            O,
+            "avg(amount)",
+            "avg",
+            Some("amount"),
+            "pass",
+            V::Approx(200.0 / 6.0),
+            Some(json!({"between": [10, 500]})),
+        ),
+        e(
+            O,
+            "sum(amount)",
+            "sum",
+            Some("amount"),
+            "pass",
+            V::Exact(200.0),
+            Some(json!({"min": 0})),
+        ),
+        e(
+            O,
+            "stddev(qty)",
+            "stddev",
+            Some("qty"),
+            "pass",
+            V::Approx(2.48327740429189),
+            Some(json!({"max": 3})),
+        ),
+        e(
+            O,
+            "min(discount)",
+            "min",
+            Some("discount"),
+            "fail",
+            V::Null,
+            Some(json!({"min": 0})),
+        ),
+        e(
+            O,
+            "avg(discount)",
+            "avg",
+            Some("discount"),
+            "fail",
+            V::Null,
+            Some(json!({"max": 100})),
+        ),
         // Freshness thresholds are durations, reported in seconds.
         e(
             O,
@@ -202,9 +323,25 @@ fn expectations() -> Vec<Expect> {
         ),
         e(O, "schema", "schema", None, "pass", V::Null, None),
         e(O, "schema_mismatch", "schema", None, "fail", V::Null, None),
-        e(O, "negative_amounts", "sql_metric", None, "fail", V::Count(1), Some(json!({"max": 0}))),
+        e(
+            O,
+            "negative_amounts",
+            "sql_metric",
+            None,
+            "fail",
+            V::Count(1),
+            Some(json!({"max": 0})),
+        ),
         // The empty table.
-        e(EMPTY, "row_count", "row_count", None, "fail", V::Count(0), Some(json!({"min": 1}))),
+        e(
+            EMPTY,
+            "row_count",
+            "row_count",
+            None,
+            "fail",
+            V::Count(0),
+            Some(json!({"min": 1})),
+        ),
         e(
             EMPTY,
             "missing_count(customer_id)",
@@ -223,9 +360,33 @@ fn expectations() -> Vec<Expect> {
             V::Exact(0.0),
             Some(json!({"max": 0})),
         ),
-        e(EMPTY, "duplicate_count(id)", "duplicate_count", Some("id"), "pass", V::Count(0), Some(json!({"max": 0}))),
-        e(EMPTY, "sum(amount)", "sum", Some("amount"), "fail", V::Null, Some(json!({"min": 0}))),
-        e(EMPTY, "max(amount)", "max", Some("amount"), "fail", V::Null, Some(json!({"max": 10}))),
+        e(
+            EMPTY,
+            "duplicate_count(id)",
+            "duplicate_count",
+            Some("id"),
+            "pass",
+            V::Count(0),
+            Some(json!({"max": 0})),
+        ),
+        e(
+            EMPTY,
+            "sum(amount)",
+            "sum",
+            Some("amount"),
+            "fail",
+            V::Null,
+            Some(json!({"min": 0})),
+        ),
+        e(
+            EMPTY,
+            "max(amount)",
+            "max",
+            Some("amount"),
+            "fail",
+            V::Null,
+            Some(json!({"max": 10})),
+        ),
     ]
 }
 
@@ -326,7 +487,8 @@ fn seed_sql(backend: Backend) -> String {
         float = t.float,
         ts = t.timestamp,
     );
-    let mut sql = format!("CREATE TABLE orders ({columns});\nCREATE TABLE empty_orders ({columns});\n");
+    let mut sql =
+        format!("CREATE TABLE orders ({columns});\nCREATE TABLE empty_orders ({columns});\n");
     for r in ORDERS {
         let updated_at = r.updated_ago.map_or("NULL".to_owned(), |s| ago(backend, s));
         sql.push_str(&format!(
@@ -357,7 +519,9 @@ fn check_value(backend: Backend, exp: &Expect, got: &Value, problems: &mut Vec<S
         V::Null => got.is_null(),
         V::Count(n) => got.as_i64() == Some(n),
         V::Exact(x) => got.as_f64() == Some(x),
-        V::Approx(x) => got.as_f64().is_some_and(|g| (g - x).abs() <= 1e-9 * x.abs().max(1e-300)),
+        V::Approx(x) => got
+            .as_f64()
+            .is_some_and(|g| (g - x).abs() <= 1e-9 * x.abs().max(1e-300)),
         V::Within(lo, hi) => got.as_f64().is_some_and(|g| (lo..=hi).contains(&g)),
     };
     if !ok {
@@ -368,7 +532,10 @@ fn check_value(backend: Backend, exp: &Expect, got: &Value, problems: &mut Vec<S
 async fn check_metrics(backend: Backend) {
     let db = TestDb::new(backend).await;
     db.exec(&seed_sql(backend)).await;
-    let project = Project::with_datasets(db.url(), &[("orders", ORDERS_YAML), ("empty_orders", EMPTY_YAML)]);
+    let project = Project::with_datasets(
+        db.url(),
+        &[("orders", ORDERS_YAML), ("empty_orders", EMPTY_YAML)],
+    );
 
     let (code, doc) = json_run_async(project.path(), &[]).await;
     let listing = result_lines(&doc);
@@ -379,54 +546,86 @@ async fn check_metrics(backend: Backend) {
         let r = result(&doc, Some(exp.dataset), exp.check);
         let here = format!("{backend:?} {} / {}", exp.dataset, exp.check);
         if r["outcome"] != exp.outcome {
-            problems.push(format!("{here}: outcome {} (message {}), expected {}", r["outcome"], r["message"], exp.outcome));
+            problems.push(format!(
+                "{here}: outcome {} (message {}), expected {}",
+                r["outcome"], r["message"], exp.outcome
+            ));
         }
         if r["kind"] != exp.kind {
             problems.push(format!("{here}: kind {}, expected {}", r["kind"], exp.kind));
         }
         if r["warehouse"] != "main" {
-            problems.push(format!("{here}: warehouse {}, expected \"main\"", r["warehouse"]));
+            problems.push(format!(
+                "{here}: warehouse {}, expected \"main\"",
+                r["warehouse"]
+            ));
         }
         match exp.columns {
             Some(cols) => {
                 if !json_eq(&r["columns"], &json!(cols)) {
-                    problems.push(format!("{here}: columns {}, expected {cols:?}", r["columns"]));
+                    problems.push(format!(
+                        "{here}: columns {}, expected {cols:?}",
+                        r["columns"]
+                    ));
                 }
             }
             None => {
                 if r["column"] != json!(exp.column) {
-                    problems.push(format!("{here}: column {}, expected {:?}", r["column"], exp.column));
+                    problems.push(format!(
+                        "{here}: column {}, expected {:?}",
+                        r["column"], exp.column
+                    ));
                 }
             }
         }
         check_value(backend, exp, &r["value"], &mut problems);
         let expected = exp.expected.clone().unwrap_or(Value::Null);
         if !json_eq(&r["expected"], &expected) {
-            problems.push(format!("{here}: expected {}, should be {expected}", r["expected"]));
+            problems.push(format!(
+                "{here}: expected {}, should be {expected}",
+                r["expected"]
+            ));
         }
         if r["message"].as_str().is_none_or(str::is_empty) {
             problems.push(format!("{here}: empty message"));
         }
     }
     // "no values in COLUMN" for aggregates over no values.
-    let msg = result(&doc, Some("orders"), "avg(discount)")["message"].as_str().unwrap_or_default().to_owned();
+    let msg = result(&doc, Some("orders"), "avg(discount)")["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     if !msg.contains("no values") || !msg.contains("discount") {
-        problems.push(format!("{backend:?} avg(discount): message {msg:?} should say \"no values in discount\""));
+        problems.push(format!(
+            "{backend:?} avg(discount): message {msg:?} should say \"no values in discount\""
+        ));
     }
 
     let n = |o: &str| expectations.iter().filter(|x| x.outcome == o).count() as u64;
     let want_summary = [n("pass"), n("warn"), n("fail"), n("error")];
     if summary(&doc) != want_summary {
-        problems.push(format!("{backend:?}: summary {:?}, expected {want_summary:?}", summary(&doc)));
+        problems.push(format!(
+            "{backend:?}: summary {:?}, expected {want_summary:?}",
+            summary(&doc)
+        ));
     }
     let total = doc["results"].as_array().map_or(0, Vec::len);
     if total != expectations.len() {
-        problems.push(format!("{backend:?}: {total} results, expected {}", expectations.len()));
+        problems.push(format!(
+            "{backend:?}: {total} results, expected {}",
+            expectations.len()
+        ));
     }
     if code != 1 {
-        problems.push(format!("{backend:?}: exit code {code}, expected 1 (failures, no errors)"));
+        problems.push(format!(
+            "{backend:?}: exit code {code}, expected 1 (failures, no errors)"
+        ));
     }
-    assert!(problems.is_empty(), "{}\n\nresults:\n{listing}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "{}\n\nresults:\n{listing}",
+        problems.join("\n")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -75,10 +75,12 @@ async fn postgres_one_aggregate_select_and_one_schema_lookup() {
 
     run_and_check_results(&db.url, &table).await;
 
-    let dbid: i64 = sqlx::query_scalar("SELECT oid::bigint FROM pg_database WHERE datname = current_database()")
-        .fetch_one(&db.pool)
-        .await
-        .expect("the test database's oid");
+    let dbid: i64 = sqlx::query_scalar(
+        "SELECT oid::bigint FROM pg_database WHERE datname = current_database()",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("the test database's oid");
     // Every statement recorded in the test database, except this test's own bookkeeping.
     let rows: Vec<(String, i64)> = sqlx::query_as(
         "SELECT query, calls::bigint FROM pg_stat_statements
@@ -88,7 +90,11 @@ async fn postgres_one_aggregate_select_and_one_schema_lookup() {
     .fetch_all(&db.pool)
     .await
     .expect("read pg_stat_statements");
-    let listing = rows.iter().map(|(q, c)| format!("  {c} × {q}")).collect::<Vec<_>>().join("\n");
+    let listing = rows
+        .iter()
+        .map(|(q, c)| format!("  {c} × {q}"))
+        .collect::<Vec<_>>()
+        .join("\n");
 
     let is_select = |q: &str| {
         let q = q.trim_start().to_lowercase();
@@ -113,16 +119,25 @@ async fn postgres_one_aggregate_select_and_one_schema_lookup() {
             !(q.starts_with("create table") || q.starts_with("insert into"))
         })
         .collect();
-    assert!(other_over_table.is_empty(), "unexpected statements over {table}:\n{listing}");
+    assert!(
+        other_over_table.is_empty(),
+        "unexpected statements over {table}:\n{listing}"
+    );
 
     // The schema lookup binds the table name, so it is found by the catalogs it reads.
     let catalog_calls: i64 = rows
         .iter()
         .filter(|(q, _)| {
             let q = q.to_lowercase();
-            ["information_schema", "pg_catalog", "pg_attribute", "pg_class", "pg_namespace"]
-                .iter()
-                .any(|c| q.contains(c))
+            [
+                "information_schema",
+                "pg_catalog",
+                "pg_attribute",
+                "pg_class",
+                "pg_namespace",
+            ]
+            .iter()
+            .any(|c| q.contains(c))
         })
         .map(|(_, c)| c)
         .sum();
@@ -143,7 +158,9 @@ impl Drop for GeneralLog {
     fn drop(&mut self) {
         let (pool, was_on, output) = (self.pool.clone(), self.was_on.clone(), self.output.clone());
         let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
             if let Ok(runtime) = runtime {
                 runtime.block_on(async move {
                     let sql = format!("SET GLOBAL general_log = {was_on}, log_output = '{output}'");
@@ -161,11 +178,16 @@ async fn mariadb_one_aggregate_select_and_one_schema_lookup() {
     let table = unique_table();
     db.exec(&seed_sql(&table, "varchar(20)")).await;
 
-    let (was_on, output): (i64, String) = sqlx::query_as("SELECT @@GLOBAL.general_log + 0, @@GLOBAL.log_output")
-        .fetch_one(&db.pool)
-        .await
-        .expect("read the general log settings");
-    let _restore = GeneralLog { pool: db.pool.clone(), was_on: was_on.to_string(), output };
+    let (was_on, output): (i64, String) =
+        sqlx::query_as("SELECT @@GLOBAL.general_log + 0, @@GLOBAL.log_output")
+            .fetch_one(&db.pool)
+            .await
+            .expect("read the general log settings");
+    let _restore = GeneralLog {
+        pool: db.pool.clone(),
+        was_on: was_on.to_string(),
+        output,
+    };
     sqlx::query("SET GLOBAL general_log = 'ON', log_output = 'TABLE'")
         .execute(&db.pool)
         .await
@@ -189,8 +211,15 @@ async fn mariadb_one_aggregate_select_and_one_schema_lookup() {
     .expect("read mysql.general_log");
     // This very query mentions the table only as a bound parameter of a prepared
     // statement... whose Execute row does mention it: leave it out.
-    let rows: Vec<&(String, String)> = rows.iter().filter(|(_, q)| !q.contains("general_log")).collect();
-    let listing = rows.iter().map(|(c, q)| format!("  {c}: {q}")).collect::<Vec<_>>().join("\n");
+    let rows: Vec<&(String, String)> = rows
+        .iter()
+        .filter(|(_, q)| !q.contains("general_log"))
+        .collect();
+    let listing = rows
+        .iter()
+        .map(|(c, q)| format!("  {c}: {q}"))
+        .collect::<Vec<_>>()
+        .join("\n");
 
     let lower = |q: &str| q.trim_start().to_lowercase();
     let is_schema = |q: &str| {
@@ -206,7 +235,10 @@ async fn mariadb_one_aggregate_select_and_one_schema_lookup() {
         .iter()
         .filter(|(_, q)| {
             let q = lower(q);
-            !q.starts_with("select") && !is_schema(&q) && !q.starts_with("create table") && !q.starts_with("insert into")
+            !q.starts_with("select")
+                && !is_schema(&q)
+                && !q.starts_with("create table")
+                && !q.starts_with("insert into")
         })
         .collect();
     assert!(

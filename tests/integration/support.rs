@@ -80,7 +80,8 @@ impl ProjectBuilder {
 
     /// Writes any file, relative to the project directory.
     pub fn file(mut self, relative: &str, contents: &str) -> Self {
-        self.files.push((PathBuf::from(relative), contents.to_owned()));
+        self.files
+            .push((PathBuf::from(relative), contents.to_owned()));
         self
     }
 
@@ -165,7 +166,11 @@ pub fn json_run(dir: &Path, extra_args: &[&str]) -> (i32, Value) {
     let mut args = vec!["run", "--format", "json"];
     args.extend_from_slice(extra_args);
     let out = run_tidemark(dir, &args);
-    assert!(!out.stderr.contains("panicked"), "tidemark panicked:\n{}", out.both());
+    assert!(
+        !out.stderr.contains("panicked"),
+        "tidemark panicked:\n{}",
+        out.both()
+    );
     let doc: Value = serde_json::from_str(&out.stdout)
         .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{}", out.both()));
     (out.code, doc)
@@ -185,7 +190,10 @@ pub fn result<'a>(doc: &'a Value, dataset: Option<&str>, check: &str) -> &'a Val
             dataset.map(|d| format!(" of {d}")).unwrap_or_default(),
             result_lines(doc)
         ),
-        _ => panic!("several results for check {check:?}:\n{}", result_lines(doc)),
+        _ => panic!(
+            "several results for check {check:?}:\n{}",
+            result_lines(doc)
+        ),
     }
 }
 
@@ -220,7 +228,9 @@ pub fn json_eq(a: &Value, b: &Value) -> bool {
             x.len() == y.len() && x.iter().zip(y).all(|(x, y)| json_eq(x, y))
         }
         (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
         }
         _ => a == b,
     }
@@ -345,11 +355,18 @@ impl PgDb {
 
 impl Drop for PgDb {
     fn drop(&mut self) {
-        let (server_url, name, pool) =
-            (self.server_url.clone(), self.name.clone(), self.pool.clone());
+        let (server_url, name, pool) = (
+            self.server_url.clone(),
+            self.name.clone(),
+            self.pool.clone(),
+        );
         block_on_side(async move {
             pool.close().await;
-            if let Ok(admin) = PgPoolOptions::new().max_connections(1).connect(&server_url).await {
+            if let Ok(admin) = PgPoolOptions::new()
+                .max_connections(1)
+                .connect(&server_url)
+                .await
+            {
                 let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
                     "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
                 )))
@@ -411,15 +428,23 @@ impl MyDb {
 
 impl Drop for MyDb {
     fn drop(&mut self) {
-        let (server_url, name, pool) =
-            (self.server_url.clone(), self.name.clone(), self.pool.clone());
+        let (server_url, name, pool) = (
+            self.server_url.clone(),
+            self.name.clone(),
+            self.pool.clone(),
+        );
         block_on_side(async move {
             pool.close().await;
-            if let Ok(admin) = MySqlPoolOptions::new().max_connections(1).connect(&server_url).await
+            if let Ok(admin) = MySqlPoolOptions::new()
+                .max_connections(1)
+                .connect(&server_url)
+                .await
             {
-                let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}")))
-                    .execute(&admin)
-                    .await;
+                let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name}"
+                )))
+                .execute(&admin)
+                .await;
                 admin.close().await;
             }
         });
@@ -444,7 +469,11 @@ impl SqliteDb {
         let path = dir.path().join("warehouse.db");
         let pool = SqlitePoolOptions::new()
             .max_connections(1)
-            .connect_with(SqliteConnectOptions::new().filename(&path).create_if_missing(true))
+            .connect_with(
+                SqliteConnectOptions::new()
+                    .filename(&path)
+                    .create_if_missing(true),
+            )
             .await
             .expect("create the SQLite database");
         let url = format!("sqlite://{}", path.display());

@@ -103,7 +103,10 @@ fn age(seconds: f64) -> String {
     if seconds < 0.0 {
         return format!("{} in the future", humanize(std::time::Duration::from_secs_f64(-seconds)));
     }
-    humanize(std::time::Duration::from_secs(seconds.round() as u64))
+    match seconds.round() as u64 {
+        0 => "under 1s".to_string(),
+        whole => humanize(std::time::Duration::from_secs(whole)),
+    }
 }
 
 fn plural<'a>(v: f64, one: &'a str, many: &'a str) -> &'a str {

@@ -36,7 +36,7 @@ impl Derivation {
         match self {
             Derivation::Column(i) => at(i),
             Derivation::Percent { part, whole } => match (at(part), at(whole)) {
-                (_, Some(w)) if w == 0.0 => Some(0.0),
+                (_, Some(0.0)) => Some(0.0),
                 (Some(p), Some(w)) => Some(100.0 * p / w),
                 _ => None,
             },
@@ -258,7 +258,7 @@ fn column_problem(check: &Check, schema: &TableSchema) -> Option<String> {
         };
         let family = column.family;
         let needs = match &check.kind {
-            CheckKind::Aggregate { function, .. } if !family.is_some_and(|f| f.is_numeric()) && family.is_some() => {
+            CheckKind::Aggregate { function, .. } if family.is_some_and(|f| !f.is_numeric()) => {
                 Some(format!("{} needs a numeric column", function.keyword()))
             }
             CheckKind::InvalidCount { validity, .. }

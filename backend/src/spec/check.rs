@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use super::reader::{Cx, Fields, optional};
-use super::thresholds::{self, BOUND_KEYS, METRIC_KEYS};
+use super::thresholds::{self, METRIC_KEYS};
 use super::yaml::{Entry, Node, Pos, Value};
 use super::{
     Aggregate, Check, CheckKind, DeclaredType, Level, Severity, Thresholds, TypeFamily, Validity,
@@ -349,6 +349,11 @@ fn build(cx: &mut Cx<'_>, item: &Item<'_>, name: String) -> Option<Check> {
     let check = item.kind.key_pos;
     unknown_params(cx, item.spec, params);
     let explicit = optional(params.get("name").map(|node| cx.string(node, "name")));
+    if let (Some(Some(written)), Some(node)) = (&explicit, params.get("name"))
+        && written.trim().is_empty()
+    {
+        cx.error(node.pos, "'name' must not be empty");
+    }
     if item.spec.keyword == "sql_metric" && params.get("name").is_none() {
         cx.error(params.pos, "missing required key 'name' (a sql_metric is named by it)");
     }
@@ -558,9 +563,4 @@ fn drift_level(cx: &mut Cx<'_>, node: &Node, key: &str) -> Option<Level> {
         "warn" => Level::Warn,
         _ => Level::Fail,
     })
-}
-
-/// Keys that only make sense inside a check: used to explain a check written at dataset level.
-pub(crate) fn is_check_key(key: &str) -> bool {
-    kind_spec(key).is_some() || BOUND_KEYS.contains(&key)
 }

@@ -3,12 +3,30 @@
 //! Schema editors use. Pure: takes files and an environment, returns a [`Project`] or
 //! diagnostics.
 
+mod check;
+mod dataset;
+mod discover;
+mod duration;
+mod env;
 mod model;
+mod project;
+mod reader;
+mod schema;
+mod suggest;
+mod table;
+mod thresholds;
+mod yaml;
 
 pub use model::*;
+pub use schema::dataset_json_schema;
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use dataset::{Declared, Identity};
+use env::Env;
+use reader::Cx;
 
 /// One problem found in the user's files.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -34,18 +52,118 @@ pub fn load(dir: &Path) -> Result<Project, Vec<Diagnostic>> {
 }
 
 /// Like [`load`], with the environment given (tests, the demo).
+///
+/// Every problem in every file is reported, sorted by file, line and column.
 pub fn load_with_env(
     dir: &Path,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Project, Vec<Diagnostic>> {
-    let _ = (dir, env);
-    Err(vec![Diagnostic {
-        location: None,
-        message: "spec loading is not built yet".into(),
-    }])
+    let Some(file) = discover::project_file(dir) else {
+        return Err(vec![Diagnostic {
+            location: None,
+            message: format!(
+                "no {} found in {} or any parent directory",
+                discover::PROJECT_FILE,
+                dir.display()
+            ),
+        }]);
+    };
+    let mut diagnostics = Vec::new();
+    let project = load_project(&file, env, &mut diagnostics);
+    diagnostics.sort();
+    diagnostics.dedup();
+    match project {
+        Some(project) if diagnostics.is_empty() => Ok(project),
+        _ => Err(diagnostics),
+    }
 }
 
-/// JSON Schema (draft 2020-12) of a dataset file, for yaml-language-server.
-pub fn dataset_json_schema() -> serde_json::Value {
-    serde_json::json!({})
+fn load_project(file: &Path, env: Env<'_>, diagnostics: &mut Vec<Diagnostic>) -> Option<Project> {
+    let path = Arc::new(file.to_path_buf());
+    let Some(root) = read_yaml(&path, diagnostics) else {
+        return None;
+    };
+    let mut cx = Cx::new(Arc::clone(&path), env, diagnostics);
+    let draft = project::load(&mut cx, &root, file);
+    let project_dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
+    let files = discover::dataset_files(&mut cx, &project_dir, &draft.check_paths);
+    let declared = Declared {
+        warehouses: draft.warehouse_names.iter().map(String::as_str).collect(),
+        owners: draft.owner_names.iter().map(String::as_str).collect(),
+    };
+    let datasets = load_datasets(&files, env, &declared, diagnostics);
+    let mut project = draft.project?;
+    project.datasets = datasets?;
+    Some(project)
+}
+
+/// Loads each dataset file and reports datasets defined twice for the same warehouse.
+fn load_datasets(
+    files: &[PathBuf],
+    env: Env<'_>,
+    declared: &Declared<'_>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<Vec<Dataset>> {
+    let mut identities: Vec<Identity> = Vec::new();
+    let mut datasets = Vec::new();
+    for file in files {
+        let path = Arc::new(file.clone());
+        let Some(root) = read_yaml(&path, diagnostics) else {
+            datasets.push(None);
+            continue;
+        };
+        let mut cx = Cx::new(path, env, diagnostics);
+        let loaded = dataset::load(&mut cx, &root, declared);
+        datasets.push(loaded.dataset);
+        let Some(identity) = loaded.identity else {
+            continue;
+        };
+        let first = identities.iter().find(|first| {
+            first.warehouse == identity.warehouse && first.table == identity.table
+        });
+        match first {
+            Some(first) => diagnostics.push(Diagnostic {
+                message: format!(
+                    "dataset {}: defined twice for warehouse {}; first at {}",
+                    identity.name, identity.warehouse, first.location
+                ),
+                location: Some(identity.location),
+            }),
+            None => identities.push(identity),
+        }
+    }
+    datasets.into_iter().collect()
+}
+
+/// Reads and parses one file, reporting read and YAML problems; `None` when there is no tree.
+fn read_yaml(path: &Arc<PathBuf>, diagnostics: &mut Vec<Diagnostic>) -> Option<yaml::Node> {
+    let at = |line, column| Location {
+        file: Arc::clone(path),
+        line,
+        column,
+    };
+    let source = match std::fs::read_to_string(path.as_path()) {
+        Ok(source) => source,
+        Err(error) => {
+            diagnostics.push(Diagnostic {
+                location: Some(at(1, 1)),
+                message: format!("cannot read the file: {error}"),
+            });
+            return None;
+        }
+    };
+    let document = yaml::parse(&source);
+    for problem in document.problems {
+        diagnostics.push(Diagnostic {
+            location: Some(at(problem.pos.line, problem.pos.column)),
+            message: problem.message,
+        });
+    }
+    if document.root.is_none() && !diagnostics.iter().any(|d| d.location.as_ref().is_some_and(|l| l.file == *path)) {
+        diagnostics.push(Diagnostic {
+            location: Some(at(1, 1)),
+            message: "the file is empty".to_owned(),
+        });
+    }
+    document.root
 }

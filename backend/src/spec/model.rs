@@ -57,6 +57,8 @@ pub struct Project {
     pub defaults: Defaults,
     pub owners: BTreeMap<String, Owner>,
     pub channels: BTreeMap<String, Channel>,
+    /// Mail server for email channels; required when any channel sends email.
+    pub smtp: Option<Smtp>,
     pub datasets: Vec<Dataset>,
 }
 
@@ -102,6 +104,13 @@ pub enum Channel {
     Email { to: Vec<String> },
 }
 
+#[derive(Clone, Debug)]
+pub struct Smtp {
+    /// `smtp://` or `smtps://`, possibly with credentials.
+    pub url: Secret,
+    pub from: String,
+}
+
 /// A table reference as the user wrote it: `schema.table` or `table`. Each part is an
 /// identifier to be quoted by the dialect, never pasted into SQL.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -124,6 +133,7 @@ pub struct Dataset {
     /// SQL predicate written by the user: runs only inside read-only transactions.
     pub filter: Option<String>,
     pub sla: Option<Sla>,
+    pub description: Option<String>,
     pub checks: Vec<Check>,
     pub location: Location,
 }

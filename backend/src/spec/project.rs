@@ -1,0 +1,341 @@
+//! `tidemark.yml`: warehouses, defaults, notification channels, owners and where the dataset
+//! files are. URLs are secrets (passwords live in them): messages about them name the
+//! warehouse or key, never the value.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::reader::{Cx, Fields, optional};
+use super::yaml::{Node, Pos, Value};
+use super::{
+    Channel, Defaults, Owner, Project, Secret, Smtp, WarehouseConfig, suggest,
+};
+
+pub(crate) const PROJECT_KEYS: [&str; 8] = [
+    "version", "store", "warehouses", "defaults", "channels", "smtp", "owners", "checks",
+];
+pub(crate) const WAREHOUSE_KEYS: [&str; 3] = ["url", "max_connections", "query_timeout"];
+pub(crate) const DEFAULTS_KEYS: [&str; 2] = ["schedule", "timezone"];
+pub(crate) const CHANNEL_KEYS: [&str; 2] = ["slack", "email"];
+pub(crate) const SMTP_KEYS: [&str; 2] = ["url", "from"];
+pub(crate) const OWNER_KEYS: [&str; 1] = ["channels"];
+pub(crate) const WAREHOUSE_SCHEMES: [&str; 5] =
+    ["postgres://", "postgresql://", "mysql://", "mariadb://", "sqlite:"];
+const STORE_SCHEMES: [&str; 3] = ["postgres://", "postgresql://", "sqlite:"];
+/// Where dataset files are looked for when `checks:` is absent.
+pub(crate) const DEFAULT_CHECKS: &str = "checks/";
+
+/// The project file read, before its dataset files.
+pub(crate) struct Draft {
+    /// `None` when the file had problems; its names below are still usable.
+    pub project: Option<Project>,
+    /// Every declared warehouse and owner, including those with problems.
+    pub warehouse_names: Vec<String>,
+    pub owner_names: Vec<String>,
+    pub check_paths: Vec<CheckPath>,
+}
+
+/// An entry of `checks:`, with its position (`None` for the default `checks/`).
+pub(crate) struct CheckPath {
+    pub path: String,
+    pub pos: Option<Pos>,
+}
+
+pub(crate) fn load(cx: &mut Cx<'_>, root: &Node, file: &Path) -> Draft {
+    let mut draft = Draft {
+        project: None,
+        warehouse_names: Vec::new(),
+        owner_names: Vec::new(),
+        check_paths: Vec::new(),
+    };
+    let Some(fields) = cx.fields(root, "tidemark.yml", &PROJECT_KEYS) else {
+        return draft;
+    };
+    draft.warehouse_names = names(&fields, "warehouses");
+    draft.owner_names = names(&fields, "owners");
+    draft.check_paths = check_paths(cx, &fields).unwrap_or_default();
+    let version = version(cx, &fields);
+    let store = optional(fields.get("store").map(|node| store(cx, node)));
+    let warehouses = fields
+        .require(cx, "warehouses")
+        .and_then(|node| warehouses(cx, node));
+    let defaults = optional(fields.get("defaults").map(|node| defaults(cx, node)));
+    let smtp = optional(fields.get("smtp").map(|node| smtp(cx, node)));
+    let has_smtp = fields.get("smtp").is_some();
+    let channels = optional(
+        fields
+            .get("channels")
+            .map(|node| channels(cx, node, has_smtp)),
+    );
+    let channel_names = names(&fields, "channels");
+    let owners = optional(
+        fields
+            .get("owners")
+            .map(|node| owners(cx, node, &channel_names)),
+    );
+    draft.project = version.and_then(|()| {
+        Some(Project {
+            root: file.parent().map(Path::to_path_buf).unwrap_or_default(),
+            file: file.to_path_buf(),
+            store: store?,
+            warehouses: warehouses?,
+            defaults: defaults?.unwrap_or_default(),
+            owners: owners?.unwrap_or_default(),
+            channels: channels?.unwrap_or_default(),
+            smtp: smtp?,
+            datasets: Vec::new(),
+        })
+    });
+    draft
+}
+
+/// The keys of a top-level mapping (`warehouses`, `owners`), whatever their values.
+fn names(fields: &Fields<'_>, key: &str) -> Vec<String> {
+    match fields.get(key).map(|node| &node.value) {
+        Some(Value::Map(entries)) => {
+            entries.iter().map(|entry| entry.key.clone()).collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+fn version(cx: &mut Cx<'_>, fields: &Fields<'_>) -> Option<()> {
+    let Some(node) = fields.get("version") else {
+        cx.error(fields.pos, "missing required key 'version' (add 'version: 1')");
+        return None;
+    };
+    let version = cx.number(node, "version")?;
+    if version != 1.0 {
+        cx.error(
+            node.pos,
+            format!("unsupported version {version}: this Tidemark reads version 1"),
+        );
+        return None;
+    }
+    Some(())
+}
+
+fn store(cx: &mut Cx<'_>, node: &Node) -> Option<Secret> {
+    let url = cx.string(node, "store")?;
+    if !STORE_SCHEMES.iter().any(|scheme| url.starts_with(scheme)) {
+        cx.error(node.pos, "'store' must be a sqlite: or postgres:// URL");
+        return None;
+    }
+    Some(Secret::new(url))
+}
+
+fn warehouses(cx: &mut Cx<'_>, node: &Node) -> Option<BTreeMap<String, WarehouseConfig>> {
+    let fields = cx.mapping(node, "warehouses")?;
+    if fields.entries.is_empty() {
+        cx.error(node.pos, "'warehouses' must declare at least one warehouse");
+        return None;
+    }
+    let configs: Vec<Option<(String, WarehouseConfig)>> = fields
+        .entries
+        .iter()
+        .map(|entry| {
+            let mut cx = cx.scoped(&format!("warehouse {}", entry.key));
+            let config = warehouse(&mut cx, &entry.key, &entry.value)?;
+            Some((entry.key.clone(), config))
+        })
+        .collect();
+    configs.into_iter().collect()
+}
+
+fn warehouse(cx: &mut Cx<'_>, name: &str, node: &Node) -> Option<WarehouseConfig> {
+    let fields = cx.fields(node, name, &WAREHOUSE_KEYS)?;
+    let url = fields.require(cx, "url").and_then(|node| {
+        let url = cx.string(node, "url")?;
+        if WAREHOUSE_SCHEMES.iter().any(|scheme| url.starts_with(scheme)) {
+            return Some(Secret::new(url));
+        }
+        cx.error(
+            node.pos,
+            format!("'url' must start with {}", WAREHOUSE_SCHEMES.join(", ")),
+        );
+        None
+    });
+    let max_connections = optional(
+        fields
+            .get("max_connections")
+            .map(|node| cx.whole(node, "max_connections", 1)),
+    );
+    let query_timeout = optional(
+        fields
+            .get("query_timeout")
+            .map(|node| cx.duration(node, "query_timeout")),
+    );
+    Some(WarehouseConfig {
+        name: name.to_owned(),
+        url: url?,
+        max_connections: max_connections?.unwrap_or(WarehouseConfig::DEFAULT_MAX_CONNECTIONS),
+        query_timeout: query_timeout?.unwrap_or(WarehouseConfig::DEFAULT_QUERY_TIMEOUT),
+        location: cx.location(node.pos),
+    })
+}
+
+fn defaults(cx: &mut Cx<'_>, node: &Node) -> Option<Defaults> {
+    let fields = cx.fields(node, "defaults", &DEFAULTS_KEYS)?;
+    let schedule = optional(fields.get("schedule").map(|node| cx.cron(node, "schedule")));
+    let timezone = optional(fields.get("timezone").map(|node| cx.timezone(node, "timezone")));
+    Some(Defaults {
+        schedule: schedule?,
+        timezone: timezone?.unwrap_or(chrono_tz::UTC),
+    })
+}
+
+fn smtp(cx: &mut Cx<'_>, node: &Node) -> Option<Smtp> {
+    let fields = cx.fields(node, "smtp", &SMTP_KEYS)?;
+    let url = fields.require(cx, "url").and_then(|node| {
+        let url = cx.string(node, "url")?;
+        if url.starts_with("smtp://") || url.starts_with("smtps://") {
+            return Some(Secret::new(url));
+        }
+        cx.error(node.pos, "'url' must start with smtp:// or smtps://");
+        None
+    });
+    let from = fields.require(cx, "from").and_then(|node| email(cx, node, "from"));
+    Some(Smtp {
+        url: url?,
+        from: from?,
+    })
+}
+
+fn channels(
+    cx: &mut Cx<'_>,
+    node: &Node,
+    has_smtp: bool,
+) -> Option<BTreeMap<String, Channel>> {
+    let fields = cx.mapping(node, "channels")?;
+    let channels: Vec<Option<(String, Channel)>> = fields
+        .entries
+        .iter()
+        .map(|entry| {
+            let mut cx = cx.scoped(&format!("channel {}", entry.key));
+            let channel = channel(&mut cx, &entry.value, &entry.key, has_smtp)?;
+            Some((entry.key.clone(), channel))
+        })
+        .collect();
+    channels.into_iter().collect()
+}
+
+/// Exactly one of `slack: {webhook_url}` or `email: {to: [...]}`.
+fn channel(cx: &mut Cx<'_>, node: &Node, name: &str, has_smtp: bool) -> Option<Channel> {
+    let fields = cx.fields(node, name, &CHANNEL_KEYS)?;
+    match (fields.get("slack"), fields.get("email")) {
+        (Some(slack), None) => {
+            let fields = cx.fields(slack, "slack", &["webhook_url"])?;
+            let node = fields.require(cx, "webhook_url")?;
+            let url = cx.string(node, "webhook_url")?;
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                cx.error(node.pos, "'webhook_url' must be an http:// or https:// URL");
+                return None;
+            }
+            Some(Channel::Slack {
+                webhook_url: Secret::new(url),
+            })
+        }
+        (None, Some(email)) => {
+            if !has_smtp {
+                cx.error(email.pos, "email channels need an 'smtp' section in tidemark.yml");
+            }
+            let fields = cx.fields(email, "email", &["to"])?;
+            let to = fields.require(cx, "to")?;
+            let items = cx.list(to, "to")?;
+            if items.is_empty() {
+                cx.error(to.pos, "'to' must not be empty");
+                return None;
+            }
+            let to: Option<Vec<String>> = items
+                .iter()
+                .map(|item| email(cx, item, "to"))
+                .collect::<Vec<_>>()
+                .into_iter()
+                .collect();
+            Some(Channel::Email { to: to? }).filter(|_| has_smtp)
+        }
+        _ => {
+            cx.error(fields.pos, "a channel needs exactly one of 'slack' or 'email'");
+            None
+        }
+    }
+}
+
+fn email(cx: &mut Cx<'_>, node: &Node, key: &str) -> Option<String> {
+    let text = cx.text(node, key)?;
+    if text.value.contains('@') {
+        return Some(text.value);
+    }
+    let shown = text.shown();
+    cx.error(node.pos, format!("'{key}' needs an email address, found {shown}"));
+    None
+}
+
+fn owners(
+    cx: &mut Cx<'_>,
+    node: &Node,
+    channels: &[String],
+) -> Option<BTreeMap<String, Owner>> {
+    let fields = cx.mapping(node, "owners")?;
+    let channels: Vec<&str> = channels.iter().map(String::as_str).collect();
+    let owners: Vec<Option<(String, Owner)>> = fields
+        .entries
+        .iter()
+        .map(|entry| {
+            let mut cx = cx.scoped(&format!("owner {}", entry.key));
+            let owner = owner(&mut cx, &entry.value, &entry.key, &channels)?;
+            Some((entry.key.clone(), owner))
+        })
+        .collect();
+    owners.into_iter().collect()
+}
+
+fn owner(cx: &mut Cx<'_>, node: &Node, name: &str, declared: &[&str]) -> Option<Owner> {
+    let fields = cx.fields(node, name, &OWNER_KEYS)?;
+    let Some(list) = fields.get("channels") else {
+        return Some(Owner::default());
+    };
+    let items = cx.list(list, "channels")?;
+    let channels: Vec<Option<String>> = items
+        .iter()
+        .map(|item| {
+            let channel = cx.string(item, "channels")?;
+            if declared.contains(&channel.as_str()) {
+                return Some(channel);
+            }
+            let hint = suggest::hint(
+                &channel,
+                declared,
+                "declared channels",
+                "tidemark.yml declares no channels",
+            );
+            cx.error(item.pos, format!("unknown channel '{channel}'{hint}"));
+            None
+        })
+        .collect();
+    Some(Owner {
+        channels: channels.into_iter().collect::<Option<_>>()?,
+    })
+}
+
+/// `checks:` entries, or the default `checks/` folder when the key is absent.
+fn check_paths(cx: &mut Cx<'_>, fields: &Fields<'_>) -> Option<Vec<CheckPath>> {
+    let Some(node) = fields.get("checks") else {
+        return Some(vec![CheckPath {
+            path: DEFAULT_CHECKS.to_owned(),
+            pos: None,
+        }]);
+    };
+    let items = cx.list(node, "checks")?;
+    let paths: Vec<Option<CheckPath>> = items
+        .iter()
+        .map(|item| {
+            let path = cx.string(item, "checks")?;
+            Some(CheckPath {
+                path,
+                pos: Some(item.pos),
+            })
+        })
+        .collect();
+    Some(paths.into_iter().flatten().collect())
+}
