@@ -10,11 +10,26 @@ use sqlx::{ConnectOptions, Connection};
 /// The example project, file by file, as shipped in `checks/`.
 const SUITE: &[(&str, &str)] = &[
     ("tidemark.yml", include_str!("../../checks/tidemark.yml")),
-    ("datasets/orders.yml", include_str!("../../checks/datasets/orders.yml")),
-    ("datasets/customers.yml", include_str!("../../checks/datasets/customers.yml")),
-    ("datasets/order_items.yml", include_str!("../../checks/datasets/order_items.yml")),
-    ("datasets/payments.yml", include_str!("../../checks/datasets/payments.yml")),
-    ("datasets/events.yml", include_str!("../../checks/datasets/events.yml")),
+    (
+        "datasets/orders.yml",
+        include_str!("../../checks/datasets/orders.yml"),
+    ),
+    (
+        "datasets/customers.yml",
+        include_str!("../../checks/datasets/customers.yml"),
+    ),
+    (
+        "datasets/order_items.yml",
+        include_str!("../../checks/datasets/order_items.yml"),
+    ),
+    (
+        "datasets/payments.yml",
+        include_str!("../../checks/datasets/payments.yml"),
+    ),
+    (
+        "datasets/events.yml",
+        include_str!("../../checks/datasets/events.yml"),
+    ),
 ];
 
 /// The warehouse file, at the path `checks/tidemark.yml` names by default.

@@ -16,9 +16,9 @@
 //! | `demo`      | the self-contained demo warehouse and example suite               |
 //! | `cli`       | the `tidemark` commands                                           |
 
-pub mod spec;
-pub mod warehouse;
+pub mod cli;
+pub mod demo;
 pub mod engine;
 pub mod report;
-pub mod demo;
-pub mod cli;
+pub mod spec;
+pub mod warehouse;

@@ -469,7 +469,7 @@ fn unreachable_warehouses_are_errors_naming_them() {
         .warehouse("pg_down", &format!("postgres://postgres:{SECRET}@127.0.0.1:1/x"))
         .warehouse("mysql_down", &format!("mysql://root:{SECRET}@127.0.0.1:1/x"))
         .dataset("pg", "dataset: orders\nwarehouse: pg_down\nchecks:\n  - row_count: { min: 1 }\n  - missing_count: { column: id, max: 0 }\n")
-        .dataset("my", "dataset: orders\nwarehouse: mysql_down\nchecks:\n  - row_count: { min: 1 }\n")
+        .dataset("my", "dataset: orders_my\nwarehouse: mysql_down\nchecks:\n  - row_count: { min: 1 }\n")
         .build();
     let (code, doc) = json_run(project.path(), &[]);
     assert_eq!(code, 2, "{}", result_lines(&doc));

@@ -6,8 +6,12 @@ use crate::warehouse::{Dialect, schema_query};
 
 pub fn print(project: &Project, datasets: &[&Dataset]) -> u8 {
     for dataset in datasets {
-        let Some(config) = project.warehouses.get(&dataset.warehouse) else { continue };
-        let Some(dialect) = Dialect::from_url(config.url.expose()) else { continue };
+        let Some(config) = project.warehouses.get(&dataset.warehouse) else {
+            continue;
+        };
+        let Some(dialect) = Dialect::from_url(config.url.expose()) else {
+            continue;
+        };
         let plan = plan_dataset(dataset, dialect, None);
         println!(
             "-- dataset {} on warehouse {} ({}): {} statements",
@@ -16,7 +20,11 @@ pub fn print(project: &Project, datasets: &[&Dataset]) -> u8 {
             dialect.name(),
             plan.statement_count()
         );
-        println!("-- 1. schema of {}\n{};\n", dataset.name, schema_query(dialect, &dataset.table));
+        println!(
+            "-- 1. schema of {}\n{};\n",
+            dataset.name,
+            schema_query(dialect, &dataset.table)
+        );
         if let Some(sql) = &plan.aggregate {
             let names: Vec<&str> = dataset
                 .checks

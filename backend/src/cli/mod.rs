@@ -11,16 +11,20 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::demo;
 use crate::engine::{self, Selection};
 use crate::report::{self, HumanStyle};
 use crate::spec::{self, Dataset, Diagnostic, Project};
-use crate::demo;
 
 /// Exit code for an invalid configuration or a check that errored.
 const EXIT_ERROR: u8 = 2;
 
 #[derive(Debug, Parser)]
-#[command(name = "tidemark", version, about = "Data quality checks that run inside your warehouse")]
+#[command(
+    name = "tidemark",
+    version,
+    about = "Data quality checks that run inside your warehouse"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -73,7 +77,10 @@ struct SelectionArgs {
 
 impl From<SelectionArgs> for Selection {
     fn from(args: SelectionArgs) -> Self {
-        Selection { datasets: args.datasets, tags: args.tags }
+        Selection {
+            datasets: args.datasets,
+            tags: args.tags,
+        }
     }
 }
 
@@ -88,7 +95,10 @@ enum Format {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -101,13 +111,20 @@ pub fn main() -> ExitCode {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("TIDEMARK_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 async fn execute(command: Command) -> u8 {
     match command {
         Command::Validate { dir } => validate(&dir),
-        Command::Run { dir, selection, format } => match load(&dir) {
+        Command::Run {
+            dir,
+            selection,
+            format,
+        } => match load(&dir) {
             Ok(project) => run(&project, selection.into(), format).await,
             Err(code) => code,
         },
@@ -116,7 +133,10 @@ async fn execute(command: Command) -> u8 {
             Err(code) => code,
         },
         Command::Schema => {
-            println!("{}", serde_json::to_string_pretty(&spec::dataset_json_schema()).unwrap_or_default());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&spec::dataset_json_schema()).unwrap_or_default()
+            );
             0
         }
         Command::Demo { dir } => demo(dir.unwrap_or_else(demo::default_dir)).await,
@@ -155,7 +175,11 @@ fn print_diagnostics(diagnostics: &[Diagnostic]) {
 }
 
 fn selected<'p>(project: &'p Project, selection: &Selection) -> Vec<&'p Dataset> {
-    project.datasets.iter().filter(|d| selection.includes(d)).collect()
+    project
+        .datasets
+        .iter()
+        .filter(|d| selection.includes(d))
+        .collect()
 }
 
 async fn run(project: &Project, selection: Selection, format: Format) -> u8 {

@@ -16,7 +16,11 @@ pub struct Verdict {
 
 impl Verdict {
     pub fn error(message: impl Into<String>) -> Self {
-        Verdict { outcome: Outcome::Error, value: None, message: message.into() }
+        Verdict {
+            outcome: Outcome::Error,
+            value: None,
+            message: message.into(),
+        }
     }
 }
 
@@ -28,7 +32,11 @@ pub fn judge_metric(check: &Check, value: Option<f64>) -> Verdict {
         if let CheckKind::SqlMetric { .. } = check.kind {
             return Verdict::error("the query returned NULL, not a number");
         }
-        return Verdict { outcome: Outcome::Fail, value: None, message: no_value_message(&check.kind) };
+        return Verdict {
+            outcome: Outcome::Fail,
+            value: None,
+            message: no_value_message(&check.kind),
+        };
     };
     let t = &check.thresholds;
     let outcome = if t.fail.is_some_and(|b| !b.holds(v)) {
@@ -40,12 +48,19 @@ pub fn judge_metric(check: &Check, value: Option<f64>) -> Verdict {
     };
     let mut message = describe(&check.kind, &check.name, v);
     if let Some(bound) = violated(t, outcome) {
-        message.push_str(&format!(" (expected {})", describe_bound(&check.kind, bound)));
+        message.push_str(&format!(
+            " (expected {})",
+            describe_bound(&check.kind, bound)
+        ));
     }
     if t.anomaly.is_some() {
         message.push_str("; anomaly: no history yet, judged once enough runs are stored");
     }
-    Verdict { outcome, value: Some(v), message }
+    Verdict {
+        outcome,
+        value: Some(v),
+        message,
+    }
 }
 
 fn violated(t: &Thresholds, outcome: Outcome) -> Option<Bound> {
@@ -58,7 +73,10 @@ fn violated(t: &Thresholds, outcome: Outcome) -> Option<Bound> {
 
 fn no_value_message(kind: &CheckKind) -> String {
     match kind {
-        CheckKind::Aggregate { function: crate::spec::Aggregate::Stddev, column } => {
+        CheckKind::Aggregate {
+            function: crate::spec::Aggregate::Stddev,
+            column,
+        } => {
             format!("fewer than two values in {column}")
         }
         other => format!("no values in {}", other.column().unwrap_or("the table")),
@@ -75,12 +93,21 @@ fn describe(kind: &CheckKind, name: &str, v: f64) -> String {
         }
         CheckKind::MissingPercent { column, .. } => format!("{n}% of rows are missing {column}"),
         CheckKind::DuplicateCount { columns } => {
-            format!("{n} duplicate {} by {}", plural(v, "row", "rows"), columns.join(", "))
+            format!(
+                "{n} duplicate {} by {}",
+                plural(v, "row", "rows"),
+                columns.join(", ")
+            )
         }
         CheckKind::InvalidCount { column, .. } => {
-            format!("{n} {} an invalid {column}", plural(v, "row has", "rows have"))
+            format!(
+                "{n} {} an invalid {column}",
+                plural(v, "row has", "rows have")
+            )
         }
-        CheckKind::Aggregate { function, column } => format!("{}({column}) is {n}", function.keyword()),
+        CheckKind::Aggregate { function, column } => {
+            format!("{}({column}) is {n}", function.keyword())
+        }
         CheckKind::Freshness { column } => format!("newest {column} is {} old", age(v)),
         CheckKind::SqlMetric { .. } | CheckKind::Schema { .. } => format!("{name} is {n}"),
     }
@@ -101,7 +128,10 @@ fn describe_bound(kind: &CheckKind, bound: Bound) -> String {
 
 fn age(seconds: f64) -> String {
     if seconds < 0.0 {
-        return format!("{} in the future", humanize(std::time::Duration::from_secs_f64(-seconds)));
+        return format!(
+            "{} in the future",
+            humanize(std::time::Duration::from_secs_f64(-seconds))
+        );
     }
     match seconds.round() as u64 {
         0 => "under 1s".to_string(),
@@ -160,7 +190,13 @@ fn bound_json(bound: Bound) -> Value {
 /// Compares the declared columns with the table. Drift against earlier snapshots
 /// (`on_added`, …) needs the store and is noted, not judged, until then.
 pub fn judge_schema(check: &Check, schema: &TableSchema, dialect: Dialect) -> Verdict {
-    let CheckKind::Schema { columns, on_added, on_removed, on_type_changed } = &check.kind else {
+    let CheckKind::Schema {
+        columns,
+        on_added,
+        on_removed,
+        on_type_changed,
+    } = &check.kind
+    else {
         return Verdict::error("not a schema check");
     };
     let mut problems = Vec::new();
@@ -221,36 +257,65 @@ mod tests {
             filter: None,
             severity: None,
             description: None,
-            location: Location { file: Arc::new(PathBuf::from("t.yml")), line: 1, column: 1 },
+            location: Location {
+                file: Arc::new(PathBuf::from("t.yml")),
+                line: 1,
+                column: 1,
+            },
         }
     }
 
     fn missing() -> CheckKind {
-        CheckKind::MissingCount { column: "customer_id".into(), missing_values: vec![] }
+        CheckKind::MissingCount {
+            column: "customer_id".into(),
+            missing_values: vec![],
+        }
     }
 
     #[test]
     fn fail_outranks_warn_and_messages_read_as_in_checks_md() {
-        let t = Thresholds { warn: Some(Bound::Max(0.0)), fail: Some(Bound::Max(10.0)), anomaly: None };
+        let t = Thresholds {
+            warn: Some(Bound::Max(0.0)),
+            fail: Some(Bound::Max(10.0)),
+            anomaly: None,
+        };
         let c = check(missing(), t);
         assert_eq!(judge_metric(&c, Some(0.0)).outcome, Outcome::Pass);
         assert_eq!(judge_metric(&c, Some(3.0)).outcome, Outcome::Warn);
         let v = judge_metric(&c, Some(37.0));
         assert_eq!(v.outcome, Outcome::Fail);
-        assert_eq!(v.message, "37 rows are missing customer_id (expected at most 10)");
+        assert_eq!(
+            v.message,
+            "37 rows are missing customer_id (expected at most 10)"
+        );
     }
 
     #[test]
     fn no_values_fail_and_null_sql_metrics_error() {
         let avg = check(
-            CheckKind::Aggregate { function: crate::spec::Aggregate::Avg, column: "amount".into() },
-            Thresholds { fail: Some(Bound::Min(0.0)), ..Default::default() },
+            CheckKind::Aggregate {
+                function: crate::spec::Aggregate::Avg,
+                column: "amount".into(),
+            },
+            Thresholds {
+                fail: Some(Bound::Min(0.0)),
+                ..Default::default()
+            },
         );
         assert_eq!(
             judge_metric(&avg, None),
-            Verdict { outcome: Outcome::Fail, value: None, message: "no values in amount".into() }
+            Verdict {
+                outcome: Outcome::Fail,
+                value: None,
+                message: "no values in amount".into()
+            }
         );
-        let sql = check(CheckKind::SqlMetric { query: "select null".into() }, Thresholds::default());
+        let sql = check(
+            CheckKind::SqlMetric {
+                query: "select null".into(),
+            },
+            Thresholds::default(),
+        );
         assert_eq!(judge_metric(&sql, None).outcome, Outcome::Error);
     }
 
@@ -258,7 +323,10 @@ mod tests {
     fn anomaly_without_history_passes_with_a_note() {
         let c = check(
             CheckKind::RowCount,
-            Thresholds { anomaly: Some(AnomalySpec::default()), ..Default::default() },
+            Thresholds {
+                anomaly: Some(AnomalySpec::default()),
+                ..Default::default()
+            },
         );
         let v = judge_metric(&c, Some(5.0));
         assert_eq!(v.outcome, Outcome::Pass);
@@ -267,18 +335,33 @@ mod tests {
 
     #[test]
     fn expected_keeps_the_form_written() {
-        let bare = Thresholds { fail: Some(Bound::Max(0.0)), ..Default::default() };
+        let bare = Thresholds {
+            fail: Some(Bound::Max(0.0)),
+            ..Default::default()
+        };
         assert_eq!(expected(&bare), Some(json!({ "max": 0 })));
-        let both = Thresholds { warn: Some(Bound::Max(1.0)), fail: Some(Bound::Between(0.0, 2.5)), anomaly: None };
-        assert_eq!(expected(&both), Some(json!({ "warn": { "max": 1 }, "fail": { "between": [0, 2.5] } })));
+        let both = Thresholds {
+            warn: Some(Bound::Max(1.0)),
+            fail: Some(Bound::Between(0.0, 2.5)),
+            anomaly: None,
+        };
+        assert_eq!(
+            expected(&both),
+            Some(json!({ "warn": { "max": 1 }, "fail": { "between": [0, 2.5] } }))
+        );
         assert_eq!(expected(&Thresholds::default()), None);
     }
 
     #[test]
     fn freshness_reads_as_an_age() {
         let c = check(
-            CheckKind::Freshness { column: "updated_at".into() },
-            Thresholds { fail: Some(Bound::Max(3600.0)), ..Default::default() },
+            CheckKind::Freshness {
+                column: "updated_at".into(),
+            },
+            Thresholds {
+                fail: Some(Bound::Max(3600.0)),
+                ..Default::default()
+            },
         );
         assert_eq!(
             judge_metric(&c, Some(5400.0)).message,
@@ -301,13 +384,24 @@ mod tests {
             },
             Thresholds::default(),
         );
-        let col = |name: &str, t: &str, family| Column { name: name.into(), data_type: t.into(), base_type: t.into(), family: Some(family) };
+        let col = |name: &str, t: &str, family| Column {
+            name: name.into(),
+            data_type: t.into(),
+            base_type: t.into(),
+            family: Some(family),
+        };
         let schema = TableSchema {
-            columns: vec![col("id", "bigint", TypeFamily::Integer), col("status", "text", TypeFamily::Text)],
+            columns: vec![
+                col("id", "bigint", TypeFamily::Integer),
+                col("status", "text", TypeFamily::Text),
+            ],
         };
         let v = judge_schema(&c, &schema, Dialect::Postgres);
         assert_eq!(v.outcome, Outcome::Fail);
-        assert_eq!(v.message, "status is text, expected integer; column gone is missing");
+        assert_eq!(
+            v.message,
+            "status is text, expected integer; column gone is missing"
+        );
     }
 
     #[test]

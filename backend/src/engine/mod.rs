@@ -84,7 +84,9 @@ async fn connect_all(
     names.dedup();
     let connections = names.iter().map(|name| async move {
         let connection = match project.warehouses.get(*name) {
-            Some(config) => Warehouse::connect(config, &project.root).await.map_err(|e| e.to_string()),
+            Some(config) => Warehouse::connect(config, &project.root)
+                .await
+                .map_err(|e| e.to_string()),
             None => Err(format!("warehouse {name} is not configured")),
         };
         (name.to_string(), connection)

@@ -24,10 +24,17 @@ pub enum CheckPlan {
 pub enum Derivation {
     Column(usize),
     /// `100 * part / whole`, 0 when `whole` is 0.
-    Percent { part: usize, whole: usize },
+    Percent {
+        part: usize,
+        whole: usize,
+    },
     /// Sample standard deviation from count, sum and sum of squares (SQLite has no
     /// STDDEV_SAMP).
-    SampleStddev { n: usize, sum: usize, sum_sq: usize },
+    SampleStddev {
+        n: usize,
+        sum: usize,
+        sum_sq: usize,
+    },
 }
 
 impl Derivation {
@@ -75,7 +82,11 @@ impl DatasetPlan {
 /// Plans a dataset. With `schema` (a live run) checks on missing columns or columns of the
 /// wrong type are marked unrunnable instead of breaking the shared query; without it
 /// (`tidemark explain`) every check is planned as written.
-pub fn plan_dataset(dataset: &Dataset, dialect: Dialect, schema: Option<&TableSchema>) -> DatasetPlan {
+pub fn plan_dataset(
+    dataset: &Dataset,
+    dialect: Dialect,
+    schema: Option<&TableSchema>,
+) -> DatasetPlan {
     let table_missing = schema.is_some_and(|s| s.columns.is_empty());
     let mut select = SelectList::default();
     let checks = dataset
@@ -86,10 +97,7 @@ pub fn plan_dataset(dataset: &Dataset, dialect: Dialect, schema: Option<&TableSc
                 return CheckPlan::SqlMetric(query.trim().trim_end_matches(';').to_string());
             }
             if table_missing {
-                return CheckPlan::Unrunnable(format!(
-                    "table {} not found",
-                    dataset.name
-                ));
+                return CheckPlan::Unrunnable(format!("table {} not found", dataset.name));
             }
             if let Some(problem) = schema.and_then(|s| column_problem(check, s)) {
                 return CheckPlan::Unrunnable(problem);
@@ -157,11 +165,17 @@ fn plan_metric(check: &Check, dialect: Dialect, select: &mut SelectList) -> Deri
     };
     match &check.kind {
         CheckKind::RowCount => Derivation::Column(select.add(count_when(None))),
-        CheckKind::MissingCount { column, missing_values } => {
+        CheckKind::MissingCount {
+            column,
+            missing_values,
+        } => {
             let missing = missing_condition(dialect, column, missing_values);
             Derivation::Column(select.add(count_when(Some(missing))))
         }
-        CheckKind::MissingPercent { column, missing_values } => {
+        CheckKind::MissingPercent {
+            column,
+            missing_values,
+        } => {
             let missing = missing_condition(dialect, column, missing_values);
             let part = select.add(count_when(Some(missing)));
             let whole = select.add(count_when(None));
@@ -172,18 +186,26 @@ fn plan_metric(check: &Check, dialect: Dialect, select: &mut SelectList) -> Deri
             Derivation::Column(select.add(format!("COUNT({v}) - COUNT(DISTINCT {v})")))
         }
         CheckKind::DuplicateCount { columns } => {
-            let not_null: Vec<String> = columns.iter().map(|c| format!("{} IS NOT NULL", q(c))).collect();
+            let not_null: Vec<String> = columns
+                .iter()
+                .map(|c| format!("{} IS NOT NULL", q(c)))
+                .collect();
             let keyed = and(filter.clone(), Some(not_null.join(" AND "))).unwrap_or_default();
             let quoted: Vec<String> = columns.iter().map(|c| q(c)).collect();
             let distinct = dialect.count_distinct_tuples(&quoted, &keyed);
-            Derivation::Column(select.add(format!("COUNT(CASE WHEN {keyed} THEN 1 END) - {distinct}")))
+            Derivation::Column(
+                select.add(format!("COUNT(CASE WHEN {keyed} THEN 1 END) - {distinct}")),
+            )
         }
         CheckKind::InvalidCount { column, validity } => {
             let valid = valid_condition(dialect, column, validity);
             let invalid = format!("{} IS NOT NULL AND NOT ({valid})", q(column));
             Derivation::Column(select.add(count_when(Some(invalid))))
         }
-        CheckKind::Aggregate { function: Aggregate::Stddev, column } => {
+        CheckKind::Aggregate {
+            function: Aggregate::Stddev,
+            column,
+        } => {
             let v = values_of(column);
             match dialect.stddev_samp(&v) {
                 Some(expr) => Derivation::Column(select.add(expr)),
@@ -217,7 +239,11 @@ fn and(a: Option<String>, b: Option<String>) -> Option<String> {
     }
 }
 
-fn missing_condition(dialect: Dialect, column: &str, missing_values: &[crate::spec::Literal]) -> String {
+fn missing_condition(
+    dialect: Dialect,
+    column: &str,
+    missing_values: &[crate::spec::Literal],
+) -> String {
     let c = dialect.ident(column);
     if missing_values.is_empty() {
         return format!("{c} IS NULL");
@@ -238,10 +264,16 @@ fn valid_condition(dialect: Dialect, column: &str, validity: &Validity) -> Strin
         rules.push(dialect.regex_match(&c, &dialect.text_literal(regex)));
     }
     if let Some(min) = validity.min {
-        rules.push(format!("{c} >= {}", dialect.literal(&crate::spec::Literal::Number(min))));
+        rules.push(format!(
+            "{c} >= {}",
+            dialect.literal(&crate::spec::Literal::Number(min))
+        ));
     }
     if let Some(max) = validity.max {
-        rules.push(format!("{c} <= {}", dialect.literal(&crate::spec::Literal::Number(max))));
+        rules.push(format!(
+            "{c} <= {}",
+            dialect.literal(&crate::spec::Literal::Number(max))
+        ));
     }
     if rules.is_empty() {
         // Validation requires a rule; with none, every value is valid.
@@ -283,7 +315,12 @@ fn missing_column_message(name: &str, schema: &TableSchema) -> String {
     let closest = schema
         .columns
         .iter()
-        .map(|c| (strsim::jaro_winkler(&c.name.to_lowercase(), &name.to_lowercase()), &c.name))
+        .map(|c| {
+            (
+                strsim::jaro_winkler(&c.name.to_lowercase(), &name.to_lowercase()),
+                &c.name,
+            )
+        })
         .filter(|(score, _)| *score > 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0));
     match closest {
@@ -309,14 +346,21 @@ mod tests {
             filter: filter.map(str::to_string),
             severity: None,
             description: None,
-            location: Location { file: Arc::new(PathBuf::from("t.yml")), line: 1, column: 1 },
+            location: Location {
+                file: Arc::new(PathBuf::from("t.yml")),
+                line: 1,
+                column: 1,
+            },
         }
     }
 
     fn dataset(checks: Vec<Check>, filter: Option<&str>) -> Dataset {
         Dataset {
             name: "shop.orders".into(),
-            table: TableRef { schema: Some("shop".into()), table: "orders".into() },
+            table: TableRef {
+                schema: Some("shop".into()),
+                table: "orders".into(),
+            },
             warehouse: "main".into(),
             owner: None,
             schedule: None,
@@ -326,12 +370,21 @@ mod tests {
             filter: filter.map(str::to_string),
             sla: None,
             checks,
-            location: Location { file: Arc::new(PathBuf::from("t.yml")), line: 1, column: 1 },
+            location: Location {
+                file: Arc::new(PathBuf::from("t.yml")),
+                line: 1,
+                column: 1,
+            },
         }
     }
 
     fn column(name: &str, family: TypeFamily) -> Column {
-        Column { name: name.into(), data_type: family.name().into(), base_type: family.name().into(), family: Some(family) }
+        Column {
+            name: name.into(),
+            data_type: family.name().into(),
+            base_type: family.name().into(),
+            family: Some(family),
+        }
     }
 
     #[test]
@@ -339,9 +392,26 @@ mod tests {
         let ds = dataset(
             vec![
                 check(CheckKind::RowCount, None),
-                check(CheckKind::MissingPercent { column: "customer_id".into(), missing_values: vec![] }, None),
-                check(CheckKind::Aggregate { function: Aggregate::Avg, column: "amount".into() }, None),
-                check(CheckKind::SqlMetric { query: "select 1;".into() }, None),
+                check(
+                    CheckKind::MissingPercent {
+                        column: "customer_id".into(),
+                        missing_values: vec![],
+                    },
+                    None,
+                ),
+                check(
+                    CheckKind::Aggregate {
+                        function: Aggregate::Avg,
+                        column: "amount".into(),
+                    },
+                    None,
+                ),
+                check(
+                    CheckKind::SqlMetric {
+                        query: "select 1;".into(),
+                    },
+                    None,
+                ),
             ],
             Some("region <> 'test'"),
         );
@@ -372,13 +442,27 @@ mod tests {
         let ds = dataset(
             vec![
                 check(CheckKind::RowCount, Some("status = 'x'")),
-                check(CheckKind::Aggregate { function: Aggregate::Max, column: "a".into() }, Some("b > 1")),
+                check(
+                    CheckKind::Aggregate {
+                        function: Aggregate::Max,
+                        column: "a".into(),
+                    },
+                    Some("b > 1"),
+                ),
             ],
             None,
         );
-        let sql = plan_dataset(&ds, Dialect::Sqlite, None).aggregate.unwrap_or_default();
-        assert!(sql.contains("CAST(COUNT(CASE WHEN (status = 'x') THEN 1 END) AS REAL)"), "{sql}");
-        assert!(sql.contains("CAST(MAX(CASE WHEN (b > 1) THEN \"a\" END) AS REAL)"), "{sql}");
+        let sql = plan_dataset(&ds, Dialect::Sqlite, None)
+            .aggregate
+            .unwrap_or_default();
+        assert!(
+            sql.contains("CAST(COUNT(CASE WHEN (status = 'x') THEN 1 END) AS REAL)"),
+            "{sql}"
+        );
+        assert!(
+            sql.contains("CAST(MAX(CASE WHEN (b > 1) THEN \"a\" END) AS REAL)"),
+            "{sql}"
+        );
         assert!(!sql.contains("WHERE"));
     }
 
@@ -390,8 +474,19 @@ mod tests {
             min: None,
             max: None,
         };
-        let ds = dataset(vec![check(CheckKind::InvalidCount { column: "s".into(), validity }, None)], None);
-        let sql = plan_dataset(&ds, Dialect::MySql, None).aggregate.unwrap_or_default();
+        let ds = dataset(
+            vec![check(
+                CheckKind::InvalidCount {
+                    column: "s".into(),
+                    validity,
+                },
+                None,
+            )],
+            None,
+        );
+        let sql = plan_dataset(&ds, Dialect::MySql, None)
+            .aggregate
+            .unwrap_or_default();
         assert!(
             sql.contains("COUNT(CASE WHEN `s` IS NOT NULL AND NOT (`s` IN ('it''s', 3) AND CAST(`s` AS CHAR) REGEXP '^[a-z]+$') THEN 1 END)"),
             "{sql}"
@@ -400,9 +495,20 @@ mod tests {
 
     #[test]
     fn sqlite_stddev_is_derived_from_sums() {
-        let ds = dataset(vec![check(CheckKind::Aggregate { function: Aggregate::Stddev, column: "x".into() }, None)], None);
+        let ds = dataset(
+            vec![check(
+                CheckKind::Aggregate {
+                    function: Aggregate::Stddev,
+                    column: "x".into(),
+                },
+                None,
+            )],
+            None,
+        );
         let plan = plan_dataset(&ds, Dialect::Sqlite, None);
-        let CheckPlan::Metric(derivation) = plan.checks[0] else { panic!("not a metric") };
+        let CheckPlan::Metric(derivation) = plan.checks[0] else {
+            panic!("not a metric")
+        };
         // Values 2, 4, 4, 4, 5, 5, 7, 9: sample stddev sqrt(32/7).
         let row = [Some(8.0), Some(40.0), Some(232.0)];
         let value = derivation.value(&row).unwrap_or_default();
@@ -414,15 +520,35 @@ mod tests {
     fn missing_columns_and_wrong_types_are_unrunnable_without_breaking_the_rest() {
         let ds = dataset(
             vec![
-                check(CheckKind::Aggregate { function: Aggregate::Avg, column: "amont".into() }, None),
-                check(CheckKind::Aggregate { function: Aggregate::Avg, column: "status".into() }, None),
-                check(CheckKind::Freshness { column: "amount".into() }, None),
+                check(
+                    CheckKind::Aggregate {
+                        function: Aggregate::Avg,
+                        column: "amont".into(),
+                    },
+                    None,
+                ),
+                check(
+                    CheckKind::Aggregate {
+                        function: Aggregate::Avg,
+                        column: "status".into(),
+                    },
+                    None,
+                ),
+                check(
+                    CheckKind::Freshness {
+                        column: "amount".into(),
+                    },
+                    None,
+                ),
                 check(CheckKind::RowCount, None),
             ],
             None,
         );
         let schema = TableSchema {
-            columns: vec![column("amount", TypeFamily::Decimal), column("status", TypeFamily::Text)],
+            columns: vec![
+                column("amount", TypeFamily::Decimal),
+                column("status", TypeFamily::Text),
+            ],
         };
         let plan = plan_dataset(&ds, Dialect::Postgres, Some(&schema));
         assert_eq!(
@@ -430,7 +556,9 @@ mod tests {
             [
                 CheckPlan::Unrunnable("column amont not found (did you mean amount?)".into()),
                 CheckPlan::Unrunnable("avg needs a numeric column; status is text".into()),
-                CheckPlan::Unrunnable("freshness needs a timestamp or date column; amount is decimal".into()),
+                CheckPlan::Unrunnable(
+                    "freshness needs a timestamp or date column; amount is decimal".into()
+                ),
             ]
         );
         assert_eq!(plan.checks[3], CheckPlan::Metric(Derivation::Column(0)));
@@ -439,12 +567,23 @@ mod tests {
     #[test]
     fn a_missing_table_leaves_only_sql_metrics() {
         let ds = dataset(
-            vec![check(CheckKind::RowCount, None), check(CheckKind::SqlMetric { query: "select 1".into() }, None)],
+            vec![
+                check(CheckKind::RowCount, None),
+                check(
+                    CheckKind::SqlMetric {
+                        query: "select 1".into(),
+                    },
+                    None,
+                ),
+            ],
             None,
         );
         let plan = plan_dataset(&ds, Dialect::Postgres, Some(&TableSchema::default()));
         assert_eq!(plan.aggregate, None);
-        assert_eq!(plan.checks[0], CheckPlan::Unrunnable("table shop.orders not found".into()));
+        assert_eq!(
+            plan.checks[0],
+            CheckPlan::Unrunnable("table shop.orders not found".into())
+        );
     }
 
     #[test]

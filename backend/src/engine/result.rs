@@ -96,7 +96,10 @@ pub struct RunReport {
 
 /// Integral values print as integers (`37`, not `37.0`); others as JSON numbers; non-finite
 /// values, which JSON cannot hold, as null.
-pub fn serialize_number<S: Serializer>(value: &Option<f64>, serializer: S) -> Result<S::Ok, S::Error> {
+pub fn serialize_number<S: Serializer>(
+    value: &Option<f64>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
     match json_number(*value) {
         Some(number) => number.serialize(serializer),
         None => serializer.serialize_none(),
@@ -146,7 +149,10 @@ mod tests {
         assert_eq!(json["value"].to_string(), "37");
         assert_eq!(json["column"], serde_json::Value::Null);
         assert!(json.get("columns").is_none());
-        assert_eq!(json_number(Some(2.5)).map(|n| n.to_string()), Some("2.5".into()));
+        assert_eq!(
+            json_number(Some(2.5)).map(|n| n.to_string()),
+            Some("2.5".into())
+        );
         assert_eq!(json_number(Some(f64::NAN)), None);
     }
 }

@@ -16,7 +16,12 @@ pub fn render_human(report: &RunReport, style: HumanStyle) -> String {
         HumanStyle::Plain => text.to_string(),
         HumanStyle::Colour => format!("\x1b[{}m{text}\x1b[0m", colour(outcome)),
     };
-    let name_width = report.results.iter().map(|r| r.check.chars().count()).max().unwrap_or(0);
+    let name_width = report
+        .results
+        .iter()
+        .map(|r| r.check.chars().count())
+        .max()
+        .unwrap_or(0);
     let mut out = String::new();
     let mut current: Option<(&str, &str)> = None;
     for result in &report.results {
@@ -29,7 +34,11 @@ pub fn render_human(report: &RunReport, style: HumanStyle) -> String {
             current = Some(dataset);
         }
         let label = paint(result.outcome, &format!("{:<5}", result.outcome.as_str()));
-        let _ = writeln!(out, "  {label}  {:<name_width$}  {}", result.check, result.message);
+        let _ = writeln!(
+            out,
+            "  {label}  {:<name_width$}  {}",
+            result.check, result.message
+        );
     }
     if !report.results.is_empty() {
         out.push('\n');

@@ -47,7 +47,10 @@ fn write_case(out: &mut String, r: &CheckResult) {
     let message = escape(&r.message);
     let _ = match r.outcome {
         Outcome::Pass => writeln!(out, "/>"),
-        Outcome::Warn => writeln!(out, ">\n      <system-out>warn: {message}</system-out>\n    </testcase>"),
+        Outcome::Warn => writeln!(
+            out,
+            ">\n      <system-out>warn: {message}</system-out>\n    </testcase>"
+        ),
         Outcome::Fail => writeln!(
             out,
             ">\n      <failure message=\"{message}\" type=\"{}\">{message}</failure>\n    </testcase>",

@@ -86,7 +86,13 @@ pub(crate) const KINDS: [KindSpec; 13] = [
     },
     KindSpec {
         keyword: "invalid_count",
-        params: &["column", "valid_values", "valid_regex", "valid_min", "valid_max"],
+        params: &[
+            "column",
+            "valid_values",
+            "valid_regex",
+            "valid_min",
+            "valid_max",
+        ],
         thresholds: ThresholdStyle::Metric,
         summary: "Non-null values breaking the validity rules.",
         build: invalid_count,
@@ -149,7 +155,9 @@ pub(crate) const KINDS: [KindSpec; 13] = [
         thresholds: ThresholdStyle::Metric,
         summary: "The single number returned by a custom query.",
         build: |cx, params, _| {
-            let query = params.require(cx, "query").and_then(|node| cx.string(node, "query"));
+            let query = params
+                .require(cx, "query")
+                .and_then(|node| cx.string(node, "query"));
             Some(CheckKind::SqlMetric { query: query? })
         },
     },
@@ -204,14 +212,21 @@ fn context(dataset: &str, check: &str) -> String {
 /// Checks the shape of one list item: a mapping with one key, a known kind.
 fn item<'n>(cx: &mut Cx<'_>, node: &'n Node) -> Option<Item<'n>> {
     let Value::Map(entries) = &node.value else {
-        cx.error(
-            node.pos,
-            format!(
+        let message = match node
+            .scalar()
+            .filter(|scalar| kind_spec(&scalar.text).is_some())
+        {
+            Some(kind) => format!(
+                "'{}' needs its parameters: write '- {}: {{…}}'",
+                kind.text, kind.text
+            ),
+            None => format!(
                 "a check is written '- kind: {{parameters}}', like '- row_count: {{min: 1}}'; \
                  found {}",
                 node.describe()
             ),
-        );
+        };
+        cx.error(node.pos, message);
         return None;
     };
     let [kind] = entries.as_slice() else {
@@ -220,7 +235,10 @@ fn item<'n>(cx: &mut Cx<'_>, node: &'n Node) -> Option<Item<'n>> {
     };
     let Some(spec) = kind_spec(&kind.key) else {
         let hint = super::suggest::hint(&kind.key, &kind_names(), "expected one of", "");
-        cx.error(kind.key_pos, format!("unknown check kind '{}'{hint}", kind.key));
+        cx.error(
+            kind.key_pos,
+            format!("unknown check kind '{}'{hint}", kind.key),
+        );
         return None;
     };
     let params = cx.mapping(&kind.value, &kind.key);
@@ -229,7 +247,10 @@ fn item<'n>(cx: &mut Cx<'_>, node: &'n Node) -> Option<Item<'n>> {
 
 /// Explains an item with zero or several keys: usually parameters not indented under the kind.
 fn item_keys(cx: &mut Cx<'_>, pos: Pos, entries: &[Entry]) {
-    let keys: Vec<String> = entries.iter().map(|entry| format!("'{}'", entry.key)).collect();
+    let keys: Vec<String> = entries
+        .iter()
+        .map(|entry| format!("'{}'", entry.key))
+        .collect();
     let message = match entries.iter().find(|entry| kind_spec(&entry.key).is_some()) {
         _ if entries.is_empty() => "a check needs a kind, like '- row_count: {min: 1}'".to_owned(),
         Some(kind) => format!(
@@ -254,25 +275,42 @@ fn names(cx: &mut Cx<'_>, items: &[Option<Item<'_>>], dataset: &str) -> Vec<Stri
         .iter()
         .map(|item| item.as_ref().and_then(explicit_name))
         .collect();
-    let defaults: Vec<Option<String>> = items
+    let defaults: Vec<Option<(String, Pos)>> = items
         .iter()
-        .map(|item| item.as_ref().map(default_name))
+        .map(|item| Some((default_name(item.as_ref()?), item.as_ref()?.kind.key_pos)))
         .collect();
+    let mut used = reserve_explicit(cx, &explicit, &defaults, dataset);
+    explicit
+        .iter()
+        .zip(&defaults)
+        .enumerate()
+        .map(|(index, names)| match names {
+            (Some((name, _)), _) => (*name).to_owned(),
+            (None, Some((default, pos))) => numbered(default, *pos, &mut used),
+            (None, None) => format!("#{}", index + 1),
+        })
+        .collect()
+}
+
+/// Records the explicit names, reporting each that repeats an earlier explicit name or
+/// another check's default name.
+fn reserve_explicit(
+    cx: &mut Cx<'_>,
+    explicit: &[Option<(&str, Pos)>],
+    defaults: &[Option<(String, Pos)>],
+    dataset: &str,
+) -> HashMap<String, Pos> {
     let mut used: HashMap<String, Pos> = HashMap::new();
     for (index, (name, pos)) in explicit
         .iter()
         .enumerate()
         .filter_map(|(index, name)| name.map(|name| (index, name)))
     {
-        let clash_with_default = defaults.iter().enumerate().find(|(other, default)| {
-            *other != index && explicit[*other].is_none() && default.as_deref() == Some(name)
+        let default_owner = defaults.iter().enumerate().find_map(|(other, default)| {
+            let (default, at) = default.as_ref()?;
+            (other != index && explicit[other].is_none() && default == name).then_some(*at)
         });
-        let first = match (used.get(name), clash_with_default) {
-            (Some(first), _) => Some(*first),
-            (None, Some((other, _))) => items[other].as_ref().map(|item| item.kind.key_pos),
-            (None, None) => None,
-        };
-        if let Some(first) = first {
+        if let Some(first) = used.get(name).copied().or(default_owner) {
             let mut cx = cx.scoped(&context(dataset, name));
             cx.error(
                 pos,
@@ -285,24 +323,19 @@ fn names(cx: &mut Cx<'_>, items: &[Option<Item<'_>>], dataset: &str) -> Vec<Stri
         }
         used.entry(name.to_owned()).or_insert(pos);
     }
-    items
-        .iter()
-        .enumerate()
-        .map(|(index, item)| match (&explicit[index], &defaults[index], item) {
-            (Some((name, _)), ..) => (*name).to_owned(),
-            (None, Some(default), Some(item)) => {
-                let mut name = default.clone();
-                let mut suffix = 1;
-                while used.contains_key(&name) {
-                    suffix += 1;
-                    name = format!("{default} #{suffix}");
-                }
-                used.insert(name.clone(), item.kind.key_pos);
-                name
-            }
-            _ => format!("#{}", index + 1),
-        })
-        .collect()
+    used
+}
+
+/// The default name, or with ` #2`, ` #3`, … appended when it is taken.
+fn numbered(default: &str, pos: Pos, used: &mut HashMap<String, Pos>) -> String {
+    let mut name = default.to_owned();
+    let mut suffix = 1;
+    while used.contains_key(&name) {
+        suffix += 1;
+        name = format!("{default} #{suffix}");
+    }
+    used.insert(name.clone(), pos);
+    name
 }
 
 fn explicit_name<'n>(item: &Item<'n>) -> Option<(&'n str, Pos)> {
@@ -355,7 +388,10 @@ fn build(cx: &mut Cx<'_>, item: &Item<'_>, name: String) -> Option<Check> {
         cx.error(node.pos, "'name' must not be empty");
     }
     if item.spec.keyword == "sql_metric" && params.get("name").is_none() {
-        cx.error(params.pos, "missing required key 'name' (a sql_metric is named by it)");
+        cx.error(
+            params.pos,
+            "missing required key 'name' (a sql_metric is named by it)",
+        );
     }
     let severity = optional(params.get("severity").map(|node| severity(cx, node)));
     let filter = optional(params.get("filter").map(|node| cx.string(node, "filter")));
@@ -479,8 +515,16 @@ fn invalid_count(cx: &mut Cx<'_>, params: &Fields<'_>, check: Pos) -> Option<Che
             .get("valid_regex")
             .map(|node| cx.string(node, "valid_regex")),
     );
-    let min = optional(params.get("valid_min").map(|node| cx.number(node, "valid_min")));
-    let max = optional(params.get("valid_max").map(|node| cx.number(node, "valid_max")));
+    let min = optional(
+        params
+            .get("valid_min")
+            .map(|node| cx.number(node, "valid_min")),
+    );
+    let max = optional(
+        params
+            .get("valid_max")
+            .map(|node| cx.number(node, "valid_max")),
+    );
     if VALIDITY_KEYS.iter().all(|key| params.get(key).is_none()) {
         cx.error(
             check,
@@ -563,4 +607,236 @@ fn drift_level(cx: &mut Cx<'_>, node: &Node, key: &str) -> Option<Level> {
         "warn" => Level::Warn,
         _ => Level::Fail,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::spec::{AnomalySpec, Bound, Literal};
+
+    /// Reads a YAML list of checks; `Err` holds the diagnostics as printed.
+    fn load(yaml: &str) -> Result<Vec<Check>, Vec<String>> {
+        let document = crate::spec::yaml::parse(yaml);
+        assert!(document.problems.is_empty(), "{:?}", document.problems);
+        let root = document.root.expect("a list");
+        let Value::Seq(items) = &root.value else {
+            panic!("expected a list");
+        };
+        let mut diagnostics = Vec::new();
+        let env = |name: &str| (name == "LIMIT").then(|| "42".to_owned());
+        let mut cx = Cx::new(Arc::new(PathBuf::from("d.yml")), &env, &mut diagnostics);
+        let checks = checks(&mut cx, items, "dataset t");
+        if diagnostics.is_empty() {
+            Ok(checks.expect("no diagnostics means checks"))
+        } else {
+            Err(diagnostics.iter().map(ToString::to_string).collect())
+        }
+    }
+
+    fn one(yaml: &str) -> Check {
+        let checks = load(yaml).expect("valid");
+        assert_eq!(checks.len(), 1);
+        checks.into_iter().next().expect("one check")
+    }
+
+    #[test]
+    fn every_kind_is_in_the_table_once() {
+        let names = kind_names();
+        assert_eq!(names.len(), 13);
+        for name in &names {
+            assert_eq!(names.iter().filter(|other| *other == name).count(), 1);
+        }
+    }
+
+    #[test]
+    fn levels_become_warn_and_fail_bounds() {
+        let check = one(
+            "- missing_percent: { column: email, warn: { max: 0.5 }, fail: { min: 1, max: 5 } }",
+        );
+        assert_eq!(check.thresholds.warn, Some(Bound::Max(0.5)));
+        assert_eq!(check.thresholds.fail, Some(Bound::Between(1.0, 5.0)));
+        let check = one("- row_count: { warn: { equals: 3 } }");
+        assert_eq!(check.thresholds.warn, Some(Bound::Equals(3.0)));
+        assert_eq!(check.thresholds.fail, None);
+    }
+
+    #[test]
+    fn bare_min_and_max_make_a_range() {
+        let check = one("- row_count: { min: 1, max: 10 }");
+        assert_eq!(check.thresholds.fail, Some(Bound::Between(1.0, 10.0)));
+    }
+
+    #[test]
+    fn thresholds_may_come_from_the_environment() {
+        let check = one("- row_count: { max: ${LIMIT} }");
+        assert_eq!(check.thresholds.fail, Some(Bound::Max(42.0)));
+    }
+
+    #[test]
+    fn anomaly_settings_are_kept_as_written() {
+        let check = one("- sum: { column: x, anomaly: { sensitivity: high, direction: up } }");
+        assert_eq!(
+            check.thresholds.anomaly,
+            Some(AnomalySpec {
+                sensitivity: Some("high".into()),
+                direction: Some("up".into()),
+            })
+        );
+        let check = one("- sum: { column: x, anomaly: }");
+        assert_eq!(check.thresholds.anomaly, Some(AnomalySpec::default()));
+    }
+
+    #[test]
+    fn freshness_thresholds_are_seconds() {
+        let check = one("- freshness: { column: ts, fail_after: 1h30m }");
+        assert_eq!(check.thresholds.fail, Some(Bound::Max(5_400.0)));
+        assert_eq!(check.thresholds.warn, None);
+        let check = one("- freshness: { column: ts, anomaly: {} }");
+        assert_eq!(check.thresholds.anomaly, Some(AnomalySpec::default()));
+    }
+
+    #[test]
+    fn literals_keep_their_yaml_type() {
+        let check = one(
+            "- invalid_count: { column: c, valid_values: [1, 2.5, true, 'true', x, '7'], max: 0 }",
+        );
+        let CheckKind::InvalidCount { validity, .. } = check.kind else {
+            panic!("invalid_count");
+        };
+        assert_eq!(
+            validity.values,
+            Some(vec![
+                Literal::Number(1.0),
+                Literal::Number(2.5),
+                Literal::Bool(true),
+                Literal::Text("true".into()),
+                Literal::Text("x".into()),
+                Literal::Text("7".into()),
+            ])
+        );
+    }
+
+    #[test]
+    fn validity_rules_combine() {
+        let check = one(
+            "- invalid_count: { column: q, valid_min: 1, valid_max: 100, valid_regex: '^[0-9]+$', max: 0 }",
+        );
+        assert_eq!(
+            check.kind,
+            CheckKind::InvalidCount {
+                column: "q".into(),
+                validity: Validity {
+                    values: None,
+                    regex: Some("^[0-9]+$".into()),
+                    min: Some(1.0),
+                    max: Some(100.0),
+                },
+            }
+        );
+    }
+
+    #[test]
+    fn duplicate_count_takes_one_column_or_several() {
+        let check = one("- duplicate_count: { column: id, max: 0 }");
+        assert_eq!(check.name, "duplicate_count(id)");
+        assert_eq!(
+            check.kind,
+            CheckKind::DuplicateCount {
+                columns: vec!["id".into()]
+            }
+        );
+        let check = one("- duplicate_count: { columns: [a, b], max: 0 }");
+        assert_eq!(check.name, "duplicate_count(a, b)");
+    }
+
+    #[test]
+    fn schema_types_are_families_or_exact_names() {
+        let check = one("- schema: { columns: { id: integer, payload: jsonb, at: Timestamp } }");
+        assert_eq!(
+            check.kind,
+            CheckKind::Schema {
+                columns: vec![
+                    ("id".into(), DeclaredType::Family(TypeFamily::Integer)),
+                    ("payload".into(), DeclaredType::Exact("jsonb".into())),
+                    ("at".into(), DeclaredType::Exact("Timestamp".into())),
+                ],
+                on_added: None,
+                on_removed: None,
+                on_type_changed: None,
+            }
+        );
+        let check = one("- schema: { on_removed: warn }");
+        assert_eq!(
+            check.kind,
+            CheckKind::Schema {
+                columns: vec![],
+                on_added: None,
+                on_removed: Some(Level::Warn),
+                on_type_changed: None,
+            }
+        );
+    }
+
+    #[test]
+    fn common_parameters() {
+        let check = one(
+            "- row_count: { min: 1, name: enough, severity: critical, filter: 'a > 1', description: Rows arrive }",
+        );
+        assert_eq!(check.name, "enough");
+        assert_eq!(check.severity, Some(Severity::Critical));
+        assert_eq!(check.filter.as_deref(), Some("a > 1"));
+        assert_eq!(check.description.as_deref(), Some("Rows arrive"));
+        assert_eq!((check.location.line, check.location.column), (1, 3));
+    }
+
+    #[test]
+    fn default_names_get_numbered_and_skip_taken_names() {
+        let checks = load(
+            "- row_count: { min: 1 }\n- row_count: { max: 9 }\n- row_count: { name: 'row_count #2', max: 5 }\n- avg: { column: a, min: 1 }\n- avg: { column: a, max: 2 }\n- sql_metric: { name: row, query: q, max: 0 }\n",
+        )
+        .expect("valid");
+        let names: Vec<&str> = checks.iter().map(|check| check.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "row_count",
+                "row_count #3",
+                "row_count #2",
+                "avg(a)",
+                "avg(a) #2",
+                "row"
+            ]
+        );
+    }
+
+    #[test]
+    fn problems_name_the_dataset_and_check() {
+        assert_eq!(
+            load("- row_count: { min: 1 }\n- avg: { column: amount, max: x }\n").expect_err("x"),
+            vec![
+                "d.yml:2:31: dataset t, check avg(amount): expected a number for 'max', found 'x'"
+                    .to_owned()
+            ]
+        );
+    }
+
+    #[test]
+    fn every_problem_in_a_check_is_reported() {
+        let errors = load(
+            "- invalid_count: { column: [a], valid_min: x, valid_max: y, severity: 1, warn: 3 }",
+        )
+        .expect_err("invalid");
+        assert_eq!(errors.len(), 5, "{errors:#?}");
+    }
+
+    #[test]
+    fn an_empty_name_is_refused() {
+        assert_eq!(
+            load("- row_count: { name: '', min: 1 }").expect_err("empty name"),
+            ["d.yml:1:22: dataset t, check : 'name' must not be empty"]
+        );
+    }
 }

@@ -47,17 +47,8 @@ pub(crate) fn load(cx: &mut Cx<'_>, root: &Node, declared: &Declared<'_>) -> Loa
         identity: None,
         dataset: None,
     };
-    let Value::Map(entries) = &root.value else {
-        let found = root.describe();
-        cx.error(
-            root.pos,
-            format!("a dataset file holds one mapping, starting with 'dataset: schema.table'; found {found}"),
-        );
+    let Some(fields) = root_fields(cx, root) else {
         return failed;
-    };
-    let fields = Fields {
-        pos: root.pos,
-        entries,
     };
     // Messages name the dataset as written, even if the name itself is malformed.
     let written = fields
@@ -70,34 +61,54 @@ pub(crate) fn load(cx: &mut Cx<'_>, root: &Node, declared: &Declared<'_>) -> Loa
     let name_node = fields.require(&mut cx, "dataset");
     let name = name_node.and_then(|node| dataset_name(&mut cx, node));
     let warehouse = warehouse(&mut cx, &fields, declared);
-    let identity = match (&name, &warehouse, name_node) {
-        (Some((name, table)), Some(warehouse), Some(node)) => Some(Identity {
-            warehouse: warehouse.clone(),
-            table: table.clone(),
-            name: name.clone(),
-            location: cx.location(node.pos),
-        }),
-        _ => None,
+    let settings = settings(&mut cx, &fields, declared, &written);
+    let (Some(node), Some((name, table)), Some(warehouse)) = (name_node, name, warehouse) else {
+        return failed;
     };
-    let dataset = settings(&mut cx, &fields, declared, &written).and_then(|settings| {
-        let (name, table) = name?;
-        Some(Dataset {
-            name,
-            table,
-            warehouse: warehouse?,
-            owner: settings.owner,
-            schedule: settings.schedule,
-            timezone: settings.timezone,
-            tags: settings.tags,
-            upstream: settings.upstream,
-            filter: settings.filter,
-            sla: settings.sla,
-            description: settings.description,
-            checks: settings.checks,
-            location: cx.location(name_node?.pos),
-        })
+    let location = cx.location(node.pos);
+    let identity = Identity {
+        warehouse: warehouse.clone(),
+        table: table.clone(),
+        name: name.clone(),
+        location: location.clone(),
+    };
+    let dataset = settings.map(|settings| Dataset {
+        name,
+        table,
+        warehouse,
+        owner: settings.owner,
+        schedule: settings.schedule,
+        timezone: settings.timezone,
+        tags: settings.tags,
+        upstream: settings.upstream,
+        filter: settings.filter,
+        sla: settings.sla,
+        checks: settings.checks,
+        location,
     });
-    Loaded { identity, dataset }
+    Loaded {
+        identity: Some(identity),
+        dataset,
+    }
+}
+
+/// The top of a dataset file, which must be a mapping.
+fn root_fields<'n>(cx: &mut Cx<'_>, root: &'n Node) -> Option<Fields<'n>> {
+    let Value::Map(entries) = &root.value else {
+        let found = root.describe();
+        cx.error(
+            root.pos,
+            format!(
+                "a dataset file holds one mapping, starting with 'dataset: schema.table'; \
+                 found {found}"
+            ),
+        );
+        return None;
+    };
+    Some(Fields {
+        pos: root.pos,
+        entries,
+    })
 }
 
 /// Unknown keys, with a pointed message for a check written at dataset level.
@@ -124,7 +135,10 @@ fn dataset_name(cx: &mut Cx<'_>, node: &Node) -> Option<(String, TableRef)> {
     match TableRef::parse(&text.value) {
         Ok(table) => Some((text.value, table)),
         Err(error) => {
-            cx.error(node.pos, format!("invalid dataset name {}: {error}", text.shown()));
+            cx.error(
+                node.pos,
+                format!("invalid dataset name {}: {error}", text.shown()),
+            );
             None
         }
     }
@@ -172,7 +186,6 @@ struct Settings {
     upstream: Vec<String>,
     filter: Option<String>,
     sla: Option<Sla>,
-    description: Option<String>,
     checks: Vec<Check>,
 }
 
@@ -184,20 +197,30 @@ fn settings(
 ) -> Option<Settings> {
     let owner = optional(fields.get("owner").map(|node| owner(cx, node, declared)));
     let schedule = optional(fields.get("schedule").map(|node| cx.cron(node, "schedule")));
-    let timezone = optional(fields.get("timezone").map(|node| cx.timezone(node, "timezone")));
-    let tags = optional(fields.get("tags").map(|node| cx.optional_strings(node, "tags")));
+    let timezone = optional(
+        fields
+            .get("timezone")
+            .map(|node| cx.timezone(node, "timezone")),
+    );
+    let tags = optional(
+        fields
+            .get("tags")
+            .map(|node| cx.optional_strings(node, "tags")),
+    );
     let upstream = optional(
         fields
             .get("upstream")
             .map(|node| cx.optional_strings(node, "upstream")),
     );
     let filter = optional(fields.get("filter").map(|node| cx.string(node, "filter")));
+    // Validated for the user's sake; the model has no place for it yet.
     let description = optional(
         fields
             .get("description")
             .map(|node| cx.string(node, "description")),
     );
     let sla = optional(fields.get("sla").map(|node| sla(cx, node)));
+    description?;
     let checks = optional(fields.get("checks").map(|node| {
         let items = cx.list(node, "checks")?;
         check::checks(cx, items, context)
@@ -210,7 +233,6 @@ fn settings(
         upstream: upstream?.unwrap_or_default(),
         filter: filter?,
         sla: sla?,
-        description: description?,
         checks: checks?.unwrap_or_default(),
     })
 }
@@ -234,8 +256,12 @@ fn sla(cx: &mut Cx<'_>, node: &Node) -> Option<Sla> {
     let fields = cx.fields(node, "sla", &SLA_KEYS)?;
     let freshness = optional(fields.get("freshness").map(|node| {
         let fields = cx.fields(node, "freshness", &FRESHNESS_SLA_KEYS)?;
-        let column = fields.require(cx, "column").and_then(|node| cx.string(node, "column"));
-        let within = fields.require(cx, "within").and_then(|node| cx.duration(node, "within"));
+        let column = fields
+            .require(cx, "column")
+            .and_then(|node| cx.string(node, "column"));
+        let within = fields
+            .require(cx, "within")
+            .and_then(|node| cx.duration(node, "within"));
         Some(FreshnessSla {
             column: column?,
             within: within?,

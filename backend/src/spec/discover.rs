@@ -100,7 +100,10 @@ fn walk(cx: &mut Cx<'_>, entry: &CheckPath, dir: &Path, depth: usize, files: &mu
         Ok(listing) => listing,
         Err(error) => {
             let pos = entry.pos.unwrap_or(super::yaml::Pos { line: 1, column: 1 });
-            cx.error(pos, format!("cannot read folder {}: {error}", dir.display()));
+            cx.error(
+                pos,
+                format!("cannot read folder {}: {error}", dir.display()),
+            );
             return;
         }
     };
@@ -123,4 +126,31 @@ fn walk(cx: &mut Cx<'_>, entry: &CheckPath, dir: &Path, depth: usize, files: &mu
 fn is_yaml(path: &Path) -> bool {
     path.extension()
         .is_some_and(|extension| extension == "yml" || extension == "yaml")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parents_are_spelt_the_way_the_user_wrote_the_path() {
+        assert_eq!(parent(Path::new("a/b")), Some(PathBuf::from("a")));
+        assert_eq!(parent(Path::new("a")), Some(PathBuf::from("")));
+        assert_eq!(parent(Path::new("/a")), Some(PathBuf::from("/")));
+        assert_eq!(parent(Path::new("/")), None);
+    }
+
+    #[test]
+    fn relative_paths_climb_with_dot_dot_until_the_root() {
+        // The test runs somewhere below the file system root, so `..` exists.
+        assert_eq!(parent(Path::new("")), Some(PathBuf::from("..")));
+        assert_eq!(parent(Path::new(".")), Some(PathBuf::from("./..")));
+        let mut path = PathBuf::new();
+        let mut steps = 0;
+        while let Some(next) = parent(&path) {
+            path = next;
+            steps += 1;
+            assert!(steps < MAX_LEVELS, "climbing never stops");
+        }
+    }
 }

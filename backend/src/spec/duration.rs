@@ -19,6 +19,7 @@ pub(crate) enum DurationError {
     Empty,
     MissingUnit,
     UnknownUnit(char),
+    Space,
     MissingNumber(char),
     Fraction,
     UnitOrder,
@@ -36,6 +37,7 @@ impl fmt::Display for DurationError {
             DurationError::UnknownUnit(unit) => {
                 write!(f, "unknown unit '{unit}' (use s, m, h, d or w)")
             }
+            DurationError::Space => f.write_str("remove the spaces (e.g. 2h, 1h30m)"),
             DurationError::MissingNumber(unit) => write!(f, "expected a number before '{unit}'"),
             DurationError::Fraction => f.write_str("use whole numbers (e.g. 90m, not 1.5h)"),
             DurationError::UnitOrder => {
@@ -72,6 +74,9 @@ pub(crate) fn parse(text: &str) -> Result<Duration, DurationError> {
         };
         if unit == '.' || unit == ',' {
             return Err(DurationError::Fraction);
+        }
+        if unit.is_whitespace() {
+            return Err(DurationError::Space);
         }
         let Some(index) = UNITS.iter().position(|(name, _)| *name == unit) else {
             return Err(DurationError::UnknownUnit(unit));
@@ -132,7 +137,8 @@ mod tests {
     fn malformed_durations() {
         assert_eq!(secs(""), Err(DurationError::Empty));
         assert_eq!(secs("5x"), Err(DurationError::UnknownUnit('x')));
-        assert_eq!(secs("5 m"), Err(DurationError::UnknownUnit(' ')));
+        assert_eq!(secs("5 m"), Err(DurationError::Space));
+        assert_eq!(secs("2 hours"), Err(DurationError::Space));
         assert_eq!(secs("h"), Err(DurationError::MissingNumber('h')));
         assert_eq!(secs("1.5h"), Err(DurationError::Fraction));
         assert_eq!(secs("30m1h"), Err(DurationError::UnitOrder));

@@ -113,7 +113,10 @@ mod tests {
 
     #[test]
     fn defaults_apply_to_unset_and_empty_variables() {
-        assert_eq!(run("${NOPE:-sqlite://a.db}").map(|s| s.text), Ok("sqlite://a.db".into()));
+        assert_eq!(
+            run("${NOPE:-sqlite://a.db}").map(|s| s.text),
+            Ok("sqlite://a.db".into())
+        );
         assert_eq!(run("${EMPTY:-x}").map(|s| s.text), Ok("x".into()));
         assert_eq!(run("${EMPTY}").map(|s| s.text), Ok(String::new()));
         assert_eq!(run("${HOST:-x}").map(|s| s.text), Ok("db.internal".into()));
@@ -158,7 +161,9 @@ mod tests {
     fn malformed_placeholders_are_errors() {
         assert_eq!(
             run("${HOST"),
-            Err(vec!["unterminated '${' (write '$${' for a literal '${')".into()])
+            Err(vec![
+                "unterminated '${' (write '$${' for a literal '${')".into()
+            ])
         );
         assert_eq!(
             run("${1X}"),
@@ -168,7 +173,9 @@ mod tests {
         );
         assert_eq!(
             run("${}"),
-            Err(vec!["invalid variable name '' in '${…}' (use letters, digits and '_')".into()])
+            Err(vec![
+                "invalid variable name '' in '${…}' (use letters, digits and '_')".into()
+            ])
         );
     }
 

@@ -80,9 +80,7 @@ pub fn load_with_env(
 
 fn load_project(file: &Path, env: Env<'_>, diagnostics: &mut Vec<Diagnostic>) -> Option<Project> {
     let path = Arc::new(file.to_path_buf());
-    let Some(root) = read_yaml(&path, diagnostics) else {
-        return None;
-    };
+    let root = read_yaml(&path, "start it with 'version: 1'", diagnostics)?;
     let mut cx = Cx::new(Arc::clone(&path), env, diagnostics);
     let draft = project::load(&mut cx, &root, file);
     let project_dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -108,35 +106,45 @@ fn load_datasets(
     let mut datasets = Vec::new();
     for file in files {
         let path = Arc::new(file.clone());
-        let Some(root) = read_yaml(&path, diagnostics) else {
+        let start = "a dataset file starts with 'dataset: schema.table'";
+        let Some(root) = read_yaml(&path, start, diagnostics) else {
             datasets.push(None);
             continue;
         };
         let mut cx = Cx::new(path, env, diagnostics);
         let loaded = dataset::load(&mut cx, &root, declared);
         datasets.push(loaded.dataset);
-        let Some(identity) = loaded.identity else {
-            continue;
-        };
-        let first = identities.iter().find(|first| {
-            first.warehouse == identity.warehouse && first.table == identity.table
-        });
-        match first {
-            Some(first) => diagnostics.push(Diagnostic {
-                message: format!(
-                    "dataset {}: defined twice for warehouse {}; first at {}",
-                    identity.name, identity.warehouse, first.location
-                ),
-                location: Some(identity.location),
-            }),
-            None => identities.push(identity),
+        if let Some(identity) = loaded.identity {
+            match duplicate(&identities, &identity) {
+                Some(diagnostic) => diagnostics.push(diagnostic),
+                None => identities.push(identity),
+            }
         }
     }
     datasets.into_iter().collect()
 }
 
+/// The diagnostic for a dataset already defined for the same warehouse, at the second one.
+fn duplicate(identities: &[Identity], identity: &Identity) -> Option<Diagnostic> {
+    let first = identities
+        .iter()
+        .find(|first| first.warehouse == identity.warehouse && first.table == identity.table)?;
+    Some(Diagnostic {
+        location: Some(identity.location.clone()),
+        message: format!(
+            "dataset {}: defined twice for warehouse {}; first at {}",
+            identity.name, identity.warehouse, first.location
+        ),
+    })
+}
+
 /// Reads and parses one file, reporting read and YAML problems; `None` when there is no tree.
-fn read_yaml(path: &Arc<PathBuf>, diagnostics: &mut Vec<Diagnostic>) -> Option<yaml::Node> {
+/// `start` tells how an empty file should begin.
+fn read_yaml(
+    path: &Arc<PathBuf>,
+    start: &str,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<yaml::Node> {
     let at = |line, column| Location {
         file: Arc::clone(path),
         line,
@@ -153,17 +161,20 @@ fn read_yaml(path: &Arc<PathBuf>, diagnostics: &mut Vec<Diagnostic>) -> Option<y
         }
     };
     let document = yaml::parse(&source);
+    if document.root.is_none() && document.problems.is_empty() {
+        diagnostics.push(Diagnostic {
+            location: Some(at(1, 1)),
+            message: format!("the file is empty: {start}"),
+        });
+    }
     for problem in document.problems {
         diagnostics.push(Diagnostic {
             location: Some(at(problem.pos.line, problem.pos.column)),
             message: problem.message,
         });
     }
-    if document.root.is_none() && !diagnostics.iter().any(|d| d.location.as_ref().is_some_and(|l| l.file == *path)) {
-        diagnostics.push(Diagnostic {
-            location: Some(at(1, 1)),
-            message: "the file is empty".to_owned(),
-        });
-    }
     document.root
 }
+
+#[cfg(test)]
+mod tests;

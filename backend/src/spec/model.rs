@@ -133,7 +133,6 @@ pub struct Dataset {
     /// SQL predicate written by the user: runs only inside read-only transactions.
     pub filter: Option<String>,
     pub sla: Option<Sla>,
-    pub description: Option<String>,
     pub checks: Vec<Check>,
     pub location: Location,
 }

@@ -7,20 +7,30 @@ use std::path::Path;
 
 use super::reader::{Cx, Fields, optional};
 use super::yaml::{Node, Pos, Value};
-use super::{
-    Channel, Defaults, Owner, Project, Secret, Smtp, WarehouseConfig, suggest,
-};
+use super::{Channel, Defaults, Owner, Project, Secret, Smtp, WarehouseConfig, suggest};
 
 pub(crate) const PROJECT_KEYS: [&str; 8] = [
-    "version", "store", "warehouses", "defaults", "channels", "smtp", "owners", "checks",
+    "version",
+    "store",
+    "warehouses",
+    "defaults",
+    "channels",
+    "smtp",
+    "owners",
+    "checks",
 ];
 pub(crate) const WAREHOUSE_KEYS: [&str; 3] = ["url", "max_connections", "query_timeout"];
 pub(crate) const DEFAULTS_KEYS: [&str; 2] = ["schedule", "timezone"];
 pub(crate) const CHANNEL_KEYS: [&str; 2] = ["slack", "email"];
 pub(crate) const SMTP_KEYS: [&str; 2] = ["url", "from"];
 pub(crate) const OWNER_KEYS: [&str; 1] = ["channels"];
-pub(crate) const WAREHOUSE_SCHEMES: [&str; 5] =
-    ["postgres://", "postgresql://", "mysql://", "mariadb://", "sqlite:"];
+pub(crate) const WAREHOUSE_SCHEMES: [&str; 5] = [
+    "postgres://",
+    "postgresql://",
+    "mysql://",
+    "mariadb://",
+    "sqlite:",
+];
 const STORE_SCHEMES: [&str; 3] = ["postgres://", "postgresql://", "sqlite:"];
 /// Where dataset files are looked for when `checks:` is absent.
 pub(crate) const DEFAULT_CHECKS: &str = "checks/";
@@ -92,16 +102,17 @@ pub(crate) fn load(cx: &mut Cx<'_>, root: &Node, file: &Path) -> Draft {
 /// The keys of a top-level mapping (`warehouses`, `owners`), whatever their values.
 fn names(fields: &Fields<'_>, key: &str) -> Vec<String> {
     match fields.get(key).map(|node| &node.value) {
-        Some(Value::Map(entries)) => {
-            entries.iter().map(|entry| entry.key.clone()).collect()
-        }
+        Some(Value::Map(entries)) => entries.iter().map(|entry| entry.key.clone()).collect(),
         _ => Vec::new(),
     }
 }
 
 fn version(cx: &mut Cx<'_>, fields: &Fields<'_>) -> Option<()> {
     let Some(node) = fields.get("version") else {
-        cx.error(fields.pos, "missing required key 'version' (add 'version: 1')");
+        cx.error(
+            fields.pos,
+            "missing required key 'version' (add 'version: 1')",
+        );
         return None;
     };
     let version = cx.number(node, "version")?;
@@ -146,12 +157,16 @@ fn warehouse(cx: &mut Cx<'_>, name: &str, node: &Node) -> Option<WarehouseConfig
     let fields = cx.fields(node, name, &WAREHOUSE_KEYS)?;
     let url = fields.require(cx, "url").and_then(|node| {
         let url = cx.string(node, "url")?;
-        if WAREHOUSE_SCHEMES.iter().any(|scheme| url.starts_with(scheme)) {
+        if WAREHOUSE_SCHEMES
+            .iter()
+            .any(|scheme| url.starts_with(scheme))
+        {
             return Some(Secret::new(url));
         }
+        let (last, others) = WAREHOUSE_SCHEMES.split_last().unwrap_or((&"", &[]));
         cx.error(
             node.pos,
-            format!("'url' must start with {}", WAREHOUSE_SCHEMES.join(", ")),
+            format!("'url' must start with {} or {last}", others.join(", ")),
         );
         None
     });
@@ -177,7 +192,11 @@ fn warehouse(cx: &mut Cx<'_>, name: &str, node: &Node) -> Option<WarehouseConfig
 fn defaults(cx: &mut Cx<'_>, node: &Node) -> Option<Defaults> {
     let fields = cx.fields(node, "defaults", &DEFAULTS_KEYS)?;
     let schedule = optional(fields.get("schedule").map(|node| cx.cron(node, "schedule")));
-    let timezone = optional(fields.get("timezone").map(|node| cx.timezone(node, "timezone")));
+    let timezone = optional(
+        fields
+            .get("timezone")
+            .map(|node| cx.timezone(node, "timezone")),
+    );
     Some(Defaults {
         schedule: schedule?,
         timezone: timezone?.unwrap_or(chrono_tz::UTC),
@@ -194,18 +213,16 @@ fn smtp(cx: &mut Cx<'_>, node: &Node) -> Option<Smtp> {
         cx.error(node.pos, "'url' must start with smtp:// or smtps://");
         None
     });
-    let from = fields.require(cx, "from").and_then(|node| email(cx, node, "from"));
+    let from = fields
+        .require(cx, "from")
+        .and_then(|node| email(cx, node, "from"));
     Some(Smtp {
         url: url?,
         from: from?,
     })
 }
 
-fn channels(
-    cx: &mut Cx<'_>,
-    node: &Node,
-    has_smtp: bool,
-) -> Option<BTreeMap<String, Channel>> {
+fn channels(cx: &mut Cx<'_>, node: &Node, has_smtp: bool) -> Option<BTreeMap<String, Channel>> {
     let fields = cx.mapping(node, "channels")?;
     let channels: Vec<Option<(String, Channel)>> = fields
         .entries
@@ -235,11 +252,14 @@ fn channel(cx: &mut Cx<'_>, node: &Node, name: &str, has_smtp: bool) -> Option<C
                 webhook_url: Secret::new(url),
             })
         }
-        (None, Some(email)) => {
+        (None, Some(node)) => {
             if !has_smtp {
-                cx.error(email.pos, "email channels need an 'smtp' section in tidemark.yml");
+                cx.error(
+                    node.pos,
+                    "email channels need an 'smtp' section in tidemark.yml",
+                );
             }
-            let fields = cx.fields(email, "email", &["to"])?;
+            let fields = cx.fields(node, "email", &["to"])?;
             let to = fields.require(cx, "to")?;
             let items = cx.list(to, "to")?;
             if items.is_empty() {
@@ -255,7 +275,10 @@ fn channel(cx: &mut Cx<'_>, node: &Node, name: &str, has_smtp: bool) -> Option<C
             Some(Channel::Email { to: to? }).filter(|_| has_smtp)
         }
         _ => {
-            cx.error(fields.pos, "a channel needs exactly one of 'slack' or 'email'");
+            cx.error(
+                fields.pos,
+                "a channel needs exactly one of 'slack' or 'email'",
+            );
             None
         }
     }
@@ -267,15 +290,14 @@ fn email(cx: &mut Cx<'_>, node: &Node, key: &str) -> Option<String> {
         return Some(text.value);
     }
     let shown = text.shown();
-    cx.error(node.pos, format!("'{key}' needs an email address, found {shown}"));
+    cx.error(
+        node.pos,
+        format!("'{key}' needs an email address, found {shown}"),
+    );
     None
 }
 
-fn owners(
-    cx: &mut Cx<'_>,
-    node: &Node,
-    channels: &[String],
-) -> Option<BTreeMap<String, Owner>> {
+fn owners(cx: &mut Cx<'_>, node: &Node, channels: &[String]) -> Option<BTreeMap<String, Owner>> {
     let fields = cx.mapping(node, "owners")?;
     let channels: Vec<&str> = channels.iter().map(String::as_str).collect();
     let owners: Vec<Option<(String, Owner)>> = fields

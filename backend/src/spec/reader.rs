@@ -60,13 +60,23 @@ impl<'a> Cx<'a> {
 
     /// Reports an unknown key, suggesting the closest allowed one.
     pub fn unknown_key(&mut self, entry: &Entry, allowed: &[&str]) {
-        let hint = suggest::hint(&entry.key, allowed, "expected one of", "no keys are allowed");
+        let hint = suggest::hint(
+            &entry.key,
+            allowed,
+            "expected one of",
+            "no keys are allowed",
+        );
         self.error(entry.key_pos, format!("unknown key '{}'{hint}", entry.key));
     }
 
     /// Reads a mapping, reporting keys outside `allowed`. Nothing (`key:` with no value) reads
     /// as an empty mapping: `anomaly:` alone means "all defaults".
-    pub fn fields<'n>(&mut self, node: &'n Node, key: &str, allowed: &[&str]) -> Option<Fields<'n>> {
+    pub fn fields<'n>(
+        &mut self,
+        node: &'n Node,
+        key: &str,
+        allowed: &[&str],
+    ) -> Option<Fields<'n>> {
         let fields = self.mapping(node, key)?;
         for entry in fields.entries {
             if !allowed.contains(&entry.key.as_str()) {
@@ -139,16 +149,14 @@ impl<'a> Cx<'a> {
             self.error(node.pos, format!("'{key}' must not be empty"));
             return None;
         }
-        let values: Vec<Option<String>> =
-            items.iter().map(|item| self.string(item, key)).collect();
+        let values: Vec<Option<String>> = items.iter().map(|item| self.string(item, key)).collect();
         values.into_iter().collect()
     }
 
     /// A list of strings that may be empty (tags, upstream).
     pub fn optional_strings(&mut self, node: &Node, key: &str) -> Option<Vec<String>> {
         let items = self.list(node, key)?;
-        let values: Vec<Option<String>> =
-            items.iter().map(|item| self.string(item, key)).collect();
+        let values: Vec<Option<String>> = items.iter().map(|item| self.string(item, key)).collect();
         values.into_iter().collect()
     }
 
@@ -159,7 +167,10 @@ impl<'a> Cx<'a> {
             Some(number) => Some(number),
             None => {
                 let found = text.shown();
-                self.error(node.pos, format!("expected a number for '{key}', found {found}"));
+                self.error(
+                    node.pos,
+                    format!("expected a number for '{key}', found {found}"),
+                );
                 None
             }
         }
@@ -185,14 +196,22 @@ impl<'a> Cx<'a> {
             Ok(duration) => Some(duration),
             Err(error) => {
                 let shown = text.shown();
-                self.error(node.pos, format!("invalid duration {shown} for '{key}': {error}"));
+                self.error(
+                    node.pos,
+                    format!("invalid duration {shown} for '{key}': {error}"),
+                );
                 None
             }
         }
     }
 
     /// One of a fixed set of words.
-    pub fn choice(&mut self, node: &Node, key: &str, options: &[&'static str]) -> Option<&'static str> {
+    pub fn choice(
+        &mut self,
+        node: &Node,
+        key: &str,
+        options: &[&'static str],
+    ) -> Option<&'static str> {
         let text = self.text(node, key)?;
         if let Some(option) = options.iter().find(|option| **option == text.value) {
             return Some(option);
@@ -202,7 +221,10 @@ impl<'a> Cx<'a> {
             Some(candidate) => format!("did you mean '{candidate}'?"),
             None => format!("expected one of: {}", options.join(", ")),
         };
-        self.error(node.pos, format!("invalid value {shown} for '{key}' ({hint})"));
+        self.error(
+            node.pos,
+            format!("invalid value {shown} for '{key}' ({hint})"),
+        );
         None
     }
 
@@ -240,7 +262,7 @@ impl<'a> Cx<'a> {
             None => " (use an IANA name such as UTC or Europe/Berlin)".to_owned(),
         };
         let shown = text.shown();
-        self.error(node.pos, format!("unknown timezone {shown} for '{key}'{hint}"));
+        self.error(node.pos, format!("unknown timezone {shown}{hint}"));
         None
     }
 
@@ -271,7 +293,10 @@ impl<'a> Cx<'a> {
 
     fn expected(&mut self, node: &Node, key: &str, what: &str) {
         let found = node.describe();
-        self.error(node.pos, format!("expected {what} for '{key}', found {found}"));
+        self.error(
+            node.pos,
+            format!("expected {what} for '{key}', found {found}"),
+        );
     }
 }
 
@@ -321,10 +346,16 @@ impl<'n> Fields<'n> {
         self.entries.iter().find(|entry| entry.key == key)
     }
 
-    /// The value of a required key, or a "missing required key" diagnostic at the mapping.
+    /// The value of a required key, or a "missing required key" diagnostic at the mapping,
+    /// unless a misspelling of the key is there: its "did you mean" says it all.
     pub fn require(&self, cx: &mut Cx<'_>, key: &str) -> Option<&'n Node> {
         let value = self.get(key);
-        if value.is_none() {
+        let misspelt = || {
+            self.entries
+                .iter()
+                .any(|entry| suggest::closest(&entry.key, &[key]).is_some())
+        };
+        if value.is_none() && !misspelt() {
             cx.error(self.pos, format!("missing required key '{key}'"));
         }
         value
@@ -337,5 +368,43 @@ pub(crate) fn optional<T>(read: Option<Option<T>>) -> Option<Option<T>> {
     match read {
         None => Some(None),
         Some(value) => value.map(Some),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn number(value: &str, plain: bool) -> Option<f64> {
+        Text {
+            value: value.to_owned(),
+            from_env: false,
+            plain,
+        }
+        .number()
+    }
+
+    #[test]
+    fn plain_decimal_numbers_only() {
+        assert_eq!(number("0", true), Some(0.0));
+        assert_eq!(number("-1.5", true), Some(-1.5));
+        assert_eq!(number("1e3", true), Some(1_000.0));
+        assert_eq!(number(".5", true), Some(0.5));
+        assert_eq!(number("5", false), None);
+        assert_eq!(number("inf", true), None);
+        assert_eq!(number(".nan", true), None);
+        assert_eq!(number("0x10", true), None);
+        assert_eq!(number("1e999", true), None);
+        assert_eq!(number("1-2", true), None);
+    }
+
+    #[test]
+    fn values_from_the_environment_are_not_shown() {
+        let text = Text {
+            value: "hunter2".to_owned(),
+            from_env: true,
+            plain: true,
+        };
+        assert_eq!(text.shown(), "(a value from the environment)");
     }
 }

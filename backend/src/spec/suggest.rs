@@ -50,7 +50,10 @@ mod tests {
 
     #[test]
     fn hints_fall_back_to_the_list() {
-        assert_eq!(hint("colum", &KEYS, "expected", "-"), " (did you mean 'column'?)");
+        assert_eq!(
+            hint("colum", &KEYS, "expected", "-"),
+            " (did you mean 'column'?)"
+        );
         assert_eq!(
             hint("zzz", &["a", "b"], "expected one of", "-"),
             " (expected one of: a, b)"

@@ -99,7 +99,10 @@ mod tests {
     #[test]
     fn plain_names() {
         assert_eq!(TableRef::parse("orders"), table(None, "orders"));
-        assert_eq!(TableRef::parse("analytics.orders"), table(Some("analytics"), "orders"));
+        assert_eq!(
+            TableRef::parse("analytics.orders"),
+            table(Some("analytics"), "orders")
+        );
     }
 
     #[test]
@@ -122,10 +125,7 @@ mod tests {
             TableRef::parse(r#""we""ird".t"#),
             table(Some(r#"we"ird"#), "t")
         );
-        assert_eq!(
-            TableRef::parse(r#"s."x""y""#),
-            table(Some("s"), r#"x"y"#)
-        );
+        assert_eq!(TableRef::parse(r#"s."x""y""#), table(Some("s"), r#"x"y"#));
     }
 
     #[test]
@@ -134,7 +134,10 @@ mod tests {
         assert_eq!(error(""), "the name is empty");
         assert_eq!(error(".orders"), "the schema name before the dot is empty");
         assert_eq!(error("analytics."), "the table name after the dot is empty");
-        assert_eq!(error(r#""abc"#), "a quoted name is missing its closing quote");
+        assert_eq!(
+            error(r#""abc"#),
+            "a quoted name is missing its closing quote"
+        );
         assert_eq!(
             error(r#""a"b.c"#),
             "expected '.' or the end of the name after a closing quote"

@@ -10,7 +10,8 @@ use super::{AnomalySpec, Bound, Thresholds};
 /// Keys that bound a value, bare or inside a level.
 pub(crate) const BOUND_KEYS: [&str; 4] = ["min", "max", "between", "equals"];
 /// Every threshold key a metric check accepts.
-pub(crate) const METRIC_KEYS: [&str; 7] = ["min", "max", "between", "equals", "anomaly", "warn", "fail"];
+pub(crate) const METRIC_KEYS: [&str; 7] =
+    ["min", "max", "between", "equals", "anomaly", "warn", "fail"];
 pub(crate) const ANOMALY_KEYS: [&str; 2] = ["sensitivity", "direction"];
 pub(crate) const SENSITIVITIES: [&str; 3] = ["low", "medium", "high"];
 pub(crate) const DIRECTIONS: [&str; 3] = ["up", "down", "both"];
@@ -30,7 +31,12 @@ pub(crate) fn metric(cx: &mut Cx<'_>, params: &Fields<'_>, check: Pos) -> Option
     }
     let mut consistent = true;
     if let (Some(anomaly), Some(fixed)) = (anomaly_entry, bare.first()) {
-        contradiction(cx, anomaly, fixed, "use either a learned or a fixed threshold");
+        contradiction(
+            cx,
+            anomaly,
+            fixed,
+            "use either a learned or a fixed threshold",
+        );
         consistent = false;
     }
     let loose = bare.first().copied().or(anomaly_entry);
@@ -68,7 +74,12 @@ pub(crate) fn freshness(cx: &mut Cx<'_>, params: &Fields<'_>, check: Pos) -> Opt
     }
     let mut consistent = true;
     if let (Some(anomaly), Some(fixed)) = (anomaly_entry, fixed) {
-        contradiction(cx, anomaly, fixed, "use either a learned or a fixed threshold");
+        contradiction(
+            cx,
+            anomaly,
+            fixed,
+            "use either a learned or a fixed threshold",
+        );
         consistent = false;
     }
     let warn = optional(warn_entry.map(|entry| cx.duration(&entry.value, "warn_after")));
@@ -108,7 +119,13 @@ fn level(cx: &mut Cx<'_>, params: &Fields<'_>, key: &str) -> Option<Option<Bound
     let fields = cx.fields(node, key, &BOUND_KEYS)?;
     let bounds = entries(&fields, &BOUND_KEYS);
     if bounds.is_empty() {
-        cx.error(node.pos, format!("'{key}' is empty: add min, max, between or equals"));
+        // Unknown keys in the level were reported already.
+        if fields.entries.is_empty() {
+            cx.error(
+                node.pos,
+                format!("'{key}' is empty: add min, max, between or equals"),
+            );
+        }
         return None;
     }
     level_bound(cx, &bounds)
@@ -130,7 +147,12 @@ fn level_bound(cx: &mut Cx<'_>, keys: &[&Entry]) -> Option<Option<Bound>> {
         .iter()
         .find(|entry| entry.key == "between")
         .map(|entry| between(cx, &entry.value));
-    let bound = match (value(cx, "equals"), between, value(cx, "min"), value(cx, "max")) {
+    let bound = match (
+        value(cx, "equals"),
+        between,
+        value(cx, "min"),
+        value(cx, "max"),
+    ) {
         (Some(equals), ..) => Bound::Equals(equals?),
         (_, Some(range), ..) => {
             let (lo, hi) = range?;
@@ -179,7 +201,10 @@ fn between(cx: &mut Cx<'_>, node: &Node) -> Option<(f64, f64)> {
     let [lo, hi] = items else {
         cx.error(
             node.pos,
-            format!("'between' needs two numbers, like [10, 500]; found {}", items.len()),
+            format!(
+                "'between' needs two numbers, like [10, 500]; found {}",
+                items.len()
+            ),
         );
         return None;
     };
@@ -198,15 +223,15 @@ fn between(cx: &mut Cx<'_>, node: &Node) -> Option<(f64, f64)> {
 /// `anomaly: {sensitivity, direction}`; both optional (`anomaly: {}` takes the defaults).
 fn anomaly(cx: &mut Cx<'_>, node: &Node) -> Option<AnomalySpec> {
     let fields = cx.fields(node, "anomaly", &ANOMALY_KEYS)?;
-    let sensitivity = optional(fields.get("sensitivity").map(|node| sensitivity(cx, node)))?;
+    let sensitivity = optional(fields.get("sensitivity").map(|node| sensitivity(cx, node)));
     let direction = optional(
         fields
             .get("direction")
             .map(|node| cx.choice(node, "direction", &DIRECTIONS)),
-    )?;
+    );
     Some(AnomalySpec {
-        sensitivity,
-        direction: direction.map(str::to_owned),
+        sensitivity: sensitivity?,
+        direction: direction?.map(str::to_owned),
     })
 }
 
@@ -229,7 +254,11 @@ fn sensitivity(cx: &mut Cx<'_>, node: &Node) -> Option<String> {
 }
 
 fn contradiction(cx: &mut Cx<'_>, a: &Entry, b: &Entry, why: &str) {
-    let (first, second) = if a.key_pos <= b.key_pos { (a, b) } else { (b, a) };
+    let (first, second) = if a.key_pos <= b.key_pos {
+        (a, b)
+    } else {
+        (b, a)
+    };
     cx.error(
         second.key_pos,
         format!(

@@ -83,15 +83,11 @@ impl Node {
         }
     }
 
-    pub fn is_null(&self) -> bool {
-        self.scalar().is_some_and(Scalar::is_null)
-    }
-
     /// What the node is, for "expected a list, found a mapping" messages.
     pub fn describe(&self) -> &'static str {
         match &self.value {
             Value::Scalar(scalar) if scalar.is_null() => "nothing",
-            Value::Scalar(_) => "a scalar",
+            Value::Scalar(_) => "a single value",
             Value::Seq(_) => "a list",
             Value::Map(_) => "a mapping",
         }
@@ -185,7 +181,10 @@ struct Frame {
 
 enum FrameKind {
     Seq(Vec<Node>),
-    Map { entries: Vec<Entry>, key: PendingKey },
+    Map {
+        entries: Vec<Entry>,
+        key: PendingKey,
+    },
 }
 
 enum PendingKey {
@@ -250,9 +249,18 @@ impl Builder {
                     pos,
                     value: Value::Scalar(scalar),
                 };
-                self.finish(anchor, Built { node, size: 1, depth: 0 });
+                self.finish(
+                    anchor,
+                    Built {
+                        node,
+                        size: 1,
+                        depth: 0,
+                    },
+                );
             }
-            Event::SequenceStart(anchor, _) => self.open(pos, anchor, FrameKind::Seq(Vec::new()))?,
+            Event::SequenceStart(anchor, _) => {
+                self.open(pos, anchor, FrameKind::Seq(Vec::new()))?
+            }
             Event::MappingStart(anchor, _) => {
                 let kind = FrameKind::Map {
                     entries: Vec::new(),
@@ -391,8 +399,8 @@ fn add_to_map(entries: &mut Vec<Entry>, key: &mut PendingKey, node: Node) -> Opt
                 return Some(Problem {
                     pos: key_pos,
                     message: format!(
-                        "duplicate key '{name}' (first at line {})",
-                        first.key_pos.line
+                        "duplicate key '{name}' (first at line {}, column {})",
+                        first.key_pos.line, first.key_pos.column
                     ),
                 });
             }
@@ -462,7 +470,7 @@ mod tests {
             document.problems,
             vec![Problem {
                 pos: Pos { line: 3, column: 1 },
-                message: "duplicate key 'a' (first at line 1)".into(),
+                message: "duplicate key 'a' (first at line 1, column 1)".into(),
             }]
         );
         let root = document.root.expect("a tree despite the duplicate");
@@ -488,13 +496,20 @@ mod tests {
     #[test]
     fn alias_bombs_hit_the_budget() {
         let mut source = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
-        for (name, previous) in ["b", "c", "d", "e", "f", "g"].iter().zip(["a", "b", "c", "d", "e", "f"]) {
+        for (name, previous) in ["b", "c", "d", "e", "f", "g"]
+            .iter()
+            .zip(["a", "b", "c", "d", "e", "f"])
+        {
             let refs = vec![format!("*{previous}"); 10].join(", ");
             source.push_str(&format!("{name}: &{name} [{refs}]\n"));
         }
         let document = parse(&source);
         assert!(document.root.is_none());
-        assert!(document.problems[0].message.contains("more than 100000 YAML nodes"));
+        assert!(
+            document.problems[0]
+                .message
+                .contains("more than 100000 YAML nodes")
+        );
     }
 
     #[test]
@@ -510,7 +525,13 @@ mod tests {
         let root = root("smtp: { url: ${SMTP_URL}, from: a@b.c }\nx: \"${Y:-1}\"\n");
         let smtp = entries(&entries(&root)[0].value);
         assert_eq!(text(&smtp[0].value), "${SMTP_URL}");
-        assert_eq!(smtp[1].key_pos, Pos { line: 1, column: 27 });
+        assert_eq!(
+            smtp[1].key_pos,
+            Pos {
+                line: 1,
+                column: 27
+            }
+        );
         assert_eq!(text(&entries(&root)[1].value), "${Y:-1}");
     }
 
@@ -523,7 +544,7 @@ mod tests {
             .map(|e| e.value.scalar().expect("scalar").plain)
             .collect();
         assert_eq!(plain, [true, false, false, true]);
-        assert!(map[3].value.is_null());
+        assert!(map[3].value.scalar().is_some_and(Scalar::is_null));
     }
 
     #[test]

@@ -160,7 +160,10 @@ impl Dialect {
                 format!("COUNT(DISTINCT {})", cols.join(", "))
             }
             Dialect::Postgres => {
-                format!("COUNT(DISTINCT CASE WHEN {when} THEN ROW({}) END)", columns.join(", "))
+                format!(
+                    "COUNT(DISTINCT CASE WHEN {when} THEN ROW({}) END)",
+                    columns.join(", ")
+                )
             }
             // quote() renders each value as an SQL literal, so the concatenation is
             // unambiguous: no two different tuples give the same string.
@@ -226,16 +229,18 @@ fn named_family(t: &str) -> Option<TypeFamily> {
         "smallint" | "integer" | "bigint" | "int" | "int2" | "int4" | "int8" | "tinyint"
         | "mediumint" | "serial" | "bigserial" | "smallserial" | "year" => TypeFamily::Integer,
         "numeric" | "decimal" | "money" => TypeFamily::Decimal,
-        "real" | "double precision" | "double" | "float" | "float4" | "float8" => {
-            TypeFamily::Float
+        "real" | "double precision" | "double" | "float" | "float4" | "float8" => TypeFamily::Float,
+        "text" | "character varying" | "varchar" | "character" | "char" | "bpchar" | "tinytext"
+        | "mediumtext" | "longtext" | "enum" | "set" | "citext" | "name" | "uuid" => {
+            TypeFamily::Text
         }
-        "text" | "character varying" | "varchar" | "character" | "char" | "bpchar"
-        | "tinytext" | "mediumtext" | "longtext" | "enum" | "set" | "citext" | "name"
-        | "uuid" => TypeFamily::Text,
         "boolean" | "bool" => TypeFamily::Boolean,
         "date" => TypeFamily::Date,
-        "timestamp" | "timestamp without time zone" | "timestamp with time zone"
-        | "timestamptz" | "datetime" => TypeFamily::Timestamp,
+        "timestamp"
+        | "timestamp without time zone"
+        | "timestamp with time zone"
+        | "timestamptz"
+        | "datetime" => TypeFamily::Timestamp,
         "json" | "jsonb" => TypeFamily::Json,
         "bytea" | "blob" | "tinyblob" | "mediumblob" | "longblob" | "binary" | "varbinary" => {
             TypeFamily::Binary
@@ -273,7 +278,10 @@ mod tests {
         assert_eq!(Dialect::Postgres.ident(r#"a"b"#), r#""a""b""#);
         assert_eq!(Dialect::Sqlite.ident("Order Items"), r#""Order Items""#);
         assert_eq!(Dialect::MySql.ident("a`b"), "`a``b`");
-        assert_eq!(Dialect::MySql.ident(r#"x"; DROP TABLE t; --"#), r#"`x"; DROP TABLE t; --`"#);
+        assert_eq!(
+            Dialect::MySql.ident(r#"x"; DROP TABLE t; --"#),
+            r#"`x"; DROP TABLE t; --`"#
+        );
     }
 
     #[test]
@@ -296,22 +304,40 @@ mod tests {
             Dialect::Postgres.family("timestamp with time zone", "timestamptz"),
             Some(TypeFamily::Timestamp)
         );
-        assert_eq!(Dialect::MySql.family("tinyint", "tinyint(1)"), Some(TypeFamily::Boolean));
+        assert_eq!(
+            Dialect::MySql.family("tinyint", "tinyint(1)"),
+            Some(TypeFamily::Boolean)
+        );
         assert!(Dialect::MySql.family_matches(
             TypeFamily::Integer,
             Some(TypeFamily::Boolean),
             "tinyint(1)"
         ));
-        assert_eq!(Dialect::Sqlite.family("VARCHAR(20)", ""), Some(TypeFamily::Text));
-        assert_eq!(Dialect::Sqlite.family("DECIMAL(10,2)", ""), Some(TypeFamily::Decimal));
-        assert_eq!(Dialect::Sqlite.family("DATETIME", ""), Some(TypeFamily::Timestamp));
-        assert_eq!(Dialect::Sqlite.family("BIGINT", ""), Some(TypeFamily::Integer));
+        assert_eq!(
+            Dialect::Sqlite.family("VARCHAR(20)", ""),
+            Some(TypeFamily::Text)
+        );
+        assert_eq!(
+            Dialect::Sqlite.family("DECIMAL(10,2)", ""),
+            Some(TypeFamily::Decimal)
+        );
+        assert_eq!(
+            Dialect::Sqlite.family("DATETIME", ""),
+            Some(TypeFamily::Timestamp)
+        );
+        assert_eq!(
+            Dialect::Sqlite.family("BIGINT", ""),
+            Some(TypeFamily::Integer)
+        );
         assert_eq!(Dialect::Sqlite.family("", ""), None);
     }
 
     #[test]
     fn dialect_comes_from_the_url_scheme() {
-        assert_eq!(Dialect::from_url("postgresql://x/y"), Some(Dialect::Postgres));
+        assert_eq!(
+            Dialect::from_url("postgresql://x/y"),
+            Some(Dialect::Postgres)
+        );
         assert_eq!(Dialect::from_url("mariadb://x/y"), Some(Dialect::MySql));
         assert_eq!(Dialect::from_url("sqlite://demo.db"), Some(Dialect::Sqlite));
         assert_eq!(Dialect::from_url("oracle://x"), None);

@@ -77,17 +77,26 @@ pub struct Warehouse {
 impl Warehouse {
     /// Connects eagerly, so an unreachable warehouse is reported once, up front, by name.
     /// Relative SQLite paths resolve against the project root.
-    pub async fn connect(config: &WarehouseConfig, root: &Path) -> Result<Arc<Self>, WarehouseError> {
+    pub async fn connect(
+        config: &WarehouseConfig,
+        root: &Path,
+    ) -> Result<Arc<Self>, WarehouseError> {
         let url = config.url.expose();
         let connect_error = |reason: String| WarehouseError::Connect {
             warehouse: config.name.clone(),
             reason: redact(&reason, url),
         };
-        let dialect = Dialect::from_url(url)
-            .ok_or_else(|| connect_error("unsupported URL scheme".into()))?;
-        let pool = AnyPool::connect(dialect, url, root, config.max_connections, config.query_timeout)
-            .await
-            .map_err(|e| connect_error(e.to_string()))?;
+        let dialect =
+            Dialect::from_url(url).ok_or_else(|| connect_error("unsupported URL scheme".into()))?;
+        let pool = AnyPool::connect(
+            dialect,
+            url,
+            root,
+            config.max_connections,
+            config.query_timeout,
+        )
+        .await
+        .map_err(|e| connect_error(e.to_string()))?;
         Ok(Arc::new(Self {
             name: config.name.clone(),
             dialect,
@@ -100,11 +109,16 @@ impl Warehouse {
     /// Waits for one of the warehouse's connection slots.
     pub async fn slot(&self) -> SemaphorePermit<'_> {
         // The semaphore is never closed, so acquiring cannot fail.
-        self.slots.acquire().await.expect("warehouse semaphore is never closed")
+        self.slots
+            .acquire()
+            .await
+            .expect("warehouse semaphore is never closed")
     }
 
     pub async fn table_schema(&self, table: &TableRef) -> Result<TableSchema, WarehouseError> {
-        let rows = self.timed(self.pool.table_columns(self.dialect, table)).await?;
+        let rows = self
+            .timed(self.pool.table_columns(self.dialect, table))
+            .await?;
         let columns = rows
             .into_iter()
             .map(|(name, data_type, base_type)| Column {
@@ -125,7 +139,8 @@ impl Warehouse {
 
     /// Runs user SQL that must return one row with one numeric column.
     pub async fn fetch_number(&self, sql: &str) -> Result<Option<f64>, WarehouseError> {
-        self.timed(self.pool.fetch_single_number(self.dialect, sql)).await
+        self.timed(self.pool.fetch_single_number(self.dialect, sql))
+            .await
     }
 
     pub async fn close(&self) {

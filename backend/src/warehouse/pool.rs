@@ -88,7 +88,10 @@ impl AnyPool {
                 // server-side timeout stops the query itself, not only our wait for it.
                 let options = PgConnectOptions::from_str(url)?
                     .application_name("tidemark")
-                    .options([("TimeZone", "UTC"), ("statement_timeout", timeout_ms.as_str())]);
+                    .options([
+                        ("TimeZone", "UTC"),
+                        ("statement_timeout", timeout_ms.as_str()),
+                    ]);
                 AnyPool::Postgres(
                     PgPoolOptions::new()
                         .max_connections(max_connections)
@@ -168,10 +171,9 @@ impl AnyPool {
         macro_rules! doubles {
             ($rows:ident) => {{
                 let mut rows = $rows;
-                let row = rows
-                    .try_next()
-                    .await?
-                    .ok_or_else(|| WarehouseError::Shape("the aggregate query returned no row".into()))?;
+                let row = rows.try_next().await?.ok_or_else(|| {
+                    WarehouseError::Shape("the aggregate query returned no row".into())
+                })?;
                 (0..row.len())
                     .map(|i| row.try_get::<Option<f64>, _>(i))
                     .collect::<Result<Vec<_>, _>>()?
@@ -301,7 +303,10 @@ async fn set_mysql_timeout(
     if conn.execute(AssertSqlSafe(mariadb)).await.is_ok() {
         return Ok(());
     }
-    let mysql = format!("SET SESSION max_execution_time = {}", (seconds * 1000.0) as u64);
+    let mysql = format!(
+        "SET SESSION max_execution_time = {}",
+        (seconds * 1000.0) as u64
+    );
     conn.execute(AssertSqlSafe(mysql)).await.map(|_| ())
 }
 
@@ -342,8 +347,17 @@ mod tests {
     #[test]
     fn sqlite_paths_resolve_against_the_project_root() {
         let root = Path::new("/project");
-        assert_eq!(sqlite_path("sqlite://demo.db", root), Path::new("/project/demo.db"));
-        assert_eq!(sqlite_path("sqlite:data/w.db?mode=ro", root), Path::new("/project/data/w.db"));
-        assert_eq!(sqlite_path("sqlite:///var/w.db", root), Path::new("/var/w.db"));
+        assert_eq!(
+            sqlite_path("sqlite://demo.db", root),
+            Path::new("/project/demo.db")
+        );
+        assert_eq!(
+            sqlite_path("sqlite:data/w.db?mode=ro", root),
+            Path::new("/project/data/w.db")
+        );
+        assert_eq!(
+            sqlite_path("sqlite:///var/w.db", root),
+            Path::new("/var/w.db")
+        );
     }
 }
