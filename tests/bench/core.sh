@@ -18,6 +18,7 @@ PG=(psql -X -q -At -h 127.0.0.1 -U postgres)
 DB=tidemark_bench
 RUNS=${RUNS:-5}
 
+tests/run --services-only
 command -v hyperfine >/dev/null || { apt-get install -y -q hyperfine >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q hyperfine >/dev/null; }; }
 cargo build --release -q -p tidemark
 BIN=$CARGO_TARGET_DIR/release/tidemark
@@ -43,7 +44,7 @@ SELECT CASE WHEN i % 10000 = 0 THEN i - 1 ELSE i END::bigint AS id,
          || CASE WHEN i % 1000 = 0 THEN '?' ELSE '' END AS status,
        ((i * 104729) % 100000) / 100.0 AS amount,
        now() - ((i % 2592000) || ' seconds')::interval AS created_at
-FROM generate_series(1, $rows) AS i;
+FROM generate_series(1::bigint, $rows) AS i;
 ANALYZE $name;
 SQL
 }

@@ -187,7 +187,8 @@ fn bound_json(bound: Bound) -> Value {
     }
 }
 
-/// Compares the declared columns with the table. Drift against earlier snapshots
+/// Compares the declared columns with the table. A schema has no metric value: the
+/// message says what differs. Drift against earlier snapshots
 /// (`on_added`, …) needs the store and is noted, not judged, until then.
 pub fn judge_schema(check: &Check, schema: &TableSchema, dialect: Dialect) -> Verdict {
     let CheckKind::Schema {
@@ -228,13 +229,13 @@ pub fn judge_schema(check: &Check, schema: &TableSchema, dialect: Dialect) -> Ve
     if problems.is_empty() {
         Verdict {
             outcome: Outcome::Pass,
-            value: Some(0.0),
+            value: None,
             message: format!("{} declared columns match{drift_note}", columns.len()),
         }
     } else {
         Verdict {
             outcome: Outcome::Fail,
-            value: Some(problems.len() as f64),
+            value: None,
             message: format!("{}{drift_note}", problems.join("; ")),
         }
     }

@@ -196,7 +196,11 @@ impl Dialect {
             Dialect::MySql if full_type.eq_ignore_ascii_case("tinyint(1)") => {
                 Some(TypeFamily::Boolean)
             }
-            Dialect::Postgres | Dialect::MySql => named_family(&t),
+            // Type modifiers (`numeric(10,2)`, `varchar(20)`) do not change the family.
+            Dialect::Postgres | Dialect::MySql => {
+                let bare = t.split('(').next().unwrap_or(&t).trim();
+                named_family(bare).or_else(|| named_family(&full_type.to_ascii_lowercase()))
+            }
         }
     }
 
