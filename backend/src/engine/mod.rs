@@ -8,7 +8,7 @@ mod plan;
 mod result;
 
 pub use evaluate::format_number;
-pub use plan::{CheckPlan, DatasetPlan, Derivation, plan_dataset};
+pub use plan::{CheckPlan, DatasetPlan, Derivation, plan_alone, plan_dataset};
 pub use result::{CheckResult, Outcome, RunReport, Summary};
 
 use std::collections::BTreeMap;
@@ -105,11 +105,19 @@ async fn run_dataset(dataset: &Dataset, warehouse: &Warehouse) -> Vec<CheckResul
         Some(sql) => Some(warehouse.fetch_metrics(sql).await),
         None => None,
     };
+    let metric_checks = plan
+        .checks
+        .iter()
+        .filter(|p| matches!(p, CheckPlan::Metric(_)))
+        .count();
+    // A rejected query (not a timeout or lost connection) may be one check's fault.
+    let isolate = metric_checks > 1 && matches!(metrics, Some(Err(WarehouseError::Query(_))));
     let mut results = Vec::with_capacity(dataset.checks.len());
     for (check, check_plan) in dataset.checks.iter().zip(&plan.checks) {
         let verdict = match check_plan {
             CheckPlan::Metric(derivation) => match &metrics {
                 Some(Ok(row)) => judge_metric(check, derivation.value(row)),
+                Some(Err(_)) if isolate => measure_alone(dataset, check, warehouse).await,
                 Some(Err(e)) => Verdict::error(query_error(warehouse, e)),
                 None => Verdict::error("internal: metric planned without an aggregate query"),
             },
@@ -123,6 +131,14 @@ async fn run_dataset(dataset: &Dataset, warehouse: &Warehouse) -> Vec<CheckResul
         results.push(result(dataset, check, verdict));
     }
     results
+}
+
+async fn measure_alone(dataset: &Dataset, check: &Check, warehouse: &Warehouse) -> Verdict {
+    let (sql, derivation) = plan_alone(dataset, check, warehouse.dialect);
+    match warehouse.fetch_metrics(&sql).await {
+        Ok(row) => judge_metric(check, derivation.value(&row)),
+        Err(e) => Verdict::error(query_error(warehouse, &e)),
+    }
 }
 
 fn query_error(warehouse: &Warehouse, error: &WarehouseError) -> String {

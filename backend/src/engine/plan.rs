@@ -112,6 +112,15 @@ pub fn plan_dataset(
     DatasetPlan { aggregate, checks }
 }
 
+/// The aggregate query of one metric check on its own. When the shared query fails (a bad
+/// check filter, a regex the warehouse rejects), each check is retried alone so that one
+/// broken check errors by itself instead of taking the dataset's other checks with it.
+pub fn plan_alone(dataset: &Dataset, check: &Check, dialect: Dialect) -> (String, Derivation) {
+    let mut select = SelectList::default();
+    let derivation = plan_metric(check, dialect, &mut select);
+    (select.to_sql(dataset, dialect), derivation)
+}
+
 /// The aggregate expressions of one SELECT, deduplicated: `row_count` and the row count
 /// behind `missing_percent` are one column.
 #[derive(Default)]

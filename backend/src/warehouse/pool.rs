@@ -92,16 +92,17 @@ impl AnyPool {
                         ("TimeZone", "UTC"),
                         ("statement_timeout", timeout_ms.as_str()),
                     ]);
+                probe::<sqlx::PgConnection>(&options).await?;
                 AnyPool::Postgres(
                     PgPoolOptions::new()
                         .max_connections(max_connections)
                         .acquire_timeout(CONNECT_TIMEOUT)
-                        .connect_with(options)
-                        .await?,
+                        .connect_lazy_with(options),
                 )
             }
             Dialect::MySql => {
                 let options = MySqlConnectOptions::from_str(url)?;
+                probe::<sqlx::MySqlConnection>(&options).await?;
                 let seconds = query_timeout.as_secs_f64();
                 AnyPool::MySql(
                     MySqlPoolOptions::new()
@@ -110,8 +111,7 @@ impl AnyPool {
                         .after_connect(move |conn, _| {
                             Box::pin(async move { set_mysql_timeout(conn, seconds).await })
                         })
-                        .connect_with(options)
-                        .await?,
+                        .connect_lazy_with(options),
                 )
             }
             Dialect::Sqlite => {
@@ -125,12 +125,12 @@ impl AnyPool {
                     .filename(&path)
                     .read_only(true)
                     .with_regexp();
+                probe::<sqlx::SqliteConnection>(&options).await?;
                 AnyPool::Sqlite(
                     SqlitePoolOptions::new()
                         .max_connections(max_connections)
                         .acquire_timeout(CONNECT_TIMEOUT)
-                        .connect_with(options)
-                        .await?,
+                        .connect_lazy_with(options),
                 )
             }
         })
@@ -233,6 +233,24 @@ impl AnyPool {
             AnyPool::Sqlite(pool) => pool.close().await,
         }
     }
+}
+
+/// Opens and closes one connection, so that an unreachable warehouse is reported at once
+/// with the driver's reason ("connection refused"); a pool would retry until its acquire
+/// timeout and then only say that it timed out.
+async fn probe<C: sqlx::Connection>(
+    options: &<C as sqlx::Connection>::Options,
+) -> Result<(), sqlx::Error> {
+    let connecting = C::connect_with(options);
+    let connection = tokio::time::timeout(CONNECT_TIMEOUT, connecting)
+        .await
+        .map_err(|_| {
+            sqlx::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("no answer within {}s", CONNECT_TIMEOUT.as_secs()),
+            ))
+        })??;
+    connection.close().await
 }
 
 /// The schema query for each warehouse. The table (and schema) are bind parameters:
