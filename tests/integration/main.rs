@@ -6,5 +6,6 @@ mod support;
 mod cli;
 mod diagnostics;
 mod identifiers;
+mod limits;
 mod metrics;
 mod query_count;

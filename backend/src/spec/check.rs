@@ -502,6 +502,30 @@ fn duplicate_count(cx: &mut Cx<'_>, params: &Fields<'_>, _: Pos) -> Option<Check
     Some(CheckKind::DuplicateCount { columns })
 }
 
+/// A `valid_regex`, checked here so that a typo is a diagnostic at its line rather than a
+/// query error for every check of the dataset. Warehouse regex dialects differ in details
+/// (POSIX on Postgres, PCRE on MariaDB); the common syntax parses the same in all of them.
+fn regex(cx: &mut Cx<'_>, node: &Node) -> Option<String> {
+    let pattern = cx.string(node, "valid_regex")?;
+    match regex::Regex::new(&pattern) {
+        Ok(_) => Some(pattern),
+        Err(error) => {
+            // The crate's message spans lines (pattern, caret, reason); the reason is last.
+            let text = error.to_string();
+            let reason = text
+                .lines()
+                .last()
+                .unwrap_or_default()
+                .trim_start_matches("error: ");
+            cx.error(
+                node.pos,
+                format!("invalid regular expression for 'valid_regex': {reason}"),
+            );
+            None
+        }
+    }
+}
+
 /// `column` plus at least one validity rule; every given rule must hold.
 fn invalid_count(cx: &mut Cx<'_>, params: &Fields<'_>, check: Pos) -> Option<CheckKind> {
     let column = column(cx, params);
@@ -510,11 +534,7 @@ fn invalid_count(cx: &mut Cx<'_>, params: &Fields<'_>, check: Pos) -> Option<Che
             .get("valid_values")
             .map(|node| cx.literals(node, "valid_values")),
     );
-    let regex = optional(
-        params
-            .get("valid_regex")
-            .map(|node| cx.string(node, "valid_regex")),
-    );
+    let regex = optional(params.get("valid_regex").map(|node| regex(cx, node)));
     let min = optional(
         params
             .get("valid_min")
