@@ -177,6 +177,40 @@ fn exit_code_2_on_invalid_configuration() {
             out.both()
         );
     }
+    // Scripts asking for JSON get the problems as JSON on stdout, with their positions.
+    for args in [
+        &["run", "--format", "json"][..],
+        &["validate", "--format", "json"],
+    ] {
+        let out = project.run(args);
+        let doc: Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "tidemark {args:?}: stdout is not JSON ({e}):\n{}",
+                out.both()
+            )
+        });
+        assert_eq!(doc["valid"], false, "{doc}");
+        let first = &doc["diagnostics"][0];
+        assert!(
+            first["file"]
+                .as_str()
+                .unwrap_or_default()
+                .ends_with("alpha.yml"),
+            "{doc}"
+        );
+        assert_eq!(
+            (first["line"].as_u64(), first["column"].as_u64()),
+            (Some(3), Some(5)),
+            "{doc}"
+        );
+        assert!(
+            first["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("row_cuont"),
+            "{doc}"
+        );
+    }
     // An unset variable without a default names the variable.
     let project = Project::builder()
         .config("version: 1\nwarehouses:\n  main:\n    url: ${TIDEMARK_TEST_SURELY_UNSET}\nchecks: [checks/]\n")

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use serde_json::json;
 
 use crate::demo;
 use crate::engine::{self, Selection};
@@ -37,6 +38,9 @@ enum Command {
         /// The project directory (tidemark.yml is looked up here and in its parents).
         #[arg(default_value = ".")]
         dir: PathBuf,
+        /// Output format (`json` also prints problems as JSON on stdout).
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
     },
     /// Run the checks against the warehouses and report the results.
     Run {
@@ -120,16 +124,16 @@ fn init_logging() {
 
 async fn execute(command: Command) -> u8 {
     match command {
-        Command::Validate { dir } => validate(&dir),
+        Command::Validate { dir, format } => validate(&dir, format),
         Command::Run {
             dir,
             selection,
             format,
-        } => match load(&dir) {
+        } => match load(&dir, format) {
             Ok(project) => run(&project, selection.into(), format).await,
             Err(code) => code,
         },
-        Command::Explain { dir, selection } => match load(&dir) {
+        Command::Explain { dir, selection } => match load(&dir, Format::Human) {
             Ok(project) => explain::print(&project, &selected(&project, &selection.into())),
             Err(code) => code,
         },
@@ -144,35 +148,56 @@ async fn execute(command: Command) -> u8 {
     }
 }
 
-fn validate(dir: &Path) -> u8 {
-    match load(dir) {
-        Ok(project) => {
-            let checks: usize = project.datasets.iter().map(|d| d.checks.len()).sum();
-            println!(
-                "ok: {} datasets, {checks} checks in {}",
-                project.datasets.len(),
-                project.file.display()
-            );
-            0
-        }
-        Err(code) => code,
+fn validate(dir: &Path, format: Format) -> u8 {
+    let project = match load(dir, format) {
+        Ok(project) => project,
+        Err(code) => return code,
+    };
+    let checks: usize = project.datasets.iter().map(|d| d.checks.len()).sum();
+    let datasets = project.datasets.len();
+    if format == Format::Json {
+        let doc =
+            json!({ "valid": true, "datasets": datasets, "checks": checks, "diagnostics": [] });
+        println!("{doc:#}");
+    } else {
+        println!(
+            "ok: {datasets} datasets, {checks} checks in {}",
+            project.file.display()
+        );
     }
+    0
 }
 
-/// Loads the project, printing every diagnostic to stderr on failure.
-fn load(dir: &Path) -> Result<Project, u8> {
+/// Loads the project. Problems go to stderr, one `path:line:col: message` per line; with
+/// `--format json` they are also printed on stdout as a JSON document for scripts.
+fn load(dir: &Path, format: Format) -> Result<Project, u8> {
     spec::load(dir).map_err(|diagnostics| {
-        print_diagnostics(&diagnostics);
+        for diagnostic in &diagnostics {
+            eprintln!("{diagnostic}");
+        }
+        let n = diagnostics.len();
+        eprintln!("{n} {} found", if n == 1 { "problem" } else { "problems" });
+        if format == Format::Json {
+            println!("{:#}", diagnostics_json(&diagnostics));
+        }
         EXIT_ERROR
     })
 }
 
-fn print_diagnostics(diagnostics: &[Diagnostic]) {
-    for diagnostic in diagnostics {
-        eprintln!("{diagnostic}");
-    }
-    let n = diagnostics.len();
-    eprintln!("{n} {} found", if n == 1 { "problem" } else { "problems" });
+fn diagnostics_json(diagnostics: &[Diagnostic]) -> serde_json::Value {
+    let items: Vec<serde_json::Value> = diagnostics
+        .iter()
+        .map(|d| {
+            let location = d.location.as_ref();
+            json!({
+                "file": location.map(|l| l.file.display().to_string()),
+                "line": location.map(|l| l.line),
+                "column": location.map(|l| l.column),
+                "message": d.message,
+            })
+        })
+        .collect();
+    json!({ "valid": false, "diagnostics": items })
 }
 
 fn selected<'p>(project: &'p Project, selection: &Selection) -> Vec<&'p Dataset> {
@@ -218,7 +243,7 @@ async fn demo(dir: PathBuf) -> u8 {
         eprintln!("error: cannot prepare the demo in {}: {e:#}", dir.display());
         return EXIT_ERROR;
     }
-    let project = match load(&dir) {
+    let project = match load(&dir, Format::Human) {
         Ok(project) => project,
         Err(code) => return code,
     };

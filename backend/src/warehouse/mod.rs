@@ -147,14 +147,48 @@ impl Warehouse {
         self.pool.close().await;
     }
 
+    /// Bounds a query by `query_timeout`. The warehouse enforces the timeout itself
+    /// (Postgres' statement_timeout, MySQL's max_statement_time, an interrupt on SQLite);
+    /// the client waits a little longer, so that the statement is cancelled where it runs
+    /// and the connection stays usable, whereas a query abandoned mid-flight leaves a
+    /// connection the pool can only discard. The client's limit is the backstop for a
+    /// server or network that stops answering.
     async fn timed<T>(
         &self,
         query: impl Future<Output = Result<T, WarehouseError>>,
     ) -> Result<T, WarehouseError> {
-        tokio::time::timeout(self.query_timeout, query)
-            .await
-            .map_err(|_| WarehouseError::Timeout(self.query_timeout))?
+        match tokio::time::timeout(self.query_timeout + TIMEOUT_GRACE, query).await {
+            Ok(result) => result.map_err(|e| self.timeout_or(e)),
+            Err(_) => Err(WarehouseError::Timeout(self.query_timeout)),
+        }
     }
+
+    /// Server-side cancellations read like a client-side timeout: same cause, one wording.
+    fn timeout_or(&self, error: WarehouseError) -> WarehouseError {
+        match &error {
+            WarehouseError::Query(message) if is_server_timeout(message) => {
+                WarehouseError::Timeout(self.query_timeout)
+            }
+            _ => error,
+        }
+    }
+}
+
+/// How much longer than `query_timeout` the client waits for the warehouse to enforce it.
+const TIMEOUT_GRACE: Duration = Duration::from_secs(2);
+
+/// Postgres: "canceling statement due to statement timeout"; MariaDB: "Query execution was
+/// interrupted (max_statement_time exceeded)"; MySQL: "maximum statement execution time
+/// exceeded"; SQLite, whose only interrupter is our deadline: "interrupted".
+fn is_server_timeout(message: &str) -> bool {
+    message == "interrupted"
+        || [
+            "statement timeout",
+            "max_statement_time exceeded",
+            "maximum statement execution time",
+        ]
+        .iter()
+        .any(|needle| message.contains(needle))
 }
 
 /// Removes a URL's password from a message, in case a driver ever echoes it.

@@ -4,12 +4,13 @@
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::TryStreamExt;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
+use sqlx::sqlite::{Sqlite, SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use sqlx::types::Decimal;
 use sqlx::{AssertSqlSafe, Column, Executor, Row, TypeInfo};
 
@@ -22,7 +23,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub enum AnyPool {
     Postgres(PgPool),
     MySql(MySqlPool),
-    Sqlite(SqlitePool),
+    /// SQLite has no statement timeout of its own: each query gets a deadline (below).
+    Sqlite(SqlitePool, Duration),
 }
 
 impl From<sqlx::Error> for WarehouseError {
@@ -131,6 +133,7 @@ impl AnyPool {
                         .max_connections(max_connections)
                         .acquire_timeout(CONNECT_TIMEOUT)
                         .connect_lazy_with(options),
+                    query_timeout,
                 )
             }
         })
@@ -159,7 +162,10 @@ impl AnyPool {
         Ok(match self {
             AnyPool::Postgres(pool) => columns!(pool),
             AnyPool::MySql(pool) => columns!(pool),
-            AnyPool::Sqlite(pool) => columns!(pool),
+            AnyPool::Sqlite(pool, timeout) => {
+                let mut conn = sqlite_with_deadline(pool, *timeout).await?;
+                columns!(&mut *conn)
+            }
         })
     }
 
@@ -182,8 +188,9 @@ impl AnyPool {
         Ok(match self {
             AnyPool::Postgres(pool) => in_read_only_tx!(pool, dialect, sql, |rows| doubles!(rows)),
             AnyPool::MySql(pool) => in_read_only_tx!(pool, dialect, sql, |rows| doubles!(rows)),
-            AnyPool::Sqlite(pool) => {
-                let rows = sqlx::query(AssertSqlSafe(sql.to_owned())).fetch(pool);
+            AnyPool::Sqlite(pool, timeout) => {
+                let mut conn = sqlite_with_deadline(pool, *timeout).await?;
+                let rows = sqlx::query(AssertSqlSafe(sql.to_owned())).fetch(&mut *conn);
                 doubles!(rows)
             }
         })
@@ -219,8 +226,9 @@ impl AnyPool {
             AnyPool::MySql(pool) => in_read_only_tx!(pool, dialect, sql, |rows| single!(
                 rows, f64, f32, i64, u64, i32, u32, i16, i8, Decimal
             )),
-            AnyPool::Sqlite(pool) => {
-                let rows = sqlx::query(AssertSqlSafe(sql.to_owned())).fetch(pool);
+            AnyPool::Sqlite(pool, timeout) => {
+                let mut conn = sqlite_with_deadline(pool, *timeout).await?;
+                let rows = sqlx::query(AssertSqlSafe(sql.to_owned())).fetch(&mut *conn);
                 single!(rows, i64, f64)
             }
         }
@@ -230,7 +238,7 @@ impl AnyPool {
         match self {
             AnyPool::Postgres(pool) => pool.close().await,
             AnyPool::MySql(pool) => pool.close().await,
-            AnyPool::Sqlite(pool) => pool.close().await,
+            AnyPool::Sqlite(pool, _) => pool.close().await,
         }
     }
 }
@@ -251,6 +259,22 @@ async fn probe<C: sqlx::Connection>(
             ))
         })??;
     connection.close().await
+}
+
+/// A pooled SQLite connection whose statements are interrupted once `timeout` has passed:
+/// SQLite calls the progress handler every few thousand VM steps, and a `false` answer
+/// stops the statement with SQLITE_INTERRUPT. Without it a runaway query would run on in
+/// SQLite's worker thread long after Tidemark gave up on it.
+async fn sqlite_with_deadline(
+    pool: &SqlitePool,
+    timeout: Duration,
+) -> Result<PoolConnection<Sqlite>, sqlx::Error> {
+    let mut conn = pool.acquire().await?;
+    let deadline = Instant::now() + timeout;
+    conn.lock_handle()
+        .await?
+        .set_progress_handler(10_000, move || Instant::now() < deadline);
+    Ok(conn)
 }
 
 /// The schema query for each warehouse. The table (and schema) are bind parameters:
