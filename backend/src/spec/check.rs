@@ -381,7 +381,7 @@ fn build(cx: &mut Cx<'_>, item: &Item<'_>, name: String) -> Option<Check> {
     let params = item.params.as_ref()?;
     let check = item.kind.key_pos;
     unknown_params(cx, item.spec, params);
-    let explicit = optional(params.get("name").map(|node| cx.string(node, "name")));
+    let explicit = params.read(cx, "name", Cx::string);
     if let (Some(Some(written)), Some(node)) = (&explicit, params.get("name"))
         && written.trim().is_empty()
     {
@@ -393,13 +393,9 @@ fn build(cx: &mut Cx<'_>, item: &Item<'_>, name: String) -> Option<Check> {
             "missing required key 'name' (a sql_metric is named by it)",
         );
     }
-    let severity = optional(params.get("severity").map(|node| severity(cx, node)));
-    let filter = optional(params.get("filter").map(|node| cx.string(node, "filter")));
-    let description = optional(
-        params
-            .get("description")
-            .map(|node| cx.string(node, "description")),
-    );
+    let severity = params.read(cx, "severity", |cx, node, _| severity(cx, node));
+    let filter = params.read(cx, "filter", Cx::string);
+    let description = params.read(cx, "description", Cx::string);
     let kind = (item.spec.build)(cx, params, check);
     let thresholds = match item.spec.thresholds {
         ThresholdStyle::Metric => thresholds::metric(cx, params, check),
@@ -529,22 +525,10 @@ fn regex(cx: &mut Cx<'_>, node: &Node) -> Option<String> {
 /// `column` plus at least one validity rule; every given rule must hold.
 fn invalid_count(cx: &mut Cx<'_>, params: &Fields<'_>, check: Pos) -> Option<CheckKind> {
     let column = column(cx, params);
-    let values = optional(
-        params
-            .get("valid_values")
-            .map(|node| cx.literals(node, "valid_values")),
-    );
-    let regex = optional(params.get("valid_regex").map(|node| regex(cx, node)));
-    let min = optional(
-        params
-            .get("valid_min")
-            .map(|node| cx.number(node, "valid_min")),
-    );
-    let max = optional(
-        params
-            .get("valid_max")
-            .map(|node| cx.number(node, "valid_max")),
-    );
+    let values = params.read(cx, "valid_values", Cx::literals);
+    let regex = params.read(cx, "valid_regex", |cx, node, _| regex(cx, node));
+    let min = params.read(cx, "valid_min", Cx::number);
+    let max = params.read(cx, "valid_max", Cx::number);
     if VALIDITY_KEYS.iter().all(|key| params.get(key).is_none()) {
         cx.error(
             check,
@@ -581,9 +565,9 @@ fn aggregate(cx: &mut Cx<'_>, params: &Fields<'_>, function: Aggregate) -> Optio
 
 /// Declared columns and drift levels; at least one of them, or the check would judge nothing.
 fn schema(cx: &mut Cx<'_>, params: &Fields<'_>, check: Pos) -> Option<CheckKind> {
-    let columns = optional(params.get("columns").map(|node| declared_columns(cx, node)));
+    let columns = params.read(cx, "columns", |cx, node, _| declared_columns(cx, node));
     let [on_added, on_removed, on_type_changed] =
-        DRIFT_KEYS.map(|key| optional(params.get(key).map(|node| drift_level(cx, node, key))));
+        DRIFT_KEYS.map(|key| params.read(cx, key, drift_level));
     if params.get("columns").is_none() && DRIFT_KEYS.iter().all(|key| params.get(key).is_none()) {
         cx.error(
             check,

@@ -195,36 +195,20 @@ fn settings(
     declared: &Declared<'_>,
     context: &str,
 ) -> Option<Settings> {
-    let owner = optional(fields.get("owner").map(|node| owner(cx, node, declared)));
-    let schedule = optional(fields.get("schedule").map(|node| cx.cron(node, "schedule")));
-    let timezone = optional(
-        fields
-            .get("timezone")
-            .map(|node| cx.timezone(node, "timezone")),
-    );
-    let tags = optional(
-        fields
-            .get("tags")
-            .map(|node| cx.optional_strings(node, "tags")),
-    );
-    let upstream = optional(
-        fields
-            .get("upstream")
-            .map(|node| cx.optional_strings(node, "upstream")),
-    );
-    let filter = optional(fields.get("filter").map(|node| cx.string(node, "filter")));
+    let owner = fields.read(cx, "owner", |cx, node, _| owner(cx, node, declared));
+    let schedule = fields.read(cx, "schedule", Cx::cron);
+    let timezone = fields.read(cx, "timezone", Cx::timezone);
+    let tags = fields.read(cx, "tags", Cx::optional_strings);
+    let upstream = fields.read(cx, "upstream", Cx::optional_strings);
+    let filter = fields.read(cx, "filter", Cx::string);
     // Validated for the user's sake; the model has no place for it yet.
-    let description = optional(
-        fields
-            .get("description")
-            .map(|node| cx.string(node, "description")),
-    );
-    let sla = optional(fields.get("sla").map(|node| sla(cx, node)));
+    let description = fields.read(cx, "description", Cx::string);
+    let sla = fields.read(cx, "sla", |cx, node, _| sla(cx, node));
     description?;
-    let checks = optional(fields.get("checks").map(|node| {
-        let items = cx.list(node, "checks")?;
+    let checks = fields.read(cx, "checks", |cx, node, key| {
+        let items = cx.list(node, key)?;
         check::checks(cx, items, context)
-    }));
+    });
     Some(Settings {
         owner: owner?,
         schedule: schedule?,

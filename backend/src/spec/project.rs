@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::reader::{Cx, Fields, optional};
+use super::reader::{Cx, Fields};
 use super::yaml::{Node, Pos, Value};
 use super::{Channel, Defaults, Owner, Project, Secret, Smtp, WarehouseConfig, suggest};
 
@@ -65,24 +65,16 @@ pub(crate) fn load(cx: &mut Cx<'_>, root: &Node, file: &Path) -> Draft {
     draft.owner_names = names(&fields, "owners");
     draft.check_paths = check_paths(cx, &fields).unwrap_or_default();
     let version = version(cx, &fields);
-    let store = optional(fields.get("store").map(|node| store(cx, node)));
+    let store = fields.read(cx, "store", |cx, node, _| store(cx, node));
     let warehouses = fields
         .require(cx, "warehouses")
         .and_then(|node| warehouses(cx, node));
-    let defaults = optional(fields.get("defaults").map(|node| defaults(cx, node)));
-    let smtp = optional(fields.get("smtp").map(|node| smtp(cx, node)));
+    let defaults = fields.read(cx, "defaults", |cx, node, _| defaults(cx, node));
+    let smtp = fields.read(cx, "smtp", |cx, node, _| smtp(cx, node));
     let has_smtp = fields.get("smtp").is_some();
-    let channels = optional(
-        fields
-            .get("channels")
-            .map(|node| channels(cx, node, has_smtp)),
-    );
+    let channels = fields.read(cx, "channels", |cx, node, _| channels(cx, node, has_smtp));
     let channel_names = names(&fields, "channels");
-    let owners = optional(
-        fields
-            .get("owners")
-            .map(|node| owners(cx, node, &channel_names)),
-    );
+    let owners = fields.read(cx, "owners", |cx, node, _| owners(cx, node, &channel_names));
     draft.project = version.and_then(|()| {
         Some(Project {
             root: file.parent().map(Path::to_path_buf).unwrap_or_default(),
@@ -170,16 +162,10 @@ fn warehouse(cx: &mut Cx<'_>, name: &str, node: &Node) -> Option<WarehouseConfig
         );
         None
     });
-    let max_connections = optional(
-        fields
-            .get("max_connections")
-            .map(|node| cx.whole(node, "max_connections", 1)),
-    );
-    let query_timeout = optional(
-        fields
-            .get("query_timeout")
-            .map(|node| cx.duration(node, "query_timeout")),
-    );
+    let max_connections = fields.read(cx, "max_connections", |cx, node, key| {
+        cx.whole(node, key, 1)
+    });
+    let query_timeout = fields.read(cx, "query_timeout", Cx::duration);
     Some(WarehouseConfig {
         name: name.to_owned(),
         url: url?,
@@ -191,12 +177,8 @@ fn warehouse(cx: &mut Cx<'_>, name: &str, node: &Node) -> Option<WarehouseConfig
 
 fn defaults(cx: &mut Cx<'_>, node: &Node) -> Option<Defaults> {
     let fields = cx.fields(node, "defaults", &DEFAULTS_KEYS)?;
-    let schedule = optional(fields.get("schedule").map(|node| cx.cron(node, "schedule")));
-    let timezone = optional(
-        fields
-            .get("timezone")
-            .map(|node| cx.timezone(node, "timezone")),
-    );
+    let schedule = fields.read(cx, "schedule", Cx::cron);
+    let timezone = fields.read(cx, "timezone", Cx::timezone);
     Some(Defaults {
         schedule: schedule?,
         timezone: timezone?.unwrap_or(chrono_tz::UTC),

@@ -360,6 +360,17 @@ impl<'n> Fields<'n> {
         }
         value
     }
+
+    /// Reads an optional key with `read` (e.g. `Cx::number`): `Some(None)` when the key is
+    /// absent, `None` when its value was wrong (already reported).
+    pub fn read<'c, T>(
+        &self,
+        cx: &mut Cx<'c>,
+        key: &str,
+        read: impl FnOnce(&mut Cx<'c>, &'n Node, &str) -> Option<T>,
+    ) -> Option<Option<T>> {
+        optional(self.get(key).map(|node| read(cx, node, key)))
+    }
 }
 
 /// For optional keys: turns "absent, or read" into `Some(value or none)`, and a failed read

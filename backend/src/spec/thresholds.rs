@@ -223,12 +223,10 @@ fn between(cx: &mut Cx<'_>, node: &Node) -> Option<(f64, f64)> {
 /// `anomaly: {sensitivity, direction}`; both optional (`anomaly: {}` takes the defaults).
 fn anomaly(cx: &mut Cx<'_>, node: &Node) -> Option<AnomalySpec> {
     let fields = cx.fields(node, "anomaly", &ANOMALY_KEYS)?;
-    let sensitivity = optional(fields.get("sensitivity").map(|node| sensitivity(cx, node)));
-    let direction = optional(
-        fields
-            .get("direction")
-            .map(|node| cx.choice(node, "direction", &DIRECTIONS)),
-    );
+    let sensitivity = fields.read(cx, "sensitivity", |cx, node, _| sensitivity(cx, node));
+    let direction = fields.read(cx, "direction", |cx, node, key| {
+        cx.choice(node, key, &DIRECTIONS)
+    });
     Some(AnomalySpec {
         sensitivity: sensitivity?,
         direction: direction?.map(str::to_owned),
