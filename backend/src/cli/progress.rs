@@ -49,7 +49,7 @@ impl ProgressLine {
 }
 
 impl Progress for ProgressLine {
-    fn dataset_done(&self, done: usize, _total: usize, _dataset: &str) {
+    fn dataset_done(&self, done: usize) {
         self.done.store(done, Ordering::Relaxed);
     }
 }

@@ -37,11 +37,8 @@ impl Selection {
 
 /// Progress of a run, reported as each dataset finishes.
 pub trait Progress: Sync {
-    fn dataset_done(&self, done: usize, total: usize, dataset: &str);
-}
-
-impl Progress for () {
-    fn dataset_done(&self, _: usize, _: usize, _: &str) {}
+    /// `done` datasets of the run have finished.
+    fn dataset_done(&self, done: usize);
 }
 
 pub async fn run(project: &Project, datasets: &[&Dataset], progress: &dyn Progress) -> RunReport {
@@ -57,7 +54,7 @@ pub async fn run(project: &Project, datasets: &[&Dataset], progress: &dyn Progre
                 Err(reason) => all_errors(dataset, reason),
             };
             let finished = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-            progress.dataset_done(finished, datasets.len(), &dataset.name);
+            progress.dataset_done(finished);
             results
         }
     });
