@@ -3,12 +3,13 @@
 //! and the `validate`, `explain` and `schema` commands.
 
 use std::collections::BTreeSet;
+use std::ops::Deref;
 
 use serde_json::Value;
 
 use crate::support::{
-    Backend, PgDb, Project, SqliteDb, TestDb, json_run, json_run_async, mysql_server_url,
-    pg_server_url, result, result_lines, summary, with_database,
+    Backend, Output, PgDb, Project, SqliteDb, assert_exit_code, json_run_async, mysql_server_url,
+    pg_server_url, result, result_lines, run_on_seeded, run_tidemark, summary, text, with_database,
 };
 
 /// alpha: 3 rows, one NULL name; beta: 2 rows; gamma: 1 row.
@@ -26,6 +27,45 @@ async fn sqlite_warehouse() -> SqliteDb {
     db
 }
 
+/// A project whose warehouse `main` is a fresh [`sqlite_warehouse`]. The database is removed
+/// with this value, so it lives exactly as long as the project; everything else is the
+/// [`Project`]'s, through `Deref`.
+struct SqliteProject {
+    project: Project,
+    _warehouse: SqliteDb,
+}
+
+impl SqliteProject {
+    /// One dataset file per `(file stem, yaml)`.
+    async fn new(datasets: &[(&str, &str)]) -> SqliteProject {
+        let warehouse = sqlite_warehouse().await;
+        SqliteProject {
+            project: Project::with_datasets(&warehouse.url, datasets),
+            _warehouse: warehouse,
+        }
+    }
+}
+
+impl Deref for SqliteProject {
+    type Target = Project;
+
+    fn deref(&self) -> &Project {
+        &self.project
+    }
+}
+
+/// Runs `tidemark COMMAND <project directory>` from another directory: the directory can be
+/// given as an argument instead of being the working directory.
+fn run_from_elsewhere(project: &Project, command: &str) -> Output {
+    let dir = project.path().to_str().expect("UTF-8 temp path");
+    run_tidemark(std::env::temp_dir().as_path(), &[command, dir])
+}
+
+/// A set of names, to compare without regard to order.
+fn names(list: &[&str]) -> BTreeSet<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
 const ALL_PASS: &str = "
 dataset: alpha
 checks:
@@ -35,32 +75,26 @@ checks:
 
 #[tokio::test(flavor = "multi_thread")]
 async fn exit_code_0_when_everything_passes() {
-    let db = sqlite_warehouse().await;
-    let project = Project::with_datasets(&db.url, &[("alpha", ALL_PASS)]);
-    let (code, doc) = json_run(project.path(), &[]);
-    assert_eq!(code, 0, "{}", result_lines(&doc));
+    let project = SqliteProject::new(&[("alpha", ALL_PASS)]).await;
+    let (code, doc) = project.json_run(&[]);
+    assert_exit_code(code, 0, &doc, "every check passes");
     assert_eq!(summary(&doc), [2, 0, 0, 0]);
     // The human format follows the same exit codes.
-    let out = project.run(&["run"]);
-    assert_eq!(out.code, 0, "{}", out.both());
-    // The project directory can also be given as an argument (from elsewhere).
-    let dir = project.path().to_str().expect("UTF-8 temp path");
-    let out = crate::support::run_tidemark(std::env::temp_dir().as_path(), &["run", dir]);
-    assert_eq!(out.code, 0, "{}", out.both());
+    project.run(&["run"]).assert_code(0);
+    run_from_elsewhere(&project, "run").assert_code(0);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn exit_code_1_when_a_check_fails() {
-    let db = sqlite_warehouse().await;
     let yaml = "
 dataset: alpha
 checks:
   - row_count: { max: 1 }
   - missing_count: { column: name, max: 5 }
 ";
-    let project = Project::with_datasets(&db.url, &[("alpha", yaml)]);
-    let (code, doc) = json_run(project.path(), &[]);
-    assert_eq!(code, 1, "{}", result_lines(&doc));
+    let project = SqliteProject::new(&[("alpha", yaml)]).await;
+    let (code, doc) = project.json_run(&[]);
+    assert_exit_code(code, 1, &doc, "row_count fails");
     assert_eq!(summary(&doc), [1, 0, 1, 0]);
     assert_eq!(result(&doc, None, "row_count")["value"], 3);
     assert_eq!(project.run(&["run"]).code, 1);
@@ -68,7 +102,6 @@ checks:
 
 #[tokio::test(flavor = "multi_thread")]
 async fn exit_code_2_when_a_check_errors() {
-    let db = sqlite_warehouse().await;
     let yaml = "
 dataset: alpha
 checks:
@@ -77,20 +110,15 @@ checks:
   - sql_metric: { name: two_columns, query: 'select 1, 2', max: 5 }
   - sql_metric: { name: works, query: 'select count(*) from alpha where amount > 15', equals: 2 }
 ";
-    let project = Project::with_datasets(&db.url, &[("alpha", yaml)]);
-    let (code, doc) = json_run(project.path(), &[]);
-    assert_eq!(
-        code,
-        2,
-        "an error outranks a failure:\n{}",
-        result_lines(&doc)
-    );
+    let project = SqliteProject::new(&[("alpha", yaml)]).await;
+    let (code, doc) = project.json_run(&[]);
+    assert_exit_code(code, 2, &doc, "an error outranks a failure");
     assert_eq!(summary(&doc), [1, 0, 1, 2], "{}", result_lines(&doc));
     for name in ["broken", "two_columns"] {
         let r = result(&doc, None, name);
         assert_eq!(r["outcome"], "error", "{r}");
         assert!(r["value"].is_null(), "an error has no value: {r}");
-        assert!(!r["message"].as_str().unwrap_or_default().is_empty(), "{r}");
+        assert!(!text(&r["message"]).is_empty(), "{r}");
     }
     let works = result(&doc, None, "works");
     assert_eq!(
@@ -102,7 +130,6 @@ checks:
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_broken_check_filter_errors_alone() {
-    let db = sqlite_warehouse().await;
     // The shared aggregate query fails on the bad filter; each metric is then retried on
     // its own, so only the broken check is an error.
     let yaml = "
@@ -112,16 +139,13 @@ checks:
   - row_count: { name: broken_filter, filter: 'no_such_column = 1', min: 1 }
   - missing_count: { column: name, max: 1 }
 ";
-    let project = Project::with_datasets(&db.url, &[("alpha", yaml)]);
-    let (code, doc) = json_run(project.path(), &[]);
-    assert_eq!(code, 2, "{}", result_lines(&doc));
+    let project = SqliteProject::new(&[("alpha", yaml)]).await;
+    let (code, doc) = project.json_run(&[]);
+    assert_exit_code(code, 2, &doc, "the broken filter is an error");
     assert_eq!(summary(&doc), [2, 0, 0, 1], "{}", result_lines(&doc));
     let broken = result(&doc, None, "broken_filter");
     assert!(
-        broken["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("no_such_column"),
+        text(&broken["message"]).contains("no_such_column"),
         "{broken}"
     );
     assert_eq!(result(&doc, None, "row_count")["value"], 3);
@@ -129,9 +153,7 @@ checks:
 
 #[tokio::test(flavor = "multi_thread")]
 async fn user_sql_cannot_write_to_the_warehouse() {
-    let pg = TestDb::new(Backend::Postgres).await;
-    pg.exec("CREATE TABLE victim (id int); INSERT INTO victim VALUES (1), (2);")
-        .await;
+    let seed = "CREATE TABLE victim (id int); INSERT INTO victim VALUES (1), (2);";
     let yaml = "
 dataset: victim
 checks:
@@ -141,18 +163,11 @@ checks:
       max: 0
   - row_count: { name: sneaky_filter, filter: '(select count(*) from (delete from victim returning 1) d) = 0', min: 0 }
 ";
-    let project = Project::with_datasets(pg.url(), &[("victim", yaml)]);
-    let (code, doc) = json_run_async(project.path(), &[]).await;
-    assert_eq!(code, 2, "{}", result_lines(&doc));
+    let (pg, code, doc) = run_on_seeded(Backend::Postgres, seed, &[("victim", yaml)]).await;
+    assert_exit_code(code, 2, &doc, "both writes are errors");
     let sneaky = result(&doc, None, "sneaky_delete");
     assert_eq!(sneaky["outcome"], "error", "{sneaky}");
-    assert!(
-        sneaky["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("read-only"),
-        "{sneaky}"
-    );
+    assert!(text(&sneaky["message"]).contains("read-only"), "{sneaky}");
     assert_eq!(result(&doc, None, "sneaky_filter")["outcome"], "error");
     assert_eq!(pg.scalar_i64("SELECT count(*) FROM victim").await, 2);
 }
@@ -182,34 +197,16 @@ fn exit_code_2_on_invalid_configuration() {
         &["run", "--format", "json"][..],
         &["validate", "--format", "json"],
     ] {
-        let out = project.run(args);
-        let doc: Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| {
-            panic!(
-                "tidemark {args:?}: stdout is not JSON ({e}):\n{}",
-                out.both()
-            )
-        });
+        let doc = project.run(args).json();
         assert_eq!(doc["valid"], false, "{doc}");
         let first = &doc["diagnostics"][0];
-        assert!(
-            first["file"]
-                .as_str()
-                .unwrap_or_default()
-                .ends_with("alpha.yml"),
-            "{doc}"
-        );
+        assert!(text(&first["file"]).ends_with("alpha.yml"), "{doc}");
         assert_eq!(
             (first["line"].as_u64(), first["column"].as_u64()),
             (Some(3), Some(5)),
             "{doc}"
         );
-        assert!(
-            first["message"]
-                .as_str()
-                .unwrap_or_default()
-                .contains("row_cuont"),
-            "{doc}"
-        );
+        assert!(text(&first["message"]).contains("row_cuont"), "{doc}");
     }
     // An unset variable without a default names the variable.
     let project = Project::builder()
@@ -227,13 +224,11 @@ fn exit_code_2_on_invalid_configuration() {
     }
     // No project at all.
     let empty = tempfile::tempdir().expect("temp dir");
-    let out = crate::support::run_tidemark(empty.path(), &["run"]);
-    assert_eq!(out.code, 2, "{}", out.both());
+    run_tidemark(empty.path(), &["run"]).assert_code(2);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn json_has_exactly_the_documented_fields() {
-    let db = sqlite_warehouse().await;
     let yaml = "
 dataset: alpha
 checks:
@@ -241,22 +236,20 @@ checks:
   - missing_count: { column: name, max: 0 }
   - duplicate_count: { columns: [id, name], max: 0 }
 ";
-    let project = Project::with_datasets(&db.url, &[("alpha", yaml)]);
-    let (code, doc) = json_run(project.path(), &[]);
-    assert_eq!(code, 1, "{}", result_lines(&doc));
+    let project = SqliteProject::new(&[("alpha", yaml)]).await;
+    let (code, doc) = project.json_run(&[]);
+    assert_exit_code(code, 1, &doc, "missing_count fails");
 
     let keys = |v: &Value| -> BTreeSet<String> {
         v.as_object().expect("an object").keys().cloned().collect()
     };
-    let set =
-        |names: &[&str]| -> BTreeSet<String> { names.iter().map(|s| s.to_string()).collect() };
     assert_eq!(
         keys(&doc),
-        set(&["run_id", "started_at", "finished_at", "results", "summary"])
+        names(&["run_id", "started_at", "finished_at", "results", "summary"])
     );
     assert_eq!(
         keys(&doc["summary"]),
-        set(&["pass", "warn", "fail", "error"])
+        names(&["pass", "warn", "fail", "error"])
     );
     let fields = [
         "dataset",
@@ -270,7 +263,7 @@ checks:
         "message",
     ];
     for r in doc["results"].as_array().expect("results") {
-        let mut want = set(&fields);
+        let mut want = names(&fields);
         if r["check"] == "duplicate_count(id, name)" {
             want.insert("columns".into());
         }
@@ -278,7 +271,7 @@ checks:
     }
     assert!(doc["run_id"].as_str().is_some_and(|s| !s.is_empty()));
     let time = |k: &str| {
-        chrono::DateTime::parse_from_rfc3339(doc[k].as_str().unwrap_or_default())
+        chrono::DateTime::parse_from_rfc3339(text(&doc[k]))
             .unwrap_or_else(|e| panic!("{k} is not RFC 3339 ({e}): {}", doc[k]))
     };
     assert!(time("started_at") <= time("finished_at"));
@@ -465,7 +458,6 @@ fn the_xml_checker_rejects_broken_documents() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn junit_is_well_formed_and_counts_failures_and_errors() {
-    let db = sqlite_warehouse().await;
     // pass, warn, two fails, one error; names with characters XML must escape.
     let yaml = r#"
 dataset: alpha
@@ -476,9 +468,9 @@ checks:
   - min: { column: amount, min: 100 }
   - sql_metric: { name: "broken <sql>", query: "select nonsense from nowhere", max: 0 }
 "#;
-    let project = Project::with_datasets(&db.url, &[("alpha", yaml)]);
+    let project = SqliteProject::new(&[("alpha", yaml)]).await;
     let out = project.run(&["run", "--format", "junit"]);
-    assert_eq!(out.code, 2, "{}", out.both());
+    out.assert_code(2);
     let elements = parse_xml(&out.stdout)
         .unwrap_or_else(|e| panic!("JUnit output is not well-formed XML: {e}\n{}", out.both()));
     let count = |name: &str| elements.iter().filter(|e| e.name == name).count() as u64;
@@ -510,49 +502,55 @@ checks:
     );
 }
 
+/// `dataset: NAME`, tagged, with one `row_count` check.
+fn tagged_dataset(name: &str, tags: &str) -> String {
+    format!("dataset: {name}\ntags: [{tags}]\nchecks:\n  - row_count: {{ min: 1 }}\n")
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn dataset_and_tag_select_what_runs() {
-    let db = sqlite_warehouse().await;
-    let project = Project::with_datasets(
-        &db.url,
-        &[
-            (
-                "alpha",
-                "dataset: alpha\ntags: [x]\nchecks:\n  - row_count: { min: 1 }\n",
-            ),
-            (
-                "beta",
-                "dataset: beta\ntags: [y]\nchecks:\n  - row_count: { min: 1 }\n",
-            ),
-            (
-                "gamma",
-                "dataset: gamma\ntags: [x, y]\nchecks:\n  - row_count: { min: 1 }\n",
-            ),
-        ],
-    );
+    let project = SqliteProject::new(&[
+        ("alpha", &tagged_dataset("alpha", "x")),
+        ("beta", &tagged_dataset("beta", "y")),
+        ("gamma", &tagged_dataset("gamma", "x, y")),
+    ])
+    .await;
     let datasets = |args: &[&str]| -> BTreeSet<String> {
-        let (code, doc) = json_run(project.path(), args);
-        assert_eq!(code, 0, "{args:?}: {}", result_lines(&doc));
+        let (code, doc) = project.json_run(args);
+        assert_exit_code(
+            code,
+            0,
+            &doc,
+            &format!("{args:?}: every selected check passes"),
+        );
         doc["results"]
             .as_array()
             .expect("results")
             .iter()
-            .map(|r| r["dataset"].as_str().unwrap_or_default().to_owned())
+            .map(|r| text(&r["dataset"]).to_owned())
             .collect()
     };
-    let set =
-        |names: &[&str]| -> BTreeSet<String> { names.iter().map(|s| s.to_string()).collect() };
-    assert_eq!(datasets(&[]), set(&["alpha", "beta", "gamma"]));
-    assert_eq!(datasets(&["--dataset", "beta"]), set(&["beta"]));
+    assert_eq!(datasets(&[]), names(&["alpha", "beta", "gamma"]));
+    assert_eq!(datasets(&["--dataset", "beta"]), names(&["beta"]));
     assert_eq!(
         datasets(&["--dataset", "alpha", "--dataset", "gamma"]),
-        set(&["alpha", "gamma"])
+        names(&["alpha", "gamma"])
     );
-    assert_eq!(datasets(&["--tag", "x"]), set(&["alpha", "gamma"]));
-    assert_eq!(datasets(&["--tag", "y"]), set(&["beta", "gamma"]));
+    assert_eq!(datasets(&["--tag", "x"]), names(&["alpha", "gamma"]));
+    assert_eq!(datasets(&["--tag", "y"]), names(&["beta", "gamma"]));
 }
 
 const SECRET: &str = "Sup3r-S3cret-pw";
+
+/// Fails if `out` shows the password anywhere.
+#[track_caller]
+fn assert_no_secret(out: &Output, what: &str) {
+    assert!(
+        !out.both().contains(SECRET),
+        "{what} printed the password:\n{}",
+        out.both()
+    );
+}
 
 #[test]
 fn unreachable_warehouses_are_errors_naming_them() {
@@ -567,26 +565,20 @@ fn unreachable_warehouses_are_errors_naming_them() {
     let json = project.run(&["run", "--format", "json"]);
     let human = project.run(&["run"]);
     for out in [&json, &human] {
-        assert_eq!(out.code, 2, "{}", out.both());
+        out.assert_code(2);
         assert!(!out.stderr.contains("panicked"), "{}", out.both());
-        assert!(
-            !out.both().contains(SECRET),
-            "the password leaked:\n{}",
-            out.both()
-        );
+        assert_no_secret(out, "tidemark run");
     }
-    let doc: Value = serde_json::from_str(&json.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", json.both()));
+    let doc = json.json();
     let results = doc["results"].as_array().expect("results");
     assert_eq!(results.len(), 3, "{}", result_lines(&doc));
     for r in results {
-        let warehouse = r["warehouse"].as_str().unwrap_or_default();
+        let warehouse = text(&r["warehouse"]);
         assert!(warehouse == "pg_down" || warehouse == "mysql_down", "{r}");
         assert_eq!(r["outcome"], "error", "{r}");
         assert!(r["value"].is_null(), "{r}");
-        let message = r["message"].as_str().unwrap_or_default();
         assert!(
-            message.contains(warehouse),
+            text(&r["message"]).contains(warehouse),
             "the message names the warehouse: {r}"
         );
     }
@@ -621,7 +613,7 @@ async fn a_password_in_the_url_is_never_printed() {
         )],
     );
     let (code, doc) = json_run_async(project.path(), &[]).await;
-    assert_eq!(code, 2, "{}", result_lines(&doc));
+    assert_exit_code(code, 2, &doc, "the broken sql_metric is an error");
     assert_eq!(
         result(&doc, None, "row_count")["outcome"],
         "pass",
@@ -638,17 +630,13 @@ async fn a_password_in_the_url_is_never_printed() {
             vec!["explain"],
         ]
         .into_iter()
-        .map(|args| (args.join(" "), crate::support::run_tidemark(&dir, &args)))
+        .map(|args| (args.join(" "), run_tidemark(&dir, &args)))
         .collect::<Vec<_>>()
     })
     .await
     .expect("join");
     for (args, out) in outputs {
-        assert!(
-            !out.both().contains(SECRET),
-            "`tidemark {args}` printed the password:\n{}",
-            out.both()
-        );
+        assert_no_secret(&out, &format!("`tidemark {args}`"));
     }
     // Also a MySQL URL with a password that the server refuses.
     let my_url = with_database(&mysql_server_url(), "mysql").replacen(
@@ -661,15 +649,13 @@ async fn a_password_in_the_url_is_never_printed() {
         &[("t", "dataset: user\nchecks:\n  - row_count: { min: 1 }\n")],
     );
     let (code, doc) = json_run_async(project.path(), &[]).await;
-    let out = project.run(&["run"]);
-    assert!(!out.both().contains(SECRET), "{}", out.both());
+    assert_no_secret(&project.run(&["run"]), "tidemark run");
     assert!(!doc.to_string().contains(SECRET), "{doc}");
-    assert_eq!(code, 2, "access denied is an error: {}", result_lines(&doc));
+    assert_exit_code(code, 2, &doc, "access denied is an error");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn warn_levels_give_warn_and_exit_0() {
-    let db = sqlite_warehouse().await;
     let yaml = "
 dataset: alpha
 checks:
@@ -677,14 +663,9 @@ checks:
   - missing_count: { column: name, warn: { max: 0 }, fail: { max: 10 } }
   - sum: { column: amount, warn: { between: [0, 10] }, fail: { between: [0, 100] } }
 ";
-    let project = Project::with_datasets(&db.url, &[("alpha", yaml)]);
-    let (code, doc) = json_run(project.path(), &[]);
-    assert_eq!(
-        code,
-        0,
-        "warnings are not failures:\n{}",
-        result_lines(&doc)
-    );
+    let project = SqliteProject::new(&[("alpha", yaml)]).await;
+    let (code, doc) = project.json_run(&[]);
+    assert_exit_code(code, 0, &doc, "warnings are not failures");
     assert_eq!(summary(&doc), [0, 3, 0, 0], "{}", result_lines(&doc));
     for r in doc["results"].as_array().expect("results") {
         assert_eq!(r["outcome"], "warn", "{r}");
@@ -697,34 +678,26 @@ checks:
 
 #[tokio::test(flavor = "multi_thread")]
 async fn validate_accepts_a_valid_project() {
-    let db = sqlite_warehouse().await;
-    let project = Project::with_datasets(&db.url, &[("alpha", ALL_PASS)]);
-    let out = project.run(&["validate"]);
-    assert_eq!(out.code, 0, "{}", out.both());
-    // Also given the directory.
-    let dir = project.path().to_str().expect("UTF-8 temp path");
-    let out = crate::support::run_tidemark(std::env::temp_dir().as_path(), &["validate", dir]);
-    assert_eq!(out.code, 0, "{}", out.both());
+    let project = SqliteProject::new(&[("alpha", ALL_PASS)]).await;
+    project.run(&["validate"]).assert_code(0);
+    run_from_elsewhere(&project, "validate").assert_code(0);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn explain_prints_the_sql_for_each_dataset() {
-    let db = sqlite_warehouse().await;
-    let project = Project::with_datasets(
-        &db.url,
-        &[
-            (
-                "alpha",
-                "dataset: alpha\nchecks:\n  - row_count: { min: 1 }\n  - avg: { column: amount, max: 100 }\n",
-            ),
-            (
-                "beta",
-                "dataset: beta\nchecks:\n  - duplicate_count: { columns: [id], max: 0 }\n",
-            ),
-        ],
-    );
+    let project = SqliteProject::new(&[
+        (
+            "alpha",
+            "dataset: alpha\nchecks:\n  - row_count: { min: 1 }\n  - avg: { column: amount, max: 100 }\n",
+        ),
+        (
+            "beta",
+            "dataset: beta\nchecks:\n  - duplicate_count: { columns: [id], max: 0 }\n",
+        ),
+    ])
+    .await;
     let out = project.run(&["explain"]);
-    assert_eq!(out.code, 0, "{}", out.both());
+    out.assert_code(0);
     let lower = out.stdout.to_lowercase();
     assert!(lower.contains("select"), "{}", out.both());
     for table in ["alpha", "beta"] {
@@ -739,10 +712,9 @@ async fn explain_prints_the_sql_for_each_dataset() {
 #[test]
 fn schema_prints_a_json_schema() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let out = crate::support::run_tidemark(dir.path(), &["schema"]);
-    assert_eq!(out.code, 0, "{}", out.both());
-    let schema: Value = serde_json::from_str(&out.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", out.both()));
+    let out = run_tidemark(dir.path(), &["schema"]);
+    out.assert_code(0);
+    let schema = out.json();
     assert!(
         schema.get("$schema").is_some(),
         "no \"$schema\" key:\n{}",

@@ -4,7 +4,9 @@
 
 use serde_json::Value;
 
-use crate::support::{Backend, Project, TestDb, json_run_async, result, result_lines, summary};
+use crate::support::{
+    Backend, assert_no_problems, on_each_backend, result, run_on_seeded, summary, text,
+};
 
 /// A quoted identifier in the warehouse's own dialect (for seeding only).
 fn q(backend: Backend, name: &str) -> String {
@@ -21,11 +23,7 @@ const VICTIM: &str = "victim";
 
 fn seed_sql(backend: Backend) -> String {
     let q = |name: &str| q(backend, name);
-    let (int, text, decimal) = match backend {
-        Backend::Postgres => ("integer", "text", "numeric(10,2)"),
-        Backend::MariaDb => ("int", "varchar(20)", "decimal(10,2)"),
-        Backend::Sqlite => ("INTEGER", "TEXT", "DECIMAL(10,2)"),
-    };
+    let t = backend.types();
     format!(
         "CREATE TABLE {items} ({item_id} {int}, {unit_price} {decimal}, {order} {int}, \
              {group} {text}, {weird} {text}, {tick} {int});
@@ -48,6 +46,9 @@ fn seed_sql(backend: Backend) -> String {
         from = q("from"),
         weird = q("we\"ird"),
         tick = q("back`tick"),
+        int = t.int,
+        text = t.text,
+        decimal = t.decimal,
     )
 }
 
@@ -107,18 +108,12 @@ const PASSING: &[(&str, &str, f64)] = &[
 ];
 
 async fn odd_identifiers(backend: Backend) {
-    let db = TestDb::new(backend).await;
-    db.exec(&seed_sql(backend)).await;
-    let project = Project::with_datasets(
-        db.url(),
-        &[
-            ("items", ITEMS_YAML),
-            ("select", SELECT_YAML),
-            ("odd", ODD_YAML),
-        ],
-    );
-    let (code, doc) = json_run_async(project.path(), &[]).await;
-    let listing = result_lines(&doc);
+    let datasets = [
+        ("items", ITEMS_YAML),
+        ("select", SELECT_YAML),
+        ("odd", ODD_YAML),
+    ];
+    let (_db, code, doc) = run_on_seeded(backend, &seed_sql(backend), &datasets).await;
     let mut problems = Vec::new();
     for (dataset, check, value) in PASSING {
         let r = result(&doc, Some(dataset), check);
@@ -139,11 +134,7 @@ async fn odd_identifiers(backend: Backend) {
     if summary(&doc) != [PASSING.len() as u64 + 1, 0, 0, 0] || code != 0 {
         problems.push(format!("exit code {code}, summary {:?}", summary(&doc)));
     }
-    assert!(
-        problems.is_empty(),
-        "{backend:?}:\n{}\n\nresults:\n{listing}",
-        problems.join("\n")
-    );
+    assert_no_problems(backend, &problems, &doc);
 }
 
 const VICTIM_YAML: &str = r#"
@@ -169,7 +160,7 @@ checks:
 "#;
 
 fn says_not_found(message: &Value) -> bool {
-    let m = message.as_str().unwrap_or_default().to_lowercase();
+    let m = text(message).to_lowercase();
     [
         "not found",
         "missing",
@@ -184,19 +175,13 @@ fn says_not_found(message: &Value) -> bool {
 }
 
 async fn injection(backend: Backend) {
-    let db = TestDb::new(backend).await;
-    db.exec(&seed_sql(backend)).await;
-    let project = Project::with_datasets(
-        db.url(),
-        &[
-            ("victim", VICTIM_YAML),
-            ("victim_dq", VICTIM_DQ_YAML),
-            ("victim_bt", VICTIM_BT_YAML),
-            ("items", ITEMS_YAML),
-        ],
-    );
-    let (code, doc) = json_run_async(project.path(), &[]).await;
-    let listing = result_lines(&doc);
+    let datasets = [
+        ("victim", VICTIM_YAML),
+        ("victim_dq", VICTIM_DQ_YAML),
+        ("victim_bt", VICTIM_BT_YAML),
+        ("items", ITEMS_YAML),
+    ];
+    let (db, code, doc) = run_on_seeded(backend, &seed_sql(backend), &datasets).await;
     let mut problems = Vec::new();
     for check in [
         "inject_double_quote",
@@ -244,39 +229,19 @@ async fn injection(backend: Backend) {
             problems.push(format!("table {table} has {count} rows, expected {rows}"));
         }
     }
-    assert!(
-        problems.is_empty(),
-        "{backend:?}:\n{}\n\nresults:\n{listing}",
-        problems.join("\n")
-    );
+    assert_no_problems(backend, &problems, &doc);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn odd_identifiers_on_postgres() {
-    odd_identifiers(Backend::Postgres).await;
+on_each_backend! {
+    odd_identifiers,
+    postgres: odd_identifiers_on_postgres,
+    mariadb: odd_identifiers_on_mariadb,
+    sqlite: odd_identifiers_on_sqlite,
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn odd_identifiers_on_mariadb() {
-    odd_identifiers(Backend::MariaDb).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn odd_identifiers_on_sqlite() {
-    odd_identifiers(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn injection_through_names_only_errors_on_postgres() {
-    injection(Backend::Postgres).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn injection_through_names_only_errors_on_mariadb() {
-    injection(Backend::MariaDb).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn injection_through_names_only_errors_on_sqlite() {
-    injection(Backend::Sqlite).await;
+on_each_backend! {
+    injection,
+    postgres: injection_through_names_only_errors_on_postgres,
+    mariadb: injection_through_names_only_errors_on_mariadb,
+    sqlite: injection_through_names_only_errors_on_sqlite,
 }

@@ -1,7 +1,9 @@
 //! A warehouse's `max_connections` and `query_timeout` hold, measured from the warehouse's
 //! own view of its sessions and from the outcome of a query that outlives its timeout.
 
-use crate::support::{Backend, Project, TestDb, json_run_async, result, result_lines};
+use crate::support::{
+    Backend, Project, TestDb, assert_exit_code, json_run_async, on_each_backend, result,
+};
 
 /// How many of Tidemark's sessions the server sees while this very query runs; pg_sleep
 /// holds each dataset's connection long enough for concurrent datasets to overlap.
@@ -10,30 +12,24 @@ const CONCURRENT_SESSIONS: &str = "select count(*) from pg_stat_activity cross j
 
 #[tokio::test(flavor = "multi_thread")]
 async fn max_connections_bounds_concurrent_datasets() {
-    let db = TestDb::new(Backend::Postgres).await;
-    db.exec("CREATE TABLE a (id int); CREATE TABLE b (id int); CREATE TABLE c (id int);")
-        .await;
+    let db = TestDb::seeded(
+        Backend::Postgres,
+        "CREATE TABLE a (id int); CREATE TABLE b (id int); CREATE TABLE c (id int);",
+    )
+    .await;
     let dataset = |table: &str| {
         format!(
             "dataset: {table}\nchecks:\n  - sql_metric: {{ name: sessions, query: \"{CONCURRENT_SESSIONS}\", max: 1 }}\n"
         )
     };
     let project = Project::builder()
-        .config(&format!(
-            "version: 1\nwarehouses:\n  main: {{ url: \"{}\", max_connections: 1 }}\nchecks: [checks/]\n",
-            db.url()
-        ))
+        .warehouse_with("main", db.url(), &[("max_connections", "1")])
         .dataset("a", &dataset("a"))
         .dataset("b", &dataset("b"))
         .dataset("c", &dataset("c"))
         .build();
     let (code, doc) = json_run_async(project.path(), &[]).await;
-    assert_eq!(
-        code,
-        0,
-        "more than one session at a time:\n{}",
-        result_lines(&doc)
-    );
+    assert_exit_code(code, 0, &doc, "more than one session at a time");
     for table in ["a", "b", "c"] {
         assert_eq!(result(&doc, Some(table), "sessions")["value"], 1);
     }
@@ -54,14 +50,13 @@ fn slow_query(backend: Backend) -> &'static str {
 }
 
 async fn query_over_its_timeout_is_an_error(backend: Backend) {
-    let db = TestDb::new(backend).await;
-    db.exec("CREATE TABLE t (id int); INSERT INTO t VALUES (1);")
-        .await;
-    let url = serde_json::to_string(db.url()).expect("URL to JSON");
+    let db = TestDb::seeded(
+        backend,
+        "CREATE TABLE t (id int); INSERT INTO t VALUES (1);",
+    )
+    .await;
     let project = Project::builder()
-        .config(&format!(
-            "version: 1\nwarehouses:\n  main: {{ url: {url}, query_timeout: 1s }}\nchecks: [checks/]\n"
-        ))
+        .warehouse_with("main", db.url(), &[("query_timeout", "1s")])
         .dataset(
             "t",
             &format!(
@@ -71,7 +66,7 @@ async fn query_over_its_timeout_is_an_error(backend: Backend) {
         )
         .build();
     let (code, doc) = json_run_async(project.path(), &[]).await;
-    assert_eq!(code, 2, "{backend:?}: {}", result_lines(&doc));
+    assert_exit_code(code, 2, &doc, "the slow query is an error");
     let slow = result(&doc, None, "slow");
     assert_eq!(slow["outcome"], "error", "{backend:?}: {slow}");
     assert_eq!(
@@ -82,17 +77,9 @@ async fn query_over_its_timeout_is_an_error(backend: Backend) {
     assert_eq!(result(&doc, None, "row_count")["outcome"], "pass");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_query_over_its_timeout_is_an_error_on_postgres() {
-    query_over_its_timeout_is_an_error(Backend::Postgres).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_query_over_its_timeout_is_an_error_on_mariadb() {
-    query_over_its_timeout_is_an_error(Backend::MariaDb).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_query_over_its_timeout_is_an_error_on_sqlite() {
-    query_over_its_timeout_is_an_error(Backend::Sqlite).await;
+on_each_backend! {
+    query_over_its_timeout_is_an_error,
+    postgres: a_query_over_its_timeout_is_an_error_on_postgres,
+    mariadb: a_query_over_its_timeout_is_an_error_on_mariadb,
+    sqlite: a_query_over_its_timeout_is_an_error_on_sqlite,
 }

@@ -7,7 +7,10 @@
 //! test database (its `dbid`).
 //! MariaDB: the general query log, written to the `mysql.general_log` table.
 
-use crate::support::{MyDb, PgDb, Project, json_run_async, result_lines, summary};
+use crate::support::{
+    Backend, MyDb, PgDb, Project, SqlTypes, block_on_side, json_run_async, result_lines, summary,
+    unique_name,
+};
 
 /// Ten aggregate checks (all passing) and a schema check on `table`.
 fn dataset_yaml(table: &str) -> String {
@@ -32,16 +35,15 @@ checks:
 
 const AGGREGATE_CHECKS: u64 = 10;
 
-fn seed_sql(table: &str, text_type: &str) -> String {
+fn seed_sql(table: &str, backend: Backend) -> String {
+    let SqlTypes {
+        int, text, decimal, ..
+    } = backend.types();
     format!(
-        "CREATE TABLE {table} (id integer, customer_id integer, status {text_type}, amount numeric(10,2));
+        "CREATE TABLE {table} (id {int}, customer_id {int}, status {text}, amount {decimal});
          INSERT INTO {table} VALUES (1, 10, 'placed', 10), (2, NULL, 'shipped', 20), \
              (3, 11, 'placed', 30), (4, 12, 'shipped', 40);"
     )
-}
-
-fn unique_table() -> String {
-    format!("qc_{}", uuid::Uuid::new_v4().simple())
 }
 
 async fn run_and_check_results(url: &str, table: &str) {
@@ -70,8 +72,8 @@ async fn postgres_one_aggregate_select_and_one_schema_lookup() {
         .execute(&db.pool)
         .await
         .expect("CREATE EXTENSION pg_stat_statements (run tests/run)");
-    let table = unique_table();
-    db.exec(&seed_sql(&table, "text")).await;
+    let table = unique_name("qc");
+    db.exec(&seed_sql(&table, Backend::Postgres)).await;
 
     run_and_check_results(&db.url, &table).await;
 
@@ -157,26 +159,18 @@ struct GeneralLog {
 impl Drop for GeneralLog {
     fn drop(&mut self) {
         let (pool, was_on, output) = (self.pool.clone(), self.was_on.clone(), self.output.clone());
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build();
-            if let Ok(runtime) = runtime {
-                runtime.block_on(async move {
-                    let sql = format!("SET GLOBAL general_log = {was_on}, log_output = '{output}'");
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&pool).await;
-                });
-            }
-        })
-        .join();
+        block_on_side("restoring the general log settings", move || async move {
+            let sql = format!("SET GLOBAL general_log = {was_on}, log_output = '{output}'");
+            let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&pool).await;
+        });
     }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn mariadb_one_aggregate_select_and_one_schema_lookup() {
     let db = MyDb::new().await;
-    let table = unique_table();
-    db.exec(&seed_sql(&table, "varchar(20)")).await;
+    let table = unique_name("qc");
+    db.exec(&seed_sql(&table, Backend::MariaDb)).await;
 
     let (was_on, output): (i64, String) =
         sqlx::query_as("SELECT @@GLOBAL.general_log + 0, @@GLOBAL.log_output")

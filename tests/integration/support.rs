@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
-use sqlx::mysql::{MySqlPool, MySqlPoolOptions};
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::pool::PoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
+use sqlx::{Database, Executor, Pool};
 
 pub const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 pub const DEFAULT_MYSQL_URL: &str = "mysql://root@127.0.0.1:3306/mysql";
@@ -31,7 +31,7 @@ pub struct Project {
 /// Builds a [`Project`]: warehouses, dataset files and any other files.
 #[derive(Default)]
 pub struct ProjectBuilder {
-    warehouses: Vec<(String, String)>,
+    warehouses: Vec<Warehouse>,
     files: Vec<(PathBuf, String)>,
     config: Option<String>,
 }
@@ -66,10 +66,30 @@ impl Project {
     }
 }
 
+/// One entry of `warehouses:` in `tidemark.yml`.
+struct Warehouse {
+    name: String,
+    url: String,
+    /// `(key, YAML value)` settings besides the URL.
+    settings: Vec<(String, String)>,
+}
+
 impl ProjectBuilder {
     /// Adds a warehouse to `tidemark.yml`.
-    pub fn warehouse(mut self, name: &str, url: &str) -> Self {
-        self.warehouses.push((name.to_owned(), url.to_owned()));
+    pub fn warehouse(self, name: &str, url: &str) -> Self {
+        self.warehouse_with(name, url, &[])
+    }
+
+    /// Adds a warehouse with settings besides its URL, e.g. `[("query_timeout", "1s")]`.
+    pub fn warehouse_with(mut self, name: &str, url: &str, settings: &[(&str, &str)]) -> Self {
+        self.warehouses.push(Warehouse {
+            name: name.to_owned(),
+            url: url.to_owned(),
+            settings: settings
+                .iter()
+                .map(|(key, value)| (key.to_string(), value.to_string()))
+                .collect(),
+        });
         self
     }
 
@@ -98,10 +118,18 @@ impl ProjectBuilder {
             .expect("create a temporary project directory");
         let config = self.config.unwrap_or_else(|| {
             let mut yaml = String::from("version: 1\nwarehouses:\n");
-            for (name, url) in &self.warehouses {
+            for Warehouse {
+                name,
+                url,
+                settings,
+            } in &self.warehouses
+            {
                 // A JSON string is a valid YAML double-quoted scalar.
                 let url = serde_json::to_string(url).expect("string to JSON");
                 writeln!(yaml, "  {name}:\n    url: {url}").expect("write to a String");
+                for (key, value) in settings {
+                    writeln!(yaml, "    {key}: {value}").expect("write to a String");
+                }
             }
             yaml.push_str("checks: [checks/]\n");
             yaml
@@ -139,6 +167,19 @@ impl Output {
             self.code, self.stdout, self.stderr
         )
     }
+
+    /// Asserts the exit code, showing everything printed if it differs.
+    #[track_caller]
+    pub fn assert_code(&self, want: i32) {
+        assert_eq!(self.code, want, "{}", self.both());
+    }
+
+    /// Stdout parsed as one JSON document (panics, showing the output, if it is not).
+    #[track_caller]
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{}", self.both()))
+    }
 }
 
 /// Runs the `tidemark` binary with `args`, in `dir`, with a clean environment for it (no
@@ -171,9 +212,37 @@ pub fn json_run(dir: &Path, extra_args: &[&str]) -> (i32, Value) {
         "tidemark panicked:\n{}",
         out.both()
     );
-    let doc: Value = serde_json::from_str(&out.stdout)
-        .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{}", out.both()));
-    (out.code, doc)
+    (out.code, out.json())
+}
+
+/// Asserts a run's exit code; `why` says what the code means here, and a failure lists
+/// every result of the run.
+#[track_caller]
+pub fn assert_exit_code(code: i32, want: i32, doc: &Value, why: &str) {
+    assert!(
+        code == want,
+        "exit code {code}, expected {want} ({why}); results:\n{}",
+        result_lines(doc)
+    );
+}
+
+/// Fails if anything was found wrong, listing all of it and then every result of the run.
+/// Tests that compare many results collect their problems instead of stopping at the first,
+/// so that one failing run shows everything that is off.
+#[track_caller]
+pub fn assert_no_problems(backend: Backend, problems: &[String], doc: &Value) {
+    assert!(
+        problems.is_empty(),
+        "{backend:?}:\n{}\n\nresults:\n{}",
+        problems.join("\n"),
+        result_lines(doc)
+    );
+}
+
+/// A JSON string's text; "" for anything else (a missing field, null), so that assertions on
+/// the text fail with the document in their message rather than panic here.
+pub fn text(v: &Value) -> &str {
+    v.as_str().unwrap_or_default()
 }
 
 /// The result named `check` (of `dataset`, if given) in a JSON run document.
@@ -254,6 +323,71 @@ pub enum Backend {
     Sqlite,
 }
 
+/// Column type names in a warehouse's own dialect, for seeding the same table everywhere.
+pub struct SqlTypes {
+    pub int: &'static str,
+    pub text: &'static str,
+    pub decimal: &'static str,
+    pub float: &'static str,
+    pub timestamp: &'static str,
+}
+
+impl Backend {
+    pub fn types(self) -> SqlTypes {
+        match self {
+            Backend::Postgres => SqlTypes {
+                int: "integer",
+                text: "text",
+                decimal: "numeric(10,2)",
+                float: "double precision",
+                timestamp: "timestamptz",
+            },
+            Backend::MariaDb => SqlTypes {
+                int: "int",
+                text: "varchar(50)",
+                decimal: "decimal(10,2)",
+                float: "double",
+                timestamp: "datetime",
+            },
+            Backend::Sqlite => SqlTypes {
+                int: "INTEGER",
+                text: "TEXT",
+                decimal: "DECIMAL(10,2)",
+                float: "REAL",
+                timestamp: "DATETIME",
+            },
+        }
+    }
+}
+
+/// Declares one `#[tokio::test]` per warehouse, each running `scenario(backend)`. The test
+/// names are written out in full (labelled with their warehouse) so that a failing test's
+/// name can be found with grep.
+macro_rules! on_each_backend {
+    (
+        $scenario:ident,
+        postgres: $postgres:ident,
+        mariadb: $mariadb:ident,
+        sqlite: $sqlite:ident $(,)?
+    ) => {
+        #[tokio::test(flavor = "multi_thread")]
+        async fn $postgres() {
+            $scenario($crate::support::Backend::Postgres).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread")]
+        async fn $mariadb() {
+            $scenario($crate::support::Backend::MariaDb).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread")]
+        async fn $sqlite() {
+            $scenario($crate::support::Backend::Sqlite).await;
+        }
+    };
+}
+pub(crate) use on_each_backend;
+
 pub fn pg_server_url() -> String {
     std::env::var("TIDEMARK_TEST_PG_URL").unwrap_or_else(|_| DEFAULT_PG_URL.to_owned())
 }
@@ -281,62 +415,146 @@ pub fn with_database(url: &str, database: &str) -> String {
     out
 }
 
-fn unique_db_name() -> String {
-    format!("tm_{}", uuid::Uuid::new_v4().simple())
+/// `<prefix>_<uuid>`: a database or table name no other test (or earlier run) uses.
+pub fn unique_name(prefix: &str) -> String {
+    format!("{prefix}_{}", uuid::Uuid::new_v4().simple())
 }
 
-/// Runs `work` to completion on a runtime of its own in another thread: usable from `Drop`
-/// whether or not the caller is inside a Tokio runtime.
-fn block_on_side<F>(work: F)
+/// Runs the future that `work` makes to completion, on a runtime of its own in another
+/// thread: usable from `Drop` whether or not the caller is inside a Tokio runtime (a runtime
+/// cannot block inside another). A failure only warns, naming `what`: it is cleanup, after
+/// the test has already passed or failed.
+pub fn block_on_side<W, F>(what: &str, work: W)
 where
-    F: std::future::Future<Output = ()> + Send + 'static,
+    W: FnOnce() -> F + Send + 'static,
+    F: Future<Output = ()>,
 {
     let joined = std::thread::spawn(move || {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .expect("build a cleanup runtime")
-            .block_on(work);
+            .block_on(work());
     })
     .join();
     if joined.is_err() {
-        eprintln!("warning: dropping a test database failed");
+        eprintln!("warning: {what} failed");
     }
 }
 
-/// A fresh Postgres database `tm_<uuid>`, dropped (WITH (FORCE)) when the value is dropped.
-pub struct PgDb {
+/// Runs several `;`-separated statements on `pool`; `backend` names the warehouse if they fail.
+async fn exec_on<DB>(pool: &Pool<DB>, backend: &str, sql: &str)
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+        .execute(pool)
+        .await
+        .unwrap_or_else(|e| panic!("{backend} seeding failed: {e}\n{sql}"));
+}
+
+/// What differs between the database servers that [`ServerDb`] creates databases on.
+pub trait Server: Database {
+    /// The server's name in messages.
+    const LABEL: &'static str;
+    /// The server to create test databases on.
+    fn server_url() -> String;
+    fn create_database_sql(name: &str) -> String;
+    fn drop_database_sql(name: &str) -> String;
+}
+
+impl Server for sqlx::Postgres {
+    const LABEL: &'static str = "Postgres";
+    fn server_url() -> String {
+        pg_server_url()
+    }
+    fn create_database_sql(name: &str) -> String {
+        format!("CREATE DATABASE {name}")
+    }
+    // FORCE: a connection the binary left open must not keep the database alive.
+    fn drop_database_sql(name: &str) -> String {
+        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    }
+}
+
+impl Server for sqlx::MySql {
+    const LABEL: &'static str = "MariaDB";
+    fn server_url() -> String {
+        mysql_server_url()
+    }
+    // The server's default character set may be latin1, which cannot hold every test string.
+    fn create_database_sql(name: &str) -> String {
+        format!("CREATE DATABASE {name} CHARACTER SET utf8mb4")
+    }
+    fn drop_database_sql(name: &str) -> String {
+        format!("DROP DATABASE IF EXISTS {name}")
+    }
+}
+
+/// A fresh database `tm_<uuid>` on a database server, dropped when the value is dropped.
+///
+/// The `for<'c> &'c mut DB::Connection: Executor` bound (here and on the helpers) only says
+/// "a pool of this database can run SQL"; sqlx wants it written out wherever code is generic
+/// over the database.
+pub struct ServerDb<DB: Server>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
     pub name: String,
     /// The warehouse URL for tidemark.yml.
     pub url: String,
     /// A pool on the test database, for seeding and inspecting.
-    pub pool: PgPool,
+    pub pool: Pool<DB>,
     server_url: String,
 }
 
-impl PgDb {
-    pub async fn new() -> PgDb {
-        let server_url = pg_server_url();
-        let name = unique_db_name();
-        let admin = PgPoolOptions::new()
-            .max_connections(1)
-            .connect(&server_url)
-            .await
-            .unwrap_or_else(|e| {
-                panic!("cannot connect to Postgres at {server_url} ({e}); run tests/run, which starts it")
-            });
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&admin)
+/// A fresh Postgres database.
+pub type PgDb = ServerDb<sqlx::Postgres>;
+/// A fresh MariaDB database.
+pub type MyDb = ServerDb<sqlx::MySql>;
+
+/// One connection to the server itself (not to a test database), to create and drop them.
+async fn admin_pool<DB: Database>(server_url: &str) -> Result<Pool<DB>, sqlx::Error> {
+    PoolOptions::<DB>::new()
+        .max_connections(1)
+        .connect(server_url)
+        .await
+}
+
+/// Runs one statement on the server, for creating and dropping databases.
+async fn admin_exec<DB>(admin: &Pool<DB>, sql: String) -> Result<DB::QueryResult, sqlx::Error>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(admin).await
+}
+
+impl<DB: Server> ServerDb<DB>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
+    pub async fn new() -> Self {
+        let server_url = DB::server_url();
+        let name = unique_name("tm");
+        let admin = admin_pool::<DB>(&server_url).await.unwrap_or_else(|e| {
+            panic!(
+                "cannot connect to {} at {server_url} ({e}); run tests/run, which starts it",
+                DB::LABEL
+            )
+        });
+        admin_exec(&admin, DB::create_database_sql(&name))
             .await
             .expect("CREATE DATABASE");
         admin.close().await;
         let url = with_database(&server_url, &name);
-        let pool = PgPoolOptions::new()
+        let pool = PoolOptions::<DB>::new()
             .max_connections(2)
             .connect(&url)
             .await
             .expect("connect to the test database");
-        PgDb {
+        ServerDb {
             name,
             url,
             pool,
@@ -346,105 +564,25 @@ impl PgDb {
 
     /// Runs several `;`-separated statements.
     pub async fn exec(&self, sql: &str) {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
-            .execute(&self.pool)
-            .await
-            .unwrap_or_else(|e| panic!("Postgres seeding failed: {e}\n{sql}"));
+        exec_on(&self.pool, DB::LABEL, sql).await;
     }
 }
 
-impl Drop for PgDb {
+impl<DB: Server> Drop for ServerDb<DB>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
     fn drop(&mut self) {
         let (server_url, name, pool) = (
             self.server_url.clone(),
             self.name.clone(),
             self.pool.clone(),
         );
-        block_on_side(async move {
+        block_on_side("dropping a test database", move || async move {
+            // Our own connections first, or the DROP would wait for (or fail on) them.
             pool.close().await;
-            if let Ok(admin) = PgPoolOptions::new()
-                .max_connections(1)
-                .connect(&server_url)
-                .await
-            {
-                let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                )))
-                .execute(&admin)
-                .await;
-                admin.close().await;
-            }
-        });
-    }
-}
-
-/// A fresh MariaDB database `tm_<uuid>`, dropped when the value is dropped.
-pub struct MyDb {
-    pub name: String,
-    pub url: String,
-    pub pool: MySqlPool,
-    server_url: String,
-}
-
-impl MyDb {
-    pub async fn new() -> MyDb {
-        let server_url = mysql_server_url();
-        let name = unique_db_name();
-        let admin = MySqlPoolOptions::new()
-            .max_connections(1)
-            .connect(&server_url)
-            .await
-            .unwrap_or_else(|e| {
-                panic!("cannot connect to MariaDB at {server_url} ({e}); run tests/run, which starts it")
-            });
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "CREATE DATABASE {name} CHARACTER SET utf8mb4"
-        )))
-        .execute(&admin)
-        .await
-        .expect("CREATE DATABASE");
-        admin.close().await;
-        let url = with_database(&server_url, &name);
-        let pool = MySqlPoolOptions::new()
-            .max_connections(2)
-            .connect(&url)
-            .await
-            .expect("connect to the test database");
-        MyDb {
-            name,
-            url,
-            pool,
-            server_url,
-        }
-    }
-
-    pub async fn exec(&self, sql: &str) {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
-            .execute(&self.pool)
-            .await
-            .unwrap_or_else(|e| panic!("MariaDB seeding failed: {e}\n{sql}"));
-    }
-}
-
-impl Drop for MyDb {
-    fn drop(&mut self) {
-        let (server_url, name, pool) = (
-            self.server_url.clone(),
-            self.name.clone(),
-            self.pool.clone(),
-        );
-        block_on_side(async move {
-            pool.close().await;
-            if let Ok(admin) = MySqlPoolOptions::new()
-                .max_connections(1)
-                .connect(&server_url)
-                .await
-            {
-                let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "DROP DATABASE IF EXISTS {name}"
-                )))
-                .execute(&admin)
-                .await;
+            if let Ok(admin) = admin_pool::<DB>(&server_url).await {
+                let _ = admin_exec(&admin, DB::drop_database_sql(&name)).await;
                 admin.close().await;
             }
         });
@@ -486,10 +624,7 @@ impl SqliteDb {
     }
 
     pub async fn exec(&self, sql: &str) {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
-            .execute(&self.pool)
-            .await
-            .unwrap_or_else(|e| panic!("SQLite seeding failed: {e}\n{sql}"));
+        exec_on(&self.pool, "SQLite", sql).await;
     }
 }
 
@@ -507,6 +642,13 @@ impl TestDb {
             Backend::MariaDb => TestDb::MariaDb(MyDb::new().await),
             Backend::Sqlite => TestDb::Sqlite(SqliteDb::new().await),
         }
+    }
+
+    /// A fresh database on `backend` with `sql` already run in it.
+    pub async fn seeded(backend: Backend, sql: &str) -> TestDb {
+        let db = TestDb::new(backend).await;
+        db.exec(sql).await;
+        db
     }
 
     pub fn backend(&self) -> Backend {
@@ -543,6 +685,19 @@ impl TestDb {
         };
         got.unwrap_or_else(|e| panic!("{:?} query failed: {e}", self.backend()))
     }
+}
+
+/// Runs `tidemark run --format json` over `datasets` on a fresh database on `backend` that
+/// `seed_sql` has filled. Returns the database too, for looking at it afterwards.
+pub async fn run_on_seeded(
+    backend: Backend,
+    seed_sql: &str,
+    datasets: &[(&str, &str)],
+) -> (TestDb, i32, Value) {
+    let db = TestDb::seeded(backend, seed_sql).await;
+    let project = Project::with_datasets(db.url(), datasets);
+    let (code, doc) = json_run_async(project.path(), &[]).await;
+    (db, code, doc)
 }
 
 /// Runs `project.json_run` off the async worker threads (the binary takes a while).
