@@ -8,8 +8,9 @@ use std::ops::Deref;
 use serde_json::Value;
 
 use crate::support::{
-    Backend, Output, PgDb, Project, SqliteDb, assert_exit_code, json_run_async, mysql_server_url,
-    pg_server_url, result, result_lines, run_on_seeded, run_tidemark, summary, text, with_database,
+    Backend, Output, PgDb, Project, SqliteDb, TestDb, assert_exit_code, json_run_async,
+    mysql_server_url, pg_server_url, result, result_lines, run_on_seeded, run_tidemark, summary,
+    text, with_database,
 };
 
 /// alpha: 3 rows, one NULL name; beta: 2 rows; gamma: 1 row.
@@ -720,4 +721,78 @@ fn schema_prints_a_json_schema() {
         "no \"$schema\" key:\n{}",
         out.stdout
     );
+}
+
+#[test]
+fn the_demo_finds_exactly_its_placed_problems() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let demo_dir = dir.path().join("demo");
+    let demo_arg = demo_dir.to_str().expect("UTF-8 temp path");
+    let out = run_tidemark(dir.path(), &["demo", "--dir", demo_arg]);
+    // The demo exists to show failures: finding them is success.
+    out.assert_code(0);
+    assert!(
+        out.stdout.contains("19 pass, 1 warn, 6 fail, 0 error"),
+        "{}",
+        out.both()
+    );
+
+    // The generated project is an ordinary one: run it again as a script would.
+    let (code, doc) = crate::support::json_run(&demo_dir, &[]);
+    assert_exit_code(code, 1, &doc, "the demo data has failing checks");
+    let failing: BTreeSet<(String, String)> = doc["results"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["outcome"] != "pass")
+        .map(|r| {
+            let what = format!("{} {}", text(&r["outcome"]), text(&r["check"]));
+            (text(&r["dataset"]).to_string(), what)
+        })
+        .collect();
+    let expected: BTreeSet<(String, String)> = [
+        ("customers", "warn missing_percent(email)"),
+        ("customers", "fail invalid_count(email)"),
+        ("events", "fail freshness(occurred_at)"),
+        ("orders", "fail missing_count(customer_id)"),
+        ("orders", "fail duplicate_count(order_id)"),
+        ("orders", "fail min(amount)"),
+        ("payments", "fail schema"),
+    ]
+    .into_iter()
+    .map(|(d, c)| (d.to_string(), c.to_string()))
+    .collect();
+    assert_eq!(failing, expected, "{}", result_lines(&doc));
+}
+
+/// On a terminal, a run that takes more than a moment shows a progress line on stderr and
+/// clears it; piped output (every other test) has none. `script` gives the run a terminal.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slow_run_shows_progress_on_a_terminal() {
+    let db = TestDb::new(Backend::Postgres).await;
+    db.exec("CREATE TABLE t (id int); INSERT INTO t VALUES (1);")
+        .await;
+    let yaml = "
+dataset: t
+checks:
+  - sql_metric: { name: slow, query: 'select count(*) from pg_sleep(1.5)', max: 5 }
+";
+    let project = Project::with_datasets(db.url(), &[("t", yaml)]);
+    let command = format!(
+        "{} run {}",
+        env!("CARGO_BIN_EXE_tidemark"),
+        project.path().display()
+    );
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("script")
+            .args(["-qefc", &command, "/dev/null"])
+            .output()
+            .expect("run script(1)")
+    })
+    .await
+    .expect("join script");
+    let terminal = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{terminal}");
+    assert!(terminal.contains("0/1 datasets checked"), "{terminal}");
+    assert!(terminal.contains("1 check: 1 pass"), "{terminal}");
 }
