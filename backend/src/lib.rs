@@ -21,4 +21,5 @@ pub mod demo;
 pub mod engine;
 pub mod report;
 pub mod spec;
+pub mod store;
 pub mod warehouse;

@@ -159,7 +159,7 @@ fn result(dataset: &Dataset, check: &Check, verdict: Verdict) -> CheckResult {
         dataset: dataset.name.clone(),
         warehouse: dataset.warehouse.clone(),
         check: check.name.clone(),
-        kind: check.kind.keyword(),
+        kind: check.kind.keyword().to_string(),
         column: check.kind.column().map(str::to_string),
         columns,
         outcome: verdict.outcome,

@@ -17,6 +17,12 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    pub fn parse(s: &str) -> Option<Self> {
+        [Outcome::Pass, Outcome::Warn, Outcome::Fail, Outcome::Error]
+            .into_iter()
+            .find(|o| o.as_str() == s)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Pass => "pass",
@@ -32,7 +38,7 @@ pub struct CheckResult {
     pub dataset: String,
     pub warehouse: String,
     pub check: String,
-    pub kind: &'static str,
+    pub kind: String,
     pub column: Option<String>,
     /// Only for multi-column keys, as CHECKS.md adds it.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -124,7 +130,7 @@ mod tests {
             dataset: "d".into(),
             warehouse: "w".into(),
             check: "row_count".into(),
-            kind: "row_count",
+            kind: "row_count".into(),
             column: None,
             columns: None,
             outcome,

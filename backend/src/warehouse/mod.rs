@@ -7,7 +7,7 @@ mod dialect;
 mod pool;
 
 pub use dialect::Dialect;
-pub use pool::describe_schema_query as schema_query;
+pub use pool::{describe_schema_query as schema_query, sqlite_path};
 
 use std::path::Path;
 use std::sync::Arc;

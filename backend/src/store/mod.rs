@@ -1,0 +1,460 @@
+//! The results store: runs, check results, metric series and schema snapshots, kept so that
+//! drift and anomalies can be judged against history and the server can show it.
+//!
+//! One contract ([`StoreApi`]), two implementations: Postgres for production (many replicas
+//! share it, and coordinate only through it) and SQLite, the embedded default under
+//! `.tidemark/`. [`Store::open`] picks one from the URL scheme. Both run the same contract
+//! tests (`tests/integration/store_contract.rs`).
+
+mod postgres;
+mod sqlite;
+
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::engine::{CheckResult, Outcome, Summary};
+use crate::warehouse::TableSchema;
+
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+/// Where the embedded store lives, relative to the project root, when no URL is given.
+pub const DEFAULT_SQLITE_PATH: &str = ".tidemark/store.db";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("unsupported store URL: use sqlite:… or postgres://…")]
+    UnsupportedUrl,
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    #[error("migrating the store failed: {0}")]
+    Migrate(String),
+    #[error("store query failed: {0}")]
+    Query(String),
+    #[error("not found")]
+    NotFound,
+}
+
+/// What started a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Trigger {
+    /// `tidemark run`, on a laptop or in CI.
+    Cli,
+    /// A cron slot of `tidemark serve`.
+    Schedule,
+    /// "Run this dataset now" through the API.
+    Manual,
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Cli => "cli",
+            Trigger::Schedule => "schedule",
+            Trigger::Manual => "manual",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Trigger::Cli, Trigger::Schedule, Trigger::Manual]
+            .into_iter()
+            .find(|t| t.as_str() == s)
+    }
+}
+
+/// A run's own state, apart from what its checks found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    /// Claimed and being worked on; its lease must be renewed by heartbeats.
+    Running,
+    /// Every check was evaluated (whatever the outcomes).
+    Completed,
+    /// The run itself could not complete (the engine failed, not a check).
+    Failed,
+    /// Its replica stopped renewing the lease (crashed, killed, partitioned).
+    Abandoned,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Completed => "completed",
+            RunStatus::Failed => "failed",
+            RunStatus::Abandoned => "abandoned",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            RunStatus::Running,
+            RunStatus::Completed,
+            RunStatus::Failed,
+            RunStatus::Abandoned,
+        ]
+        .into_iter()
+        .find(|t| t.as_str() == s)
+    }
+}
+
+/// A run about to start: one dataset, executed once.
+#[derive(Clone, Debug)]
+pub struct NewRun {
+    pub id: Uuid,
+    /// Groups the runs of one invocation: the `run_id` `tidemark run` prints.
+    pub batch_id: Uuid,
+    pub dataset: String,
+    pub warehouse: String,
+    pub trigger: Trigger,
+    /// The cron slot a scheduled run executes; unique per dataset among scheduled runs.
+    pub slot: Option<DateTime<Utc>>,
+    /// Which process runs it (host and pid), for operators reading a stuck run.
+    pub replica: String,
+    pub started_at: DateTime<Utc>,
+    /// Until when the run counts as alive without a heartbeat.
+    pub lease_until: DateTime<Utc>,
+}
+
+/// The answer to [`StoreApi::start_run`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Claim {
+    Started,
+    /// Another replica already claimed this dataset's slot.
+    AlreadyClaimed,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Run {
+    pub id: Uuid,
+    pub batch_id: Uuid,
+    pub dataset: String,
+    pub warehouse: String,
+    pub trigger: Trigger,
+    pub slot: Option<DateTime<Utc>>,
+    pub status: RunStatus,
+    pub replica: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub lease_until: DateTime<Utc>,
+    pub error: Option<String>,
+    pub summary: Summary,
+}
+
+/// A check result as stored: the engine's result plus where and when it was observed.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StoredResult {
+    /// Increasing with insertion: the key for paging.
+    pub id: i64,
+    pub run_id: Uuid,
+    /// Hash of the check's definition: history before an edit of the check is told apart.
+    pub check_hash: String,
+    pub observed_at: DateTime<Utc>,
+    #[serde(flatten)]
+    pub result: CheckResult,
+}
+
+/// One point of a metric series: the value of a check at a time.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct MetricPoint {
+    pub at: DateTime<Utc>,
+    pub value: f64,
+}
+
+/// The columns of a dataset's table as one run saw them.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SchemaSnapshot {
+    pub dataset: String,
+    pub warehouse: String,
+    pub run_id: Uuid,
+    pub taken_at: DateTime<Utc>,
+    pub columns: Vec<SnapshotColumn>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct SnapshotColumn {
+    pub name: String,
+    pub data_type: String,
+}
+
+impl SnapshotColumn {
+    pub fn from_schema(schema: &TableSchema) -> Vec<SnapshotColumn> {
+        schema
+            .columns
+            .iter()
+            .map(|c| SnapshotColumn {
+                name: c.name.clone(),
+                data_type: c.data_type.clone(),
+            })
+            .collect()
+    }
+}
+
+/// Everything a finished run leaves behind, written in one transaction so that a crash
+/// never keeps half a run.
+#[derive(Clone, Debug)]
+pub struct FinishedRun {
+    pub id: Uuid,
+    pub status: RunStatus,
+    pub finished_at: DateTime<Utc>,
+    pub error: Option<String>,
+    /// Each result with its check's definition hash.
+    pub results: Vec<(CheckResult, String)>,
+    /// The table's columns, when the run could read them.
+    pub snapshot: Option<Vec<SnapshotColumn>>,
+}
+
+/// Keyset paging: newest first; `before` is the last id of the previous page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Page {
+    pub limit: u32,
+    pub before: Option<i64>,
+}
+
+impl Page {
+    pub const MAX_LIMIT: u32 = 1000;
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Paged<T> {
+    pub items: Vec<T>,
+    /// Pass as `before` for the next page; `None` on the last page.
+    pub next: Option<i64>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ResultFilter {
+    pub dataset: Option<String>,
+    pub check: Option<String>,
+    pub outcome: Option<Outcome>,
+    pub run_id: Option<Uuid>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RunFilter {
+    pub dataset: Option<String>,
+    pub status: Option<RunStatus>,
+    pub trigger: Option<Trigger>,
+}
+
+/// How long history is kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retention {
+    /// Runs, check results and schema snapshots older than this are pruned.
+    pub results: Duration,
+    /// Metric series feed anomaly detection and charts, so they are kept longer.
+    pub metrics: Duration,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            results: Duration::from_secs(90 * 86_400),
+            metrics: Duration::from_secs(400 * 86_400),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Pruned {
+    pub runs: u64,
+    pub results: u64,
+    pub metric_points: u64,
+    pub snapshots: u64,
+}
+
+/// The store's contract. Every method is one short transaction: nothing holds a lock while
+/// a warehouse query runs.
+pub trait StoreApi: Send + Sync {
+    /// Applies pending migrations (also done by [`Store::open`]).
+    fn migrate(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Records a run as running. For scheduled runs the (dataset, slot) pair is claimed
+    /// atomically: exactly one replica gets [`Claim::Started`].
+    fn start_run(&self, run: &NewRun) -> impl Future<Output = Result<Claim, StoreError>> + Send;
+
+    /// Extends a running run's lease.
+    fn heartbeat(
+        &self,
+        run: Uuid,
+        lease_until: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Marks the run finished and stores its results, metric points (every result with a
+    /// value) and schema snapshot, atomically.
+    fn finish_run(&self, run: &FinishedRun) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Marks running runs whose lease ended before `now` as abandoned and returns them.
+    fn expire_leases(
+        &self,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<Run>, StoreError>> + Send;
+
+    fn run(&self, id: Uuid) -> impl Future<Output = Result<Run, StoreError>> + Send;
+
+    /// Runs, newest first (paged by an internal sequence number).
+    fn runs(
+        &self,
+        filter: &RunFilter,
+        page: Page,
+    ) -> impl Future<Output = Result<Paged<Run>, StoreError>> + Send;
+
+    /// Check results, newest first.
+    fn results(
+        &self,
+        filter: &ResultFilter,
+        page: Page,
+    ) -> impl Future<Output = Result<Paged<StoredResult>, StoreError>> + Send;
+
+    /// The newest result of every check of every dataset: current health.
+    fn latest_results(&self) -> impl Future<Output = Result<Vec<StoredResult>, StoreError>> + Send;
+
+    /// A check's values over time, oldest first, from `since` on.
+    fn metric_series(
+        &self,
+        dataset: &str,
+        check: &str,
+        since: Option<DateTime<Utc>>,
+    ) -> impl Future<Output = Result<Vec<MetricPoint>, StoreError>> + Send;
+
+    /// The newest snapshot of a dataset's table, to judge drift against.
+    fn latest_snapshot(
+        &self,
+        dataset: &str,
+        warehouse: &str,
+    ) -> impl Future<Output = Result<Option<SchemaSnapshot>, StoreError>> + Send;
+
+    /// Snapshots of a dataset whose columns differ from the one before, newest first.
+    fn schema_history(
+        &self,
+        dataset: &str,
+    ) -> impl Future<Output = Result<Vec<SchemaSnapshot>, StoreError>> + Send;
+
+    /// The newest slot a scheduled run of the dataset claimed, for catch-up after downtime.
+    fn last_slot(
+        &self,
+        dataset: &str,
+    ) -> impl Future<Output = Result<Option<DateTime<Utc>>, StoreError>> + Send;
+
+    /// Stores an API token's hash (never the token).
+    fn create_token(
+        &self,
+        name: &str,
+        hash: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    fn token_valid(&self, hash: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Deletes what retention no longer keeps.
+    fn prune(
+        &self,
+        now: DateTime<Utc>,
+        retention: Retention,
+    ) -> impl Future<Output = Result<Pruned, StoreError>> + Send;
+}
+
+/// The store a project uses, chosen from its URL.
+pub enum Store {
+    Postgres(PgStore),
+    Sqlite(SqliteStore),
+}
+
+impl Store {
+    /// Opens (creating the SQLite file and its folder if needed) and migrates the store.
+    /// `url` is the project's `store:`; `None` means the embedded default under `root`.
+    pub async fn open(url: Option<&str>, root: &Path) -> Result<Store, StoreError> {
+        let store = match url {
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Store::Postgres(PgStore::connect(url).await?)
+            }
+            Some(url) if url.starts_with("sqlite:") => {
+                Store::Sqlite(SqliteStore::open(&crate::warehouse::sqlite_path(url, root)).await?)
+            }
+            Some(_) => return Err(StoreError::UnsupportedUrl),
+            None => Store::Sqlite(SqliteStore::open(&root.join(DEFAULT_SQLITE_PATH)).await?),
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+}
+
+/// Forwards each [`StoreApi`] method to the implementation behind the enum.
+macro_rules! delegate {
+    ($self:ident, $store:ident => $call:expr) => {
+        match $self {
+            Store::Postgres($store) => $call.await,
+            Store::Sqlite($store) => $call.await,
+        }
+    };
+}
+
+impl StoreApi for Store {
+    async fn migrate(&self) -> Result<(), StoreError> {
+        delegate!(self, s => s.migrate())
+    }
+    async fn start_run(&self, run: &NewRun) -> Result<Claim, StoreError> {
+        delegate!(self, s => s.start_run(run))
+    }
+    async fn heartbeat(&self, run: Uuid, lease_until: DateTime<Utc>) -> Result<(), StoreError> {
+        delegate!(self, s => s.heartbeat(run, lease_until))
+    }
+    async fn finish_run(&self, run: &FinishedRun) -> Result<(), StoreError> {
+        delegate!(self, s => s.finish_run(run))
+    }
+    async fn expire_leases(&self, now: DateTime<Utc>) -> Result<Vec<Run>, StoreError> {
+        delegate!(self, s => s.expire_leases(now))
+    }
+    async fn run(&self, id: Uuid) -> Result<Run, StoreError> {
+        delegate!(self, s => s.run(id))
+    }
+    async fn runs(&self, filter: &RunFilter, page: Page) -> Result<Paged<Run>, StoreError> {
+        delegate!(self, s => s.runs(filter, page))
+    }
+    async fn results(
+        &self,
+        filter: &ResultFilter,
+        page: Page,
+    ) -> Result<Paged<StoredResult>, StoreError> {
+        delegate!(self, s => s.results(filter, page))
+    }
+    async fn latest_results(&self) -> Result<Vec<StoredResult>, StoreError> {
+        delegate!(self, s => s.latest_results())
+    }
+    async fn metric_series(
+        &self,
+        dataset: &str,
+        check: &str,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<Vec<MetricPoint>, StoreError> {
+        delegate!(self, s => s.metric_series(dataset, check, since))
+    }
+    async fn latest_snapshot(
+        &self,
+        dataset: &str,
+        warehouse: &str,
+    ) -> Result<Option<SchemaSnapshot>, StoreError> {
+        delegate!(self, s => s.latest_snapshot(dataset, warehouse))
+    }
+    async fn schema_history(&self, dataset: &str) -> Result<Vec<SchemaSnapshot>, StoreError> {
+        delegate!(self, s => s.schema_history(dataset))
+    }
+    async fn last_slot(&self, dataset: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        delegate!(self, s => s.last_slot(dataset))
+    }
+    async fn create_token(&self, name: &str, hash: &str) -> Result<(), StoreError> {
+        delegate!(self, s => s.create_token(name, hash))
+    }
+    async fn token_valid(&self, hash: &str) -> Result<bool, StoreError> {
+        delegate!(self, s => s.token_valid(hash))
+    }
+    async fn prune(&self, now: DateTime<Utc>, retention: Retention) -> Result<Pruned, StoreError> {
+        delegate!(self, s => s.prune(now, retention))
+    }
+}
