@@ -14,12 +14,18 @@
 //! | `engine`    | planning checks into few queries, running them, judging outcomes  |
 //! | `report`    | rendering results for terminals, JSON and JUnit                   |
 //! | `demo`      | the self-contained demo warehouse and example suite               |
+//! | `scheduler` | cron slots, claiming them once across replicas, retries, reaping  |
+//! | `server`    | `tidemark serve`: start-up, signals, graceful stop                |
 //! | `cli`       | the `tidemark` commands                                           |
 
 pub mod cli;
 pub mod demo;
 pub mod engine;
 pub mod report;
+pub mod runner;
+pub mod scheduler;
+pub mod server;
 pub mod spec;
 pub mod store;
 pub mod warehouse;
+pub mod web;

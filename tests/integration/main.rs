@@ -3,9 +3,13 @@
 
 mod support;
 
+mod api;
 mod cli;
 mod diagnostics;
+mod history;
 mod identifiers;
 mod limits;
 mod metrics;
 mod query_count;
+mod serve;
+mod store_contract;

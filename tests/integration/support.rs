@@ -711,3 +711,162 @@ pub async fn json_run_async(dir: &Path, extra_args: &[&str]) -> (i32, Value) {
     .await
     .expect("join the tidemark run")
 }
+
+// ---------------------------------------------------------------------------------------
+// `tidemark serve` as a black box
+
+/// How long a server may take to print `listening on http://…`.
+pub const SERVER_START_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// A running `tidemark serve DIR --listen 127.0.0.1:0`. It is killed (SIGKILL) when dropped
+/// if it has not exited by then.
+pub struct ServeProcess {
+    pub pid: u32,
+    /// `http://127.0.0.1:PORT`, as the server printed it.
+    pub base: String,
+    exited: std::sync::mpsc::Receiver<std::process::ExitStatus>,
+    status: Option<std::process::ExitStatus>,
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl ServeProcess {
+    /// Starts the server on `dir` with `env` added to a clean environment, and waits for its
+    /// `listening on http://ADDR` line (panicking, with its stderr, if it does not come).
+    pub fn start(dir: &Path, env: &[(&str, &str)]) -> ServeProcess {
+        use std::io::{BufRead, BufReader, Read};
+        use std::process::Stdio;
+
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tidemark"));
+        command
+            .args([
+                "serve",
+                &dir.display().to_string(),
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .current_dir(dir)
+            .env_remove("TIDEMARK_STORE_URL")
+            .env_remove("WAREHOUSE_URL")
+            .env_remove("RUST_LOG")
+            .env_remove("TIDEMARK_LEASE_SECS")
+            .env_remove("TIDEMARK_RETRY_SECS")
+            .env("TIDEMARK_LOG", "warn,tidemark=debug")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().expect("spawn tidemark serve");
+        let pid = child.id();
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut stderr_pipe = child.stderr.take().expect("piped stderr");
+
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let collected = std::sync::Arc::clone(&stderr);
+        std::thread::spawn(move || {
+            let mut buffer = [0u8; 4096];
+            while let Ok(n) = stderr_pipe.read(&mut buffer) {
+                if n == 0 {
+                    break;
+                }
+                if let Ok(mut text) = collected.lock() {
+                    text.push_str(&String::from_utf8_lossy(&buffer[..n]));
+                }
+            }
+        });
+        let (ready_tx, ready) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            // Reads on to the end, so the server never blocks on a full pipe.
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Some(address) = line.strip_prefix("listening on ") {
+                    let _ = ready_tx.send(address.trim().to_owned());
+                }
+            }
+        });
+        let (exited_tx, exited) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            if let Ok(status) = child.wait() {
+                let _ = exited_tx.send(status);
+            }
+        });
+
+        let mut server = ServeProcess {
+            pid,
+            base: String::new(),
+            exited,
+            status: None,
+            stderr,
+        };
+        match ready.recv_timeout(SERVER_START_TIMEOUT) {
+            Ok(base) => server.base = base,
+            Err(_) => panic!(
+                "tidemark serve did not print `listening on http://…` within {SERVER_START_TIMEOUT:?}; \
+                 exit status {:?}; stderr:\n{}",
+                server.wait_exit(std::time::Duration::from_secs(1)),
+                server.stderr()
+            ),
+        }
+        server
+    }
+
+    /// `base` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Sends a signal by name (`TERM`, `HUP`, `KILL`, …).
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &self.pid.to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{name} {} failed", self.pid);
+    }
+
+    /// Waits up to `timeout` for the process to exit; its exit status, if it did.
+    pub fn wait_exit(&mut self, timeout: std::time::Duration) -> Option<std::process::ExitStatus> {
+        if self.status.is_none() {
+            self.status = self.exited.recv_timeout(timeout).ok();
+        }
+        self.status
+    }
+
+    /// Everything the server wrote on stderr so far (its logs).
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        if self.wait_exit(std::time::Duration::ZERO).is_none() {
+            let _ = Command::new("kill")
+                .args(["-KILL", &self.pid.to_string()])
+                .status();
+            let _ = self.wait_exit(std::time::Duration::from_secs(10));
+        }
+    }
+}
+
+/// Polls `check` every 100 ms until it returns `Some`, for at most `timeout`; panics with
+/// `what` (and the last state `describe` gives) if it never does.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: std::time::Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}

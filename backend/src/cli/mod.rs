@@ -4,6 +4,7 @@
 
 mod explain;
 mod progress;
+mod token;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -13,9 +14,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::json;
 
 use crate::demo;
-use crate::engine::{self, Selection};
+use crate::engine::{Selection, Warehouses};
 use crate::report::{self, HumanStyle};
+use crate::runner;
 use crate::spec::{self, Dataset, Diagnostic, Project};
+use crate::store::{Store, Trigger};
 
 /// Exit code for an invalid configuration or a check that errored.
 const EXIT_ERROR: u8 = 2;
@@ -51,6 +54,14 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
+        /// Do not record the run in the project's store (no history, no drift).
+        #[arg(long)]
+        no_store: bool,
+    },
+    /// Create or upgrade the project's results store.
+    Migrate {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
     },
     /// Print the SQL each dataset would run, without running it.
     Explain {
@@ -61,11 +72,40 @@ enum Command {
     },
     /// Print the JSON Schema of dataset files, for editors (yaml-language-server).
     Schema,
+    /// Run the checks on their schedules and serve the API (prints `listening on http://ADDR`
+    /// once ready).
+    Serve {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Address to listen on; port 0 picks a free port.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8321")]
+        listen: String,
+        /// Reading the API needs a bearer token too (writing always does).
+        #[arg(long)]
+        read_needs_token: bool,
+    },
+    /// Manage the API tokens of `tidemark serve`.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
     /// Generate a demo warehouse with placed problems and run the example suite on it.
     Demo {
         /// Where to write the demo project and warehouse [default: <temp dir>/tidemark-demo].
         #[arg(long)]
         dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Create a token, print it once on stdout and store only its hash.
+    Create {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// A label for the token (who or what uses it).
+        #[arg(long, default_value = "default")]
+        name: String,
     },
 }
 
@@ -129,8 +169,13 @@ async fn execute(command: Command) -> u8 {
             dir,
             selection,
             format,
+            no_store,
         } => match load(&dir, format) {
-            Ok(project) => run(&project, selection.into(), format).await,
+            Ok(project) => run(&project, selection.into(), format, !no_store).await,
+            Err(code) => code,
+        },
+        Command::Migrate { dir } => match load(&dir, Format::Human) {
+            Ok(project) => migrate(&project).await,
             Err(code) => code,
         },
         Command::Explain { dir, selection } => match load(&dir, Format::Human) {
@@ -144,6 +189,14 @@ async fn execute(command: Command) -> u8 {
             );
             0
         }
+        Command::Token {
+            command: TokenCommand::Create { dir, name },
+        } => token::create(&dir, &name).await,
+        Command::Serve {
+            dir,
+            listen,
+            read_needs_token,
+        } => crate::server::serve(dir, listen, read_needs_token).await,
         Command::Demo { dir } => demo(dir.unwrap_or_else(demo::default_dir)).await,
     }
 }
@@ -208,15 +261,57 @@ fn selected<'p>(project: &'p Project, selection: &Selection) -> Vec<&'p Dataset>
         .collect()
 }
 
-async fn run(project: &Project, selection: Selection, format: Format) -> u8 {
+/// Opens (and migrates) the project's store, explaining a failure on stderr.
+async fn open_store(project: &Project) -> Result<Store, u8> {
+    let url = project.store.as_ref().map(|url| url.expose());
+    Store::open(url, &project.root).await.map_err(|e| {
+        eprintln!("error: {e}");
+        EXIT_ERROR
+    })
+}
+
+async fn migrate(project: &Project) -> u8 {
+    match open_store(project).await {
+        Ok(store) => {
+            println!("the {} store is up to date", store.kind());
+            0
+        }
+        Err(code) => code,
+    }
+}
+
+async fn run(project: &Project, selection: Selection, format: Format, record: bool) -> u8 {
     let datasets = selected(project, &selection);
     if datasets.is_empty() {
         eprintln!("error: no dataset matches the selection");
         return EXIT_ERROR;
     }
+    let store = if record {
+        match open_store(project).await {
+            Ok(store) => Some(store),
+            Err(code) => {
+                eprintln!("(use --no-store to run the checks without recording them)");
+                return code;
+            }
+        }
+    } else {
+        None
+    };
     let progress = progress::ProgressLine::start(datasets.len());
-    let report = engine::run(project, &datasets, &progress).await;
+    let warehouses = Warehouses::connect(project, &datasets).await;
+    let (report, unrecorded) = runner::run_batch(
+        store.as_ref(),
+        &warehouses,
+        &datasets,
+        Trigger::Cli,
+        &progress,
+    )
+    .await;
+    warehouses.close().await;
     progress.finish();
+    for error in &unrecorded {
+        eprintln!("error: results not recorded: {error}");
+    }
     let output = match format {
         Format::Human => report::render_human(&report, human_style()),
         Format::Json => report::render_json(&report),
@@ -226,7 +321,11 @@ async fn run(project: &Project, selection: Selection, format: Format) -> u8 {
     if format == Format::Json {
         println!();
     }
-    report.summary.exit_code()
+    if unrecorded.is_empty() {
+        report.summary.exit_code()
+    } else {
+        EXIT_ERROR
+    }
 }
 
 fn human_style() -> HumanStyle {
@@ -247,7 +346,7 @@ async fn demo(dir: PathBuf) -> u8 {
         Ok(project) => project,
         Err(code) => return code,
     };
-    let code = run(&project, Selection::default(), Format::Human).await;
+    let code = run(&project, Selection::default(), Format::Human, true).await;
     println!("\nThe demo data has these problems placed on purpose:");
     for problem in demo::PLACED_PROBLEMS {
         println!("  - {problem}");

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::engine::Progress;
+use crate::runner::Progress;
 
 /// Runs shorter than this show no indicator at all.
 const QUIET_FOR: Duration = Duration::from_millis(400);

@@ -4,6 +4,7 @@ use serde_json::{Map, Value, json};
 
 use super::result::{Outcome, json_number};
 use crate::spec::{Bound, Check, CheckKind, DeclaredType, Level, Thresholds};
+use crate::store::SnapshotColumn;
 use crate::warehouse::{Dialect, TableSchema, humanize};
 
 /// A judged check: what the engine fills into a result.
@@ -187,10 +188,26 @@ fn bound_json(bound: Bound) -> Value {
     }
 }
 
-/// Compares the declared columns with the table. A schema has no metric value: the
-/// message says what differs. Drift against earlier snapshots
-/// (`on_added`, …) needs the store and is noted, not judged, until then.
-pub fn judge_schema(check: &Check, schema: &TableSchema, dialect: Dialect) -> Verdict {
+/// What a `schema` check compares the table with, besides its declared columns.
+#[derive(Clone, Copy, Debug)]
+pub enum DriftBase<'a> {
+    /// Run without a store (`--no-store`): drift cannot be judged.
+    NoStore,
+    /// The store holds no snapshot of this table yet: this run takes the first.
+    FirstSnapshot,
+    /// The columns the previous run saw.
+    Previous(&'a [SnapshotColumn]),
+}
+
+/// Compares the table with the declared columns (a mismatch fails) and with the previous
+/// snapshot (each kind of drift at its own level). A schema has no metric value: the
+/// message says what differs.
+pub fn judge_schema(
+    check: &Check,
+    schema: &TableSchema,
+    dialect: Dialect,
+    base: DriftBase<'_>,
+) -> Verdict {
     let CheckKind::Schema {
         columns,
         on_added,
@@ -200,45 +217,111 @@ pub fn judge_schema(check: &Check, schema: &TableSchema, dialect: Dialect) -> Ve
     else {
         return Verdict::error("not a schema check");
     };
+    let mut problems: Vec<(Level, String)> = declared_mismatches(columns, schema, dialect)
+        .into_iter()
+        .map(|problem| (Level::Fail, problem))
+        .collect();
+    let watches_drift = [on_added, on_removed, on_type_changed]
+        .iter()
+        .any(|l| l.is_some());
+    let mut notes = Vec::new();
+    match base {
+        DriftBase::Previous(previous) => {
+            let drift = drift(previous, schema);
+            let levelled = [
+                (on_added, drift.added),
+                (on_removed, drift.removed),
+                (on_type_changed, drift.changed),
+            ];
+            for (level, changes) in levelled {
+                if let Some(level) = level {
+                    problems.extend(changes.into_iter().map(|change| (*level, change)));
+                }
+            }
+        }
+        DriftBase::FirstSnapshot if watches_drift => {
+            notes.push("first snapshot taken: drift is judged from the next run".to_string());
+        }
+        DriftBase::NoStore if watches_drift => {
+            notes.push("drift not judged: it needs the store (run without --no-store)".to_string());
+        }
+        _ => {}
+    }
+    let outcome = if problems.iter().any(|(level, _)| *level == Level::Fail) {
+        Outcome::Fail
+    } else if problems.is_empty() {
+        Outcome::Pass
+    } else {
+        Outcome::Warn
+    };
+    let mut parts: Vec<String> = problems.into_iter().map(|(_, problem)| problem).collect();
+    if parts.is_empty() {
+        parts.push(format!("{} declared columns match", columns.len()));
+    }
+    parts.extend(notes);
+    Verdict {
+        outcome,
+        value: None,
+        message: parts.join("; "),
+    }
+}
+
+fn declared_mismatches(
+    columns: &[(String, DeclaredType)],
+    schema: &TableSchema,
+    dialect: Dialect,
+) -> Vec<String> {
     let mut problems = Vec::new();
     for (name, declared) in columns {
         let Some(actual) = schema.column(name) else {
             problems.push(format!("column {name} is missing"));
             continue;
         };
-        let matches = match declared {
-            DeclaredType::Family(family) => {
-                dialect.family_matches(*family, actual.family, &actual.base_type)
-            }
-            DeclaredType::Exact(name) => actual.has_type_named(name),
+        let (matches, wanted) = match declared {
+            DeclaredType::Family(family) => (
+                dialect.family_matches(*family, actual.family, &actual.base_type),
+                family.name(),
+            ),
+            DeclaredType::Exact(name) => (actual.has_type_named(name), name.as_str()),
         };
         if !matches {
-            let wanted = match declared {
-                DeclaredType::Family(family) => family.name().to_string(),
-                DeclaredType::Exact(name) => name.clone(),
-            };
             problems.push(format!("{name} is {}, expected {wanted}", actual.data_type));
         }
     }
-    let drift_levels: [&Option<Level>; 3] = [on_added, on_removed, on_type_changed];
-    let drift_note = if drift_levels.iter().any(|l| l.is_some()) {
-        "; drift is judged against the previous snapshot once the store keeps snapshots"
-    } else {
-        ""
-    };
-    if problems.is_empty() {
-        Verdict {
-            outcome: Outcome::Pass,
-            value: None,
-            message: format!("{} declared columns match{drift_note}", columns.len()),
-        }
-    } else {
-        Verdict {
-            outcome: Outcome::Fail,
-            value: None,
-            message: format!("{}{drift_note}", problems.join("; ")),
+    problems
+}
+
+/// Columns added, removed and retyped since the previous snapshot, in table order.
+#[derive(Debug, Default, PartialEq)]
+struct Drift {
+    added: Vec<String>,
+    removed: Vec<String>,
+    changed: Vec<String>,
+}
+
+fn drift(previous: &[SnapshotColumn], schema: &TableSchema) -> Drift {
+    let mut drift = Drift::default();
+    for column in &schema.columns {
+        match previous.iter().find(|p| p.name == column.name) {
+            None => drift.added.push(format!(
+                "column {} was added ({})",
+                column.name, column.data_type
+            )),
+            Some(before) if before.data_type != column.data_type => drift.changed.push(format!(
+                "{} changed type from {} to {}",
+                column.name, before.data_type, column.data_type
+            )),
+            Some(_) => {}
         }
     }
+    for before in previous {
+        if schema.column(&before.name).is_none() {
+            drift
+                .removed
+                .push(format!("column {} was removed", before.name));
+        }
+    }
+    drift
 }
 
 #[cfg(test)]
@@ -397,11 +480,74 @@ mod tests {
                 col("status", "text", TypeFamily::Text),
             ],
         };
-        let v = judge_schema(&c, &schema, Dialect::Postgres);
+        let v = judge_schema(&c, &schema, Dialect::Postgres, DriftBase::NoStore);
         assert_eq!(v.outcome, Outcome::Fail);
         assert_eq!(
             v.message,
             "status is text, expected integer; column gone is missing"
+        );
+    }
+
+    #[test]
+    fn drift_is_judged_at_each_kind_of_change_s_level() {
+        let kind = |on_added, on_removed, on_type_changed| CheckKind::Schema {
+            columns: vec![],
+            on_added,
+            on_removed,
+            on_type_changed,
+        };
+        let col = |name: &str, t: &str| Column {
+            name: name.into(),
+            data_type: t.into(),
+            base_type: t.into(),
+            family: None,
+        };
+        let schema = TableSchema {
+            columns: vec![
+                col("id", "bigint"),
+                col("status", "text"),
+                col("note", "text"),
+            ],
+        };
+        let snap = |name: &str, t: &str| SnapshotColumn {
+            name: name.into(),
+            data_type: t.into(),
+        };
+        let previous = [
+            snap("id", "integer"),
+            snap("status", "text"),
+            snap("gone", "text"),
+        ];
+        let base = DriftBase::Previous(&previous);
+
+        let all = check(
+            kind(Some(Level::Warn), Some(Level::Fail), Some(Level::Warn)),
+            Thresholds::default(),
+        );
+        let v = judge_schema(&all, &schema, Dialect::Postgres, base);
+        assert_eq!(v.outcome, Outcome::Fail);
+        assert_eq!(
+            v.message,
+            "column note was added (text); column gone was removed; id changed type from integer to bigint"
+        );
+        let added_only = check(kind(Some(Level::Warn), None, None), Thresholds::default());
+        let v = judge_schema(&added_only, &schema, Dialect::Postgres, base);
+        assert_eq!(
+            (v.outcome, v.message.as_str()),
+            (Outcome::Warn, "column note was added (text)")
+        );
+        let unchanged = DriftBase::Previous(&[]);
+        let empty = TableSchema { columns: vec![] };
+        assert_eq!(
+            judge_schema(&all, &empty, Dialect::Postgres, unchanged).outcome,
+            Outcome::Pass
+        );
+        let first = judge_schema(&all, &schema, Dialect::Postgres, DriftBase::FirstSnapshot);
+        assert_eq!(first.outcome, Outcome::Pass);
+        assert!(
+            first.message.contains("first snapshot"),
+            "{}",
+            first.message
         );
     }
 

@@ -1,24 +1,23 @@
-//! Running a project's checks: connect each warehouse once, then per dataset one schema
-//! query, one aggregate query and one query per `sql_metric`, datasets running
-//! concurrently up to each warehouse's `max_connections`. One dataset's failure never stops
-//! another; a check that could not run is `error`, never `pass`.
+//! Running a dataset's checks: one schema query, one aggregate query and one query per
+//! `sql_metric`, against warehouses connected once ([`Warehouses`]). One dataset's failure
+//! never stops another; a check that could not run is `error`, never `pass`. The engine
+//! does not know who called it: the CLI and the scheduler both go through `runner`.
 
 mod evaluate;
 mod plan;
 mod result;
 
-pub use evaluate::format_number;
+pub use evaluate::{DriftBase, format_number};
 pub use plan::{CheckPlan, DatasetPlan, Derivation, plan_alone, plan_dataset};
 pub use result::{CheckResult, Outcome, RunReport, Summary};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use chrono::Utc;
 use futures_util::future::join_all;
 
 use crate::spec::{Check, CheckKind, Dataset, Project};
-use crate::warehouse::{Warehouse, WarehouseError};
+use crate::warehouse::{TableSchema, Warehouse, WarehouseError};
 use evaluate::{Verdict, expected, judge_metric, judge_schema};
 
 /// Which datasets a run takes: all when both lists are empty.
@@ -35,67 +34,83 @@ impl Selection {
     }
 }
 
-/// Progress of a run, reported as each dataset finishes.
-pub trait Progress: Sync {
-    /// `done` datasets of the run have finished.
-    fn dataset_done(&self, done: usize);
+/// The warehouses of a project, connected once and shared by every dataset run: the CLI
+/// holds them for one invocation, the server for as long as its configuration lasts.
+pub struct Warehouses {
+    connections: BTreeMap<String, Result<Arc<Warehouse>, String>>,
 }
 
-pub async fn run(project: &Project, datasets: &[&Dataset], progress: &dyn Progress) -> RunReport {
-    let started_at = Utc::now();
-    let warehouses = connect_all(project, datasets).await;
-    let done = std::sync::atomic::AtomicUsize::new(0);
-    let per_dataset = datasets.iter().map(|dataset| {
-        let warehouse = &warehouses[&dataset.warehouse];
-        let done = &done;
-        async move {
-            let results = match warehouse {
-                Ok(warehouse) => run_dataset(dataset, warehouse).await,
-                Err(reason) => all_errors(dataset, reason),
+impl Warehouses {
+    /// Connects every warehouse the datasets use, concurrently. A warehouse that cannot be
+    /// reached is remembered with the reason, so its datasets error without retrying it.
+    pub async fn connect(project: &Project, datasets: &[&Dataset]) -> Self {
+        let mut names: Vec<&str> = datasets.iter().map(|d| d.warehouse.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        let connections = names.iter().map(|name| async move {
+            let connection = match project.warehouses.get(*name) {
+                Some(config) => Warehouse::connect(config, &project.root)
+                    .await
+                    .map_err(|e| e.to_string()),
+                None => Err(format!("warehouse {name} is not configured")),
             };
-            let finished = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-            progress.dataset_done(finished);
-            results
+            (name.to_string(), connection)
+        });
+        Self {
+            connections: join_all(connections).await.into_iter().collect(),
         }
-    });
-    let results: Vec<CheckResult> = join_all(per_dataset).await.into_iter().flatten().collect();
-    for warehouse in warehouses.values().flatten() {
-        warehouse.close().await;
     }
-    RunReport {
-        run_id: uuid::Uuid::new_v4().to_string(),
-        started_at,
-        finished_at: Utc::now(),
-        summary: Summary::of(results.iter().map(|r| r.outcome)),
-        results,
+
+    /// The warehouse, or why it cannot be used.
+    pub fn get(&self, name: &str) -> Result<&Warehouse, String> {
+        match self.connections.get(name) {
+            Some(Ok(warehouse)) => Ok(warehouse),
+            Some(Err(reason)) => Err(reason.clone()),
+            None => Err(format!("warehouse {name} is not connected")),
+        }
+    }
+
+    pub async fn close(&self) {
+        for warehouse in self.connections.values().flatten() {
+            warehouse.close().await;
+        }
     }
 }
 
-/// Connects every warehouse the selected datasets use, concurrently.
-async fn connect_all(
-    project: &Project,
-    datasets: &[&Dataset],
-) -> BTreeMap<String, Result<Arc<Warehouse>, String>> {
-    let mut names: Vec<&str> = datasets.iter().map(|d| d.warehouse.as_str()).collect();
-    names.sort_unstable();
-    names.dedup();
-    let connections = names.iter().map(|name| async move {
-        let connection = match project.warehouses.get(*name) {
-            Some(config) => Warehouse::connect(config, &project.root)
-                .await
-                .map_err(|e| e.to_string()),
-            None => Err(format!("warehouse {name} is not configured")),
-        };
-        (name.to_string(), connection)
-    });
-    join_all(connections).await.into_iter().collect()
+/// What running one dataset produced.
+#[derive(Clone, Debug)]
+pub struct DatasetRun {
+    pub results: Vec<CheckResult>,
+    /// The table's columns, when they could be read: the snapshot the store keeps.
+    pub schema: Option<TableSchema>,
 }
 
-async fn run_dataset(dataset: &Dataset, warehouse: &Warehouse) -> Vec<CheckResult> {
+/// Runs one dataset's checks: a schema query, one aggregate query, one query per
+/// `sql_metric`. Never fails: what could not run comes back as `error` results.
+pub async fn check_dataset(
+    dataset: &Dataset,
+    warehouse: Result<&Warehouse, String>,
+    drift: DriftBase<'_>,
+) -> DatasetRun {
+    let warehouse = match warehouse {
+        Ok(warehouse) => warehouse,
+        Err(reason) => {
+            return DatasetRun {
+                results: all_errors(dataset, &reason),
+                schema: None,
+            };
+        }
+    };
     let _slot = warehouse.slot().await;
     let schema = match warehouse.table_schema(&dataset.table).await {
         Ok(schema) => schema,
-        Err(e) => return all_errors(dataset, &query_error(warehouse, &e)),
+        Err(e) => {
+            let results = all_errors(dataset, &query_error(warehouse, &e));
+            return DatasetRun {
+                results,
+                schema: None,
+            };
+        }
     };
     let plan = plan_dataset(dataset, warehouse.dialect, Some(&schema));
     let metrics = match &plan.aggregate {
@@ -122,12 +137,15 @@ async fn run_dataset(dataset: &Dataset, warehouse: &Warehouse) -> Vec<CheckResul
                 Ok(value) => judge_metric(check, value),
                 Err(e) => Verdict::error(query_error(warehouse, &e)),
             },
-            CheckPlan::Schema => judge_schema(check, &schema, warehouse.dialect),
+            CheckPlan::Schema => judge_schema(check, &schema, warehouse.dialect, drift),
             CheckPlan::Unrunnable(reason) => Verdict::error(reason.clone()),
         };
         results.push(result(dataset, check, verdict));
     }
-    results
+    DatasetRun {
+        results,
+        schema: (!schema.columns.is_empty()).then_some(schema),
+    }
 }
 
 async fn measure_alone(dataset: &Dataset, check: &Check, warehouse: &Warehouse) -> Verdict {
@@ -142,7 +160,7 @@ fn query_error(warehouse: &Warehouse, error: &WarehouseError) -> String {
     format!("warehouse {}: {error}", warehouse.name)
 }
 
-fn all_errors(dataset: &Dataset, reason: &str) -> Vec<CheckResult> {
+pub fn all_errors(dataset: &Dataset, reason: &str) -> Vec<CheckResult> {
     dataset
         .checks
         .iter()

@@ -157,6 +157,29 @@ pub enum Severity {
     Critical,
 }
 
+impl Severity {
+    /// The YAML (and JSON) spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Severity::Low,
+            Severity::Medium,
+            Severity::High,
+            Severity::Critical,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == s)
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Check {
     /// Unique within the dataset; defaults to `kind(column)` as CHECKS.md says.
@@ -399,5 +422,26 @@ pub struct Thresholds {
 impl Thresholds {
     pub fn is_empty(&self) -> bool {
         self.warn.is_none() && self.fail.is_none() && self.anomaly.is_none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn severities_parse_their_own_spelling() {
+        for severity in [
+            Severity::Low,
+            Severity::Medium,
+            Severity::High,
+            Severity::Critical,
+        ] {
+            let json = serde_json::to_value(severity).unwrap_or_default();
+            assert_eq!(json, severity.as_str(), "as_str is the serialized name");
+            assert_eq!(Severity::parse(severity.as_str()), Some(severity));
+        }
+        assert_eq!(Severity::parse("urgent"), None);
+        assert_eq!(Severity::parse("High"), None);
     }
 }

@@ -6,6 +6,7 @@
 //! `.tidemark/`. [`Store::open`] picks one from the URL scheme. Both run the same contract
 //! tests (`tests/integration/store_contract.rs`).
 
+mod common;
 mod postgres;
 mod sqlite;
 
@@ -19,11 +20,15 @@ use uuid::Uuid;
 use crate::engine::{CheckResult, Outcome, Summary};
 use crate::warehouse::TableSchema;
 
-pub use postgres::PgStore;
-pub use sqlite::SqliteStore;
+pub use postgres::{PG_MIGRATOR, PgStore};
+pub use sqlite::{SQLITE_MIGRATOR, SqliteStore};
 
 /// Where the embedded store lives, relative to the project root, when no URL is given.
 pub const DEFAULT_SQLITE_PATH: &str = ".tidemark/store.db";
+
+/// The error [`StoreApi::expire_leases`] gives the runs it abandons.
+pub const LEASE_EXPIRED: &str =
+    "lease expired: the replica running it stopped renewing it (crashed, killed or cut off)";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -147,6 +152,9 @@ pub struct Run {
 }
 
 /// A check result as stored: the engine's result plus where and when it was observed.
+///
+/// It reads back as written, except that a value that is not finite (NaN, ±infinity) is
+/// kept as `None`, as JSON prints it, and times are kept to the microsecond (truncated).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct StoredResult {
     /// Increasing with insertion: the key for paging.
@@ -154,6 +162,7 @@ pub struct StoredResult {
     pub run_id: Uuid,
     /// Hash of the check's definition: history before an edit of the check is told apart.
     pub check_hash: String,
+    /// When the run finished ([`FinishedRun::finished_at`]).
     pub observed_at: DateTime<Utc>,
     #[serde(flatten)]
     pub result: CheckResult,
@@ -200,7 +209,9 @@ impl SnapshotColumn {
 #[derive(Clone, Debug)]
 pub struct FinishedRun {
     pub id: Uuid,
+    /// A final status: anything but [`RunStatus::Running`].
     pub status: RunStatus,
+    /// Also when its results were observed, its metric points' time and its snapshot's.
     pub finished_at: DateTime<Utc>,
     pub error: Option<String>,
     /// Each result with its check's definition hash.
@@ -209,7 +220,8 @@ pub struct FinishedRun {
     pub snapshot: Option<Vec<SnapshotColumn>>,
 }
 
-/// Keyset paging: newest first; `before` is the last id of the previous page.
+/// Keyset paging: newest first; `before` is the last id of the previous page. A `limit`
+/// outside `1..=MAX_LIMIT` is brought into it ([`Page::effective_limit`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Page {
     pub limit: u32,
@@ -218,6 +230,12 @@ pub struct Page {
 
 impl Page {
     pub const MAX_LIMIT: u32 = 1000;
+
+    /// The page size actually used: `limit` brought into `1..=MAX_LIMIT` (a page of 0 would
+    /// never end a walk).
+    pub fn effective_limit(self) -> u32 {
+        self.limit.clamp(1, Page::MAX_LIMIT)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -233,7 +251,9 @@ pub struct ResultFilter {
     pub check: Option<String>,
     pub outcome: Option<Outcome>,
     pub run_id: Option<Uuid>,
+    /// Observed at or after (inclusive).
     pub since: Option<DateTime<Utc>>,
+    /// Observed before (exclusive).
     pub until: Option<DateTime<Utc>>,
 }
 
@@ -270,8 +290,8 @@ pub struct Pruned {
     pub snapshots: u64,
 }
 
-/// The store's contract. Every method is one short transaction: nothing holds a lock while
-/// a warehouse query runs.
+/// The store's contract. Every method is one short transaction (prune: a few): nothing
+/// holds a lock while a warehouse query runs. Times are kept in UTC to the microsecond.
 pub trait StoreApi: Send + Sync {
     /// Applies pending migrations (also done by [`Store::open`]).
     fn migrate(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
@@ -280,7 +300,8 @@ pub trait StoreApi: Send + Sync {
     /// atomically: exactly one replica gets [`Claim::Started`].
     fn start_run(&self, run: &NewRun) -> impl Future<Output = Result<Claim, StoreError>> + Send;
 
-    /// Extends a running run's lease.
+    /// Extends a running run's lease. [`StoreError::NotFound`] when no such run is running
+    /// any more (it finished, or another replica expired its lease): stop working on it.
     fn heartbeat(
         &self,
         run: Uuid,
@@ -288,10 +309,14 @@ pub trait StoreApi: Send + Sync {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Marks the run finished and stores its results, metric points (every result with a
-    /// value) and schema snapshot, atomically.
+    /// finite value) and schema snapshot, atomically. The summary counts come from the
+    /// results. A run whose lease expired (abandoned) may still finish: its results are kept.
+    /// [`StoreError::NotFound`] for an unknown run; an error for one that already finished.
     fn finish_run(&self, run: &FinishedRun) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Marks running runs whose lease ended before `now` as abandoned and returns them.
+    /// Marks running runs whose lease ended before `now` as abandoned (error
+    /// [`LEASE_EXPIRED`]) and returns them, oldest first. Each expired run is returned to
+    /// exactly one caller, however many replicas call at once.
     fn expire_leases(
         &self,
         now: DateTime<Utc>,
@@ -313,10 +338,11 @@ pub trait StoreApi: Send + Sync {
         page: Page,
     ) -> impl Future<Output = Result<Paged<StoredResult>, StoreError>> + Send;
 
-    /// The newest result of every check of every dataset: current health.
+    /// The newest result of every check of every dataset: current health. Ordered by
+    /// dataset, then check.
     fn latest_results(&self) -> impl Future<Output = Result<Vec<StoredResult>, StoreError>> + Send;
 
-    /// A check's values over time, oldest first, from `since` on.
+    /// A check's values over time, oldest first, from `since` on (inclusive).
     fn metric_series(
         &self,
         dataset: &str,
@@ -331,7 +357,8 @@ pub trait StoreApi: Send + Sync {
         warehouse: &str,
     ) -> impl Future<Output = Result<Option<SchemaSnapshot>, StoreError>> + Send;
 
-    /// Snapshots of a dataset whose columns differ from the one before, newest first.
+    /// Snapshots of a dataset whose columns (or warehouse) differ from the one before, newest
+    /// first; the first snapshot always counts as a change.
     fn schema_history(
         &self,
         dataset: &str,
@@ -343,7 +370,8 @@ pub trait StoreApi: Send + Sync {
         dataset: &str,
     ) -> impl Future<Output = Result<Option<DateTime<Utc>>, StoreError>> + Send;
 
-    /// Stores an API token's hash (never the token).
+    /// Stores an API token's hash (never the token). Hashes are unique: storing one twice
+    /// is an error.
     fn create_token(
         &self,
         name: &str,
@@ -352,7 +380,9 @@ pub trait StoreApi: Send + Sync {
 
     fn token_valid(&self, hash: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
-    /// Deletes what retention no longer keeps.
+    /// Deletes what retention no longer keeps: runs started before `now - results` (with
+    /// their results and snapshots) unless still running, and metric points from before
+    /// `now - metrics`.
     fn prune(
         &self,
         now: DateTime<Utc>,
@@ -367,6 +397,14 @@ pub enum Store {
 }
 
 impl Store {
+    /// `postgres` or `sqlite`: what to tell the user, who must never see the URL.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Store::Postgres(_) => "postgres",
+            Store::Sqlite(_) => "sqlite",
+        }
+    }
+
     /// Opens (creating the SQLite file and its folder if needed) and migrates the store.
     /// `url` is the project's `store:`; `None` means the embedded default under `root`.
     pub async fn open(url: Option<&str>, root: &Path) -> Result<Store, StoreError> {

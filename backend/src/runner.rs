@@ -1,0 +1,271 @@
+//! Executing datasets and recording what they found: the one path shared by `tidemark run`
+//! and the scheduler. A recorded run is claimed in the store first (exactly once per
+//! scheduled slot), keeps its lease alive while the warehouse works, and is finished with
+//! its results, metric points and schema snapshot in one transaction.
+
+use std::pin::pin;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures_util::future::join_all;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::engine::{
+    CheckResult, DatasetRun, DriftBase, RunReport, Summary, Warehouses, check_dataset,
+};
+use crate::spec::{Check, Dataset};
+use crate::store::{
+    Claim, FinishedRun, NewRun, RunStatus, SnapshotColumn, Store, StoreApi, StoreError, Trigger,
+};
+
+/// How long a run stays "alive" without a heartbeat; heartbeats come every third of it.
+/// A replica that dies is noticed this long after its last heartbeat.
+pub const LEASE: Duration = Duration::from_secs(60);
+
+/// The lease in force: [`LEASE`], or `TIDEMARK_LEASE_SECS` when set (tests shorten it so
+/// that a killed replica's run is noticed in seconds). Read once per process.
+pub fn lease() -> Duration {
+    static LEASE_IN_FORCE: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+    *LEASE_IN_FORCE.get_or_init(|| {
+        match std::env::var("TIDEMARK_LEASE_SECS").map(|s| s.trim().parse::<u64>()) {
+            Ok(Ok(secs)) if secs > 0 => Duration::from_secs(secs),
+            Ok(_) => {
+                tracing::warn!(
+                    "TIDEMARK_LEASE_SECS is not a positive number of seconds; using {}s",
+                    LEASE.as_secs()
+                );
+                LEASE
+            }
+            Err(_) => LEASE,
+        }
+    })
+}
+
+/// What to record a dataset's run as.
+#[derive(Clone, Debug)]
+pub struct RunRequest {
+    pub batch_id: Uuid,
+    pub trigger: Trigger,
+    /// The cron slot of a scheduled run: claimed once across replicas.
+    pub slot: Option<DateTime<Utc>>,
+}
+
+/// Why a run was not (fully) recorded.
+#[derive(Debug)]
+pub enum RecordError {
+    /// The store could not start the run: the checks did not run.
+    NotStarted(StoreError),
+    /// The checks ran but their results could not be stored; here they are.
+    NotStored(Vec<CheckResult>, StoreError),
+}
+
+/// How a dataset's run ended.
+#[derive(Debug)]
+pub enum Recorded {
+    Done {
+        run_id: Uuid,
+        results: Vec<CheckResult>,
+    },
+    /// Another replica claimed this slot first.
+    AlreadyClaimed,
+}
+
+/// Progress of a batch, reported as each dataset finishes.
+pub trait Progress: Sync {
+    /// `done` datasets of the batch have finished.
+    fn dataset_done(&self, done: usize);
+}
+
+/// Runs datasets concurrently (each warehouse bounds its own concurrency), recording them
+/// when a store is given. Store failures do not stop the checks: they are returned beside
+/// the report, so the caller can say what was not recorded.
+pub async fn run_batch(
+    store: Option<&Store>,
+    warehouses: &Warehouses,
+    datasets: &[&Dataset],
+    trigger: Trigger,
+    progress: &dyn Progress,
+) -> (RunReport, Vec<StoreError>) {
+    let batch_id = Uuid::new_v4();
+    let started_at = Utc::now();
+    let mut failures = Vec::new();
+    if let Some(store) = store {
+        // Runs whose process died (a killed CI job) are marked abandoned, not left running.
+        if let Err(e) = store.expire_leases(started_at).await {
+            failures.push(e);
+        }
+    }
+    let request = RunRequest {
+        batch_id,
+        trigger,
+        slot: None,
+    };
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let runs = datasets.iter().map(|dataset| {
+        let (request, done) = (&request, &done);
+        async move {
+            let outcome = match store {
+                Some(store) => match run_recorded(store, warehouses, dataset, request).await {
+                    // The CLI still checks the data when it cannot record: the results
+                    // matter more than their history.
+                    Err(RecordError::NotStarted(error)) => Err(RecordError::NotStored(
+                        run_unrecorded(warehouses, dataset).await,
+                        error,
+                    )),
+                    other => other,
+                },
+                None => Ok(Recorded::Done {
+                    run_id: Uuid::new_v4(),
+                    results: run_unrecorded(warehouses, dataset).await,
+                }),
+            };
+            progress.dataset_done(done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1);
+            outcome
+        }
+    });
+    let mut results = Vec::new();
+    for outcome in join_all(runs).await {
+        match outcome {
+            Ok(Recorded::Done { results: r, .. }) => results.extend(r),
+            Ok(Recorded::AlreadyClaimed) => {}
+            Err(RecordError::NotStored(r, error)) => {
+                results.extend(r);
+                failures.push(error);
+            }
+            Err(RecordError::NotStarted(error)) => failures.push(error),
+        }
+    }
+    let report = RunReport {
+        run_id: batch_id.to_string(),
+        started_at,
+        finished_at: Utc::now(),
+        summary: Summary::of(results.iter().map(|r| r.outcome)),
+        results,
+    };
+    (report, failures)
+}
+
+async fn run_unrecorded(warehouses: &Warehouses, dataset: &Dataset) -> Vec<CheckResult> {
+    check_dataset(
+        dataset,
+        warehouses.get(&dataset.warehouse),
+        DriftBase::NoStore,
+    )
+    .await
+    .results
+}
+
+/// Claims, runs and records one dataset. On a store failure after the checks ran, their
+/// results come back with the error, so nothing the warehouse said is lost to the caller.
+pub async fn run_recorded(
+    store: &Store,
+    warehouses: &Warehouses,
+    dataset: &Dataset,
+    request: &RunRequest,
+) -> Result<Recorded, RecordError> {
+    run_recorded_with(store, warehouses, dataset, request, |_| {}).await
+}
+
+/// [`run_recorded`], calling `started` with the run's id once the run is recorded as
+/// running and before its checks run: the server answers "run this dataset now" with it.
+/// `started` is not called when the run was not started (a store error, or another
+/// replica claimed the slot).
+pub async fn run_recorded_with(
+    store: &Store,
+    warehouses: &Warehouses,
+    dataset: &Dataset,
+    request: &RunRequest,
+    started: impl FnOnce(Uuid) + Send,
+) -> Result<Recorded, RecordError> {
+    let run_id = Uuid::new_v4();
+    let lease = lease();
+    let now = Utc::now();
+    let new_run = NewRun {
+        id: run_id,
+        batch_id: request.batch_id,
+        dataset: dataset.name.clone(),
+        warehouse: dataset.warehouse.clone(),
+        trigger: request.trigger,
+        slot: request.slot,
+        replica: replica_name(),
+        started_at: now,
+        lease_until: now + lease,
+    };
+    let claim = store
+        .start_run(&new_run)
+        .await
+        .map_err(RecordError::NotStarted)?;
+    if claim == Claim::AlreadyClaimed {
+        return Ok(Recorded::AlreadyClaimed);
+    }
+    started(run_id);
+    let previous = store
+        .latest_snapshot(&dataset.name, &dataset.warehouse)
+        .await
+        .map_err(RecordError::NotStarted)?;
+    let base = match &previous {
+        Some(snapshot) => DriftBase::Previous(&snapshot.columns),
+        None => DriftBase::FirstSnapshot,
+    };
+    let checks = check_dataset(dataset, warehouses.get(&dataset.warehouse), base);
+    let DatasetRun { results, schema } = with_heartbeat(store, run_id, checks).await;
+    let finished = FinishedRun {
+        id: run_id,
+        status: RunStatus::Completed,
+        finished_at: Utc::now(),
+        error: None,
+        results: results
+            .iter()
+            .zip(&dataset.checks)
+            .map(|(result, check)| (result.clone(), check_hash(dataset, check)))
+            .collect(),
+        snapshot: schema.as_ref().map(SnapshotColumn::from_schema),
+    };
+    match store.finish_run(&finished).await {
+        Ok(()) => Ok(Recorded::Done { run_id, results }),
+        Err(error) => Err(RecordError::NotStored(results, error)),
+    }
+}
+
+/// Drives `work` to completion while renewing the run's lease, so that a long scan is not
+/// mistaken for a dead replica. A failed heartbeat is not fatal: the work goes on, and the
+/// worst case is the run being marked abandoned and its results stored after all.
+async fn with_heartbeat<T>(store: &Store, run_id: Uuid, work: impl Future<Output = T>) -> T {
+    let mut work = pin!(work);
+    let lease = lease();
+    let mut beat = tokio::time::interval(lease / 3);
+    beat.tick().await; // the first tick is immediate; the lease was just taken
+    loop {
+        tokio::select! {
+            output = &mut work => return output,
+            _ = beat.tick() => {
+                if let Err(e) = store.heartbeat(run_id, Utc::now() + lease).await {
+                    tracing::warn!(%run_id, error = %e, "could not renew the run's lease");
+                }
+            }
+        }
+    }
+}
+
+/// Identifies a check's definition (with its dataset's filter, which changes what it
+/// measures): history from before an edit can be told apart from after it.
+pub fn check_hash(dataset: &Dataset, check: &Check) -> String {
+    let definition = format!(
+        "{:?}|{:?}|{:?}|{:?}",
+        dataset.filter, check.kind, check.thresholds, check.filter
+    );
+    let digest = Sha256::digest(definition.as_bytes());
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `host:pid`, so an operator can tell which replica holds a run.
+fn replica_name() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into());
+    format!("{host}:{}", std::process::id())
+}

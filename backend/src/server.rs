@@ -1,0 +1,183 @@
+//! `tidemark serve`: the long-running server. It loads the project, opens (and migrates)
+//! the store, connects the warehouses, binds the listener, starts the scheduler, and only
+//! then prints `listening on http://ADDR` (the bound address: port 0 picks a free port), so
+//! scripts and tests know it is ready.
+//!
+//! Signals: `SIGHUP` reloads the configuration like `POST /api/v1/reload`. `SIGTERM` and
+//! Ctrl-C stop it gracefully: no new connections, slots or runs; requests and runs in flight
+//! finish (runs are recorded); then it exits 0. A second `SIGTERM`/Ctrl-C while draining
+//! exits at once with 1 (the runs left are marked abandoned by another replica's reaper, or
+//! by this one's at its next start).
+//!
+//! Environment: `TIDEMARK_LEASE_SECS` (run lease, 60), `TIDEMARK_RETRY_SECS` (first retry
+//! delay, 10), `TIDEMARK_LOG` (log filter).
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::scheduler::{Connections, Parts, Scheduler, Settings};
+use crate::spec;
+use crate::store::Store;
+use crate::web::{self, AppState, ServerCommand};
+
+/// Exit code for an invalid configuration or a server that cannot start.
+const EXIT_ERROR: u8 = 2;
+
+/// Runs the server for the project in `dir` (tidemark.yml is looked up there and in its
+/// parents), listening on `listen` (`host:port`), until it is stopped; returns the process
+/// exit code. With `read_needs_token`, reading the API needs a bearer token too.
+pub async fn serve(dir: PathBuf, listen: String, read_needs_token: bool) -> u8 {
+    let project = match spec::load(&dir) {
+        Ok(project) => Arc::new(project),
+        Err(diagnostics) => {
+            for diagnostic in &diagnostics {
+                eprintln!("{diagnostic}");
+            }
+            let n = diagnostics.len();
+            eprintln!("{n} {} found", if n == 1 { "problem" } else { "problems" });
+            return EXIT_ERROR;
+        }
+    };
+    let url = project.store.as_ref().map(|url| url.expose());
+    let store = match Store::open(url, &project.root).await {
+        Ok(store) => Arc::new(store),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_ERROR;
+        }
+    };
+    let connections = Arc::new(Connections::connect(Arc::clone(&project)).await);
+    let listener = match TcpListener::bind(&listen).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            eprintln!("error: cannot listen on {listen}: {e}");
+            return EXIT_ERROR;
+        }
+    };
+    let address = match listener.local_addr() {
+        Ok(address) => address,
+        Err(e) => {
+            eprintln!("error: cannot read the listening address: {e}");
+            return EXIT_ERROR;
+        }
+    };
+    let signals = match Signals::new() {
+        Ok(signals) => signals,
+        Err(e) => {
+            eprintln!("error: cannot listen for signals: {e}");
+            return EXIT_ERROR;
+        }
+    };
+
+    let (project_tx, project_rx) = watch::channel(Arc::clone(&project));
+    let (commands_tx, commands_rx) = mpsc::channel(64);
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let parts = Parts {
+        dir,
+        store: Arc::clone(&store),
+        project,
+        connections,
+        project_tx,
+        settings: Settings::from_env(),
+    };
+    let scheduler = match Scheduler::start(parts).await {
+        Ok(scheduler) => scheduler,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_ERROR;
+        }
+    };
+    let scheduler = tokio::spawn(scheduler.run(commands_rx, shutdown_rx.clone()));
+    tokio::spawn(signals.handle(commands_tx.clone(), shutdown_tx));
+    let app = web::router(AppState {
+        store,
+        project: project_rx,
+        commands: commands_tx,
+        read_needs_token,
+    });
+
+    println!("listening on http://{address}");
+    // Nothing useful can be done if stdout is gone; the server runs on.
+    let _ = std::io::stdout().flush();
+
+    let mut stopped = shutdown_rx.clone();
+    let http = axum::serve(listener, app).with_graceful_shutdown(async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
+    });
+    let mut code = 0;
+    if let Err(e) = http.await {
+        tracing::error!("the HTTP server failed: {e}");
+        code = 1;
+    }
+    // The HTTP side stops first (or failed); the scheduler drains on the same signal.
+    if let Err(e) = scheduler.await {
+        tracing::error!("the scheduler failed: {e}");
+        code = 1;
+    }
+    tracing::info!("stopped");
+    code
+}
+
+/// The Unix signals the server answers.
+struct Signals {
+    hangup: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+    interrupt: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> std::io::Result<Signals> {
+        Ok(Signals {
+            hangup: signal(SignalKind::hangup())?,
+            terminate: signal(SignalKind::terminate())?,
+            interrupt: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    /// SIGHUP reloads; the first SIGTERM/SIGINT stops gracefully, a second one at once.
+    async fn handle(
+        mut self,
+        commands: mpsc::Sender<ServerCommand>,
+        shutdown: watch::Sender<bool>,
+    ) {
+        loop {
+            tokio::select! {
+                Some(()) = self.hangup.recv() => {
+                    tracing::info!("SIGHUP: reloading the configuration");
+                    let (reply, answer) = oneshot::channel();
+                    if commands.send(ServerCommand::Reload { reply }).await.is_err() {
+                        continue;
+                    }
+                    // The scheduler logs the outcome; only wait so reloads do not pile up.
+                    let _ = answer.await;
+                }
+                Some(()) = self.terminate.recv() => {
+                    if stop(&shutdown) { break; }
+                }
+                Some(()) = self.interrupt.recv() => {
+                    if stop(&shutdown) { break; }
+                }
+                else => break,
+            }
+        }
+        // Keep listening: a second stop request while draining exits at once.
+        tokio::select! {
+            Some(()) = self.terminate.recv() => {}
+            Some(()) = self.interrupt.recv() => {}
+            else => return,
+        }
+        tracing::warn!("stopping now, without waiting for the runs in flight");
+        std::process::exit(1);
+    }
+}
+
+/// Starts the graceful stop; `true` when it was started now (not already stopping).
+fn stop(shutdown: &watch::Sender<bool>) -> bool {
+    tracing::info!("stopping: no new runs; waiting for those in flight");
+    !shutdown.send_replace(true)
+}

@@ -1,0 +1,274 @@
+//! Datasets as the current project declares them, with what the store knows about them:
+//! current health (the worst outcome among the latest result of each of its checks), the
+//! latest result per check, metric series and schema history.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::State;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::error::ApiError;
+use super::params::{ApiPath, Params};
+use super::redact::Redactor;
+use super::results::redacted;
+use super::{AppState, PageBody};
+use crate::engine::Outcome;
+use crate::spec::{Check, Dataset, Project, Severity};
+use crate::store::{MetricPoint, SchemaSnapshot, StoreApi, StoredResult};
+
+/// A dataset's health: the worst outcome among the latest results of its checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Health {
+    Pass,
+    Warn,
+    Fail,
+    Error,
+    /// No check of the dataset has a result yet.
+    Unknown,
+}
+
+impl Health {
+    pub const ALL: [&'static str; 5] = ["pass", "warn", "fail", "error", "unknown"];
+
+    fn of(outcomes: impl IntoIterator<Item = Outcome>) -> Self {
+        match outcomes.into_iter().max() {
+            None => Health::Unknown,
+            Some(Outcome::Pass) => Health::Pass,
+            Some(Outcome::Warn) => Health::Warn,
+            Some(Outcome::Fail) => Health::Fail,
+            Some(Outcome::Error) => Health::Error,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct DatasetSummary {
+    name: String,
+    /// The warehouse's name; its URL is a secret and never shown.
+    warehouse: String,
+    owner: Option<String>,
+    tags: Vec<String>,
+    upstream: Vec<String>,
+    /// The effective cron schedule (the dataset's or the project default); null when the
+    /// server does not schedule it.
+    schedule: Option<String>,
+    timezone: &'static str,
+    check_count: usize,
+    health: Health,
+    /// The run that produced the newest of the latest results.
+    last_run_id: Option<Uuid>,
+    last_run_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DatasetDetail {
+    #[serde(flatten)]
+    summary: DatasetSummary,
+    checks: Vec<CheckView>,
+}
+
+#[derive(Debug, Serialize)]
+struct CheckView {
+    name: String,
+    kind: &'static str,
+    column: Option<String>,
+    /// Every column the check reads (several for a multi-column duplicate_count).
+    columns: Vec<String>,
+    severity: Option<Severity>,
+    description: Option<String>,
+    latest: Option<StoredResult>,
+}
+
+/// The dataset of the current project named `name` (the first, should two warehouses
+/// hold datasets of the same name).
+pub fn find_dataset<'p>(project: &'p Project, name: &str) -> Result<&'p Dataset, ApiError> {
+    project
+        .datasets
+        .iter()
+        .find(|d| d.name == name)
+        .ok_or_else(|| ApiError::NotFound(format!("no dataset named {name:?}")))
+}
+
+fn find_check<'d>(dataset: &'d Dataset, name: &str) -> Result<&'d Check, ApiError> {
+    dataset
+        .checks
+        .iter()
+        .find(|c| c.name == name)
+        .ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "dataset {:?} has no check named {name:?}",
+                dataset.name
+            ))
+        })
+}
+
+/// The latest result of each check, by dataset and warehouse.
+struct Latest {
+    by_dataset: HashMap<(String, String), Vec<StoredResult>>,
+}
+
+impl Latest {
+    async fn load(state: &AppState) -> Result<Latest, ApiError> {
+        let mut by_dataset: HashMap<_, Vec<_>> = HashMap::new();
+        for result in state.store.latest_results().await? {
+            let key = (
+                result.result.dataset.clone(),
+                result.result.warehouse.clone(),
+            );
+            by_dataset.entry(key).or_default().push(result);
+        }
+        Ok(Latest { by_dataset })
+    }
+
+    /// The dataset's latest results for checks it still declares.
+    fn of<'l>(&'l self, dataset: &'l Dataset) -> impl Iterator<Item = &'l StoredResult> {
+        self.by_dataset
+            .get(&(dataset.name.clone(), dataset.warehouse.clone()))
+            .into_iter()
+            .flatten()
+            .filter(|r| dataset.checks.iter().any(|c| c.name == r.result.check))
+    }
+
+    fn summary(&self, project: &Project, dataset: &Dataset) -> DatasetSummary {
+        let newest = self.of(dataset).max_by_key(|r| (r.observed_at, r.id));
+        DatasetSummary {
+            name: dataset.name.clone(),
+            warehouse: dataset.warehouse.clone(),
+            owner: dataset.owner.clone(),
+            tags: dataset.tags.clone(),
+            upstream: dataset.upstream.clone(),
+            schedule: dataset
+                .schedule
+                .clone()
+                .or_else(|| project.defaults.schedule.clone()),
+            timezone: dataset.timezone.unwrap_or(project.defaults.timezone).name(),
+            check_count: dataset.checks.len(),
+            health: Health::of(self.of(dataset).map(|r| r.result.outcome)),
+            last_run_id: newest.map(|r| r.run_id),
+            last_run_at: newest.map(|r| r.observed_at),
+        }
+    }
+}
+
+/// `GET /datasets`: every dataset of the project, in the order the project lists them.
+pub async fn list(
+    State(state): State<AppState>,
+    params: Params,
+) -> Result<Json<PageBody<DatasetSummary>>, ApiError> {
+    params.finish()?;
+    let project = state.project();
+    let latest = Latest::load(&state).await?;
+    let items = project
+        .datasets
+        .iter()
+        .map(|dataset| latest.summary(&project, dataset))
+        .collect();
+    Ok(Json(PageBody { items, next: None }))
+}
+
+/// `GET /datasets/{name}`: the dataset with each check and its latest result.
+pub async fn get(
+    State(state): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+    params: Params,
+) -> Result<Json<DatasetDetail>, ApiError> {
+    params.finish()?;
+    let project = state.project();
+    let dataset = find_dataset(&project, &name)?;
+    let latest = Latest::load(&state).await?;
+    let redactor = Redactor::new(&project);
+    let checks = dataset
+        .checks
+        .iter()
+        .map(|check| CheckView {
+            name: check.name.clone(),
+            kind: check.kind.keyword(),
+            column: check.kind.column().map(str::to_owned),
+            columns: check
+                .kind
+                .columns()
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+            severity: check.severity,
+            description: check.description.clone(),
+            latest: latest
+                .of(dataset)
+                .find(|r| r.result.check == check.name)
+                .map(|r| redacted(r.clone(), &redactor)),
+        })
+        .collect();
+    Ok(Json(DatasetDetail {
+        summary: latest.summary(&project, dataset),
+        checks,
+    }))
+}
+
+#[derive(Debug, Serialize)]
+pub struct MetricSeries {
+    dataset: String,
+    check: String,
+    /// Oldest first.
+    points: Vec<MetricPoint>,
+}
+
+/// `GET /datasets/{name}/metrics/{check}?since=`: the check's values over time.
+pub async fn metric_series(
+    State(state): State<AppState>,
+    ApiPath((name, check)): ApiPath<(String, String)>,
+    mut params: Params,
+) -> Result<Json<MetricSeries>, ApiError> {
+    let since = params.time("since")?;
+    params.finish()?;
+    {
+        let project = state.project();
+        find_check(find_dataset(&project, &name)?, &check)?;
+    }
+    let points = state.store.metric_series(&name, &check, since).await?;
+    Ok(Json(MetricSeries {
+        dataset: name,
+        check,
+        points,
+    }))
+}
+
+#[derive(Debug, Serialize)]
+pub struct SchemaHistory {
+    dataset: String,
+    /// Each snapshot whose columns differ from the one before, newest first.
+    snapshots: Vec<SchemaSnapshot>,
+}
+
+/// `GET /datasets/{name}/schema`: how the dataset's table changed shape.
+pub async fn schema_history(
+    State(state): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+    params: Params,
+) -> Result<Json<SchemaHistory>, ApiError> {
+    params.finish()?;
+    find_dataset(&state.project(), &name)?;
+    let snapshots = state.store.schema_history(&name).await?;
+    Ok(Json(SchemaHistory {
+        dataset: name,
+        snapshots,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn health_is_the_worst_outcome() {
+        assert_eq!(Health::of([]), Health::Unknown);
+        assert_eq!(Health::of([Outcome::Pass, Outcome::Warn]), Health::Warn);
+        assert_eq!(
+            Health::of([Outcome::Fail, Outcome::Error, Outcome::Pass]),
+            Health::Error
+        );
+    }
+}

@@ -1,0 +1,85 @@
+//! The HTTP side of `tidemark serve`: the JSON API under `/api/v1` (and, later, the
+//! dashboard). Handlers read the store and the current project; actions (run a dataset now,
+//! reload the configuration) are sent to the scheduler as [`ServerCommand`]s, so the web
+//! layer never runs checks itself.
+//!
+//! | module     | owns                                                                 |
+//! |------------|----------------------------------------------------------------------|
+//! | `router`   | the route table ([`ROUTES`]): paths, methods, access                 |
+//! | `error`    | [`ApiError`] and the JSON error body                                 |
+//! | `params`   | query and path parameters, each problem a 400 naming it              |
+//! | `auth`     | API tokens and the bearer-token middleware                           |
+//! | `health`   | liveness and readiness probes                                        |
+//! | `datasets` | datasets with their health and checks, metric series, schema history |
+//! | `runs`     | run history                                                          |
+//! | `results`  | check result history                                                 |
+//! | `commands` | actions sent to the scheduler: run now, reload                       |
+//! | `openapi`  | the OpenAPI 3.1 document                                             |
+//! | `redact`   | masking the project's secrets in free text                           |
+
+mod commands;
+mod datasets;
+mod error;
+mod health;
+mod openapi;
+mod params;
+mod redact;
+mod results;
+mod router;
+mod runs;
+
+pub mod auth;
+
+pub use error::ApiError;
+pub use openapi::document as openapi_document;
+pub use router::{API_PREFIX, Access, Operation, ROUTES, Route, Verb, router};
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot, watch};
+use uuid::Uuid;
+
+use crate::spec::{Diagnostic, Project};
+use crate::store::Store;
+
+/// What the API asks of the scheduler.
+#[derive(Debug)]
+pub enum ServerCommand {
+    /// Run one dataset now (trigger `manual`); replies with the new run's id once it started.
+    RunNow {
+        dataset: String,
+        reply: oneshot::Sender<Result<Uuid, String>>,
+    },
+    /// Re-read the project files; replies with the problems if they are invalid (the
+    /// running configuration then stays as it was).
+    Reload {
+        reply: oneshot::Sender<Result<(), Vec<Diagnostic>>>,
+    },
+}
+
+/// Shared by every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<Store>,
+    /// The configuration in force; replaced as a whole on reload.
+    pub project: watch::Receiver<Arc<Project>>,
+    pub commands: mpsc::Sender<ServerCommand>,
+    /// When set, reading the API also needs a bearer token (writing always does).
+    pub read_needs_token: bool,
+}
+
+impl AppState {
+    /// The configuration in force now (a cheap clone; never hold the borrow across `await`).
+    fn project(&self) -> Arc<Project> {
+        Arc::clone(&self.project.borrow())
+    }
+}
+
+/// A page of a listing: `{"items": [...], "next": <cursor or null>}`; `next` is passed as
+/// `before` to get the following page.
+#[derive(Debug, Serialize)]
+pub struct PageBody<T> {
+    items: Vec<T>,
+    next: Option<i64>,
+}

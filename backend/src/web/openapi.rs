@@ -1,0 +1,559 @@
+//! The OpenAPI 3.1 document served at `/api/v1/openapi.json`. Paths, methods and security
+//! come from the route table ([`ROUTES`]); what each operation takes and returns is written
+//! here, next to the schemas of the response bodies. The end-to-end tests validate real
+//! responses against these schemas, so a field added to a response must be added here too.
+
+use axum::Json;
+use axum::extract::State;
+use serde_json::{Map, Value, json};
+
+use super::AppState;
+use super::datasets::Health;
+use super::error::ApiError;
+use super::params::Params;
+use super::router::{API_PREFIX, Access, Operation, ROUTES, Route};
+use crate::store::Page;
+
+/// `GET /openapi.json`
+pub async fn serve(State(state): State<AppState>) -> Json<Value> {
+    Json(document(state.read_needs_token))
+}
+
+/// The document for a server that does (or does not) require a token for reading.
+pub fn document(read_needs_token: bool) -> Value {
+    let mut paths = Map::new();
+    for route in ROUTES {
+        let item = paths
+            .entry(route.path)
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Value::Object(item) = item {
+            item.insert(
+                route.verb.name().into(),
+                operation(&route, read_needs_token),
+            );
+        }
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Tidemark API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Datasets and their health, check results, runs, metric series and \
+                schema history kept by a Tidemark server; actions to run a dataset now and to \
+                reload the configuration. Errors are JSON: {\"error\": {\"code\", \"message\"}}.",
+        },
+        "servers": [{ "url": API_PREFIX }],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "A token made with `tidemark token create`. Needed for \
+                        POST endpoints, and for GET endpoints other than /health and /ready \
+                        when the server is started to require it.",
+                },
+            },
+            "parameters": parameters(),
+            "responses": error_responses(),
+            "schemas": schemas(),
+        },
+    })
+}
+
+/// One operation, with the security and error responses its access implies.
+fn operation(route: &Route, read_needs_token: bool) -> Value {
+    let mut op = describe(route.operation);
+    let protected = match route.access {
+        Access::Public => false,
+        Access::Read => read_needs_token,
+        Access::Write => true,
+    };
+    let security = if protected {
+        json!([{ "bearer": [] }])
+    } else {
+        json!([])
+    };
+    op["security"] = security;
+    if protected {
+        op["responses"]["401"] = error_ref("Unauthorized");
+    }
+    if route.operation != Operation::Health {
+        op["responses"]["500"] = error_ref("Internal");
+        op["responses"]["503"] = error_ref("Unavailable");
+    }
+    op
+}
+
+fn describe(operation: Operation) -> Value {
+    match operation {
+        Operation::Health => json!({
+            "operationId": "health",
+            "tags": ["probes"],
+            "summary": "Liveness: the server process answers",
+            "responses": { "200": ok("Status", "Always `{\"status\": \"ok\"}`") },
+        }),
+        Operation::Ready => json!({
+            "operationId": "ready",
+            "tags": ["probes"],
+            "summary": "Readiness: the results store answers",
+            "responses": { "200": ok("Status", "`{\"status\": \"ready\"}`") },
+        }),
+        Operation::OpenApi => json!({
+            "operationId": "openapi",
+            "tags": ["meta"],
+            "summary": "This document",
+            "responses": {
+                "200": {
+                    "description": "The OpenAPI 3.1 document",
+                    "content": { "application/json": { "schema": { "type": "object" } } },
+                },
+            },
+        }),
+        Operation::ListDatasets => json!({
+            "operationId": "listDatasets",
+            "tags": ["datasets"],
+            "summary": "Every dataset of the project with its current health",
+            "description": "In the order the project declares them; not paged (`next` is \
+                always null).",
+            "responses": {
+                "200": ok("DatasetList", "The datasets"),
+                "400": error_ref("BadRequest"),
+            },
+        }),
+        Operation::GetDataset => json!({
+            "operationId": "getDataset",
+            "tags": ["datasets"],
+            "summary": "One dataset with its checks and the latest result of each",
+            "parameters": [param("name")],
+            "responses": {
+                "200": ok("DatasetDetail", "The dataset"),
+                "400": error_ref("BadRequest"),
+                "404": error_ref("NotFound"),
+            },
+        }),
+        Operation::MetricSeries => json!({
+            "operationId": "getMetricSeries",
+            "tags": ["datasets"],
+            "summary": "A check's values over time, oldest first",
+            "parameters": [param("name"), param("check"), param("since")],
+            "responses": {
+                "200": ok("MetricSeries", "The series"),
+                "400": error_ref("BadRequest"),
+                "404": error_ref("NotFound"),
+            },
+        }),
+        Operation::SchemaHistory => json!({
+            "operationId": "getSchemaHistory",
+            "tags": ["datasets"],
+            "summary": "The shapes the dataset's table has had, newest first",
+            "description": "Each snapshot whose columns differ from the one before it.",
+            "parameters": [param("name")],
+            "responses": {
+                "200": ok("SchemaHistory", "The snapshots"),
+                "400": error_ref("BadRequest"),
+                "404": error_ref("NotFound"),
+            },
+        }),
+        Operation::RunDataset => json!({
+            "operationId": "runDataset",
+            "tags": ["actions"],
+            "summary": "Run a dataset's checks now",
+            "description": "The scheduler starts a run with trigger `manual`; the response \
+                comes once it is recorded, with its URL in `Location`.",
+            "parameters": [param("name")],
+            "responses": {
+                "202": ok("RunAccepted", "The run started"),
+                "400": error_ref("BadRequest"),
+                "404": error_ref("NotFound"),
+                "409": error_ref("RunRefused"),
+            },
+        }),
+        Operation::ListRuns => json!({
+            "operationId": "listRuns",
+            "tags": ["runs"],
+            "summary": "Runs, newest first, filtered and paged",
+            "parameters": [
+                param("datasetFilter"), param("status"), param("trigger"),
+                param("limit"), param("before"),
+            ],
+            "responses": {
+                "200": ok("RunPage", "A page of runs"),
+                "400": error_ref("BadRequest"),
+            },
+        }),
+        Operation::GetRun => json!({
+            "operationId": "getRun",
+            "tags": ["runs"],
+            "summary": "One run",
+            "parameters": [param("id")],
+            "responses": {
+                "200": ok("Run", "The run"),
+                "400": error_ref("BadRequest"),
+                "404": error_ref("NotFound"),
+            },
+        }),
+        Operation::ListResults => json!({
+            "operationId": "listResults",
+            "tags": ["results"],
+            "summary": "Check results, newest first, filtered and paged",
+            "parameters": [
+                param("datasetFilter"), param("checkFilter"), param("outcome"),
+                param("runId"), param("since"), param("until"),
+                param("limit"), param("before"),
+            ],
+            "responses": {
+                "200": ok("ResultPage", "A page of results"),
+                "400": error_ref("BadRequest"),
+            },
+        }),
+        Operation::Reload => json!({
+            "operationId": "reload",
+            "tags": ["actions"],
+            "summary": "Re-read the project files",
+            "description": "Schedules and in-flight runs are kept. When the files have \
+                problems the running configuration stays as it was and the problems are \
+                returned as `path:line:col: message` in `error.diagnostics`.",
+            "responses": {
+                "200": ok("Status", "`{\"status\": \"reloaded\"}`"),
+                "422": error_ref("InvalidConfiguration"),
+            },
+        }),
+    }
+}
+
+fn schema_ref(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/schemas/{name}") })
+}
+
+fn ok(schema: &str, description: &str) -> Value {
+    json!({
+        "description": description,
+        "content": { "application/json": { "schema": schema_ref(schema) } },
+    })
+}
+
+fn error_ref(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/responses/{name}") })
+}
+
+fn param(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/parameters/{name}") })
+}
+
+fn error_responses() -> Value {
+    let response = |description: &str| {
+        json!({
+            "description": description,
+            "content": { "application/json": { "schema": schema_ref("Error") } },
+        })
+    };
+    json!({
+        "BadRequest": response("A parameter is invalid, repeated or unknown; \
+            `error.parameter` names it"),
+        "Unauthorized": response("The bearer token is missing or not valid \
+            (with a `WWW-Authenticate: Bearer` challenge)"),
+        "NotFound": response("No such dataset, check or run"),
+        "RunRefused": response("The scheduler declined to start the run"),
+        "InvalidConfiguration": response("The project files have problems, listed in \
+            `error.diagnostics`"),
+        "Unavailable": response("The results store or the scheduler is not available"),
+        "Internal": response("An internal error (details are in the server log)"),
+    })
+}
+
+fn parameters() -> Value {
+    let path = |name: &str, description: &str| {
+        json!({
+            "name": name, "in": "path", "required": true,
+            "description": description,
+            "schema": { "type": "string" },
+        })
+    };
+    let query = |name: &str, description: &str, schema: Value| {
+        json!({
+            "name": name, "in": "query", "required": false,
+            "description": description, "schema": schema,
+        })
+    };
+    let time = json!({ "type": "string", "format": "date-time" });
+    json!({
+        "name": path("name", "The dataset's name as written in its file (e.g. \
+            `analytics.orders`), percent-encoded"),
+        "check": path("check", "The check's name (e.g. `missing_count(email)`), percent-encoded"),
+        "id": path("id", "The run's id (a UUID)"),
+        "datasetFilter": query("dataset", "Only this dataset", json!({ "type": "string" })),
+        "checkFilter": query("check", "Only this check", json!({ "type": "string" })),
+        "status": query("status", "Only runs in this state", schema_ref("RunStatus")),
+        "trigger": query("trigger", "Only runs started this way", schema_ref("Trigger")),
+        "outcome": query("outcome", "Only results with this outcome", schema_ref("Outcome")),
+        "runId": query("run_id", "Only results of this run",
+            json!({ "type": "string", "format": "uuid" })),
+        "since": query("since", "Only from this time on (RFC 3339)", time.clone()),
+        "until": query("until", "Only up to this time (RFC 3339)", time),
+        "limit": query("limit", "Page size", json!({
+            "type": "integer", "minimum": 1, "maximum": Page::MAX_LIMIT,
+            "default": Params::DEFAULT_LIMIT,
+        })),
+        "before": query("before", "The `next` cursor of the previous page",
+            json!({ "type": "integer", "minimum": 1 })),
+    })
+}
+
+/// An object schema whose properties are all present in every response, except `optional`.
+fn object(properties: Value, optional: &[&str]) -> Value {
+    let required: Vec<&String> = properties
+        .as_object()
+        .map(|p| {
+            p.keys()
+                .filter(|k| !optional.contains(&k.as_str()))
+                .collect()
+        })
+        .unwrap_or_default();
+    json!({ "type": "object", "properties": properties, "required": required })
+}
+
+fn nullable(schema: Value) -> Value {
+    json!({ "anyOf": [schema, { "type": "null" }] })
+}
+
+fn page_of(item: &str) -> Value {
+    object(
+        json!({
+            "items": { "type": "array", "items": schema_ref(item) },
+            "next": {
+                "type": ["integer", "null"],
+                "description": "Pass as `before` for the next page; null on the last page",
+            },
+        }),
+        &[],
+    )
+}
+
+fn schemas() -> Value {
+    let string = json!({ "type": "string" });
+    let strings = json!({ "type": "array", "items": { "type": "string" } });
+    let opt_string = json!({ "type": ["string", "null"] });
+    let time = json!({ "type": "string", "format": "date-time" });
+    let opt_time = json!({ "type": ["string", "null"], "format": "date-time" });
+    let uuid = json!({ "type": "string", "format": "uuid" });
+    let count = json!({ "type": "integer", "minimum": 0 });
+
+    let dataset_properties = json!({
+        "name": string,
+        "warehouse": { "type": "string", "description": "The warehouse's name" },
+        "owner": opt_string,
+        "tags": strings,
+        "upstream": strings,
+        "schedule": {
+            "type": ["string", "null"],
+            "description": "Effective cron schedule (the dataset's or the project default)",
+        },
+        "timezone": string,
+        "check_count": count,
+        "health": schema_ref("Health"),
+        "last_run_id": { "type": ["string", "null"], "format": "uuid" },
+        "last_run_at": opt_time,
+    });
+    let mut detail_properties = dataset_properties.clone();
+    detail_properties["checks"] = json!({ "type": "array", "items": schema_ref("Check") });
+
+    json!({
+        "Error": object(json!({
+            "error": object(json!({
+                "code": { "type": "string", "enum": ApiError::CODES },
+                "message": string,
+                "parameter": { "type": "string", "description": "The invalid parameter (400)" },
+                "diagnostics": {
+                    "description": "Each problem as `path:line:col: message` (422)",
+                    "type": "array", "items": { "type": "string" },
+                },
+            }), &["parameter", "diagnostics"]),
+        }), &[]),
+        "Status": object(json!({ "status": string }), &[]),
+        "Outcome": { "type": "string", "enum": ["pass", "warn", "fail", "error"] },
+        "Health": {
+            "type": "string", "enum": Health::ALL,
+            "description": "The worst outcome among the latest results of the dataset's \
+                checks; `unknown` before the first result",
+        },
+        "RunStatus": {
+            "type": "string", "enum": ["running", "completed", "failed", "abandoned"],
+        },
+        "Trigger": { "type": "string", "enum": ["cli", "schedule", "manual"] },
+        "Severity": { "type": "string", "enum": ["low", "medium", "high", "critical"] },
+        "Summary": object(json!({
+            "pass": count, "warn": count, "fail": count, "error": count,
+        }), &[]),
+        "Dataset": object(dataset_properties, &[]),
+        "DatasetList": page_of("Dataset"),
+        "DatasetDetail": object(detail_properties, &[]),
+        "Check": object(json!({
+            "name": string,
+            "kind": string,
+            "column": opt_string,
+            "columns": strings,
+            "severity": nullable(schema_ref("Severity")),
+            "description": opt_string,
+            "latest": nullable(schema_ref("Result")),
+        }), &[]),
+        "Result": object(json!({
+            "id": { "type": "integer", "description": "Increases with insertion" },
+            "run_id": uuid,
+            "check_hash": {
+                "type": "string",
+                "description": "Hash of the check's definition when the result was taken",
+            },
+            "observed_at": time,
+            "dataset": string,
+            "warehouse": string,
+            "check": string,
+            "kind": string,
+            "column": opt_string,
+            "columns": {
+                "type": "array", "items": { "type": "string" },
+                "description": "Only for checks over several columns",
+            },
+            "outcome": schema_ref("Outcome"),
+            "value": { "type": ["number", "null"] },
+            "expected": { "description": "The thresholds the value was judged against" },
+            "message": string,
+            "severity": schema_ref("Severity"),
+        }), &["columns", "severity"]),
+        "ResultPage": page_of("Result"),
+        "Run": object(json!({
+            "id": uuid,
+            "batch_id": {
+                "type": "string", "format": "uuid",
+                "description": "Groups the runs of one invocation",
+            },
+            "dataset": string,
+            "warehouse": string,
+            "trigger": schema_ref("Trigger"),
+            "slot": {
+                "type": ["string", "null"], "format": "date-time",
+                "description": "The cron slot of a scheduled run",
+            },
+            "status": schema_ref("RunStatus"),
+            "replica": { "type": "string", "description": "The process that ran it" },
+            "started_at": time,
+            "finished_at": opt_time,
+            "lease_until": time,
+            "error": {
+                "type": ["string", "null"],
+                "description": "Why the run itself failed (not a check)",
+            },
+            "summary": schema_ref("Summary"),
+        }), &[]),
+        "RunPage": page_of("Run"),
+        "RunAccepted": object(json!({ "run_id": uuid, "dataset": string }), &[]),
+        "MetricSeries": object(json!({
+            "dataset": string,
+            "check": string,
+            "points": {
+                "type": "array",
+                "items": object(json!({ "at": time, "value": { "type": "number" } }), &[]),
+            },
+        }), &[]),
+        "SchemaHistory": object(json!({
+            "dataset": string,
+            "snapshots": { "type": "array", "items": schema_ref("SchemaSnapshot") },
+        }), &[]),
+        "SchemaSnapshot": object(json!({
+            "dataset": string,
+            "warehouse": string,
+            "run_id": uuid,
+            "taken_at": time,
+            "columns": {
+                "type": "array",
+                "items": object(json!({ "name": string, "data_type": string }), &[]),
+            },
+        }), &[]),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    /// Every `$ref` in `value`.
+    fn refs(value: &Value, out: &mut BTreeSet<String>) {
+        match value {
+            Value::Object(map) => {
+                if let Some(Value::String(target)) = map.get("$ref") {
+                    out.insert(target.clone());
+                }
+                map.values().for_each(|v| refs(v, out));
+            }
+            Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn every_route_is_documented_once_and_nothing_else() {
+        let doc = document(false);
+        let mut documented = BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+            for verb in item.as_object().into_iter().flatten().map(|(k, _)| k) {
+                documented.insert((verb.clone(), path.clone()));
+            }
+        }
+        let served: BTreeSet<_> = ROUTES
+            .iter()
+            .map(|r| (r.verb.name().to_owned(), r.path.to_owned()))
+            .collect();
+        assert_eq!(documented, served);
+    }
+
+    #[test]
+    fn every_reference_resolves() {
+        let doc = document(true);
+        let mut targets = BTreeSet::new();
+        refs(&doc, &mut targets);
+        for target in targets {
+            let pointer = target.trim_start_matches('#');
+            assert!(doc.pointer(pointer).is_some(), "dangling {target}");
+        }
+    }
+
+    #[test]
+    fn security_follows_access_and_configuration() {
+        let security =
+            |doc: &Value, path: &str, verb: &str| doc["paths"][path][verb]["security"].clone();
+        let open = document(false);
+        let closed = document(true);
+        let bearer = json!([{ "bearer": [] }]);
+        assert_eq!(security(&open, "/datasets", "get"), json!([]));
+        assert_eq!(security(&closed, "/datasets", "get"), bearer);
+        assert_eq!(security(&closed, "/health", "get"), json!([]));
+        assert_eq!(security(&open, "/reload", "post"), bearer);
+        assert!(open["paths"]["/reload"]["post"]["responses"]["401"].is_object());
+        assert!(open["paths"]["/datasets"]["get"]["responses"]["401"].is_null());
+    }
+
+    #[test]
+    fn path_parameters_are_declared_for_every_templated_segment() {
+        let doc = document(false);
+        for route in ROUTES {
+            let op = &doc["paths"][route.path][route.verb.name()];
+            let declared: BTreeSet<String> = op["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|p| doc.pointer(p["$ref"].as_str()?.trim_start_matches('#')))
+                .filter(|p| p["in"] == "path")
+                .filter_map(|p| p["name"].as_str().map(str::to_owned))
+                .collect();
+            let templated: BTreeSet<String> = route
+                .path
+                .split('/')
+                .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
+                .map(str::to_owned)
+                .collect();
+            assert_eq!(declared, templated, "{}", route.path);
+        }
+    }
+}

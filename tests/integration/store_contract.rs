@@ -1,0 +1,1387 @@
+//! The store contract (`tidemark::store::StoreApi`), one suite run against both stores: a
+//! fresh SQLite file in a temporary folder and a fresh Postgres database. Each scenario is
+//! an async function over a [`Fixture`]; `on_each_store!` declares it once per store.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde_json::json;
+use tidemark::engine::{CheckResult, Outcome, Summary};
+use tidemark::spec::Severity;
+use tidemark::store::{
+    Claim, DEFAULT_SQLITE_PATH, FinishedRun, LEASE_EXPIRED, MetricPoint, NewRun, Page, Paged,
+    Pruned, ResultFilter, Retention, Run, RunFilter, RunStatus, SchemaSnapshot, SnapshotColumn,
+    Store, StoreApi, StoreError, StoredResult, Trigger,
+};
+use uuid::Uuid;
+
+use crate::support::PgDb;
+
+// ---------------------------------------------------------------------------------------
+// Fixture
+
+/// What keeps a store's database alive (and removes it afterwards).
+enum Backing {
+    Postgres(PgDb),
+    Sqlite(tempfile::TempDir),
+}
+
+/// A freshly created, migrated store.
+struct Fixture {
+    store: Arc<Store>,
+    backing: Backing,
+}
+
+impl Fixture {
+    /// A new database `tm_<uuid>` on the test server, dropped afterwards.
+    async fn postgres() -> Fixture {
+        let db = PgDb::new().await;
+        let store = Store::open(Some(&db.url), Path::new("."))
+            .await
+            .unwrap_or_else(|e| panic!("open the Postgres store: {e}"));
+        Fixture {
+            store: Arc::new(store),
+            backing: Backing::Postgres(db),
+        }
+    }
+
+    /// The embedded default: `.tidemark/store.db` under a new temporary project folder.
+    async fn sqlite() -> Fixture {
+        let dir = tempfile::Builder::new()
+            .prefix("tidemark-store-")
+            .tempdir()
+            .expect("create a temporary directory");
+        let store = Store::open(None, dir.path())
+            .await
+            .unwrap_or_else(|e| panic!("open the SQLite store: {e}"));
+        Fixture {
+            store: Arc::new(store),
+            backing: Backing::Sqlite(dir),
+        }
+    }
+
+    /// A second handle on the same store, as another replica (or process) would open it.
+    async fn reopen(&self) -> Store {
+        let opened = match &self.backing {
+            Backing::Postgres(db) => Store::open(Some(&db.url), Path::new(".")).await,
+            Backing::Sqlite(dir) => Store::open(None, dir.path()).await,
+        };
+        opened.unwrap_or_else(|e| panic!("reopen the store: {e}"))
+    }
+}
+
+/// Declares one `#[tokio::test]` per store, each running `scenario(&fixture)`. The names are
+/// written out in full so that a failing test's name can be found with grep.
+macro_rules! on_each_store {
+    ($scenario:ident, postgres: $postgres:ident, sqlite: $sqlite:ident $(,)?) => {
+        #[tokio::test(flavor = "multi_thread")]
+        async fn $postgres() {
+            $scenario(&Fixture::postgres().await).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread")]
+        async fn $sqlite() {
+            $scenario(&Fixture::sqlite().await).await;
+        }
+    };
+}
+
+/// Awaits a store call and panics, naming the call, if it failed.
+macro_rules! ok {
+    ($call:expr) => {
+        $call
+            .await
+            .unwrap_or_else(|e| panic!("{} failed: {e}", stringify!($call)))
+    };
+}
+
+// ---------------------------------------------------------------------------------------
+// Building runs and results
+
+fn at(text: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(text)
+        .unwrap_or_else(|e| panic!("{text}: {e}"))
+        .with_timezone(&Utc)
+}
+
+/// A time with microseconds, which both stores keep exactly.
+fn t0() -> DateTime<Utc> {
+    at("2026-03-10T12:00:00.123456Z")
+}
+
+fn minutes(n: i64) -> TimeDelta {
+    TimeDelta::minutes(n)
+}
+
+fn days(n: u64) -> Duration {
+    Duration::from_secs(n * 86_400)
+}
+
+fn new_run(
+    dataset: &str,
+    trigger: Trigger,
+    slot: Option<DateTime<Utc>>,
+    started_at: DateTime<Utc>,
+) -> NewRun {
+    NewRun {
+        id: Uuid::new_v4(),
+        batch_id: Uuid::new_v4(),
+        dataset: dataset.to_owned(),
+        warehouse: "main".to_owned(),
+        trigger,
+        slot,
+        replica: "test-host:4242".to_owned(),
+        started_at,
+        lease_until: started_at + minutes(1),
+    }
+}
+
+fn cli_run(dataset: &str, started_at: DateTime<Utc>) -> NewRun {
+    new_run(dataset, Trigger::Cli, None, started_at)
+}
+
+/// A result of `check` on `dataset`, everything else plain.
+fn check(dataset: &str, check: &str, outcome: Outcome, value: Option<f64>) -> CheckResult {
+    CheckResult {
+        dataset: dataset.to_owned(),
+        warehouse: "main".to_owned(),
+        check: check.to_owned(),
+        kind: "row_count".to_owned(),
+        column: None,
+        columns: None,
+        outcome,
+        value,
+        expected: None,
+        message: format!("{check} is {value:?}"),
+        severity: None,
+    }
+}
+
+fn hash_of(result: &CheckResult) -> String {
+    format!("sha256:{}", result.check)
+}
+
+/// A completed run of `run` at `finished_at` with `results` (hashed by [`hash_of`]).
+fn completed(run: &NewRun, finished_at: DateTime<Utc>, results: &[CheckResult]) -> FinishedRun {
+    FinishedRun {
+        id: run.id,
+        status: RunStatus::Completed,
+        finished_at,
+        error: None,
+        results: results.iter().map(|r| (r.clone(), hash_of(r))).collect(),
+        snapshot: None,
+    }
+}
+
+/// Starts and completes a CLI run of `dataset` at `started_at`, finishing a second later.
+async fn record(
+    store: &Store,
+    dataset: &str,
+    started_at: DateTime<Utc>,
+    results: &[CheckResult],
+) -> NewRun {
+    let run = cli_run(dataset, started_at);
+    assert_eq!(ok!(store.start_run(&run)), Claim::Started);
+    ok!(store.finish_run(&completed(
+        &run,
+        started_at + TimeDelta::seconds(1),
+        results
+    )));
+    run
+}
+
+/// The run a [`NewRun`] becomes when started.
+fn running(run: &NewRun) -> Run {
+    Run {
+        id: run.id,
+        batch_id: run.batch_id,
+        dataset: run.dataset.clone(),
+        warehouse: run.warehouse.clone(),
+        trigger: run.trigger,
+        slot: run.slot,
+        status: RunStatus::Running,
+        replica: run.replica.clone(),
+        started_at: run.started_at,
+        finished_at: None,
+        lease_until: run.lease_until,
+        error: None,
+        summary: Summary::default(),
+    }
+}
+
+const ALL: Page = Page {
+    limit: Page::MAX_LIMIT,
+    before: None,
+};
+
+async fn all_results(store: &Store, filter: &ResultFilter) -> Vec<StoredResult> {
+    let page = ok!(store.results(filter, ALL));
+    assert_eq!(page.next, None, "more than one page");
+    page.items
+}
+
+async fn all_runs(store: &Store, filter: &RunFilter) -> Vec<Run> {
+    let page = ok!(store.runs(filter, ALL));
+    assert_eq!(page.next, None, "more than one page");
+    page.items
+}
+
+fn ids(results: &[StoredResult]) -> Vec<i64> {
+    results.iter().map(|r| r.id).collect()
+}
+
+fn run_ids(runs: &[Run]) -> Vec<Uuid> {
+    runs.iter().map(|r| r.id).collect()
+}
+
+/// Walks every page of a listing `limit` at a time; returns the keys in order and each
+/// page's size, checking that `next` is the last key of its page.
+async fn walk<T, F, Fut>(limit: u32, key: fn(&T) -> i64, mut fetch: F) -> (Vec<i64>, Vec<usize>)
+where
+    F: FnMut(Page) -> Fut,
+    Fut: Future<Output = Result<Paged<T>, StoreError>>,
+{
+    let (mut keys, mut sizes, mut before) = (Vec::new(), Vec::new(), None);
+    for _ in 0..100 {
+        let page = fetch(Page { limit, before })
+            .await
+            .unwrap_or_else(|e| panic!("fetch a page: {e}"));
+        sizes.push(page.items.len());
+        let page_keys: Vec<i64> = page.items.iter().map(key).collect();
+        keys.extend(&page_keys);
+        match page.next {
+            Some(next) => {
+                assert_eq!(Some(&next), page_keys.last(), "next is the page's last key");
+                before = Some(next);
+            }
+            None => return (keys, sizes),
+        }
+    }
+    panic!("paging did not end after 100 pages: {sizes:?}");
+}
+
+// ---------------------------------------------------------------------------------------
+// Migrations
+
+async fn migrate_is_idempotent(f: &Fixture) {
+    let store = &*f.store;
+    ok!(store.migrate());
+    let run = cli_run("orders", t0());
+    assert_eq!(ok!(store.start_run(&run)), Claim::Started);
+    ok!(store.migrate());
+    // Opening migrates again, as each replica and each `tidemark run` does.
+    let again = f.reopen().await;
+    assert_eq!(ok!(again.run(run.id)), running(&run));
+}
+
+on_each_store!(
+    migrate_is_idempotent,
+    postgres: postgres_migrate_is_idempotent,
+    sqlite: sqlite_migrate_is_idempotent,
+);
+
+// ---------------------------------------------------------------------------------------
+// Runs and results
+
+async fn runs_and_results_round_trip(f: &Fixture) {
+    let store = &*f.store;
+    let slot = at("2026-03-10T12:00:00Z");
+    let new = NewRun {
+        id: Uuid::new_v4(),
+        batch_id: Uuid::new_v4(),
+        dataset: "orders".into(),
+        warehouse: "main".into(),
+        trigger: Trigger::Schedule,
+        slot: Some(slot),
+        replica: "host-a:4242".into(),
+        // Nanoseconds: the stores keep microseconds.
+        started_at: at("2026-03-10T12:00:00.123456789Z"),
+        lease_until: at("2026-03-10T12:01:00.5Z"),
+    };
+    assert_eq!(ok!(store.start_run(&new)), Claim::Started);
+    let started = Run {
+        started_at: at("2026-03-10T12:00:00.123456Z"),
+        ..running(&new)
+    };
+    assert_eq!(ok!(store.run(new.id)), started);
+
+    let results = vec![
+        CheckResult {
+            expected: Some(json!({"min": 1, "max": 10000})),
+            message: "1234 rows".into(),
+            ..check("orders", "row_count", Outcome::Pass, Some(1234.0))
+        },
+        CheckResult {
+            kind: "unique".into(),
+            columns: Some(vec!["customer_id".into(), "day".into()]),
+            expected: Some(json!({"max": 0})),
+            message: "3 duplicate keys".into(),
+            severity: Some(Severity::Critical),
+            ..check(
+                "orders",
+                "unique(customer_id, day)",
+                Outcome::Fail,
+                Some(3.0),
+            )
+        },
+        CheckResult {
+            kind: "avg".into(),
+            column: Some("amount".into()),
+            expected: Some(json!({"between": [0.25, 1e-7], "note": "ünïcode ' \" \\ ;--"})),
+            message: "avg 0.30000000000000004 is high — ✓ 'quoted'".into(),
+            severity: Some(Severity::Low),
+            ..check("orders", "avg(amount)", Outcome::Warn, Some(0.1 + 0.2))
+        },
+        CheckResult {
+            kind: "freshness".into(),
+            column: Some("updated_at".into()),
+            message: "connection refused".into(),
+            severity: Some(Severity::Medium),
+            ..check("orders", "freshness(updated_at)", Outcome::Error, None)
+        },
+        CheckResult {
+            expected: Some(json!(null)),
+            severity: Some(Severity::High),
+            ..check("orders", "max(amount)", Outcome::Pass, Some(f64::MAX))
+        },
+        check(
+            "orders",
+            "min(amount)",
+            Outcome::Pass,
+            Some(f64::MIN_POSITIVE),
+        ),
+        // Not finite: kept as null, as JSON prints it.
+        check("orders", "change", Outcome::Warn, Some(f64::INFINITY)),
+        check("orders", "ratio", Outcome::Warn, Some(f64::NAN)),
+    ];
+    let columns = vec![
+        SnapshotColumn {
+            name: "id".into(),
+            data_type: "integer".into(),
+        },
+        SnapshotColumn {
+            name: "amount".into(),
+            data_type: "numeric(10,2)".into(),
+        },
+    ];
+    let finished_at = at("2026-03-10T12:00:07.654321Z");
+    let finished = FinishedRun {
+        snapshot: Some(columns.clone()),
+        ..completed(&new, finished_at, &results)
+    };
+    ok!(store.finish_run(&finished));
+
+    let done = Run {
+        status: RunStatus::Completed,
+        finished_at: Some(finished_at),
+        summary: Summary {
+            pass: 3,
+            warn: 3,
+            fail: 1,
+            error: 1,
+        },
+        ..started.clone()
+    };
+    assert_eq!(ok!(store.run(new.id)), done);
+    assert_eq!(
+        all_runs(store, &RunFilter::default()).await,
+        vec![done.clone()]
+    );
+
+    let by_run = ResultFilter {
+        run_id: Some(new.id),
+        ..ResultFilter::default()
+    };
+    let mut stored = all_results(store, &by_run).await;
+    stored.reverse(); // newest first; ids increase with insertion
+    assert!(
+        stored.windows(2).all(|w| w[0].id < w[1].id),
+        "{:?}",
+        ids(&stored)
+    );
+    let expected: Vec<StoredResult> = results
+        .iter()
+        .zip(&stored)
+        .map(|(r, s)| StoredResult {
+            id: s.id,
+            run_id: new.id,
+            check_hash: hash_of(r),
+            observed_at: finished_at,
+            result: CheckResult {
+                value: r.value.filter(|v| v.is_finite()),
+                ..r.clone()
+            },
+        })
+        .collect();
+    assert_eq!(stored, expected);
+
+    // A metric point for every finite value, at the run's finish.
+    let point = |value| {
+        vec![MetricPoint {
+            at: finished_at,
+            value,
+        }]
+    };
+    assert_eq!(
+        ok!(store.metric_series("orders", "row_count", None)),
+        point(1234.0)
+    );
+    assert_eq!(
+        ok!(store.metric_series("orders", "avg(amount)", None)),
+        point(0.1 + 0.2)
+    );
+    assert_eq!(
+        ok!(store.metric_series("orders", "max(amount)", None)),
+        point(f64::MAX)
+    );
+    for no_value in ["freshness(updated_at)", "change", "ratio"] {
+        assert_eq!(ok!(store.metric_series("orders", no_value, None)), vec![]);
+    }
+    assert_eq!(
+        ok!(store.latest_snapshot("orders", "main")),
+        Some(SchemaSnapshot {
+            dataset: "orders".into(),
+            warehouse: "main".into(),
+            run_id: new.id,
+            taken_at: finished_at,
+            columns,
+        })
+    );
+
+    // A run that could not complete: an error, no results, no snapshot.
+    let broken = cli_run("orders", t0() + minutes(5));
+    assert_eq!(ok!(store.start_run(&broken)), Claim::Started);
+    let failed = FinishedRun {
+        status: RunStatus::Failed,
+        error: Some("could not connect: timed out after 10s".into()),
+        ..completed(&broken, t0() + minutes(6), &[])
+    };
+    ok!(store.finish_run(&failed));
+    assert_eq!(
+        ok!(store.run(broken.id)),
+        Run {
+            status: RunStatus::Failed,
+            finished_at: Some(t0() + minutes(6)),
+            error: Some("could not connect: timed out after 10s".into()),
+            ..running(&broken)
+        }
+    );
+    let broken_results = ResultFilter {
+        run_id: Some(broken.id),
+        ..ResultFilter::default()
+    };
+    assert_eq!(all_results(store, &broken_results).await, vec![]);
+    assert_eq!(
+        ok!(store.latest_snapshot("orders", "main")).map(|s| s.run_id),
+        Some(new.id)
+    );
+
+    // Finishing twice is refused and leaves the first record alone.
+    let again = store.finish_run(&finished).await;
+    assert!(matches!(again, Err(StoreError::Query(_))), "{again:?}");
+    assert_eq!(ok!(store.run(new.id)), done);
+    assert_eq!(all_results(store, &by_run).await.len(), results.len());
+    // A run cannot finish as running, nor can an unknown run finish.
+    let unfinished = FinishedRun {
+        status: RunStatus::Running,
+        ..completed(&cli_run("orders", t0()), t0(), &[])
+    };
+    assert!(matches!(
+        store.finish_run(&unfinished).await,
+        Err(StoreError::Query(_))
+    ));
+    let unknown = completed(&cli_run("orders", t0()), t0(), &results);
+    assert!(matches!(
+        store.finish_run(&unknown).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.run(Uuid::new_v4()).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+on_each_store!(
+    runs_and_results_round_trip,
+    postgres: postgres_runs_and_results_round_trip,
+    sqlite: sqlite_runs_and_results_round_trip,
+);
+
+// ---------------------------------------------------------------------------------------
+// The slot claim
+
+async fn a_slot_is_claimed_once(f: &Fixture) {
+    let store = &*f.store;
+    let slot = at("2026-03-10T12:00:00Z");
+    let first = new_run("orders", Trigger::Schedule, Some(slot), t0());
+    assert_eq!(ok!(store.start_run(&first)), Claim::Started);
+    let rival = NewRun {
+        replica: "host-b:99".into(),
+        ..new_run("orders", Trigger::Schedule, Some(slot), t0() + minutes(1))
+    };
+    assert_eq!(ok!(store.start_run(&rival)), Claim::AlreadyClaimed);
+    let orders = RunFilter {
+        dataset: Some("orders".into()),
+        ..RunFilter::default()
+    };
+    assert_eq!(all_runs(store, &orders).await, vec![running(&first)]);
+    assert!(matches!(
+        store.run(rival.id).await,
+        Err(StoreError::NotFound)
+    ));
+
+    // Other datasets and other slots are claims of their own.
+    let customers = new_run("customers", Trigger::Schedule, Some(slot), t0());
+    assert_eq!(ok!(store.start_run(&customers)), Claim::Started);
+    let next = new_run("orders", Trigger::Schedule, Some(slot + minutes(1)), t0());
+    assert_eq!(ok!(store.start_run(&next)), Claim::Started);
+
+    // Runs from the CLI or the API have no slot and never conflict, with anything.
+    for trigger in [Trigger::Cli, Trigger::Cli, Trigger::Manual, Trigger::Manual] {
+        let run = new_run("orders", trigger, None, t0());
+        assert_eq!(ok!(store.start_run(&run)), Claim::Started, "{trigger:?}");
+    }
+    let cli_in_slot = new_run("orders", Trigger::Cli, Some(slot), t0());
+    assert_eq!(ok!(store.start_run(&cli_in_slot)), Claim::Started);
+    assert_eq!(all_runs(store, &orders).await.len(), 7);
+
+    // A finished slot stays claimed.
+    ok!(store.finish_run(&completed(&first, t0() + minutes(2), &[])));
+    let late = new_run("orders", Trigger::Schedule, Some(slot), t0() + minutes(3));
+    assert_eq!(ok!(store.start_run(&late)), Claim::AlreadyClaimed);
+
+    assert_eq!(ok!(store.last_slot("orders")), Some(slot + minutes(1)));
+    assert_eq!(ok!(store.last_slot("customers")), Some(slot));
+    record(store, "cli_only", t0(), &[]).await;
+    assert_eq!(ok!(store.last_slot("cli_only")), None);
+    assert_eq!(ok!(store.last_slot("unknown")), None);
+}
+
+on_each_store!(
+    a_slot_is_claimed_once,
+    postgres: postgres_a_slot_is_claimed_once,
+    sqlite: sqlite_a_slot_is_claimed_once,
+);
+
+async fn concurrent_claims_start_one_run(f: &Fixture) {
+    // Two replicas (two pools on one store), twenty tasks racing for one slot.
+    let replicas = [f.store.clone(), Arc::new(f.reopen().await)];
+    let slot = at("2026-03-10T12:05:00Z");
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let store = replicas[i % 2].clone();
+            let run = NewRun {
+                replica: format!("replica-{i}"),
+                ..new_run("orders", Trigger::Schedule, Some(slot), t0())
+            };
+            tokio::spawn(async move { (run.id, store.start_run(&run).await) })
+        })
+        .collect();
+    let mut started = Vec::new();
+    for task in tasks {
+        let (id, claim) = task.await.expect("join a claiming task");
+        match claim.unwrap_or_else(|e| panic!("start_run: {e}")) {
+            Claim::Started => started.push(id),
+            Claim::AlreadyClaimed => {}
+        }
+    }
+    assert_eq!(started.len(), 1, "exactly one claim wins: {started:?}");
+    let runs = all_runs(&f.store, &RunFilter::default()).await;
+    assert_eq!(run_ids(&runs), started);
+}
+
+on_each_store!(
+    concurrent_claims_start_one_run,
+    postgres: postgres_concurrent_claims_start_one_run,
+    sqlite: sqlite_concurrent_claims_start_one_run,
+);
+
+// ---------------------------------------------------------------------------------------
+// Leases
+
+async fn heartbeats_extend_the_lease(f: &Fixture) {
+    let store = &*f.store;
+    let run = cli_run("orders", t0()); // lease until t0 + 1 min
+    assert_eq!(ok!(store.start_run(&run)), Claim::Started);
+    ok!(store.heartbeat(run.id, t0() + minutes(3)));
+    assert_eq!(ok!(store.run(run.id)).lease_until, t0() + minutes(3));
+    // Expired under the first lease, alive under the renewed one.
+    assert_eq!(ok!(store.expire_leases(t0() + minutes(2))), vec![]);
+    assert_eq!(ok!(store.run(run.id)).status, RunStatus::Running);
+
+    // Only a running run has a lease to renew.
+    ok!(store.finish_run(&completed(&run, t0() + minutes(2), &[])));
+    let finished = store.heartbeat(run.id, t0() + minutes(9)).await;
+    assert!(
+        matches!(finished, Err(StoreError::NotFound)),
+        "{finished:?}"
+    );
+    assert_eq!(ok!(store.run(run.id)).lease_until, t0() + minutes(3));
+    let unknown = store.heartbeat(Uuid::new_v4(), t0()).await;
+    assert!(matches!(unknown, Err(StoreError::NotFound)), "{unknown:?}");
+}
+
+on_each_store!(
+    heartbeats_extend_the_lease,
+    postgres: postgres_heartbeats_extend_the_lease,
+    sqlite: sqlite_heartbeats_extend_the_lease,
+);
+
+async fn expired_leases_abandon_running_runs(f: &Fixture) {
+    let store = &*f.store;
+    let now = t0() + minutes(10);
+    let with_lease = |dataset: &str, lease_until| NewRun {
+        lease_until,
+        ..cli_run(dataset, t0())
+    };
+    let a = with_lease("a", now - TimeDelta::microseconds(1));
+    let b = with_lease("b", now - minutes(5));
+    let on_the_dot = with_lease("c", now);
+    let alive = with_lease("d", now + minutes(1));
+    let finished = with_lease("e", now - minutes(5));
+    for run in [&a, &b, &on_the_dot, &alive, &finished] {
+        assert_eq!(ok!(store.start_run(run)), Claim::Started);
+    }
+    ok!(store.finish_run(&completed(&finished, t0() + minutes(1), &[])));
+
+    let abandoned = |run: &NewRun| Run {
+        status: RunStatus::Abandoned,
+        error: Some(LEASE_EXPIRED.into()),
+        ..running(run)
+    };
+    assert_eq!(
+        ok!(store.expire_leases(now)),
+        vec![abandoned(&a), abandoned(&b)]
+    );
+    assert_eq!(ok!(store.run(a.id)), abandoned(&a));
+    assert_eq!(ok!(store.run(on_the_dot.id)), running(&on_the_dot));
+    assert_eq!(ok!(store.run(alive.id)), running(&alive));
+    assert_eq!(ok!(store.run(finished.id)).status, RunStatus::Completed);
+    assert_eq!(ok!(store.run(finished.id)).error, None);
+    // Each expiry is reported once.
+    assert_eq!(ok!(store.expire_leases(now)), vec![]);
+    let by_status = RunFilter {
+        status: Some(RunStatus::Abandoned),
+        ..RunFilter::default()
+    };
+    assert_eq!(run_ids(&all_runs(store, &by_status).await), [b.id, a.id]);
+
+    // The abandoned run's replica learns of it at its next heartbeat...
+    assert!(matches!(
+        store.heartbeat(b.id, now + minutes(1)).await,
+        Err(StoreError::NotFound)
+    ));
+    // ...and if it still finishes, its results are kept, not lost.
+    let late = [check("a", "row_count", Outcome::Pass, Some(5.0))];
+    ok!(store.finish_run(&completed(&a, now + minutes(1), &late)));
+    let a_now = ok!(store.run(a.id));
+    assert_eq!(
+        (a_now.status, a_now.error, a_now.summary.pass),
+        (RunStatus::Completed, None, 1)
+    );
+
+    // Replicas expiring at the same time share the expired runs out, each to one of them.
+    let many: Vec<NewRun> = (0..10)
+        .map(|i| with_lease(&format!("many{i}"), now - minutes(1)))
+        .collect();
+    for run in &many {
+        assert_eq!(ok!(store.start_run(run)), Claim::Started);
+    }
+    let replicas = [f.store.clone(), Arc::new(f.reopen().await)];
+    let tasks: Vec<_> = replicas
+        .iter()
+        .cycle()
+        .take(4)
+        .map(|store| {
+            let store = store.clone();
+            tokio::spawn(async move { store.expire_leases(now).await })
+        })
+        .collect();
+    let mut expired = Vec::new();
+    for task in tasks {
+        let runs = task.await.expect("join").unwrap_or_else(|e| panic!("{e}"));
+        expired.extend(run_ids(&runs));
+    }
+    expired.sort();
+    let mut want: Vec<Uuid> = many.iter().map(|r| r.id).collect();
+    want.sort();
+    assert_eq!(expired, want);
+}
+
+on_each_store!(
+    expired_leases_abandon_running_runs,
+    postgres: postgres_expired_leases_abandon_running_runs,
+    sqlite: sqlite_expired_leases_abandon_running_runs,
+);
+
+// ---------------------------------------------------------------------------------------
+// Listing: filters and paging
+
+const CHECKS: [&str; 3] = ["row_count", "nulls(email)", "freshness"];
+const OUTCOMES: [Outcome; 4] = [Outcome::Pass, Outcome::Warn, Outcome::Fail, Outcome::Error];
+
+/// Six runs an hour apart, alternating orders and customers, three results each with
+/// outcomes cycling pass, warn, fail, error: eighteen results. Returns the runs.
+async fn seed_history(store: &Store) -> Vec<NewRun> {
+    let mut runs = Vec::new();
+    for i in 0..6 {
+        let dataset = if i % 2 == 0 { "orders" } else { "customers" };
+        let results: Vec<CheckResult> = CHECKS
+            .iter()
+            .enumerate()
+            .map(|(j, name)| {
+                let n = i * 3 + j;
+                check(dataset, name, OUTCOMES[n % 4], Some(n as f64))
+            })
+            .collect();
+        let started = t0() + TimeDelta::hours(i as i64);
+        runs.push(record(store, dataset, started, &results).await);
+    }
+    runs
+}
+
+/// When seeded run `i` finished (its results' `observed_at`).
+fn observed(i: i64) -> DateTime<Utc> {
+    t0() + TimeDelta::hours(i) + TimeDelta::seconds(1)
+}
+
+async fn results_filter_and_page(f: &Fixture) {
+    let store = &*f.store;
+    let runs = seed_history(store).await;
+    let everything = all_results(store, &ResultFilter::default()).await;
+    // Newest first, exactly as written.
+    let mut written = Vec::new();
+    for (i, run) in runs.iter().enumerate() {
+        for (j, name) in CHECKS.iter().enumerate() {
+            let outcome = OUTCOMES[(i * 3 + j) % 4];
+            written.push((run.id, name.to_string(), outcome, observed(i as i64)));
+        }
+    }
+    written.reverse();
+    let got: Vec<_> = everything
+        .iter()
+        .map(|r| {
+            (
+                r.run_id,
+                r.result.check.clone(),
+                r.result.outcome,
+                r.observed_at,
+            )
+        })
+        .collect();
+    assert_eq!(got, written);
+    assert!(everything.windows(2).all(|w| w[0].id > w[1].id));
+
+    // Each filter returns exactly the matching results, newest first.
+    let keep = |pred: &dyn Fn(&StoredResult) -> bool| -> Vec<i64> {
+        everything
+            .iter()
+            .filter(|r| pred(r))
+            .map(|r| r.id)
+            .collect()
+    };
+    let cases: Vec<(ResultFilter, Vec<i64>, usize)> = vec![
+        (
+            ResultFilter {
+                dataset: Some("orders".into()),
+                ..ResultFilter::default()
+            },
+            keep(&|r| r.result.dataset == "orders"),
+            9,
+        ),
+        (
+            ResultFilter {
+                check: Some("nulls(email)".into()),
+                ..ResultFilter::default()
+            },
+            keep(&|r| r.result.check == "nulls(email)"),
+            6,
+        ),
+        (
+            ResultFilter {
+                outcome: Some(Outcome::Fail),
+                ..ResultFilter::default()
+            },
+            keep(&|r| r.result.outcome == Outcome::Fail),
+            4,
+        ),
+        (
+            ResultFilter {
+                run_id: Some(runs[3].id),
+                ..ResultFilter::default()
+            },
+            keep(&|r| r.run_id == runs[3].id),
+            3,
+        ),
+        // since is inclusive, until exclusive
+        (
+            ResultFilter {
+                since: Some(observed(2)),
+                until: Some(observed(4)),
+                ..ResultFilter::default()
+            },
+            keep(&|r| r.run_id == runs[2].id || r.run_id == runs[3].id),
+            6,
+        ),
+        (
+            ResultFilter {
+                dataset: Some("customers".into()),
+                check: Some("row_count".into()),
+                outcome: Some(Outcome::Warn),
+                since: Some(observed(1)),
+                ..ResultFilter::default()
+            },
+            keep(&|r| {
+                r.result.dataset == "customers"
+                    && r.result.check == "row_count"
+                    && r.result.outcome == Outcome::Warn
+            }),
+            1,
+        ),
+        (
+            ResultFilter {
+                dataset: Some("nobody".into()),
+                ..ResultFilter::default()
+            },
+            vec![],
+            0,
+        ),
+    ];
+    for (filter, want, count) in cases {
+        assert_eq!(want.len(), count, "{filter:?}");
+        assert_eq!(ids(&all_results(store, &filter).await), want, "{filter:?}");
+    }
+
+    // Walking pages gives every result once, in order, and stops.
+    let all_ids = ids(&everything);
+    let no_filter = ResultFilter::default();
+    let by_id = |r: &StoredResult| r.id;
+    let (keys, sizes) = walk(4, by_id, |page| store.results(&no_filter, page)).await;
+    assert_eq!((keys, sizes), (all_ids.clone(), vec![4, 4, 4, 4, 2]));
+    // A last page that is exactly full still ends the walk.
+    let (keys, sizes) = walk(6, by_id, |page| store.results(&no_filter, page)).await;
+    assert_eq!((keys, sizes), (all_ids.clone(), vec![6, 6, 6]));
+    let orders = ResultFilter {
+        dataset: Some("orders".into()),
+        ..ResultFilter::default()
+    };
+    let (keys, sizes) = walk(5, by_id, |page| store.results(&orders, page)).await;
+    assert_eq!(keys, keep(&|r| r.result.dataset == "orders"));
+    assert_eq!(sizes, vec![5, 4]);
+    // Limits are clamped into 1..=MAX_LIMIT.
+    let (_, sizes) = walk(0, by_id, |page| store.results(&orders, page)).await;
+    assert_eq!(sizes, vec![1; 9]);
+    let huge = ok!(store.results(
+        &no_filter,
+        Page {
+            limit: 100_000,
+            before: None
+        }
+    ));
+    assert_eq!((ids(&huge.items), huge.next), (all_ids.clone(), None));
+    // `before` starts below any id, whether or not it exists.
+    let middle = ok!(store.results(
+        &no_filter,
+        Page {
+            limit: 3,
+            before: Some(all_ids[5])
+        }
+    ));
+    assert_eq!(ids(&middle.items), all_ids[6..9].to_vec());
+    assert_eq!(middle.next, Some(all_ids[8]));
+    let past_the_end = ok!(store.results(
+        &no_filter,
+        Page {
+            limit: 3,
+            before: Some(all_ids[17])
+        }
+    ));
+    assert_eq!(
+        past_the_end,
+        Paged {
+            items: vec![],
+            next: None
+        }
+    );
+}
+
+on_each_store!(
+    results_filter_and_page,
+    postgres: postgres_results_filter_and_page,
+    sqlite: sqlite_results_filter_and_page,
+);
+
+async fn runs_filter_and_page(f: &Fixture) {
+    let store = &*f.store;
+    let mut seeded = seed_history(store).await;
+    let manual = new_run("orders", Trigger::Manual, None, t0() + TimeDelta::hours(7));
+    assert_eq!(ok!(store.start_run(&manual)), Claim::Started);
+    seeded.push(manual.clone());
+    let newest_first: Vec<Uuid> = seeded.iter().rev().map(|r| r.id).collect();
+
+    let everything = all_runs(store, &RunFilter::default()).await;
+    assert_eq!(run_ids(&everything), newest_first);
+
+    // The runs' paging key is internal: collect ids page by page instead.
+    let mut pages = Vec::new();
+    let mut before = None;
+    loop {
+        let page = ok!(store.runs(&RunFilter::default(), Page { limit: 3, before }));
+        pages.push(run_ids(&page.items));
+        match page.next {
+            Some(next) => before = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), [3, 3, 1]);
+    assert_eq!(pages.concat(), newest_first);
+
+    let customers = RunFilter {
+        dataset: Some("customers".into()),
+        ..RunFilter::default()
+    };
+    assert_eq!(
+        run_ids(&all_runs(store, &customers).await),
+        [seeded[5].id, seeded[3].id, seeded[1].id]
+    );
+    let running_runs = RunFilter {
+        status: Some(RunStatus::Running),
+        ..RunFilter::default()
+    };
+    assert_eq!(run_ids(&all_runs(store, &running_runs).await), [manual.id]);
+    let manual_orders = RunFilter {
+        dataset: Some("orders".into()),
+        trigger: Some(Trigger::Manual),
+        status: Some(RunStatus::Running),
+    };
+    assert_eq!(run_ids(&all_runs(store, &manual_orders).await), [manual.id]);
+    let scheduled = RunFilter {
+        trigger: Some(Trigger::Schedule),
+        ..RunFilter::default()
+    };
+    assert_eq!(all_runs(store, &scheduled).await, vec![]);
+}
+
+on_each_store!(
+    runs_filter_and_page,
+    postgres: postgres_runs_filter_and_page,
+    sqlite: sqlite_runs_filter_and_page,
+);
+
+// ---------------------------------------------------------------------------------------
+// Current health, metric series, schema history
+
+async fn latest_results_are_the_newest_per_check(f: &Fixture) {
+    let store = &*f.store;
+    assert_eq!(ok!(store.latest_results()), vec![]);
+    let first = record(
+        store,
+        "orders",
+        t0(),
+        &[
+            check("orders", "row_count", Outcome::Pass, Some(10.0)),
+            check("orders", "nulls(email)", Outcome::Fail, Some(2.0)),
+        ],
+    )
+    .await;
+    let customers = record(
+        store,
+        "customers",
+        t0() + minutes(1),
+        &[check("customers", "row_count", Outcome::Pass, Some(5.0))],
+    )
+    .await;
+    // The second orders run has no nulls result: the first run's stays current.
+    let second = record(
+        store,
+        "orders",
+        t0() + minutes(2),
+        &[check("orders", "row_count", Outcome::Warn, Some(11.0))],
+    )
+    .await;
+
+    let everything = all_results(store, &ResultFilter::default()).await;
+    let find = |run: &NewRun, name: &str| {
+        everything
+            .iter()
+            .find(|r| r.run_id == run.id && r.result.check == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {name} in run {}", run.id))
+    };
+    let latest = ok!(store.latest_results());
+    let want = vec![
+        find(&customers, "row_count"),
+        find(&first, "nulls(email)"),
+        find(&second, "row_count"),
+    ];
+    assert_eq!(latest, want);
+    assert_eq!(latest[2].result.outcome, Outcome::Warn);
+    assert_eq!(latest[2].result.value, Some(11.0));
+}
+
+on_each_store!(
+    latest_results_are_the_newest_per_check,
+    postgres: postgres_latest_results_are_the_newest_per_check,
+    sqlite: sqlite_latest_results_are_the_newest_per_check,
+);
+
+async fn metric_series_are_ordered_by_time(f: &Fixture) {
+    let store = &*f.store;
+    // Recorded out of time order: the series is ordered by when values were observed.
+    let hour = |h: i64| t0() + TimeDelta::hours(h);
+    let point = |h: i64, value| MetricPoint {
+        at: hour(h) + TimeDelta::seconds(1),
+        value,
+    };
+    for (h, value) in [(2, 20.0), (1, 10.0), (3, 30.0)] {
+        let results = [
+            check("orders", "row_count", Outcome::Pass, Some(value)),
+            check("orders", "avg(amount)", Outcome::Pass, Some(value / 10.0)),
+            check("orders", "freshness", Outcome::Error, None),
+        ];
+        record(store, "orders", hour(h), &results).await;
+    }
+    record(
+        store,
+        "customers",
+        hour(2),
+        &[check("customers", "row_count", Outcome::Pass, Some(99.0))],
+    )
+    .await;
+
+    assert_eq!(
+        ok!(store.metric_series("orders", "row_count", None)),
+        vec![point(1, 10.0), point(2, 20.0), point(3, 30.0)]
+    );
+    // `since` is inclusive.
+    let since = Some(point(2, 0.0).at);
+    assert_eq!(
+        ok!(store.metric_series("orders", "row_count", since)),
+        vec![point(2, 20.0), point(3, 30.0)]
+    );
+    assert_eq!(
+        ok!(store.metric_series("orders", "avg(amount)", Some(hour(3)))),
+        vec![point(3, 3.0)]
+    );
+    assert_eq!(
+        ok!(store.metric_series("customers", "row_count", None)),
+        vec![point(2, 99.0)]
+    );
+    assert_eq!(
+        ok!(store.metric_series("orders", "freshness", None)),
+        vec![]
+    );
+    assert_eq!(ok!(store.metric_series("orders", "unknown", None)), vec![]);
+    assert_eq!(
+        ok!(store.metric_series("orders", "row_count", Some(hour(4)))),
+        vec![]
+    );
+}
+
+on_each_store!(
+    metric_series_are_ordered_by_time,
+    postgres: postgres_metric_series_are_ordered_by_time,
+    sqlite: sqlite_metric_series_are_ordered_by_time,
+);
+
+fn columns(spec: &[(&str, &str)]) -> Vec<SnapshotColumn> {
+    spec.iter()
+        .map(|(name, data_type)| SnapshotColumn {
+            name: name.to_string(),
+            data_type: data_type.to_string(),
+        })
+        .collect()
+}
+
+async fn snapshots_and_schema_history(f: &Fixture) {
+    let store = &*f.store;
+    assert_eq!(ok!(store.latest_snapshot("orders", "main")), None);
+    assert_eq!(ok!(store.schema_history("orders")), vec![]);
+
+    let a = columns(&[("id", "integer"), ("email", "text")]);
+    let b = columns(&[("id", "integer"), ("email", "text"), ("phone", "text")]);
+    let a_retyped = columns(&[("id", "integer"), ("email", "varchar(80)")]);
+    let reordered = columns(&[("email", "text"), ("id", "integer")]);
+    let mut snapshots = Vec::new();
+    // (minute, warehouse, columns): the archive copy first, then main's history.
+    let history = [
+        (0, "archive", Some(&a)),
+        (1, "main", Some(&a)),
+        (2, "main", Some(&a)),
+        (3, "main", Some(&b)),
+        (4, "main", None),
+        (5, "main", Some(&b)),
+        (6, "main", Some(&a_retyped)),
+        (7, "main", Some(&reordered)),
+        (8, "main", Some(&reordered)),
+    ];
+    for (minute, warehouse, cols) in history {
+        let run = NewRun {
+            warehouse: warehouse.into(),
+            ..cli_run("orders", t0() + minutes(minute))
+        };
+        assert_eq!(ok!(store.start_run(&run)), Claim::Started);
+        let taken_at = t0() + minutes(minute) + TimeDelta::seconds(30);
+        let finished = FinishedRun {
+            snapshot: cols.cloned(),
+            ..completed(&run, taken_at, &[])
+        };
+        ok!(store.finish_run(&finished));
+        if let Some(cols) = cols {
+            snapshots.push(SchemaSnapshot {
+                dataset: "orders".into(),
+                warehouse: warehouse.into(),
+                run_id: run.id,
+                taken_at,
+                columns: cols.clone(),
+            });
+        }
+    }
+    // Another dataset's snapshot is not part of this history.
+    let other = cli_run("customers", t0() + minutes(3));
+    assert_eq!(ok!(store.start_run(&other)), Claim::Started);
+    let other_done = FinishedRun {
+        snapshot: Some(b.clone()),
+        ..completed(&other, t0() + minutes(3), &[])
+    };
+    ok!(store.finish_run(&other_done));
+
+    // snapshots: [archive a, a@1, a@2, b@3, b@5, a_retyped@6, reordered@7, reordered@8]
+    assert_eq!(
+        ok!(store.latest_snapshot("orders", "main")),
+        Some(snapshots[7].clone())
+    );
+    assert_eq!(
+        ok!(store.latest_snapshot("orders", "archive")),
+        Some(snapshots[0].clone())
+    );
+    assert_eq!(ok!(store.latest_snapshot("orders", "elsewhere")), None);
+    // Unchanged snapshots collapse into the first of their kind; a move to another
+    // warehouse counts as a change.
+    let changes: Vec<SchemaSnapshot> = [6, 5, 3, 1, 0]
+        .map(|i| snapshots[i].clone())
+        .into_iter()
+        .collect();
+    assert_eq!(ok!(store.schema_history("orders")), changes);
+    assert_eq!(
+        ok!(store.schema_history("customers")),
+        vec![SchemaSnapshot {
+            dataset: "customers".into(),
+            warehouse: "main".into(),
+            run_id: other.id,
+            taken_at: t0() + minutes(3),
+            columns: b,
+        }]
+    );
+}
+
+on_each_store!(
+    snapshots_and_schema_history,
+    postgres: postgres_snapshots_and_schema_history,
+    sqlite: sqlite_snapshots_and_schema_history,
+);
+
+// ---------------------------------------------------------------------------------------
+// Tokens and retention
+
+async fn tokens_are_known_by_hash(f: &Fixture) {
+    let store = &*f.store;
+    assert!(!ok!(store.token_valid("sha256:abc")));
+    ok!(store.create_token("ci", "sha256:abc"));
+    assert!(ok!(store.token_valid("sha256:abc")));
+    assert!(!ok!(store.token_valid("sha256:abd")));
+    assert!(!ok!(store.token_valid("")));
+    // Names may repeat; hashes may not.
+    ok!(store.create_token("ci", "sha256:def"));
+    assert!(ok!(store.token_valid("sha256:def")));
+    match store.create_token("other", "sha256:abc").await {
+        Err(StoreError::Query(message)) => {
+            assert!(!message.contains("sha256:abc"), "{message}")
+        }
+        other => panic!("a second token with the same hash: {other:?}"),
+    }
+}
+
+on_each_store!(
+    tokens_are_known_by_hash,
+    postgres: postgres_tokens_are_known_by_hash,
+    sqlite: sqlite_tokens_are_known_by_hash,
+);
+
+async fn prune_keeps_what_retention_keeps(f: &Fixture) {
+    let store = &*f.store;
+    let now = at("2026-06-01T00:00:00Z");
+    let ago = |d: i64| now - TimeDelta::days(d);
+    let retention = Retention {
+        results: days(10),
+        metrics: days(30),
+    };
+    let snapshot = |run: &NewRun, cols: Vec<SnapshotColumn>, results: &[CheckResult]| FinishedRun {
+        snapshot: Some(cols),
+        ..completed(run, run.started_at + TimeDelta::seconds(1), results)
+    };
+    let values = |dataset: &str, n: usize| -> Vec<CheckResult> {
+        (0..n)
+            .map(|i| check(dataset, &format!("c{i}"), Outcome::Pass, Some(i as f64)))
+            .collect()
+    };
+
+    // 40 days old: the run, its results and snapshot, and its metric points all go.
+    let r40 = cli_run("orders", ago(40));
+    // 20 days old: the run goes, its metric points stay.
+    let r20 = cli_run("orders", ago(20));
+    // 15 days old and abandoned: goes.
+    let r15 = cli_run("orders", ago(15));
+    // 12 days old and still running: stays.
+    let r12 = NewRun {
+        lease_until: now + minutes(1),
+        ..cli_run("orders", ago(12))
+    };
+    // Exactly at the cut-off: stays (only older goes).
+    let r10 = cli_run("orders", ago(10));
+    // 5 days old: stays.
+    let r5 = cli_run("orders", ago(5));
+    for run in [&r40, &r20, &r15, &r12, &r10, &r5] {
+        assert_eq!(ok!(store.start_run(run)), Claim::Started);
+    }
+    ok!(store.finish_run(&snapshot(
+        &r40,
+        columns(&[("a", "int")]),
+        &values("orders", 2)
+    )));
+    ok!(store.finish_run(&snapshot(
+        &r20,
+        columns(&[("b", "int")]),
+        &values("orders", 3)
+    )));
+    assert_eq!(run_ids(&ok!(store.expire_leases(ago(14)))), [r15.id]);
+    ok!(store.finish_run(&completed(&r10, r10.started_at, &values("orders", 1))));
+    ok!(store.finish_run(&snapshot(
+        &r5,
+        columns(&[("c", "int")]),
+        &values("orders", 1)
+    )));
+
+    assert_eq!(
+        ok!(store.prune(now, retention)),
+        Pruned {
+            runs: 3,
+            results: 5,
+            metric_points: 2,
+            snapshots: 2,
+        }
+    );
+    for gone in [&r40, &r20, &r15] {
+        assert!(matches!(
+            store.run(gone.id).await,
+            Err(StoreError::NotFound)
+        ));
+    }
+    assert_eq!(ok!(store.run(r12.id)).status, RunStatus::Running);
+    let kept = all_runs(store, &RunFilter::default()).await;
+    assert_eq!(run_ids(&kept), [r5.id, r10.id, r12.id]);
+    let results = all_results(store, &ResultFilter::default()).await;
+    let result_runs: Vec<Uuid> = results.iter().map(|r| r.run_id).collect();
+    assert_eq!(result_runs, [r5.id, r10.id]);
+    // c0 had a point from every finished run; c2 only from r20 (kept: within 30 days).
+    let c0: Vec<DateTime<Utc>> = ok!(store.metric_series("orders", "c0", None))
+        .iter()
+        .map(|p| p.at)
+        .collect();
+    let second = TimeDelta::seconds(1);
+    assert_eq!(c0, [ago(20) + second, ago(10), ago(5) + second]);
+    assert_eq!(
+        ok!(store.metric_series("orders", "c2", None)),
+        vec![MetricPoint {
+            at: ago(20) + second,
+            value: 2.0
+        }]
+    );
+    let history = ok!(store.schema_history("orders"));
+    assert_eq!(
+        history.iter().map(|s| s.run_id).collect::<Vec<_>>(),
+        [r5.id]
+    );
+
+    // Nothing left to prune; a retention longer than all time prunes nothing.
+    assert_eq!(ok!(store.prune(now, retention)), Pruned::default());
+    let forever = Retention {
+        results: Duration::MAX,
+        metrics: Duration::MAX,
+    };
+    assert_eq!(ok!(store.prune(now, forever)), Pruned::default());
+    // The stuck run goes once it is abandoned.
+    assert_eq!(
+        run_ids(&ok!(store.expire_leases(now + minutes(2)))),
+        [r12.id]
+    );
+    assert_eq!(ok!(store.prune(now, retention)).runs, 1);
+}
+
+on_each_store!(
+    prune_keeps_what_retention_keeps,
+    postgres: postgres_prune_keeps_what_retention_keeps,
+    sqlite: sqlite_prune_keeps_what_retention_keeps,
+);
+
+// ---------------------------------------------------------------------------------------
+// Opening stores
+
+#[tokio::test]
+async fn store_errors_never_show_the_url() {
+    // Nothing listens on port 1.
+    let url = "postgres://tidemark:hunter2-secret@127.0.0.1:1/tidemark";
+    match Store::open(Some(url), Path::new(".")).await {
+        Err(StoreError::Unavailable(message)) => {
+            assert!(!message.contains("hunter2"), "{message}");
+            assert!(!message.contains(url), "{message}");
+        }
+        Err(other) => panic!("expected unavailable, got {other:?}"),
+        Ok(_) => panic!("connected to port 1"),
+    }
+    let bad_port = "postgres://tidemark:hunter2-secret@127.0.0.1:notaport/tidemark";
+    match Store::open(Some(bad_port), Path::new(".")).await {
+        Err(error) => assert!(!error.to_string().contains("hunter2"), "{error}"),
+        Ok(_) => panic!("a URL with a bad port opened"),
+    }
+    assert!(matches!(
+        Store::open(Some("mysql://root@127.0.0.1/x"), Path::new(".")).await,
+        Err(StoreError::UnsupportedUrl)
+    ));
+}
+
+#[tokio::test]
+async fn the_sqlite_store_creates_its_folder_and_uses_wal() {
+    let dir = tempfile::Builder::new()
+        .prefix("tidemark-store-")
+        .tempdir()
+        .expect("create a temporary directory");
+    let store = Store::open(None, dir.path())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(store.kind(), "sqlite");
+    let path = dir.path().join(DEFAULT_SQLITE_PATH);
+    assert!(path.is_file(), "{} is missing", path.display());
+    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(&path);
+    let pool = sqlx::SqlitePool::connect_with(options)
+        .await
+        .expect("open the store file");
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&pool)
+        .await
+        .expect("read the journal mode");
+    assert_eq!(mode, "wal");
+    // Foreign keys are declared (and the store enables them on its connections).
+    let references: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM pragma_foreign_key_list('check_results')")
+            .fetch_one(&pool)
+            .await
+            .expect("list foreign keys");
+    assert_eq!(references, 1);
+
+    let nested = Store::open(Some("sqlite:nested/deeper/history.db"), dir.path()).await;
+    nested.unwrap_or_else(|e| panic!("{e}"));
+    assert!(dir.path().join("nested/deeper/history.db").is_file());
+}
