@@ -159,3 +159,31 @@ async fn an_unreachable_store_is_an_error_that_says_what_to_do() {
     assert!(!out.both().contains("s3cret"), "{}", out.both());
     project.run(&["run", "--no-store"]).assert_code(0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn migrate_and_prune_work_on_the_project_store() {
+    let db = items_warehouse().await;
+    let project = Project::with_datasets(&db.url, &[("items", DRIFT)]);
+    let out = project.run(&["migrate"]);
+    out.assert_code(0);
+    assert_eq!(out.stdout.trim(), "the sqlite store is up to date");
+    project.run(&["run"]).assert_code(0);
+    // Within the default retention nothing goes.
+    let out = project.run(&["prune"]);
+    out.assert_code(0);
+    assert_eq!(
+        out.stdout.trim(),
+        "pruned 0 runs, 0 results, 0 metric points, 0 schema snapshots"
+    );
+    let store = open_default_store(&project).await;
+    let runs = store
+        .runs(
+            &RunFilter::default(),
+            Page {
+                limit: 10,
+                before: None,
+            },
+        )
+        .await;
+    assert_eq!(runs.expect("list runs").items.len(), 1);
+}

@@ -18,7 +18,7 @@ use crate::engine::{Selection, Warehouses};
 use crate::report::{self, HumanStyle};
 use crate::runner;
 use crate::spec::{self, Dataset, Diagnostic, Project};
-use crate::store::{Store, Trigger};
+use crate::store::{Store, StoreApi, Trigger};
 
 /// Exit code for an invalid configuration or a check that errored.
 const EXIT_ERROR: u8 = 2;
@@ -60,6 +60,11 @@ enum Command {
     },
     /// Create or upgrade the project's results store.
     Migrate {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Delete history older than the project's `retention` (the server does this hourly).
+    Prune {
         #[arg(default_value = ".")]
         dir: PathBuf,
     },
@@ -178,6 +183,10 @@ async fn execute(command: Command) -> u8 {
             Ok(project) => migrate(&project).await,
             Err(code) => code,
         },
+        Command::Prune { dir } => match load(&dir, Format::Human) {
+            Ok(project) => prune(&project).await,
+            Err(code) => code,
+        },
         Command::Explain { dir, selection } => match load(&dir, Format::Human) {
             Ok(project) => explain::print(&project, &selected(&project, &selection.into())),
             Err(code) => code,
@@ -277,6 +286,26 @@ async fn migrate(project: &Project) -> u8 {
             0
         }
         Err(code) => code,
+    }
+}
+
+async fn prune(project: &Project) -> u8 {
+    let store = match open_store(project).await {
+        Ok(store) => store,
+        Err(code) => return code,
+    };
+    match store.prune(chrono::Utc::now(), project.retention).await {
+        Ok(pruned) => {
+            println!(
+                "pruned {} runs, {} results, {} metric points, {} schema snapshots",
+                pruned.runs, pruned.results, pruned.metric_points, pruned.snapshots
+            );
+            0
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            EXIT_ERROR
+        }
     }
 }
 

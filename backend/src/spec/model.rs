@@ -55,6 +55,7 @@ pub struct Project {
     pub store: Option<Secret>,
     pub warehouses: BTreeMap<String, WarehouseConfig>,
     pub defaults: Defaults,
+    pub retention: Retention,
     pub owners: BTreeMap<String, Owner>,
     pub channels: BTreeMap<String, Channel>,
     /// Mail server for email channels; required when any channel sends email.
@@ -74,6 +75,24 @@ pub struct WarehouseConfig {
 impl WarehouseConfig {
     pub const DEFAULT_MAX_CONNECTIONS: u32 = 4;
     pub const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_secs(300);
+}
+
+/// How long the store keeps history (`retention:` in `tidemark.yml`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retention {
+    /// Runs, check results and schema snapshots older than this are pruned.
+    pub results: Duration,
+    /// Metric series feed anomaly detection and charts, so they are kept longer.
+    pub metrics: Duration,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            results: Duration::from_secs(90 * 86_400),
+            metrics: Duration::from_secs(400 * 86_400),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]

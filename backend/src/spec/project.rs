@@ -7,11 +7,12 @@ use std::path::Path;
 
 use super::reader::{Cx, Fields};
 use super::yaml::{Node, Pos, Value};
-use super::{Channel, Defaults, Owner, Project, Secret, Smtp, WarehouseConfig, suggest};
+use super::{Channel, Defaults, Owner, Project, Retention, Secret, Smtp, WarehouseConfig, suggest};
 
-pub(crate) const PROJECT_KEYS: [&str; 8] = [
+pub(crate) const PROJECT_KEYS: [&str; 9] = [
     "version",
     "store",
+    "retention",
     "warehouses",
     "defaults",
     "channels",
@@ -21,6 +22,7 @@ pub(crate) const PROJECT_KEYS: [&str; 8] = [
 ];
 pub(crate) const WAREHOUSE_KEYS: [&str; 3] = ["url", "max_connections", "query_timeout"];
 pub(crate) const DEFAULTS_KEYS: [&str; 2] = ["schedule", "timezone"];
+pub(crate) const RETENTION_KEYS: [&str; 2] = ["results", "metrics"];
 pub(crate) const CHANNEL_KEYS: [&str; 2] = ["slack", "email"];
 pub(crate) const SMTP_KEYS: [&str; 2] = ["url", "from"];
 pub(crate) const OWNER_KEYS: [&str; 1] = ["channels"];
@@ -70,6 +72,7 @@ pub(crate) fn load(cx: &mut Cx<'_>, root: &Node, file: &Path) -> Draft {
         .require(cx, "warehouses")
         .and_then(|node| warehouses(cx, node));
     let defaults = fields.read(cx, "defaults", |cx, node, _| defaults(cx, node));
+    let retention = fields.read(cx, "retention", |cx, node, _| retention(cx, node));
     let smtp = fields.read(cx, "smtp", |cx, node, _| smtp(cx, node));
     let has_smtp = fields.get("smtp").is_some();
     let channels = fields.read(cx, "channels", |cx, node, _| channels(cx, node, has_smtp));
@@ -82,6 +85,7 @@ pub(crate) fn load(cx: &mut Cx<'_>, root: &Node, file: &Path) -> Draft {
             store: store?,
             warehouses: warehouses?,
             defaults: defaults?.unwrap_or_default(),
+            retention: retention?.unwrap_or_default(),
             owners: owners?.unwrap_or_default(),
             channels: channels?.unwrap_or_default(),
             smtp: smtp?,
@@ -182,6 +186,18 @@ fn defaults(cx: &mut Cx<'_>, node: &Node) -> Option<Defaults> {
     Some(Defaults {
         schedule: schedule?,
         timezone: timezone?.unwrap_or(chrono_tz::UTC),
+    })
+}
+
+/// `retention: { results: 90d, metrics: 400d }`; either may be left to its default.
+fn retention(cx: &mut Cx<'_>, node: &Node) -> Option<Retention> {
+    let fields = cx.fields(node, "retention", &RETENTION_KEYS)?;
+    let results = fields.read(cx, "results", Cx::duration);
+    let metrics = fields.read(cx, "metrics", Cx::duration);
+    let defaults = Retention::default();
+    Some(Retention {
+        results: results?.unwrap_or(defaults.results),
+        metrics: metrics?.unwrap_or(defaults.metrics),
     })
 }
 

@@ -568,3 +568,28 @@ fn truncated_and_mangled_files_never_panic() {
         }
     }
 }
+
+#[test]
+fn retention_defaults_and_overrides() {
+    let with = |retention: &str| {
+        let config =
+            format!("version: 1\nwarehouses:\n  main: {{ url: 'sqlite://w.db' }}\n{retention}");
+        project(&[
+            ("tidemark.yml", config.as_str()),
+            ("checks/orders.yml", ORDERS),
+        ])
+    };
+    let default = load_with_env(with("").path(), &no_env).expect("valid");
+    assert_eq!(default.retention, Retention::default());
+    let kept = load_with_env(with("retention: { results: 30d }\n").path(), &no_env).expect("valid");
+    assert_eq!(
+        kept.retention.results,
+        std::time::Duration::from_secs(30 * 86_400)
+    );
+    assert_eq!(kept.retention.metrics, Retention::default().metrics);
+    let dir = with("retention: { raw: 30d }\n");
+    assert_eq!(
+        problems(&dir, &no_env),
+        ["tidemark.yml:4:14: unknown key 'raw' (expected one of: results, metrics)"]
+    );
+}

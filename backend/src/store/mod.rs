@@ -11,13 +11,13 @@ mod postgres;
 mod sqlite;
 
 use std::path::Path;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
 use crate::engine::{CheckResult, Outcome, Summary};
+pub use crate::spec::Retention;
 use crate::warehouse::TableSchema;
 
 pub use postgres::{PG_MIGRATOR, PgStore};
@@ -262,24 +262,6 @@ pub struct RunFilter {
     pub dataset: Option<String>,
     pub status: Option<RunStatus>,
     pub trigger: Option<Trigger>,
-}
-
-/// How long history is kept.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Retention {
-    /// Runs, check results and schema snapshots older than this are pruned.
-    pub results: Duration,
-    /// Metric series feed anomaly detection and charts, so they are kept longer.
-    pub metrics: Duration,
-}
-
-impl Default for Retention {
-    fn default() -> Self {
-        Retention {
-            results: Duration::from_secs(90 * 86_400),
-            metrics: Duration::from_secs(400 * 86_400),
-        }
-    }
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]

@@ -49,16 +49,20 @@ impl PgStore {
             .application_name("tidemark-store")
             // Sessions in UTC: timestamptz values print and truncate the same everywhere.
             .options([("TimeZone", "UTC")]);
+        // One direct connection first: a store that is down is reported at once with the
+        // driver's reason, where a pool would retry until its acquire timeout.
+        crate::warehouse::probe::<sqlx::PgConnection>(&options)
+            .await
+            .map_err(|e| match StoreError::from(e) {
+                StoreError::Unavailable(m) | StoreError::Query(m) => {
+                    StoreError::Unavailable(redact(&m, url))
+                }
+                other => other,
+            })?;
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(options)
-            .await
-            .map_err(|e| match StoreError::from(e) {
-                StoreError::Unavailable(m) => StoreError::Unavailable(redact(&m, url)),
-                StoreError::Query(m) => StoreError::Unavailable(redact(&m, url)),
-                other => other,
-            })?;
+            .connect_lazy_with(options);
         Ok(PgStore { pool })
     }
 

@@ -7,6 +7,7 @@ mod dialect;
 mod pool;
 
 pub use dialect::Dialect;
+pub(crate) use pool::probe;
 pub use pool::{describe_schema_query as schema_query, sqlite_path};
 
 use std::path::Path;

@@ -246,7 +246,7 @@ impl AnyPool {
 /// Opens and closes one connection, so that an unreachable warehouse is reported at once
 /// with the driver's reason ("connection refused"); a pool would retry until its acquire
 /// timeout and then only say that it timed out.
-async fn probe<C: sqlx::Connection>(
+pub(crate) async fn probe<C: sqlx::Connection>(
     options: &<C as sqlx::Connection>::Options,
 ) -> Result<(), sqlx::Error> {
     let connecting = C::connect_with(options);
