@@ -16,6 +16,7 @@
 //! | `demo`      | the self-contained demo warehouse and example suite               |
 //! | `scheduler` | cron slots, claiming them once across replicas, retries, reaping  |
 //! | `server`    | `tidemark serve`: start-up, signals, graceful stop                |
+//! | `telemetry` | logs (text/JSON), OTLP traces and metrics, Prometheus `/metrics`  |
 //! | `cli`       | the `tidemark` commands                                           |
 
 pub mod cli;
@@ -27,5 +28,6 @@ pub mod scheduler;
 pub mod server;
 pub mod spec;
 pub mod store;
+pub mod telemetry;
 pub mod warehouse;
 pub mod web;

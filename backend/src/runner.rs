@@ -4,20 +4,22 @@
 //! its results, metric points and schema snapshot in one transaction.
 
 use std::pin::pin;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use futures_util::future::join_all;
+use opentelemetry::KeyValue;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::engine::{
-    CheckResult, DatasetRun, DriftBase, RunReport, Summary, Warehouses, check_dataset,
+    CheckResult, DatasetRun, DriftBase, Outcome, RunReport, Summary, Warehouses, check_dataset,
 };
 use crate::spec::{Check, Dataset};
 use crate::store::{
     Claim, FinishedRun, NewRun, RunStatus, SnapshotColumn, Store, StoreApi, StoreError, Trigger,
 };
+use crate::telemetry::metrics;
 
 /// How long a run stays "alive" without a heartbeat; heartbeats come every third of it.
 /// A replica that dies is noticed this long after its last heartbeat.
@@ -80,6 +82,11 @@ pub trait Progress: Sync {
 /// Runs datasets concurrently (each warehouse bounds its own concurrency), recording them
 /// when a store is given. Store failures do not stop the checks: they are returned beside
 /// the report, so the caller can say what was not recorded.
+#[tracing::instrument(
+    name = "tidemark.batch",
+    skip_all,
+    fields(trigger = trigger.as_str(), datasets = datasets.len(), run_id = tracing::field::Empty)
+)]
 pub async fn run_batch(
     store: Option<&Store>,
     warehouses: &Warehouses,
@@ -88,6 +95,7 @@ pub async fn run_batch(
     progress: &dyn Progress,
 ) -> (RunReport, Vec<StoreError>) {
     let batch_id = Uuid::new_v4();
+    tracing::Span::current().record("run_id", tracing::field::display(batch_id));
     let started_at = Utc::now();
     let mut failures = Vec::new();
     if let Some(store) = store {
@@ -106,19 +114,28 @@ pub async fn run_batch(
         let (request, done) = (&request, &done);
         async move {
             let outcome = match store {
-                Some(store) => match run_recorded(store, warehouses, dataset, request).await {
-                    // The CLI still checks the data when it cannot record: the results
-                    // matter more than their history.
-                    Err(RecordError::NotStarted(error)) => Err(RecordError::NotStored(
-                        run_unrecorded(warehouses, dataset).await,
-                        error,
-                    )),
-                    other => other,
-                },
-                None => Ok(Recorded::Done {
-                    run_id: Uuid::new_v4(),
-                    results: run_unrecorded(warehouses, dataset).await,
-                }),
+                Some(store) => {
+                    match record(store, warehouses, dataset, request, |_| {}).await {
+                        // The CLI still checks the data when it cannot record: the results
+                        // matter more than their history.
+                        Err(RecordError::NotStarted(error)) => {
+                            let started = Instant::now();
+                            let results = run_unrecorded(warehouses, dataset).await;
+                            count_run(trigger, RunState::NotStored, started, &results);
+                            Err(RecordError::NotStored(results, error))
+                        }
+                        other => other,
+                    }
+                }
+                None => {
+                    let started = Instant::now();
+                    let results = run_unrecorded(warehouses, dataset).await;
+                    count_run(trigger, RunState::Completed, started, &results);
+                    Ok(Recorded::Done {
+                        run_id: Uuid::new_v4(),
+                        results,
+                    })
+                }
             };
             progress.dataset_done(done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1);
             outcome
@@ -143,6 +160,21 @@ pub async fn run_batch(
         summary: Summary::of(results.iter().map(|r| r.outcome)),
         results,
     };
+    let Summary {
+        pass,
+        warn,
+        fail,
+        error,
+    } = report.summary;
+    tracing::info!(
+        datasets = datasets.len(),
+        pass,
+        warn,
+        fail,
+        error,
+        store_errors = failures.len(),
+        "batch finished"
+    );
     (report, failures)
 }
 
@@ -178,7 +210,40 @@ pub async fn run_recorded_with(
     request: &RunRequest,
     started: impl FnOnce(Uuid) + Send,
 ) -> Result<Recorded, RecordError> {
+    let outcome = record(store, warehouses, dataset, request, started).await;
+    if let Err(RecordError::NotStarted(_)) = &outcome {
+        metrics().runs.add(
+            1,
+            &[
+                KeyValue::new("trigger", request.trigger.as_str()),
+                KeyValue::new("status", RunState::NotStarted.as_str()),
+            ],
+        );
+    }
+    outcome
+}
+
+/// [`run_recorded_with`] without counting runs that did not start: `run_batch` runs those
+/// unrecorded and counts them itself.
+#[tracing::instrument(
+    name = "tidemark.run",
+    skip_all,
+    fields(
+        dataset = %dataset.name,
+        trigger = request.trigger.as_str(),
+        run_id = tracing::field::Empty,
+        slot = request.slot.map(|s| tracing::field::display(s.to_rfc3339())),
+    )
+)]
+async fn record(
+    store: &Store,
+    warehouses: &Warehouses,
+    dataset: &Dataset,
+    request: &RunRequest,
+    started: impl FnOnce(Uuid) + Send,
+) -> Result<Recorded, RecordError> {
     let run_id = Uuid::new_v4();
+    tracing::Span::current().record("run_id", tracing::field::display(run_id));
     let lease = lease();
     let now = Utc::now();
     let new_run = NewRun {
@@ -198,6 +263,11 @@ pub async fn run_recorded_with(
         .map_err(RecordError::NotStarted)?;
     if claim == Claim::AlreadyClaimed {
         return Ok(Recorded::AlreadyClaimed);
+    }
+    let started_at = Instant::now();
+    if let Some(slot) = request.slot {
+        let lag = (now - slot).to_std().unwrap_or_default();
+        metrics().scheduler_lag.record(lag.as_secs_f64(), &[]);
     }
     started(run_id);
     let previous = store
@@ -223,8 +293,61 @@ pub async fn run_recorded_with(
         snapshot: schema.as_ref().map(SnapshotColumn::from_schema),
     };
     match store.finish_run(&finished).await {
-        Ok(()) => Ok(Recorded::Done { run_id, results }),
-        Err(error) => Err(RecordError::NotStored(results, error)),
+        Ok(()) => {
+            count_run(request.trigger, RunState::Completed, started_at, &results);
+            let Summary {
+                pass,
+                warn,
+                fail,
+                error,
+            } = Summary::of(results.iter().map(|r| r.outcome));
+            // The scheduler logs its runs at info; the batch of `tidemark run` does too.
+            tracing::debug!(pass, warn, fail, error, "run recorded");
+            Ok(Recorded::Done { run_id, results })
+        }
+        Err(error) => {
+            count_run(request.trigger, RunState::NotStored, started_at, &results);
+            Err(RecordError::NotStored(results, error))
+        }
+    }
+}
+
+/// A run's `status` in [`metrics()`]`.runs`.
+#[derive(Clone, Copy)]
+enum RunState {
+    Completed,
+    NotStored,
+    NotStarted,
+}
+
+impl RunState {
+    fn as_str(self) -> &'static str {
+        match self {
+            RunState::Completed => "completed",
+            RunState::NotStored => "not_stored",
+            RunState::NotStarted => "not_started",
+        }
+    }
+}
+
+/// Records a run whose checks ran: its count, duration and results.
+fn count_run(trigger: Trigger, state: RunState, started: Instant, results: &[CheckResult]) {
+    let metrics = metrics();
+    let trigger = KeyValue::new("trigger", trigger.as_str());
+    metrics.runs.add(
+        1,
+        &[trigger.clone(), KeyValue::new("status", state.as_str())],
+    );
+    metrics
+        .run_duration
+        .record(started.elapsed().as_secs_f64(), &[trigger]);
+    for outcome in [Outcome::Pass, Outcome::Warn, Outcome::Fail, Outcome::Error] {
+        let n = results.iter().filter(|r| r.outcome == outcome).count() as u64;
+        if n > 0 {
+            metrics
+                .check_results
+                .add(n, &[KeyValue::new("outcome", outcome.as_str())]);
+        }
     }
 }
 

@@ -99,7 +99,9 @@ pub async fn serve(dir: PathBuf, listen: String, read_needs_token: bool) -> u8 {
         project: project_rx,
         commands: commands_tx,
         read_needs_token,
-    });
+    })
+    // `GET /metrics` for Prometheus: counts and timings only, no names or secrets.
+    .merge(crate::telemetry::metrics_router());
 
     println!("listening on http://{address}");
     // Nothing useful can be done if stdout is gone; the server runs on.

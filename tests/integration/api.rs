@@ -151,6 +151,9 @@ async fn start(options: Options) -> Api {
     let addr = listener.local_addr().expect("the bound address");
     tokio::spawn(async move { axum::serve(listener, web::router(state)).await });
 
+    // reqwest has no TLS crypto provider of its own (telemetry installs ring): without one
+    // installed, building a client panics, even for plain HTTP.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::new();
     let base = format!("http://{addr}{API_PREFIX}");
     let doc = http

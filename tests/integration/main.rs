@@ -13,3 +13,4 @@ mod metrics;
 mod query_count;
 mod serve;
 mod store_contract;
+mod telemetry;

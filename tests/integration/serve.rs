@@ -156,6 +156,13 @@ fn stop(server: &mut ServeProcess) {
     );
 }
 
+/// An HTTP client. reqwest is built without a TLS crypto provider of its own (telemetry
+/// installs ring): without one installed, building a client panics, even for plain HTTP.
+fn http() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
 /// A new API token for the project's store.
 fn token(project: &Project) -> String {
     let out = run_tidemark(project.path(), &["token", "create", "."]);
@@ -179,7 +186,9 @@ async fn serve_prints_its_address_once_ready_answers_health_and_stops_on_sigterm
         "the printed address is the bound one: {}",
         server.base
     );
-    let response = reqwest::get(server.url("/api/v1/health"))
+    let response = http()
+        .get(server.url("/api/v1/health"))
+        .send()
         .await
         .expect("GET /api/v1/health");
     assert_eq!(response.status(), StatusCode::OK, "{}", server.stderr());
@@ -316,7 +325,7 @@ async fn run_now_through_the_api_records_a_manual_run() {
     let token = token(&project);
     let mut server = ServeProcess::start(project.path(), &[]);
 
-    let response = reqwest::Client::new()
+    let response = http()
         .post(server.url("/api/v1/datasets/events/run"))
         .bearer_auth(&token)
         .send()
@@ -386,7 +395,7 @@ async fn sighup_reloads_new_datasets_and_a_broken_reload_keeps_the_running_confi
         "dataset: broken\nwarehouse: nowhere\nchecks: []\n",
     )
     .expect("write a broken dataset file");
-    let http = reqwest::Client::new();
+    let http = http();
     let response = http
         .post(server.url("/api/v1/reload"))
         .bearer_auth(&token)

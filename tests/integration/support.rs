@@ -185,15 +185,34 @@ impl Output {
 /// Runs the `tidemark` binary with `args`, in `dir`, with a clean environment for it (no
 /// inherited store URL, no colours).
 pub fn run_tidemark(dir: &Path, args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_tidemark"))
+    run_tidemark_with_env(dir, args, &[])
+}
+
+/// Variables of the developer's shell that would change what the binary prints or where it
+/// sends telemetry; tests set the ones they need.
+const TELEMETRY_VARS: [&str; 5] = [
+    "TIDEMARK_LOG",
+    "TIDEMARK_LOG_FORMAT",
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+];
+
+/// [`run_tidemark`] with `env` added to its clean environment.
+pub fn run_tidemark_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tidemark"));
+    command
         .args(args)
         .current_dir(dir)
         .env_remove("TIDEMARK_STORE_URL")
         .env_remove("WAREHOUSE_URL")
         .env_remove("RUST_LOG")
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("spawn the tidemark binary");
+        .env("NO_COLOR", "1");
+    for name in TELEMETRY_VARS {
+        command.env_remove(name);
+    }
+    command.envs(env.iter().copied());
+    let out = command.output().expect("spawn the tidemark binary");
     Output {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -750,6 +769,10 @@ impl ServeProcess {
             .env_remove("RUST_LOG")
             .env_remove("TIDEMARK_LEASE_SECS")
             .env_remove("TIDEMARK_RETRY_SECS")
+            .env_remove("TIDEMARK_LOG_FORMAT")
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+            .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+            .env_remove("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT")
             .env("TIDEMARK_LOG", "warn,tidemark=debug")
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())

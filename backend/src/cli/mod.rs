@@ -19,6 +19,7 @@ use crate::report::{self, HumanStyle};
 use crate::runner;
 use crate::spec::{self, Dataset, Diagnostic, Project};
 use crate::store::{Store, StoreApi, Trigger};
+use crate::telemetry;
 
 /// Exit code for an invalid configuration or a check that errored.
 const EXIT_ERROR: u8 = 2;
@@ -32,6 +33,15 @@ const EXIT_ERROR: u8 = 2;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log lines on stderr: `text`, or `json` (one object per line). `TIDEMARK_LOG` filters.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "TIDEMARK_LOG_FORMAT",
+        default_value_t = telemetry::LogFormat::Text
+    )]
+    log_format: telemetry::LogFormat,
 }
 
 #[derive(Debug, Subcommand)]
@@ -143,7 +153,11 @@ enum Format {
 /// Parses the command line and runs the command.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    // Kept to the end: dropping it flushes the last spans and metrics.
+    let _telemetry = telemetry::init(telemetry::Options {
+        log_format: cli.log_format,
+        prometheus: matches!(cli.command, Command::Serve { .. }),
+    });
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -155,16 +169,6 @@ pub fn main() -> ExitCode {
         }
     };
     ExitCode::from(runtime.block_on(execute(cli.command)))
-}
-
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("TIDEMARK_LOG")
-        // sqlx warns about every statement over a second; long scans are the job here.
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,sqlx::query=error"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
 }
 
 async fn execute(command: Command) -> u8 {

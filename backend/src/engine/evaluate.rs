@@ -326,26 +326,15 @@ fn drift(previous: &[SnapshotColumn], schema: &TableSchema) -> Drift {
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
-    use std::sync::Arc;
-
     use super::*;
-    use crate::spec::{AnomalySpec, Location, TypeFamily};
+    use crate::spec::{AnomalySpec, TypeFamily, fixtures};
     use crate::warehouse::Column;
 
     fn check(kind: CheckKind, thresholds: Thresholds) -> Check {
         Check {
             name: "c".into(),
-            kind,
             thresholds,
-            filter: None,
-            severity: None,
-            description: None,
-            location: Location {
-                file: Arc::new(PathBuf::from("t.yml")),
-                line: 1,
-                column: 1,
-            },
+            ..fixtures::check(kind)
         }
     }
 

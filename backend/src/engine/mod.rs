@@ -87,6 +87,11 @@ pub struct DatasetRun {
 
 /// Runs one dataset's checks: a schema query, one aggregate query, one query per
 /// `sql_metric`. Never fails: what could not run comes back as `error` results.
+#[tracing::instrument(
+    name = "tidemark.dataset",
+    skip_all,
+    fields(dataset = %dataset.name, warehouse = %dataset.warehouse, checks = dataset.checks.len())
+)]
 pub async fn check_dataset(
     dataset: &Dataset,
     warehouse: Result<&Warehouse, String>,
@@ -101,7 +106,10 @@ pub async fn check_dataset(
             };
         }
     };
-    let _slot = warehouse.slot().await;
+    let _slot = {
+        let _queued = crate::telemetry::metrics().queued("warehouse");
+        warehouse.slot().await
+    };
     let schema = match warehouse.table_schema(&dataset.table).await {
         Ok(schema) => schema,
         Err(e) => {

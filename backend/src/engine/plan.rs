@@ -340,50 +340,21 @@ fn missing_column_message(name: &str, schema: &TableSchema) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
-    use std::sync::Arc;
-
     use super::*;
-    use crate::spec::{Literal, Location, TableRef, Thresholds, TypeFamily};
+    use crate::spec::{Literal, TypeFamily, fixtures};
     use crate::warehouse::Column;
 
     fn check(kind: CheckKind, filter: Option<&str>) -> Check {
         Check {
-            name: kind.keyword().to_string(),
-            kind,
-            thresholds: Thresholds::default(),
             filter: filter.map(str::to_string),
-            severity: None,
-            description: None,
-            location: Location {
-                file: Arc::new(PathBuf::from("t.yml")),
-                line: 1,
-                column: 1,
-            },
+            ..fixtures::check(kind)
         }
     }
 
     fn dataset(checks: Vec<Check>, filter: Option<&str>) -> Dataset {
         Dataset {
-            name: "shop.orders".into(),
-            table: TableRef {
-                schema: Some("shop".into()),
-                table: "orders".into(),
-            },
-            warehouse: "main".into(),
-            owner: None,
-            schedule: None,
-            timezone: None,
-            tags: vec![],
-            upstream: vec![],
             filter: filter.map(str::to_string),
-            sla: None,
-            checks,
-            location: Location {
-                file: Arc::new(PathBuf::from("t.yml")),
-                line: 1,
-                column: 1,
-            },
+            ..fixtures::dataset(checks)
         }
     }
 

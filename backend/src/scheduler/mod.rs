@@ -687,10 +687,17 @@ async fn perform(
     let ending = match work {
         Work::Slot {
             slot, attempt: 0, ..
-        } => match running_elsewhere(&store, &dataset.name, slot).await {
-            Some(reason) => Ending::Skipped(reason),
-            None => Ending::Ran(execute(&store, &connections, &dataset, work, reply).await),
-        },
+        } => {
+            // Scheduled, not started: counted in the queue depth until it is.
+            let waiting = crate::telemetry::metrics().queued("start");
+            match running_elsewhere(&store, &dataset.name, slot).await {
+                Some(reason) => Ending::Skipped(reason),
+                None => {
+                    drop(waiting);
+                    Ending::Ran(execute(&store, &connections, &dataset, work, reply).await)
+                }
+            }
+        }
         _ => Ending::Ran(execute(&store, &connections, &dataset, work, reply).await),
     };
     Finished {
@@ -707,7 +714,10 @@ async fn execute(
     work: Work,
     reply: Option<RunReply>,
 ) -> Result<Recorded, RecordError> {
-    let warehouses = connections.for_dataset(dataset).await;
+    let warehouses = {
+        let _waiting = crate::telemetry::metrics().queued("start");
+        connections.for_dataset(dataset).await
+    };
     let request = match work {
         Work::Slot {
             slot,

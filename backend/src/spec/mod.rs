@@ -8,6 +8,8 @@ mod dataset;
 mod discover;
 mod duration;
 mod env;
+#[cfg(test)]
+pub(crate) mod fixtures;
 mod model;
 mod project;
 mod reader;
@@ -124,17 +126,29 @@ fn load_datasets(
     datasets.into_iter().collect()
 }
 
-/// The diagnostic for a dataset already defined for the same warehouse, at the second one.
+/// The diagnostic for a dataset defined twice, at the second one: the same table of the
+/// same warehouse, or the same name on another warehouse (names key the store's history and
+/// the API, so they are unique in a project).
 fn duplicate(identities: &[Identity], identity: &Identity) -> Option<Diagnostic> {
-    let first = identities
-        .iter()
-        .find(|first| first.warehouse == identity.warehouse && first.table == identity.table)?;
-    Some(Diagnostic {
-        location: Some(identity.location.clone()),
-        message: format!(
+    let same_table =
+        |first: &&Identity| first.warehouse == identity.warehouse && first.table == identity.table;
+    let message = if let Some(first) = identities.iter().find(same_table) {
+        format!(
             "dataset {}: defined twice for warehouse {}; first at {}",
             identity.name, identity.warehouse, first.location
-        ),
+        )
+    } else {
+        let first = identities
+            .iter()
+            .find(|first| first.name == identity.name)?;
+        format!(
+            "dataset {}: the name is already used for warehouse {} at {}; dataset names must be unique in a project",
+            identity.name, first.warehouse, first.location
+        )
+    };
+    Some(Diagnostic {
+        location: Some(identity.location.clone()),
+        message,
     })
 }
 

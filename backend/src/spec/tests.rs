@@ -476,7 +476,7 @@ fn substituted_values_are_typed_after_substitution_and_never_echoed() {
 }
 
 #[test]
-fn the_only_warehouse_is_the_default_and_datasets_may_repeat_across_warehouses() {
+fn the_only_warehouse_is_the_default_and_dataset_names_are_unique_across_warehouses() {
     let two =
         "version: 1\nwarehouses:\n  a: { url: 'sqlite://a.db' }\n  b: { url: 'sqlite://b.db' }\n";
     let dir = project(&[
@@ -487,13 +487,12 @@ fn the_only_warehouse_is_the_default_and_datasets_may_repeat_across_warehouses()
         ),
         ("checks/b.yml", "dataset: orders\nwarehouse: b\n"),
     ]);
-    let loaded = load_with_env(dir.path(), &no_env).expect("valid");
-    let warehouses: Vec<&str> = loaded
-        .datasets
-        .iter()
-        .map(|d| d.warehouse.as_str())
-        .collect();
-    assert_eq!(warehouses, ["a", "b"]);
+    assert_eq!(
+        problems(&dir, &no_env),
+        [
+            "checks/b.yml:1:10: dataset orders: the name is already used for warehouse a at checks/a.yml:1:10; dataset names must be unique in a project"
+        ]
+    );
 
     let dir = project(&[
         ("tidemark.yml", MINIMAL_PROJECT),

@@ -8,6 +8,7 @@
 
 mod common;
 mod postgres;
+mod sql;
 mod sqlite;
 
 use std::path::Path;

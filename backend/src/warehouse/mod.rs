@@ -116,6 +116,16 @@ impl Warehouse {
             .expect("warehouse semaphore is never closed")
     }
 
+    #[tracing::instrument(
+        name = "tidemark.warehouse_query",
+        skip_all,
+        fields(
+            query = "schema",
+            warehouse = %self.name,
+            db.system = self.dialect.name(),
+            otel.kind = "client",
+        )
+    )]
     pub async fn table_schema(&self, table: &TableRef) -> Result<TableSchema, WarehouseError> {
         let rows = self
             .timed(self.pool.table_columns(self.dialect, table))
@@ -134,11 +144,33 @@ impl Warehouse {
 
     /// Runs an aggregate query that returns exactly one row of numbers (every column cast
     /// to a double by the planner).
+    #[tracing::instrument(
+        name = "tidemark.warehouse_query",
+        skip_all,
+        fields(
+            query = "metrics",
+            warehouse = %self.name,
+            db.system = self.dialect.name(),
+            db.query.text = sql,
+            otel.kind = "client",
+        )
+    )]
     pub async fn fetch_metrics(&self, sql: &str) -> Result<Vec<Option<f64>>, WarehouseError> {
         self.timed(self.pool.fetch_doubles(self.dialect, sql)).await
     }
 
     /// Runs user SQL that must return one row with one numeric column.
+    #[tracing::instrument(
+        name = "tidemark.warehouse_query",
+        skip_all,
+        fields(
+            query = "sql_metric",
+            warehouse = %self.name,
+            db.system = self.dialect.name(),
+            db.query.text = sql,
+            otel.kind = "client",
+        )
+    )]
     pub async fn fetch_number(&self, sql: &str) -> Result<Option<f64>, WarehouseError> {
         self.timed(self.pool.fetch_single_number(self.dialect, sql))
             .await

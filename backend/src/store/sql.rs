@@ -1,0 +1,657 @@
+//! The store's SQL, written once for both databases.
+//!
+//! [`StoreApi`] is implemented here for every [`Backend`]: a store that runs its statements on
+//! pools of a database with a [`Dialect`]. The statements are shared text with numbered
+//! parameters (`$1`, `$2`…), which sqlx binds by number for SQLite as for Postgres; a
+//! [`QueryBuilder`] writes each database's own placeholders. What is not the same is each
+//! database's [`Dialect`], kept explicit there: how ids and times are kept (native types in
+//! Postgres, text in SQLite), how JSON columns read back, how a writing transaction starts,
+//! how names sort by bytes, and how prune locks and lists the runs it deletes.
+
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use sqlx::postgres::PgQueryResult;
+use sqlx::sqlite::SqliteQueryResult;
+use sqlx::types::Json;
+use sqlx::{
+    AssertSqlSafe, ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool,
+    QueryBuilder, Row, Transaction, Type,
+};
+use uuid::Uuid;
+
+use super::common::*;
+use super::*;
+
+macro_rules! run_columns {
+    () => {
+        "seq, id, batch_id, dataset, warehouse, trigger, slot, status, replica, started_at, \
+         finished_at, lease_until, error, pass_count, warn_count, fail_count, error_count"
+    };
+}
+
+macro_rules! result_columns {
+    () => {
+        "id, run_id, dataset, warehouse, check_name, check_hash, kind, column_name, columns, \
+         outcome, value, expected, message, severity, observed_at"
+    };
+}
+
+// The shared code is generic over the database, so it must say which Rust types the database
+// binds and reads (every sqlx driver has them all). It says so once for writing, on the
+// `StoreApi` impl at the end, and once for reading, on `StoreRow`'s; `Bind` and `Read` only
+// shorten those lists.
+
+/// A value the database binds as it is.
+pub(super) trait Bind<'q, DB: Database>: Encode<'q, DB> + Type<DB> {}
+impl<'q, DB: Database, T: Encode<'q, DB> + Type<DB>> Bind<'q, DB> for T {}
+
+/// A value the database reads as it is.
+pub(super) trait Read<DB: Database>: for<'r> Decode<'r, DB> + Type<DB> {}
+impl<DB: Database, T: for<'r> Decode<'r, DB> + Type<DB>> Read<DB> for T {}
+
+/// What a statement that writes says it did (each driver has it as its own method).
+pub(super) trait Written {
+    fn rows_affected(&self) -> u64;
+}
+
+impl Written for PgQueryResult {
+    fn rows_affected(&self) -> u64 {
+        PgQueryResult::rows_affected(self)
+    }
+}
+
+impl Written for SqliteQueryResult {
+    fn rows_affected(&self) -> u64 {
+        SqliteQueryResult::rows_affected(self)
+    }
+}
+
+/// What differs between the databases under the shared SQL.
+pub(super) trait Dialect: Database<QueryResult: Written> {
+    /// A uuid as the database keeps it.
+    type Id: for<'q> Bind<'q, Self> + Read<Self> + Send + Sync + 'static;
+    /// A time as the database keeps it: UTC, to the microsecond.
+    type Time: for<'q> Bind<'q, Self> + Read<Self> + Send + Sync + 'static;
+    /// Run ids bound as one parameter, for [`Dialect::IN_ID_LIST`].
+    type IdList: for<'q> Bind<'q, Self> + Send + Sync;
+
+    /// Appended to a text column in `ORDER BY`: sorts it by bytes.
+    const BYTE_ORDER: &'static str;
+    /// Appended to a column: it is one of the ids of the [`Dialect::IdList`] bound as `$1`.
+    const IN_ID_LIST: &'static str;
+    /// Appended to the query that selects the runs a prune transaction deletes.
+    const LOCK_RUNS_TO_PRUNE: &'static str;
+
+    fn id(id: Uuid) -> Self::Id;
+    fn time(time: DateTime<Utc>) -> Self::Time;
+    /// The `id` column of `rows`, as one parameter.
+    fn id_list(rows: &[Self::Row]) -> Result<Self::IdList, StoreError>;
+
+    fn uuid_of(id: Self::Id) -> Result<Uuid, StoreError>;
+    fn time_of(time: Self::Time) -> Result<DateTime<Utc>, StoreError>;
+    /// A nullable JSON column.
+    fn json<T: DeserializeOwned>(row: &Self::Row, column: &str) -> Result<Option<T>, StoreError>;
+
+    /// Applies pending migrations.
+    fn migrate(pool: &Pool<Self>) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Begins a transaction that writes.
+    fn begin_write(
+        pool: &Pool<Self>,
+    ) -> impl Future<Output = Result<Transaction<'static, Self>, sqlx::Error>> + Send;
+}
+
+/// A store on one database: the pools its statements run on.
+pub(super) trait Backend: Send + Sync {
+    type Db: Dialect;
+
+    /// Where reads run.
+    fn reader(&self) -> &Pool<Self::Db>;
+
+    /// Where writes run: the readers' pool, unless the store keeps writes apart.
+    fn writer(&self) -> &Pool<Self::Db> {
+        self.reader()
+    }
+}
+
+/// A row of any [`Dialect`], read as the store's types.
+pub(super) trait StoreRow {
+    /// A run with its paging key.
+    fn run(&self) -> Result<(i64, Run), StoreError>;
+    /// A check result with its paging key.
+    fn result(&self) -> Result<(i64, StoredResult), StoreError>;
+    fn snapshot(&self) -> Result<SchemaSnapshot, StoreError>;
+    fn metric_point(&self) -> Result<MetricPoint, StoreError>;
+
+    fn text(&self, column: &str) -> Result<String, StoreError>;
+    fn flag(&self, column: &str) -> Result<bool, StoreError>;
+    fn uuid(&self, column: &str) -> Result<Uuid, StoreError>;
+    fn time(&self, column: &str) -> Result<DateTime<Utc>, StoreError>;
+    fn optional_time(&self, column: &str) -> Result<Option<DateTime<Utc>>, StoreError>;
+}
+
+impl<R, DB> StoreRow for R
+where
+    R: Row<Database = DB>,
+    DB: Dialect<Row = R>,
+    for<'a> &'a str: ColumnIndex<R>,
+    String: Read<DB>,
+    i32: Read<DB>,
+    i64: Read<DB>,
+    f64: Read<DB>,
+    bool: Read<DB>,
+{
+    fn run(&self) -> Result<(i64, Run), StoreError> {
+        // Summary counts are `integer` columns.
+        let count = |column| Ok::<_, StoreError>(self.try_get::<i32, _>(column)?.into());
+        RunRow {
+            seq: self.try_get("seq")?,
+            id: self.uuid("id")?,
+            batch_id: self.uuid("batch_id")?,
+            dataset: self.try_get("dataset")?,
+            warehouse: self.try_get("warehouse")?,
+            trigger: self.try_get("trigger")?,
+            slot: self.optional_time("slot")?,
+            status: self.try_get("status")?,
+            replica: self.try_get("replica")?,
+            started_at: self.time("started_at")?,
+            finished_at: self.optional_time("finished_at")?,
+            lease_until: self.time("lease_until")?,
+            error: self.try_get("error")?,
+            counts: [
+                count("pass_count")?,
+                count("warn_count")?,
+                count("fail_count")?,
+                count("error_count")?,
+            ],
+        }
+        .into_run()
+    }
+
+    fn result(&self) -> Result<(i64, StoredResult), StoreError> {
+        ResultRow {
+            id: self.try_get("id")?,
+            run_id: self.uuid("run_id")?,
+            dataset: self.try_get("dataset")?,
+            warehouse: self.try_get("warehouse")?,
+            check_name: self.try_get("check_name")?,
+            check_hash: self.try_get("check_hash")?,
+            kind: self.try_get("kind")?,
+            column_name: self.try_get("column_name")?,
+            columns: DB::json(self, "columns")?,
+            outcome: self.try_get("outcome")?,
+            value: self.try_get("value")?,
+            expected: DB::json(self, "expected")?,
+            message: self.try_get("message")?,
+            severity: self.try_get("severity")?,
+            observed_at: self.time("observed_at")?,
+        }
+        .into_result()
+    }
+
+    fn snapshot(&self) -> Result<SchemaSnapshot, StoreError> {
+        Ok(SchemaSnapshot {
+            dataset: self.try_get("dataset")?,
+            warehouse: self.try_get("warehouse")?,
+            run_id: self.uuid("run_id")?,
+            taken_at: self.time("taken_at")?,
+            columns: DB::json(self, "columns")?.unwrap_or_default(),
+        })
+    }
+
+    fn metric_point(&self) -> Result<MetricPoint, StoreError> {
+        Ok(MetricPoint {
+            at: self.time("at")?,
+            value: self.try_get("value")?,
+        })
+    }
+
+    fn text(&self, column: &str) -> Result<String, StoreError> {
+        Ok(self.try_get(column)?)
+    }
+
+    fn flag(&self, column: &str) -> Result<bool, StoreError> {
+        Ok(self.try_get(column)?)
+    }
+
+    fn uuid(&self, column: &str) -> Result<Uuid, StoreError> {
+        DB::uuid_of(self.try_get(column)?)
+    }
+
+    fn time(&self, column: &str) -> Result<DateTime<Utc>, StoreError> {
+        DB::time_of(self.try_get(column)?)
+    }
+
+    fn optional_time(&self, column: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.try_get::<Option<DB::Time>, _>(column)?
+            .map(DB::time_of)
+            .transpose()
+    }
+}
+
+/// Every row converted, or the first error.
+fn all<R, T>(
+    rows: &[R],
+    convert: impl Fn(&R) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    rows.iter().map(convert).collect()
+}
+
+/// Adds ` AND <condition> <value>` to a query's `WHERE` when there is a value.
+fn and_where<'t, DB: Database, T: Bind<'t, DB>>(
+    query: &mut QueryBuilder<DB>,
+    condition: &str,
+    value: Option<T>,
+) {
+    if let Some(value) = value {
+        query.push(" AND ").push(condition).push_bind(value);
+    }
+}
+
+/// Drops the paging keys.
+fn unkeyed<T>(rows: Vec<(i64, T)>) -> Vec<T> {
+    rows.into_iter().map(|(_, item)| item).collect()
+}
+
+/// The contract, for a store on any database with a [`Dialect`].
+impl<S, DB> StoreApi for S
+where
+    S: Backend<Db = DB>,
+    DB: Dialect,
+    DB::Row: StoreRow,
+    DB::Arguments: IntoArguments<DB>,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'a> &'a str: Bind<'a, DB>,
+    for<'a> Option<&'a str>: Bind<'a, DB>,
+    for<'a> Option<Json<&'a Vec<String>>>: Bind<'a, DB>,
+    for<'a> Option<Json<&'a serde_json::Value>>: Bind<'a, DB>,
+    for<'a> Json<&'a Vec<SnapshotColumn>>: Bind<'a, DB>,
+    i32: Bind<'static, DB>,
+    i64: Bind<'static, DB>,
+    f64: Bind<'static, DB>,
+    Option<f64>: Bind<'static, DB>,
+    Option<DB::Time>: Bind<'static, DB>,
+{
+    async fn migrate(&self) -> Result<(), StoreError> {
+        DB::migrate(self.writer()).await
+    }
+
+    async fn start_run(&self, run: &NewRun) -> Result<Claim, StoreError> {
+        // The arbiter names the partial unique index, so only a slot conflict is a lost
+        // claim; a duplicate run id is still an error.
+        let inserted = sqlx::query(
+            "INSERT INTO runs (id, batch_id, dataset, warehouse, trigger, slot, status, replica, \
+             started_at, lease_until) VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, $8, $9) \
+             ON CONFLICT (dataset, slot) WHERE trigger = 'schedule' DO NOTHING",
+        )
+        .bind(DB::id(run.id))
+        .bind(DB::id(run.batch_id))
+        .bind(run.dataset.as_str())
+        .bind(run.warehouse.as_str())
+        .bind(run.trigger.as_str())
+        .bind(run.slot.map(DB::time))
+        .bind(run.replica.as_str())
+        .bind(DB::time(run.started_at))
+        .bind(DB::time(run.lease_until))
+        .execute(self.writer())
+        .await?;
+        Ok(if inserted.rows_affected() == 1 {
+            Claim::Started
+        } else {
+            Claim::AlreadyClaimed
+        })
+    }
+
+    async fn heartbeat(&self, run: Uuid, lease_until: DateTime<Utc>) -> Result<(), StoreError> {
+        let updated =
+            sqlx::query("UPDATE runs SET lease_until = $2 WHERE id = $1 AND status = 'running'")
+                .bind(DB::id(run))
+                .bind(DB::time(lease_until))
+                .execute(self.writer())
+                .await?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn finish_run(&self, run: &FinishedRun) -> Result<(), StoreError> {
+        let summary = check_final(run)?;
+        let run_id = DB::id(run.id);
+        let finished_at = DB::time(run.finished_at);
+        let mut tx = DB::begin_write(self.writer()).await?;
+        let owner = sqlx::query(
+            "UPDATE runs SET status = $2, finished_at = $3, error = $4, pass_count = $5, \
+             warn_count = $6, fail_count = $7, error_count = $8 \
+             WHERE id = $1 AND status IN ('running', 'abandoned') RETURNING dataset, warehouse",
+        )
+        .bind(&run_id)
+        .bind(run.status.as_str())
+        .bind(&finished_at)
+        .bind(run.error.as_deref())
+        .bind(count_column(summary.pass))
+        .bind(count_column(summary.warn))
+        .bind(count_column(summary.fail))
+        .bind(count_column(summary.error))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(owner) = owner else {
+            tx.rollback().await?;
+            // Why not: no such run, or it already finished.
+            let status = sqlx::query("SELECT status FROM runs WHERE id = $1")
+                .bind(&run_id)
+                .fetch_optional(self.writer())
+                .await?;
+            let status = status.map(|row| row.text("status")).transpose()?;
+            return Err(not_finishable(run.id, status));
+        };
+
+        for chunk in run.results.chunks(INSERT_BATCH) {
+            let mut insert = QueryBuilder::<DB>::new(concat!(
+                "INSERT INTO check_results (run_id, dataset, warehouse, check_name, check_hash, ",
+                "kind, column_name, columns, outcome, value, expected, message, severity, ",
+                "observed_at) "
+            ));
+            insert.push_values(chunk, |mut row, (r, hash)| {
+                row.push_bind(&run_id)
+                    .push_bind(r.dataset.as_str())
+                    .push_bind(r.warehouse.as_str())
+                    .push_bind(r.check.as_str())
+                    .push_bind(hash.as_str())
+                    .push_bind(r.kind.as_str())
+                    .push_bind(r.column.as_deref())
+                    .push_bind(r.columns.as_ref().map(Json))
+                    .push_bind(r.outcome.as_str())
+                    .push_bind(stored_value(r.value))
+                    .push_bind(r.expected.as_ref().map(Json))
+                    .push_bind(r.message.as_str())
+                    .push_bind(r.severity.map(|s| s.as_str()))
+                    .push_bind(&finished_at);
+            });
+            insert.build().execute(&mut *tx).await?;
+        }
+
+        let points = metric_points(run);
+        for chunk in points.chunks(INSERT_BATCH) {
+            let mut insert = QueryBuilder::<DB>::new(
+                "INSERT INTO metric_points (dataset, check_name, at, value) ",
+            );
+            insert.push_values(chunk, |mut row, (dataset, check, value)| {
+                row.push_bind(*dataset)
+                    .push_bind(*check)
+                    .push_bind(&finished_at)
+                    .push_bind(*value);
+            });
+            insert.build().execute(&mut *tx).await?;
+        }
+
+        if let Some(columns) = &run.snapshot {
+            sqlx::query(
+                "INSERT INTO schema_snapshots (dataset, warehouse, run_id, taken_at, columns) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(owner.text("dataset")?.as_str())
+            .bind(owner.text("warehouse")?.as_str())
+            .bind(&run_id)
+            .bind(&finished_at)
+            .bind(Json(columns))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn expire_leases(&self, now: DateTime<Utc>) -> Result<Vec<Run>, StoreError> {
+        // Concurrent callers: on Postgres the second waits on the row lock, re-checks
+        // `status`, and skips the row; SQLite runs one write at a time. Each run is returned
+        // once.
+        let rows = sqlx::query(concat!(
+            "UPDATE runs SET status = 'abandoned', error = $2 ",
+            "WHERE status = 'running' AND lease_until < $1 RETURNING ",
+            run_columns!()
+        ))
+        .bind(DB::time(now))
+        .bind(LEASE_EXPIRED)
+        .fetch_all(self.writer())
+        .await?;
+        let mut runs = all(&rows, StoreRow::run)?;
+        runs.sort_by_key(|(seq, _)| *seq);
+        Ok(unkeyed(runs))
+    }
+
+    async fn run(&self, id: Uuid) -> Result<Run, StoreError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            run_columns!(),
+            " FROM runs WHERE id = $1"
+        ))
+        .bind(DB::id(id))
+        .fetch_optional(self.reader())
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        Ok(row.run()?.1)
+    }
+
+    async fn runs(&self, filter: &RunFilter, page: Page) -> Result<Paged<Run>, StoreError> {
+        let mut query =
+            QueryBuilder::<DB>::new(concat!("SELECT ", run_columns!(), " FROM runs WHERE TRUE"));
+        and_where(&mut query, "dataset = ", filter.dataset.as_deref());
+        and_where(
+            &mut query,
+            "status = ",
+            filter.status.map(RunStatus::as_str),
+        );
+        and_where(
+            &mut query,
+            "trigger = ",
+            filter.trigger.map(Trigger::as_str),
+        );
+        and_where(&mut query, "seq < ", page.before);
+        query
+            .push(" ORDER BY seq DESC LIMIT ")
+            .push_bind(page.fetch_limit());
+        let rows = query.build().fetch_all(self.reader()).await?;
+        Ok(page.paged(all(&rows, StoreRow::run)?))
+    }
+
+    async fn results(
+        &self,
+        filter: &ResultFilter,
+        page: Page,
+    ) -> Result<Paged<StoredResult>, StoreError> {
+        let mut query = QueryBuilder::<DB>::new(concat!(
+            "SELECT ",
+            result_columns!(),
+            " FROM check_results WHERE TRUE"
+        ));
+        and_where(&mut query, "dataset = ", filter.dataset.as_deref());
+        and_where(&mut query, "check_name = ", filter.check.as_deref());
+        and_where(
+            &mut query,
+            "outcome = ",
+            filter.outcome.map(Outcome::as_str),
+        );
+        and_where(&mut query, "run_id = ", filter.run_id.map(DB::id));
+        and_where(&mut query, "observed_at >= ", filter.since.map(DB::time));
+        and_where(&mut query, "observed_at < ", filter.until.map(DB::time));
+        and_where(&mut query, "id < ", page.before);
+        query
+            .push(" ORDER BY id DESC LIMIT ")
+            .push_bind(page.fetch_limit());
+        let rows = query.build().fetch_all(self.reader()).await?;
+        Ok(page.paged(all(&rows, StoreRow::result)?))
+    }
+
+    async fn latest_results(&self) -> Result<Vec<StoredResult>, StoreError> {
+        // The group-by reads only check_results_by_check: a covering index in SQLite, an
+        // index-only scan in Postgres (measured faster there than DISTINCT ON, which fetches
+        // every row's columns to discard them). Names sort by bytes in both stores.
+        let query = format!(
+            concat!(
+                "SELECT ",
+                result_columns!(),
+                " FROM check_results WHERE id IN ",
+                "(SELECT max(id) FROM check_results GROUP BY dataset, check_name) ",
+                "ORDER BY dataset{0}, check_name{0}"
+            ),
+            DB::BYTE_ORDER
+        );
+        let rows = sqlx::query(AssertSqlSafe(query))
+            .fetch_all(self.reader())
+            .await?;
+        Ok(unkeyed(all(&rows, StoreRow::result)?))
+    }
+
+    async fn metric_series(
+        &self,
+        dataset: &str,
+        check: &str,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<Vec<MetricPoint>, StoreError> {
+        let mut query =
+            QueryBuilder::<DB>::new("SELECT at, value FROM metric_points WHERE dataset = ");
+        query
+            .push_bind(dataset)
+            .push(" AND check_name = ")
+            .push_bind(check);
+        and_where(&mut query, "at >= ", since.map(DB::time));
+        query.push(" ORDER BY at, id");
+        let rows = query.build().fetch_all(self.reader()).await?;
+        all(&rows, StoreRow::metric_point)
+    }
+
+    async fn latest_snapshot(
+        &self,
+        dataset: &str,
+        warehouse: &str,
+    ) -> Result<Option<SchemaSnapshot>, StoreError> {
+        let row = sqlx::query(
+            "SELECT dataset, warehouse, run_id, taken_at, columns FROM schema_snapshots \
+             WHERE dataset = $1 AND warehouse = $2 ORDER BY taken_at DESC, id DESC LIMIT 1",
+        )
+        .bind(dataset)
+        .bind(warehouse)
+        .fetch_optional(self.reader())
+        .await?;
+        row.as_ref().map(StoreRow::snapshot).transpose()
+    }
+
+    async fn schema_history(&self, dataset: &str) -> Result<Vec<SchemaSnapshot>, StoreError> {
+        // Postgres compares jsonb by structure, so key order or spacing never counts as a
+        // change; SQLite compares the text, which its one serializer writes alike for equal
+        // columns.
+        let rows = sqlx::query(
+            "SELECT dataset, warehouse, run_id, taken_at, columns FROM ( \
+               SELECT s.*, \
+                 lag(columns) OVER w AS previous_columns, \
+                 lag(warehouse) OVER w AS previous_warehouse \
+               FROM schema_snapshots s WHERE dataset = $1 \
+               WINDOW w AS (ORDER BY taken_at, id) \
+             ) t \
+             WHERE previous_columns IS NULL \
+                OR previous_columns <> columns OR previous_warehouse <> warehouse \
+             ORDER BY taken_at DESC, id DESC",
+        )
+        .bind(dataset)
+        .fetch_all(self.reader())
+        .await?;
+        all(&rows, StoreRow::snapshot)
+    }
+
+    async fn last_slot(&self, dataset: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        sqlx::query(
+            "SELECT max(slot) AS slot FROM runs WHERE dataset = $1 AND trigger = 'schedule'",
+        )
+        .bind(dataset)
+        .fetch_one(self.reader())
+        .await?
+        .optional_time("slot")
+    }
+
+    async fn create_token(&self, name: &str, hash: &str) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO api_tokens (name, hash, created_at) VALUES ($1, $2, $3)")
+            .bind(name)
+            .bind(hash)
+            .bind(DB::time(Utc::now()))
+            .execute(self.writer())
+            .await?;
+        Ok(())
+    }
+
+    async fn token_valid(&self, hash: &str) -> Result<bool, StoreError> {
+        sqlx::query("SELECT EXISTS (SELECT 1 FROM api_tokens WHERE hash = $1) AS valid")
+            .bind(hash)
+            .fetch_one(self.reader())
+            .await?
+            .flag("valid")
+    }
+
+    async fn prune(&self, now: DateTime<Utc>, retention: Retention) -> Result<Pruned, StoreError> {
+        let mut pruned = Pruned::default();
+        if let Some(cutoff) = cutoff(now, retention.results) {
+            let select = format!(
+                "SELECT id FROM runs WHERE started_at < $1 AND status <> 'running' \
+                 ORDER BY started_at LIMIT $2{}",
+                DB::LOCK_RUNS_TO_PRUNE
+            );
+            let delete = |table: &str, column: &str| {
+                AssertSqlSafe(format!(
+                    "DELETE FROM {table} WHERE {column} {}",
+                    DB::IN_ID_LIST
+                ))
+            };
+            loop {
+                let mut tx = DB::begin_write(self.writer()).await?;
+                let rows = sqlx::query(AssertSqlSafe(select.as_str()))
+                    .bind(DB::time(cutoff))
+                    .bind(PRUNE_RUN_BATCH)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                if rows.is_empty() {
+                    tx.rollback().await?;
+                    break;
+                }
+                let ids = DB::id_list(&rows)?;
+                // Children first, explicitly, to count them (the cascade would not say).
+                pruned.results += sqlx::query(delete("check_results", "run_id"))
+                    .bind(&ids)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                pruned.snapshots += sqlx::query(delete("schema_snapshots", "run_id"))
+                    .bind(&ids)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                pruned.runs += sqlx::query(delete("runs", "id"))
+                    .bind(&ids)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                tx.commit().await?;
+                if (rows.len() as i64) < PRUNE_RUN_BATCH {
+                    break;
+                }
+            }
+        }
+        if let Some(cutoff) = cutoff(now, retention.metrics) {
+            loop {
+                let deleted = sqlx::query(
+                    "DELETE FROM metric_points WHERE id IN \
+                     (SELECT id FROM metric_points WHERE at < $1 LIMIT $2)",
+                )
+                .bind(DB::time(cutoff))
+                .bind(PRUNE_POINT_BATCH)
+                .execute(self.writer())
+                .await?
+                .rows_affected();
+                pruned.metric_points += deleted;
+                if deleted < PRUNE_POINT_BATCH as u64 {
+                    break;
+                }
+            }
+        }
+        Ok(pruned)
+    }
+}
