@@ -292,7 +292,7 @@ async fn record(
             .collect(),
         snapshot: schema.as_ref().map(SnapshotColumn::from_schema),
     };
-    match store.finish_run(&finished).await {
+    match finish_patiently(store, &finished).await {
         Ok(()) => {
             count_run(request.trigger, RunState::Completed, started_at, &results);
             let Summary {
@@ -347,6 +347,30 @@ fn count_run(trigger: Trigger, state: RunState, started: Instant, results: &[Che
             metrics
                 .check_results
                 .add(n, &[KeyValue::new("outcome", outcome.as_str())]);
+        }
+    }
+}
+
+/// How long a finished run's results wait in memory for a store that stopped answering (a
+/// restart, a failover) before they are reported as not stored.
+const STORE_PATIENCE: Duration = Duration::from_secs(120);
+
+/// Stores a finished run, retrying with backoff while the store is unavailable: the checks
+/// already ran, and their results must not be lost to a store restart. The run's lease may
+/// lapse meanwhile; the store still accepts the results of a run marked abandoned.
+async fn finish_patiently(store: &Store, finished: &FinishedRun) -> Result<(), StoreError> {
+    let deadline = tokio::time::Instant::now() + STORE_PATIENCE;
+    let mut delay = Duration::from_millis(250);
+    loop {
+        match store.finish_run(finished).await {
+            Err(StoreError::Unavailable(reason))
+                if tokio::time::Instant::now() + delay < deadline =>
+            {
+                tracing::warn!(run_id = %finished.id, %reason, "store unavailable; holding the run's results and retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(10));
+            }
+            other => return other,
         }
     }
 }
