@@ -1,10 +1,11 @@
 //! Tidemark: declarative data quality checks run inside the warehouse.
 //!
-//! The path every run takes (the CLI's and, later, the scheduler's):
+//! The path every run takes, from the CLI or the scheduler alike:
 //!
 //! ```text
 //! YAML ──spec::load──▶ Project ──engine::plan──▶ one aggregate SELECT + one schema query
 //!      + one query per sql_metric per dataset ──warehouse──▶ metrics ──engine::evaluate──▶ results
+//! results ──runner──▶ store (runs, results, metric series, schema snapshots) ──web──▶ API
 //! ```
 //!
 //! | module      | owns                                                              |
@@ -12,11 +13,14 @@
 //! | `spec`      | the check language, validation diagnostics, JSON Schema           |
 //! | `warehouse` | connection pools and SQL dialects (quoting, types, clocks)        |
 //! | `engine`    | planning checks into few queries, running them, judging outcomes  |
-//! | `report`    | rendering results for terminals, JSON and JUnit                   |
-//! | `demo`      | the self-contained demo warehouse and example suite               |
+//! | `runner`    | running datasets and recording them: claims, leases, drift base   |
+//! | `store`     | history: one contract, Postgres and SQLite implementations        |
 //! | `scheduler` | cron slots, claiming them once across replicas, retries, reaping  |
 //! | `server`    | `tidemark serve`: start-up, signals, graceful stop                |
+//! | `web`       | the JSON API under `/api/v1`, tokens, OpenAPI                     |
 //! | `telemetry` | logs (text/JSON), OTLP traces and metrics, Prometheus `/metrics`  |
+//! | `report`    | rendering results for terminals, JSON and JUnit                   |
+//! | `demo`      | the self-contained demo warehouse and example suite               |
 //! | `cli`       | the `tidemark` commands                                           |
 
 pub mod cli;
