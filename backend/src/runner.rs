@@ -212,13 +212,7 @@ pub async fn run_recorded_with(
 ) -> Result<Recorded, RecordError> {
     let outcome = record(store, warehouses, dataset, request, started).await;
     if let Err(RecordError::NotStarted(_)) = &outcome {
-        metrics().runs.add(
-            1,
-            &[
-                KeyValue::new("trigger", request.trigger.as_str()),
-                KeyValue::new("status", RunState::NotStarted.as_str()),
-            ],
-        );
+        count(request.trigger, RunState::NotStarted);
     }
     outcome
 }
@@ -295,14 +289,6 @@ async fn record(
     match finish_patiently(store, &finished).await {
         Ok(()) => {
             count_run(request.trigger, RunState::Completed, started_at, &results);
-            let Summary {
-                pass,
-                warn,
-                fail,
-                error,
-            } = Summary::of(results.iter().map(|r| r.outcome));
-            // The scheduler logs its runs at info; the batch of `tidemark run` does too.
-            tracing::debug!(pass, warn, fail, error, "run recorded");
             Ok(Recorded::Done { run_id, results })
         }
         Err(error) => {
@@ -331,16 +317,22 @@ impl RunState {
 }
 
 /// Records a run whose checks ran: its count, duration and results.
+/// Counts a run in `tidemark_runs_total`.
+fn count(trigger: Trigger, state: RunState) {
+    let labels = [
+        KeyValue::new("trigger", trigger.as_str()),
+        KeyValue::new("status", state.as_str()),
+    ];
+    metrics().runs.add(1, &labels);
+}
+
 fn count_run(trigger: Trigger, state: RunState, started: Instant, results: &[CheckResult]) {
+    count(trigger, state);
     let metrics = metrics();
-    let trigger = KeyValue::new("trigger", trigger.as_str());
-    metrics.runs.add(
-        1,
-        &[trigger.clone(), KeyValue::new("status", state.as_str())],
+    metrics.run_duration.record(
+        started.elapsed().as_secs_f64(),
+        &[KeyValue::new("trigger", trigger.as_str())],
     );
-    metrics
-        .run_duration
-        .record(started.elapsed().as_secs_f64(), &[trigger]);
     for outcome in [Outcome::Pass, Outcome::Warn, Outcome::Fail, Outcome::Error] {
         let n = results.iter().filter(|r| r.outcome == outcome).count() as u64;
         if n > 0 {

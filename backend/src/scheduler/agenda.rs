@@ -87,12 +87,7 @@ impl Agenda {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn utc(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s)
-            .unwrap_or_else(|e| panic!("{s}: {e}"))
-            .with_timezone(&Utc)
-    }
+    use crate::scheduler::utc;
 
     fn agenda(now: &str) -> Agenda {
         let every_minute = Schedule::parse("* * * * *", chrono_tz::UTC).expect("valid");

@@ -40,6 +40,14 @@ mod retry;
 mod slots;
 mod ticker;
 
+/// An RFC 3339 instant for unit tests of the scheduler's modules.
+#[cfg(test)]
+fn utc(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s)
+        .unwrap_or_else(|e| panic!("{s}: {e}"))
+        .with_timezone(&Utc)
+}
+
 pub use agenda::Agenda;
 pub use connections::Connections;
 pub use retry::{Backoff, warehouse_unavailable};

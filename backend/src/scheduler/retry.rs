@@ -96,12 +96,7 @@ fn transient(message: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn utc(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s)
-            .unwrap_or_else(|e| panic!("{s}: {e}"))
-            .with_timezone(&Utc)
-    }
+    use crate::scheduler::utc;
 
     #[test]
     fn delays_double_up_to_the_cap() {

@@ -79,12 +79,7 @@ impl Schedule {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn utc(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s)
-            .unwrap_or_else(|e| panic!("{s}: {e}"))
-            .with_timezone(&Utc)
-    }
+    use crate::scheduler::utc;
 
     fn schedule(expression: &str, timezone: Tz) -> Schedule {
         Schedule::parse(expression, timezone).unwrap_or_else(|e| panic!("{e}"))
