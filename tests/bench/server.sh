@@ -30,7 +30,7 @@
 # above), PARTS ("scheduler api"), TIDEMARK_BIN (a prebuilt binary instead of building
 # the release one), BENCH_OUT (where logs are kept). A small trial run:
 #
-#   DATASETS=200 MINUTES=1 API_DATASETS=100 API_RUNS=10 DURATION=5s tests/bench/server.sh
+#   DATASETS=200 MINUTES=1 API_DATASETS=100 API_RUNS=20 DURATION=5s tests/bench/server.sh
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
@@ -222,8 +222,9 @@ scheduler() {
     local wait_s=$(( first_tick - $(date +%s) - 1 ))
     (( wait_s > 0 )) && sleep $wait_s
     "${PG[@]}" -d $db -c "SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database WHERE datname = '$db'), 0)" >/dev/null
-    local cpu0 server_cpu0 cpu1 server_cpu1
+    local cpu0 server_cpu0 cpu1 server_cpu1 load0
     cpu0=$(cpu_jiffies)
+    load0=$(cut -d' ' -f1-3 /proc/loadavg)
     server_cpu0=$(proc_cpu_secs "$SERVER_PID")
     # Stop 55 s after the last measured tick: before the next one.
     wait_s=$(( last_tick + 55 - $(date +%s) ))
@@ -251,7 +252,7 @@ SQL
     # Per minute: runs, lag, and when its last run finished after its slot.
     "${PG[@]}" -d $db -F ' ' >"$WORK/minutes" <<SQL
 SELECT to_char(slot, 'HH24:MI'), count(*), count(*) FILTER (WHERE status = 'completed'),
-       round(percentile_cont(0.5) WITHIN GROUP (ORDER BY $lag)::numeric, 3),
+       round(min($lag)::numeric, 3), round(percentile_cont(0.5) WITHIN GROUP (ORDER BY $lag)::numeric, 3),
        round(percentile_cont(0.99) WITHIN GROUP (ORDER BY $lag)::numeric, 3),
        round(max($lag)::numeric, 3),
        round(extract(epoch FROM max(finished_at) - slot)::numeric, 1)
@@ -263,8 +264,7 @@ SELECT count(*), count(*) FILTER (WHERE status = 'completed'),
        round(percentile_cont(0.5) WITHIN GROUP (ORDER BY $lag)::numeric, 3),
        round(percentile_cont(0.99) WITHIN GROUP (ORDER BY $lag)::numeric, 3),
        round(max($lag)::numeric, 3),
-       round((count(*) FILTER (WHERE status = 'completed')
-              / extract(epoch FROM max(finished_at) - to_timestamp($first_tick)))::numeric, 1)
+       round(count(*) FILTER (WHERE status = 'completed') / ($MINUTES * 60.0), 1)
 FROM runs WHERE $window
 SQL
 )
@@ -281,17 +281,18 @@ SQL
     skipped=$(grep -c 'slot skipped' "$OUT/scheduler.err" || true)
     # Runs per second while busy: each minute's runs over the time they took to drain.
     local busy
-    busy=$(awk '{ n += $3; d += ($7 < 60 ? $7 : 60) } END { if (d > 0) printf "%.1f", n / d; else print "-" }' "$WORK/minutes")
+    busy=$(awk '{ n += $3; d += ($8 < 60 ? $8 : 60) } END { if (d > 0) printf "%.1f", n / d; else print "-" }' "$WORK/minutes")
 
-    printf '\n### Scheduler: %d datasets, `* * * * *`, %d minute ticks measured\n\n' "$DATASETS" "$MINUTES"
+    printf '\n### Scheduler: %d datasets, `* * * * *`, %d minute ticks measured (load average at the first tick: %s)\n\n' \
+        "$DATASETS" "$MINUTES" "$load0"
     printf '| datasets | expected runs | recorded (completed) | slots missing | runs/s delivered | runs/s while busy | lag p50 (s) | lag p99 (s) | lag max (s) | idle RSS (MB) | peak RSS (MB) | machine CPU busy | server CPU (s) |\n'
     printf '|---|---|---|---|---|---|---|---|---|---|---|---|---|\n'
     printf '| %d | %d | %d (%d) | %d | %s | %s | %s | %s | %s | %s | %s | %s%% | %s |\n' \
         "$DATASETS" "$expected" "$runs" "$completed" $(( expected - runs )) "$rate" "$busy" \
         "$p50" "$p99" "$max" "$(mb "$IDLE_RSS")" "$(mb "$hwm")" "$(busy_percent "$cpu0" "$cpu1")" \
-        "$(awk -v a="$server_cpu0" -v b="$server_cpu1" 'BEGIN { printf "%.0f", b - a }')"
-    printf '\nPer minute:\n\n| slot (UTC) | runs | completed | lag p50 (s) | lag p99 (s) | lag max (s) | last run finished after slot (s) |\n|---|---|---|---|---|---|---|\n'
-    awk '{ printf "| %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7 }' "$WORK/minutes"
+        "$(awk -v a="$server_cpu0" -v b="$server_cpu1" 'BEGIN { printf "%.1f", b - a }')"
+    printf '\nPer minute:\n\n| slot (UTC) | runs | completed | lag min (s) | lag p50 (s) | lag p99 (s) | lag max (s) | last run finished after slot (s) |\n|---|---|---|---|---|---|---|---|\n'
+    awk '{ printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7, $8 }' "$WORK/minutes"
     local catchup_runs catchup_secs
     read -r catchup_runs catchup_secs <<<"$catchup"
     printf '\nAt start (fresh store): %s slots caught up, the last finished %s s after `listening`; %s "slot skipped" warnings in the log; idle VmHWM %s MB; VmRSS sampled max %s MB.\n' \
@@ -338,13 +339,13 @@ SQL
     "${PG[@]}" -d "$db" -c "COMMENT ON DATABASE $db IS 'seeded $API_DATASETS x $API_CHECKS x $API_RUNS'"
 }
 
-# wrk_row NAME URL: one table row from `wrk --latency` against URL, with the server's RSS
-# sampled every 0.5 s during the load.
+# wrk_row FILE NAME URL: one table row named NAME from `wrk --latency` against URL (its output
+# kept in $OUT/wrk.FILE.txt), with the server's RSS sampled every 0.5 s during the load.
 wrk_row() {
-    local name=$1 url=$2
+    local file=$1 name=$2 url=$3
     : >"$WORK/load.rss"
     sample_rss "$WORK/load.rss" 0.5
-    wrk -c"$CONNECTIONS" -t2 -d"$DURATION" --latency "$url" >"$OUT/wrk.$name.txt"
+    wrk -c"$CONNECTIONS" -t2 -d"$DURATION" --latency "$url" >"$OUT/wrk.$file.txt"
     stop_sampling
     # Latencies print as 850.00us, 12.34ms or 1.02s; in ms here.
     awk -v name="$name" -v rss="$(mb "$(max_of "$WORK/load.rss")")" '
@@ -352,7 +353,7 @@ wrk_row() {
         $1 == "50%" { p50 = ms($2) } $1 == "90%" { p90 = ms($2) } $1 == "99%" { p99 = ms($2) }
         /Requests\/sec/ { rps = $2 } /Non-2xx/ { bad = $NF } /Socket errors/ { sock = $0; sub(/.*Socket errors: /, "", sock) }
         END { printf "| %s | %.0f | %.1f | %.1f | %.1f | %s | %s | %s |\n", name, rps, p50, p90, p99, bad + 0, (sock == "" ? "none" : sock), rss }' \
-        "$OUT/wrk.$name.txt"
+        "$OUT/wrk.$file.txt"
 }
 
 api() {
@@ -398,13 +399,13 @@ EXPLAIN (ANALYZE, BUFFERS) SELECT * FROM check_results WHERE TRUE AND dataset = 
 EXPLAIN (ANALYZE, BUFFERS) SELECT * FROM check_results WHERE TRUE AND dataset = '$one' AND id < $next ORDER BY id DESC LIMIT 101;
 SQL
 
-    printf '\n### API: %s check results (%d datasets x %d checks x %d runs), wrk -c%d -t2 -d%s\n\n' \
-        "$results" "$API_DATASETS" "$API_CHECKS" "$API_RUNS" "$CONNECTIONS" "$DURATION"
+    printf '\n### API: %s check results (%d datasets x %d checks x %d runs), wrk -c%d -t2 -d%s (load average before: %s)\n\n' \
+        "$results" "$API_DATASETS" "$API_CHECKS" "$API_RUNS" "$CONNECTIONS" "$DURATION" "$(cut -d' ' -f1-3 /proc/loadavg)"
     printf '| endpoint | requests/s | p50 (ms) | p90 (ms) | p99 (ms) | non-2xx | socket errors | server RSS under load (MB) |\n'
     printf '|---|---|---|---|---|---|---|---|\n'
-    wrk_row "GET /datasets" "$base/datasets"
-    wrk_row "GET /results?dataset=$one&limit=100" "$base/results?dataset=$one&limit=100"
-    wrk_row "GET /results?dataset=$one&limit=100&before=$next" "$base/results?dataset=$one&limit=100&before=$next"
+    wrk_row datasets "GET /datasets" "$base/datasets"
+    wrk_row results "GET /results?dataset=$one&limit=100" "$base/results?dataset=$one&limit=100"
+    wrk_row results-page2 "GET /results?dataset=$one&limit=100&before=$next" "$base/results?dataset=$one&limit=100&before=$next"
     local hwm
     hwm=$(kb VmHWM "$SERVER_PID")
     stop_server
@@ -412,7 +413,7 @@ SQL
         "$API_DATASETS" "$(mb "$idle")" "$(mb "$hwm")"
 }
 
-printf 'Measured %s UTC, load average before: %s\n' "$(date -u '+%Y-%m-%d %H:%M')" "$(cut -d' ' -f1-3 /proc/loadavg)"
+printf 'Measured %s UTC with %s\n' "$(date -u '+%Y-%m-%d %H:%M')" "$("$BIN" --version)"
 for part in $PARTS; do
     "$part"
 done
