@@ -6,6 +6,7 @@ mod support;
 mod api;
 mod cli;
 mod diagnostics;
+mod durability;
 mod history;
 mod identifiers;
 mod limits;

@@ -893,3 +893,231 @@ where
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// A private Postgres cluster
+
+/// A throw-away Postgres cluster of the test's own (`initdb` into a temporary directory),
+/// for tests that stop and start the server itself: the machine's shared Postgres, which
+/// other tests use at the same time, is never touched. It listens on 127.0.0.1 on a free
+/// port with trust authentication, keeps the same port across [`stop`](Self::stop) and
+/// [`start`](Self::start), and is stopped (fast) and deleted when dropped.
+///
+/// The binaries come from `TIDEMARK_TEST_PG_BIN`, or else the newest
+/// `/usr/lib/postgresql/<version>/bin` (what `tests/run` installs). Postgres refuses to run
+/// as root: when the tests run as root, the cluster belongs to the `postgres` OS user and its
+/// commands run through `runuser`.
+pub struct PgCluster {
+    pub port: u16,
+    /// `postgres://postgres@127.0.0.1:PORT/postgres`
+    pub url: String,
+    bin: PathBuf,
+    /// Whether the commands run as the `postgres` OS user (we are root).
+    as_postgres: bool,
+    running: bool,
+    /// Holds `data/` (the cluster), `log` (the server's log) and the Unix socket.
+    dir: tempfile::TempDir,
+}
+
+impl PgCluster {
+    /// Creates the cluster and starts it (a second or two).
+    pub fn new() -> PgCluster {
+        use std::os::unix::fs::MetadataExt;
+
+        let bin = pg_bin_dir();
+        let dir = tempfile::Builder::new()
+            .prefix("tidemark-pg-")
+            .tempdir()
+            .expect("create a directory for a Postgres cluster");
+        let as_postgres = std::fs::metadata(dir.path())
+            .expect("stat the cluster directory")
+            .uid()
+            == 0;
+        if as_postgres {
+            let status = Command::new("chown")
+                .args(["postgres:".as_ref(), dir.path().as_os_str()])
+                .status()
+                .expect("run chown");
+            assert!(status.success(), "chown postgres: {}", dir.path().display());
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("find a free port")
+            .port();
+        let mut cluster = PgCluster {
+            port,
+            url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
+            bin,
+            as_postgres,
+            running: false,
+            dir,
+        };
+        let data = cluster.data_dir();
+        cluster.command(
+            "initdb",
+            &[
+                "-D".as_ref(),
+                data.as_os_str(),
+                "-A".as_ref(),
+                "trust".as_ref(),
+                "-U".as_ref(),
+                "postgres".as_ref(),
+                "-E".as_ref(),
+                "UTF8".as_ref(),
+                "--locale=C".as_ref(),
+                // Throw-away: no need to wait for the disk.
+                "--no-sync".as_ref(),
+            ],
+        );
+        cluster.start();
+        cluster
+    }
+
+    /// Starts the (stopped) cluster and waits until it accepts connections.
+    pub fn start(&mut self) {
+        assert!(!self.running, "the cluster is already running");
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1",
+            self.port,
+            self.dir.path().display()
+        );
+        let (data, log) = (self.data_dir(), self.log_path());
+        self.command(
+            "pg_ctl",
+            &[
+                "-D".as_ref(),
+                data.as_os_str(),
+                "-o".as_ref(),
+                options.as_ref(),
+                "-l".as_ref(),
+                log.as_os_str(),
+                "-w".as_ref(),
+                "-t".as_ref(),
+                "60".as_ref(),
+                "start".as_ref(),
+            ],
+        );
+        self.running = true;
+    }
+
+    /// Stops the cluster (fast: sessions are ended at once, as in a restart or a failover)
+    /// and waits until it is down.
+    pub fn stop(&mut self) {
+        assert!(self.running, "the cluster is not running");
+        let out = self.try_stop();
+        assert!(
+            out.status.success(),
+            "pg_ctl stop failed: {}{}\n--- server log\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            self.log()
+        );
+        self.running = false;
+    }
+
+    /// What the server wrote to its log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.dir.path().join("log")
+    }
+
+    fn try_stop(&self) -> std::process::Output {
+        let data = self.data_dir();
+        self.output(
+            "pg_ctl",
+            &[
+                "-D".as_ref(),
+                data.as_os_str(),
+                "-m".as_ref(),
+                "fast".as_ref(),
+                "-w".as_ref(),
+                "-t".as_ref(),
+                "60".as_ref(),
+                "stop".as_ref(),
+            ],
+        )
+    }
+
+    /// Runs one of the cluster's programs, panicking with its output if it fails.
+    fn command(&self, program: &str, args: &[&std::ffi::OsStr]) {
+        let out = self.output(program, args);
+        assert!(
+            out.status.success(),
+            "{program} failed ({}):\n{}{}\n--- server log\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            self.log()
+        );
+    }
+
+    fn output(&self, program: &str, args: &[&std::ffi::OsStr]) -> std::process::Output {
+        let program = self.bin.join(program);
+        let mut command = if self.as_postgres {
+            let mut command = Command::new("runuser");
+            command.args(["-u", "postgres", "--"]).arg(program);
+            command
+        } else {
+            Command::new(program)
+        };
+        command
+            .args(args)
+            // A directory the `postgres` user can enter: the programs look up their own path.
+            .current_dir(self.dir.path())
+            .env_remove("PGDATA")
+            .env_remove("PGPORT")
+            .env_remove("PGHOST")
+            .env_remove("PGOPTIONS")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("run {}: {e}", self.bin.display()))
+    }
+}
+
+impl Drop for PgCluster {
+    fn drop(&mut self) {
+        if self.running {
+            let out = self.try_stop();
+            if !out.status.success() {
+                eprintln!(
+                    "warning: stopping the test's Postgres cluster failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+        }
+    }
+}
+
+/// Where `initdb` and `pg_ctl` are: `TIDEMARK_TEST_PG_BIN`, or the newest
+/// `/usr/lib/postgresql/<version>/bin` that has them.
+fn pg_bin_dir() -> PathBuf {
+    if let Ok(dir) = std::env::var("TIDEMARK_TEST_PG_BIN") {
+        return PathBuf::from(dir);
+    }
+    let root = Path::new("/usr/lib/postgresql");
+    let newest = std::fs::read_dir(root)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let version = entry.file_name().to_str()?.parse::<f64>().ok()?;
+            let bin = entry.path().join("bin");
+            bin.join("initdb").exists().then_some((version, bin))
+        })
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    match newest {
+        Some((_, bin)) => bin,
+        None => panic!(
+            "no Postgres server binaries under {}/<version>/bin (set TIDEMARK_TEST_PG_BIN); \
+             run tests/run, which installs them",
+            root.display()
+        ),
+    }
+}
