@@ -13,7 +13,6 @@
 //! delay, 10), `TIDEMARK_LOG` (log filter).
 
 use std::io::Write as _;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
@@ -21,28 +20,19 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::scheduler::{Connections, Parts, Scheduler, Settings};
-use crate::spec;
+use crate::spec::Project;
 use crate::store::Store;
 use crate::web::{self, AppState, ServerCommand};
 
 /// Exit code for an invalid configuration or a server that cannot start.
 const EXIT_ERROR: u8 = 2;
 
-/// Runs the server for the project in `dir` (tidemark.yml is looked up there and in its
-/// parents), listening on `listen` (`host:port`), until it is stopped; returns the process
-/// exit code. With `read_needs_token`, reading the API needs a bearer token too.
-pub async fn serve(dir: PathBuf, listen: String, read_needs_token: bool) -> u8 {
-    let project = match spec::load(&dir) {
-        Ok(project) => Arc::new(project),
-        Err(diagnostics) => {
-            for diagnostic in &diagnostics {
-                eprintln!("{diagnostic}");
-            }
-            let n = diagnostics.len();
-            eprintln!("{n} {} found", if n == 1 { "problem" } else { "problems" });
-            return EXIT_ERROR;
-        }
-    };
+/// Runs the server for a loaded project, listening on `listen` (`host:port`), until it is
+/// stopped; returns the process exit code. Reloads read the project again from its root.
+/// With `read_needs_token`, reading the API needs a bearer token too.
+pub async fn serve(project: Project, listen: String, read_needs_token: bool) -> u8 {
+    let dir = project.root.clone();
+    let project = Arc::new(project);
     let url = project.store.as_ref().map(|url| url.expose());
     let store = match Store::open(url, &project.root).await {
         Ok(store) => Arc::new(store),

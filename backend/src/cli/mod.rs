@@ -209,7 +209,10 @@ async fn execute(command: Command) -> u8 {
             dir,
             listen,
             read_needs_token,
-        } => crate::server::serve(dir, listen, read_needs_token).await,
+        } => match load(&dir, Format::Human) {
+            Ok(project) => crate::server::serve(project, listen, read_needs_token).await,
+            Err(code) => code,
+        },
         Command::Demo { dir } => demo(dir.unwrap_or_else(demo::default_dir)).await,
     }
 }
