@@ -53,7 +53,7 @@ pub use connections::Connections;
 pub use retry::{Backoff, warehouse_unavailable};
 pub use slots::Schedule;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -230,6 +230,20 @@ enum Ending {
 
 type RunReply = oneshot::Sender<Result<Uuid, String>>;
 
+/// How many run tasks exist at once. Warehouses bound how many queries run; this bounds the
+/// tasks waiting for them, so 10,000 datasets due in one minute cost a queue, not 10,000
+/// suspended runs.
+const MAX_IN_FLIGHT: usize = 256;
+
+/// A run waiting for room in [`MAX_IN_FLIGHT`].
+struct Pending {
+    dataset: Dataset,
+    work: Work,
+    reply: Option<RunReply>,
+    /// Keeps it counted in the queue-depth metric until it starts.
+    _queued: crate::telemetry::Queued,
+}
+
 pub struct Scheduler {
     dir: PathBuf,
     store: Arc<Store>,
@@ -246,6 +260,9 @@ pub struct Scheduler {
     tasks: HashMap<tokio::task::Id, String>,
     /// Runs in flight per dataset (scheduled, retried or manual).
     running: HashMap<String, usize>,
+    /// Runs due but not started, beyond [`MAX_IN_FLIGHT`]: a few hundred bytes each, where a
+    /// started run's task holds its whole (large) future while it waits for a warehouse.
+    pending: VecDeque<Pending>,
     /// Connections of replaced configurations, closed once no run uses them.
     retired: Vec<Arc<Connections>>,
     stopping: bool,
@@ -281,6 +298,7 @@ impl Scheduler {
             runs: JoinSet::new(),
             tasks: HashMap::new(),
             running: HashMap::new(),
+            pending: VecDeque::new(),
             retired: Vec::new(),
             stopping: false,
         };
@@ -495,6 +513,22 @@ impl Scheduler {
             }
             return;
         }
+        // Queued runs count as running: a slot firing while one waits is an overlap too.
+        *self.running.entry(dataset.name.clone()).or_default() += 1;
+        if self.runs.len() >= MAX_IN_FLIGHT {
+            let _queued = crate::telemetry::metrics().queued("start");
+            self.pending.push_back(Pending {
+                dataset,
+                work,
+                reply,
+                _queued,
+            });
+            return;
+        }
+        self.launch(dataset, work, reply);
+    }
+
+    fn launch(&mut self, dataset: Dataset, work: Work, reply: Option<RunReply>) {
         let name = dataset.name.clone();
         let task = perform(
             Arc::clone(&self.store),
@@ -504,8 +538,7 @@ impl Scheduler {
             reply,
         );
         let handle = self.runs.spawn(task);
-        self.tasks.insert(handle.id(), name.clone());
-        *self.running.entry(name).or_default() += 1;
+        self.tasks.insert(handle.id(), name);
     }
 
     fn finished(&mut self, joined: Result<(tokio::task::Id, Finished), JoinError>) {
@@ -518,12 +551,30 @@ impl Scheduler {
                 let dataset = self.tasks.remove(&e.id()).unwrap_or_default();
                 tracing::error!(%dataset, "a run stopped unexpectedly: {e}");
                 self.release(&dataset);
+                self.start_pending();
                 return;
             }
         };
         self.release(&finished.dataset);
         self.report(finished);
+        self.start_pending();
         self.close_retired();
+    }
+
+    /// Starts queued runs while there is room.
+    fn start_pending(&mut self) {
+        while self.runs.len() < MAX_IN_FLIGHT {
+            let Some(Pending {
+                dataset,
+                work,
+                reply,
+                ..
+            }) = self.pending.pop_front()
+            else {
+                break;
+            };
+            self.launch(dataset, work, reply);
+        }
     }
 
     fn release(&mut self, dataset: &str) {
@@ -647,6 +698,12 @@ impl Scheduler {
             ticker.stop().await;
         }
         self.reaper.abort();
+        // Runs not started yet are not started now; "run now" callers hear why.
+        for pending in self.pending.drain(..) {
+            if let Some(reply) = pending.reply {
+                let _ = reply.send(Err("the server is shutting down".into()));
+            }
+        }
         if !self.runs.is_empty() {
             tracing::info!(
                 runs = self.runs.len(),
