@@ -272,7 +272,14 @@ async fn record(
         Some(snapshot) => DriftBase::Previous(&snapshot.columns),
         None => DriftBase::FirstSnapshot,
     };
-    let checks = check_dataset(dataset, warehouses.get(&dataset.warehouse), base);
+    // Boxed: the checks' and the store's futures are large (tens of KB); inline, every run
+    // waiting for a warehouse slot would reserve their space, and the nesting overflows the
+    // compiler's layout depth in release builds.
+    let checks = Box::pin(check_dataset(
+        dataset,
+        warehouses.get(&dataset.warehouse),
+        base,
+    ));
     let DatasetRun { results, schema } = with_heartbeat(store, run_id, checks).await;
     let finished = FinishedRun {
         id: run_id,
@@ -286,7 +293,7 @@ async fn record(
             .collect(),
         snapshot: schema.as_ref().map(SnapshotColumn::from_schema),
     };
-    match finish_patiently(store, &finished).await {
+    match Box::pin(finish_patiently(store, &finished)).await {
         Ok(()) => {
             count_run(request.trigger, RunState::Completed, started_at, &results);
             Ok(Recorded::Done { run_id, results })
