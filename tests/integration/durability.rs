@@ -12,7 +12,7 @@ use serde_json::Value;
 use tidemark::engine::Outcome;
 use tidemark::store::{Page, ResultFilter, Run, RunFilter, RunStatus, Store, StoreApi, Trigger};
 
-use crate::support::{PgCluster, Project, ServeProcess, SqliteDb, eventually};
+use crate::support::{PgCluster, Project, ServeProcess, SqliteDb, eventually, runs_of};
 
 /// Generous: two cores are shared with other tests.
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -46,23 +46,6 @@ fn config(warehouse_url: &str, store_url: &str) -> String {
         quote(warehouse_url),
         quote(store_url)
     )
-}
-
-/// Every run of `events`, newest first.
-async fn runs(store: &Store) -> Vec<Run> {
-    let filter = RunFilter {
-        dataset: Some("events".to_owned()),
-        ..RunFilter::default()
-    };
-    let page = Page {
-        limit: Page::MAX_LIMIT,
-        before: None,
-    };
-    store
-        .runs(&filter, page)
-        .await
-        .unwrap_or_else(|e| panic!("list runs: {e}"))
-        .items
 }
 
 /// Whether the runner has made its last store call before the warehouse queries (reading the
@@ -147,7 +130,7 @@ async fn the_store_stopped_and_restarted_while_the_server_runs_loses_no_result()
     let running = within(
         "the caught-up run to be running",
         || async {
-            runs(&store)
+            runs_of(&store, "events")
                 .await
                 .into_iter()
                 .find(|r| r.status == RunStatus::Running)
@@ -265,7 +248,7 @@ async fn the_store_stopped_and_restarted_while_the_server_runs_loses_no_result()
             "the metric series of {check}"
         );
     }
-    let all = runs(&store).await;
+    let all = runs_of(&store, "events").await;
     assert_eq!(all.len(), 1, "the slot ran once: {all:#?}");
 
     // The server came through it: alive, its store reachable again, and it serves the run.

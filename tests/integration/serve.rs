@@ -24,8 +24,8 @@ use tidemark::store::{
 };
 
 use crate::support::{
-    PgDb, Project, ServeProcess, SqliteDb, eventually, pg_server_url, run_tidemark, unique_name,
-    with_database,
+    PgDb, Project, ServeProcess, SqliteDb, eventually, pg_server_url, run_tidemark, runs_of,
+    unique_name, with_database,
 };
 
 /// Generous: runs are quick, but two cores are shared with other tests.
@@ -87,23 +87,6 @@ async fn open_store(url: Option<&str>, project: &Project) -> Store {
     Store::open(url, project.path())
         .await
         .unwrap_or_else(|e| panic!("open the store: {e}"))
-}
-
-/// Every run of `dataset`, newest first.
-async fn runs_of(store: &Store, dataset: &str) -> Vec<Run> {
-    let filter = RunFilter {
-        dataset: Some(dataset.to_owned()),
-        ..RunFilter::default()
-    };
-    let page = Page {
-        limit: Page::MAX_LIMIT,
-        before: None,
-    };
-    store
-        .runs(&filter, page)
-        .await
-        .unwrap_or_else(|e| panic!("list runs: {e}"))
-        .items
 }
 
 /// Waits for a run of `dataset` that `matches`, and returns it.

@@ -1121,3 +1121,21 @@ fn pg_bin_dir() -> PathBuf {
         ),
     }
 }
+
+/// Every run of `dataset` in a store, newest first.
+pub async fn runs_of(store: &tidemark::store::Store, dataset: &str) -> Vec<tidemark::store::Run> {
+    use tidemark::store::{Page, RunFilter, StoreApi};
+    let filter = RunFilter {
+        dataset: Some(dataset.to_owned()),
+        ..RunFilter::default()
+    };
+    let page = Page {
+        limit: Page::MAX_LIMIT,
+        before: None,
+    };
+    store
+        .runs(&filter, page)
+        .await
+        .unwrap_or_else(|e| panic!("list runs: {e}"))
+        .items
+}
