@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use tidemark::engine::Outcome;
-use tidemark::store::{Page, ResultFilter, Run, RunFilter, RunStatus, Store, StoreApi, Trigger};
+use tidemark::store::{Page, ResultFilter, RunStatus, Store, StoreApi, Trigger};
 
 use crate::support::{PgCluster, Project, ServeProcess, SqliteDb, eventually, runs_of};
 

@@ -19,8 +19,8 @@ use tidemark::runner::Recorded;
 use tidemark::scheduler::run_slot;
 use tidemark::spec;
 use tidemark::store::{
-    FinishedRun, LEASE_EXPIRED, NewRun, Page, ResultFilter, Run, RunFilter, RunStatus, Store,
-    StoreApi, Trigger,
+    FinishedRun, LEASE_EXPIRED, NewRun, Page, ResultFilter, Run, RunStatus, Store, StoreApi,
+    Trigger,
 };
 
 use crate::support::{
