@@ -2,9 +2,9 @@
 //! `.tidemark/` by default) unless `--no-store`, and the `schema` check judges drift against
 //! the snapshot the previous run took.
 
-use tidemark::store::{Page, ResultFilter, RunFilter, Store, StoreApi};
+use tidemark::store::{Page, ResultFilter, Store, StoreApi};
 
-use crate::support::{Project, SqliteDb, assert_exit_code, result, text};
+use crate::support::{Project, SqliteDb, assert_exit_code, result, runs_of, text};
 
 const DRIFT: &str = "
 dataset: items
@@ -38,16 +38,7 @@ async fn runs_are_recorded_with_their_results() {
     assert_exit_code(code, 0, &doc, "a first run passes");
 
     let store = open_default_store(&project).await;
-    let runs = store
-        .runs(
-            &RunFilter::default(),
-            Page {
-                limit: 10,
-                before: None,
-            },
-        )
-        .await;
-    let runs = runs.expect("list runs").items;
+    let runs = runs_of(&store, "items").await;
     assert_eq!(runs.len(), 1, "{runs:?}");
     assert_eq!(
         runs[0].batch_id.to_string(),
@@ -176,14 +167,5 @@ async fn migrate_and_prune_work_on_the_project_store() {
         "pruned 0 runs, 0 results, 0 metric points, 0 schema snapshots"
     );
     let store = open_default_store(&project).await;
-    let runs = store
-        .runs(
-            &RunFilter::default(),
-            Page {
-                limit: 10,
-                before: None,
-            },
-        )
-        .await;
-    assert_eq!(runs.expect("list runs").items.len(), 1);
+    assert_eq!(runs_of(&store, "items").await.len(), 1);
 }
