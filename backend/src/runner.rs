@@ -217,31 +217,26 @@ pub async fn run_recorded_with(
     outcome
 }
 
-/// [`run_recorded_with`] without counting runs that did not start: `run_batch` runs those
-/// unrecorded and counts them itself.
-#[tracing::instrument(
-    name = "tidemark.run",
-    skip_all,
-    fields(
-        dataset = %dataset.name,
-        trigger = request.trigger.as_str(),
-        run_id = tracing::field::Empty,
-        slot = request.slot.map(|s| tracing::field::display(s.to_rfc3339())),
-    )
-)]
-async fn record(
+/// Runs and records a run the caller already started in the store (the scheduler claims
+/// the slots due at a tick together, with [`StoreApi::start_runs`]).
+pub async fn run_started(
     store: &Store,
     warehouses: &Warehouses,
     dataset: &Dataset,
-    request: &RunRequest,
-    started: impl FnOnce(Uuid) + Send,
+    run: &NewRun,
 ) -> Result<Recorded, RecordError> {
-    let run_id = Uuid::new_v4();
-    tracing::Span::current().record("run_id", tracing::field::display(run_id));
-    let lease = lease();
+    let outcome = record_started(store, warehouses, dataset, run, |_| {}).await;
+    if let Err(RecordError::NotStarted(_)) = &outcome {
+        count(run.trigger, RunState::NotStarted);
+    }
+    outcome
+}
+
+/// What the store is told when a run of `dataset` starts now.
+pub fn new_run(dataset: &Dataset, request: &RunRequest) -> NewRun {
     let now = Utc::now();
-    let new_run = NewRun {
-        id: run_id,
+    NewRun {
+        id: Uuid::new_v4(),
         batch_id: request.batch_id,
         dataset: dataset.name.clone(),
         warehouse: dataset.warehouse.clone(),
@@ -249,20 +244,60 @@ async fn record(
         slot: request.slot,
         replica: replica_name(),
         started_at: now,
-        lease_until: now + lease,
-    };
+        lease_until: now + lease(),
+    }
+}
+
+/// Records the scheduler's lag for a run that just claimed its slot: how long after the
+/// slot it started.
+pub fn slot_claimed(run: &NewRun) {
+    if let Some(slot) = run.slot {
+        let lag = (run.started_at - slot).to_std().unwrap_or_default();
+        metrics().scheduler_lag.record(lag.as_secs_f64(), &[]);
+    }
+}
+
+/// [`run_recorded_with`] without counting runs that did not start: `run_batch` runs those
+/// unrecorded and counts them itself.
+async fn record(
+    store: &Store,
+    warehouses: &Warehouses,
+    dataset: &Dataset,
+    request: &RunRequest,
+    started: impl FnOnce(Uuid) + Send,
+) -> Result<Recorded, RecordError> {
+    let run = new_run(dataset, request);
     let claim = store
-        .start_run(&new_run)
+        .start_run(&run)
         .await
         .map_err(RecordError::NotStarted)?;
     if claim == Claim::AlreadyClaimed {
         return Ok(Recorded::AlreadyClaimed);
     }
+    slot_claimed(&run);
+    record_started(store, warehouses, dataset, &run, started).await
+}
+
+/// Runs the checks of a started run, keeping its lease alive, and stores what they found.
+#[tracing::instrument(
+    name = "tidemark.run",
+    skip_all,
+    fields(
+        dataset = %dataset.name,
+        trigger = run.trigger.as_str(),
+        run_id = %run.id,
+        slot = run.slot.map(|s| tracing::field::display(s.to_rfc3339())),
+    )
+)]
+async fn record_started(
+    store: &Store,
+    warehouses: &Warehouses,
+    dataset: &Dataset,
+    run: &NewRun,
+    started: impl FnOnce(Uuid) + Send,
+) -> Result<Recorded, RecordError> {
+    let (run_id, trigger) = (run.id, run.trigger);
     let started_at = Instant::now();
-    if let Some(slot) = request.slot {
-        let lag = (now - slot).to_std().unwrap_or_default();
-        metrics().scheduler_lag.record(lag.as_secs_f64(), &[]);
-    }
     started(run_id);
     let previous = store
         .latest_snapshot(&dataset.name, &dataset.warehouse)
@@ -295,11 +330,11 @@ async fn record(
     };
     match Box::pin(finish_patiently(store, &finished)).await {
         Ok(()) => {
-            count_run(request.trigger, RunState::Completed, started_at, &results);
+            count_run(trigger, RunState::Completed, started_at, &results);
             Ok(Recorded::Done { run_id, results })
         }
         Err(error) => {
-            count_run(request.trigger, RunState::NotStored, started_at, &results);
+            count_run(trigger, RunState::NotStored, started_at, &results);
             Err(RecordError::NotStored(results, error))
         }
     }

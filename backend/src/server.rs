@@ -89,6 +89,7 @@ pub async fn serve(project: Project, listen: String, read_needs_token: bool) -> 
         project: project_rx,
         commands: commands_tx,
         read_needs_token,
+        latest: Default::default(),
     })
     // `GET /metrics` for Prometheus: counts and timings only, no names or secrets.
     .merge(crate::telemetry::metrics_router());

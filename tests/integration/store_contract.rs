@@ -12,8 +12,8 @@ use tidemark::engine::{CheckResult, Outcome, Summary};
 use tidemark::spec::Severity;
 use tidemark::store::{
     Claim, DEFAULT_SQLITE_PATH, FinishedRun, LEASE_EXPIRED, MetricPoint, NewRun, Page, Paged,
-    Pruned, ResultFilter, Retention, Run, RunFilter, RunStatus, SchemaSnapshot, SnapshotColumn,
-    Store, StoreApi, StoreError, StoredResult, Trigger,
+    Pruned, ResultFilter, Retention, Run, RunFilter, RunStatus, Running, SchemaSnapshot,
+    SnapshotColumn, Store, StoreApi, StoreError, StoredResult, Trigger,
 };
 use uuid::Uuid;
 
@@ -598,6 +598,103 @@ on_each_store!(
     sqlite: sqlite_concurrent_claims_start_one_run,
 );
 
+async fn slots_are_claimed_in_batches_once(f: &Fixture) {
+    // Two replicas claim the same 1,500 slots (more than one statement's worth) at once,
+    // as two servers do at a tick; each slot goes to exactly one of them.
+    let replicas = [f.store.clone(), Arc::new(f.reopen().await)];
+    let slot = at("2026-03-10T12:10:00Z");
+    let batch = |replica: &str| -> Vec<NewRun> {
+        (0..1_500)
+            .map(|i| NewRun {
+                replica: replica.to_owned(),
+                ..new_run(&format!("t{i:04}"), Trigger::Schedule, Some(slot), t0())
+            })
+            .collect()
+    };
+    let (a, b) = (batch("replica-a"), batch("replica-b"));
+    let (won_a, won_b) = tokio::join!(replicas[0].start_runs(&a), replicas[1].start_runs(&b));
+    let (won_a, won_b) = (won_a.expect("claim a"), won_b.expect("claim b"));
+    assert_eq!(won_a.len() + won_b.len(), 1_500, "every slot claimed once");
+    let mut stored = Vec::new();
+    let mut before = None;
+    loop {
+        let page = Page {
+            limit: Page::MAX_LIMIT,
+            before,
+        };
+        let runs = ok!(f.store.runs(&RunFilter::default(), page));
+        stored.extend(run_ids(&runs.items));
+        match runs.next {
+            Some(next) => before = Some(next),
+            None => break,
+        }
+    }
+    let mut winners: Vec<Uuid> = won_a.iter().chain(&won_b).copied().collect();
+    stored.sort();
+    winners.sort();
+    assert_eq!(stored, winners, "the ids returned are the runs stored");
+
+    // Claimed slots stay claimed; runs without a slot always start.
+    let again = vec![
+        new_run("t0001", Trigger::Schedule, Some(slot), t0()),
+        new_run("t0001", Trigger::Schedule, Some(slot + minutes(1)), t0()),
+        cli_run("t0001", t0()),
+    ];
+    let mut started = ok!(f.store.start_runs(&again));
+    let mut expected = vec![again[1].id, again[2].id];
+    started.sort();
+    expected.sort();
+    assert_eq!(started, expected);
+    assert_eq!(ok!(f.store.start_runs(&[])), Vec::<Uuid>::new());
+}
+
+on_each_store!(
+    slots_are_claimed_in_batches_once,
+    postgres: postgres_slots_are_claimed_in_batches_once,
+    sqlite: sqlite_slots_are_claimed_in_batches_once,
+);
+
+async fn running_lists_live_runs_and_leases_renew_together(f: &Fixture) {
+    let store = &*f.store;
+    let slot = at("2026-03-10T12:00:00Z");
+    let live = new_run("orders", Trigger::Schedule, Some(slot), t0()); // lease t0 + 1 min
+    let waiting = cli_run("customers", t0());
+    let done = cli_run("events", t0());
+    assert_eq!(
+        ok!(store.start_runs(&[live.clone(), waiting.clone(), done.clone()])).len(),
+        3
+    );
+    ok!(store.finish_run(&completed(&done, t0() + minutes(1), &[])));
+    let running = |dataset: &str, slot| Running {
+        dataset: dataset.to_owned(),
+        slot,
+        replica: "test-host:4242".to_owned(),
+    };
+    let mut now_running = ok!(store.running(t0()));
+    now_running.sort_by(|a, b| a.dataset.cmp(&b.dataset));
+    assert_eq!(
+        now_running,
+        vec![running("customers", None), running("orders", Some(slot))]
+    );
+
+    // One statement renews many leases; unknown and finished runs are passed over.
+    let later = t0() + minutes(5);
+    ok!(store.renew_leases(&[live.id, waiting.id, done.id, Uuid::new_v4()], later));
+    assert_eq!(ok!(store.run(live.id)).lease_until, later);
+    assert_eq!(ok!(store.run(waiting.id)).lease_until, later);
+    assert_eq!(ok!(store.run(done.id)).lease_until, t0() + minutes(1));
+    ok!(store.renew_leases(&[], later));
+
+    // A run whose lease lapsed is not going any more, whatever its status says.
+    assert_eq!(ok!(store.running(later)), vec![]);
+}
+
+on_each_store!(
+    running_lists_live_runs_and_leases_renew_together,
+    postgres: postgres_running_lists_live_runs_and_leases_renew_together,
+    sqlite: sqlite_running_lists_live_runs_and_leases_renew_together,
+);
+
 // ---------------------------------------------------------------------------------------
 // Leases
 
@@ -976,6 +1073,15 @@ on_each_store!(
 async fn latest_results_are_the_newest_per_check(f: &Fixture) {
     let store = &*f.store;
     assert_eq!(ok!(store.latest_results()), vec![]);
+    let mut version = ok!(store.latest_results_version());
+    // Every run that stores a result moves the version on; one that stores none does not.
+    let mut moved_on = async |expected: bool| {
+        let now = ok!(store.latest_results_version());
+        assert_eq!(now > version, expected, "version {version} then {now}");
+        version = now;
+    };
+    record(store, "idle", t0(), &[]).await;
+    moved_on(false).await;
     let first = record(
         store,
         "orders",
@@ -993,6 +1099,7 @@ async fn latest_results_are_the_newest_per_check(f: &Fixture) {
         &[check("customers", "row_count", Outcome::Pass, Some(5.0))],
     )
     .await;
+    moved_on(true).await;
     // The second orders run has no nulls result: the first run's stays current.
     let second = record(
         store,
@@ -1001,6 +1108,7 @@ async fn latest_results_are_the_newest_per_check(f: &Fixture) {
         &[check("orders", "row_count", Outcome::Warn, Some(11.0))],
     )
     .await;
+    moved_on(true).await;
 
     let everything = all_results(store, &ResultFilter::default()).await;
     let find = |run: &NewRun, name: &str| {

@@ -11,16 +11,19 @@
 //! | `connections` | warehouse connections for the server's lifetime, reconnecting     |
 //!
 //! **Exactly once across replicas.** Every replica computes the same slots and races for
-//! them through [`runner::run_recorded`], which claims (dataset, slot) in the store first;
-//! the store's unique index lets exactly one replica start the run, the others get
-//! [`Recorded::AlreadyClaimed`]. Nothing is locked while a run works: its lease is renewed by
-//! heartbeats.
+//! them in the store: at each tick it claims every due (dataset, slot) in one batch
+//! ([`StoreApi::start_runs`]), and the store's unique index gives each slot to exactly one
+//! replica. Claimed runs then wait for one of [`MAX_IN_FLIGHT`] workers; the claim is what
+//! makes a slot on time, and a queue of 10,000 claimed runs costs a few MB where 10,000
+//! suspended runs cost gigabytes. Nothing is locked while a run works or waits: its lease is
+//! renewed by heartbeats (in one statement for all the runs waiting).
 //!
 //! **Overlap.** When a slot comes while the dataset's previous run is still going (on this
 //! replica, or on another one according to the store), the slot is *skipped* with a warning,
 //! not queued: a check measures the table as it is when it runs, so a queued slot would only
 //! repeat the next one's work, and a dataset slower than its schedule would build an
-//! ever-growing backlog. Skipped slots are never claimed, so they leave no run behind.
+//! ever-growing backlog. Skipped slots are never claimed, so they leave no run behind. One
+//! query per tick ([`StoreApi::running`]) tells which datasets are busy elsewhere.
 //!
 //! **Catch-up.** At start and after a reload, each dataset whose latest slot at or before
 //! now is newer than its last claimed slot in the store runs that slot, and only that one.
@@ -53,7 +56,7 @@ pub use connections::Connections;
 pub use retry::{Backoff, warehouse_unavailable};
 pub use slots::Schedule;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -66,7 +69,7 @@ use uuid::Uuid;
 use crate::engine::{Summary, Warehouses};
 use crate::runner::{self, RecordError, Recorded, RunRequest};
 use crate::spec::{self, Dataset, Diagnostic, Project};
-use crate::store::{Page, RunFilter, RunStatus, Store, StoreApi, Trigger};
+use crate::store::{FinishedRun, NewRun, RunStatus, Store, StoreApi, StoreError, Trigger};
 use crate::web::ServerCommand;
 use ticker::Ticker;
 
@@ -188,45 +191,76 @@ impl Config {
 }
 
 enum Event {
-    /// A slot that was missed while the server was down, found at start or reload of the
+    /// Slots that were missed while the server was down, found at start or reload of the
     /// configuration `generation`.
     CatchUp {
         generation: u64,
-        dataset: String,
-        slot: DateTime<Utc>,
+        slots: Vec<(String, DateTime<Utc>)>,
     },
     /// Time to retry a scheduled run.
     Retry { dataset: String, work: Work },
 }
 
 /// What a run is for.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 enum Work {
-    /// A cron slot (`attempt` 0) or a retry of it (`attempt` 1, 2, …).
-    Slot {
-        slot: DateTime<Utc>,
-        batch_id: Uuid,
-        attempt: u32,
-        /// Whether the run claims the slot: the first attempt does, and so does a retry of
-        /// an attempt that could not reach the store; retries of a claimed slot do not.
-        claim: bool,
-    },
+    /// A cron slot, claimed at its tick: the run is started in the store already.
+    Claimed(Box<NewRun>),
+    /// A retry of a cron slot.
+    Retry(SlotRetry),
     /// "Run this dataset now": trigger `manual`.
     Manual,
+}
+
+/// A retry of a cron slot.
+#[derive(Clone, Copy, Debug)]
+struct SlotRetry {
+    slot: DateTime<Utc>,
+    batch_id: Uuid,
+    /// 1, 2, …
+    attempt: u32,
+    /// Whether the retry claims the slot: it does when the slot's claim itself failed (the
+    /// store was unreachable); retries of a claimed slot do not (see [`retry`]).
+    claim: bool,
+}
+
+impl Work {
+    /// The slot this work is for, as a retry would see it (attempt 0: the claimed run).
+    fn slot(&self) -> Option<SlotRetry> {
+        match self {
+            Work::Claimed(run) => Some(SlotRetry {
+                slot: run.slot?,
+                batch_id: run.batch_id,
+                attempt: 0,
+                claim: true,
+            }),
+            Work::Retry(retry) => Some(*retry),
+            Work::Manual => None,
+        }
+    }
 }
 
 /// How a run task ended.
 struct Finished {
     dataset: String,
     work: Work,
-    ending: Ending,
+    ending: Result<Recorded, RecordError>,
 }
 
-enum Ending {
-    /// Not run: another run of the dataset was still going.
-    Skipped(String),
-    Ran(Result<Recorded, RecordError>),
+/// What became of a slot claimed with the others due at the same tick.
+enum SlotClaim {
+    Started,
+    /// Another replica claimed it first.
+    Taken,
+    /// Not claimed: the dataset's previous run is still going elsewhere (the reason).
+    Busy(String),
+    /// The store could not be asked.
+    Failed(StoreError),
 }
+
+/// Slots claimed together, each with its dataset (as configured when claimed: a run
+/// claimed before a reload still runs what was due) and what became of it.
+type Claims = Vec<(Dataset, NewRun, SlotClaim)>;
 
 type RunReply = oneshot::Sender<Result<Uuid, String>>;
 
@@ -255,6 +289,10 @@ pub struct Scheduler {
     events_tx: mpsc::UnboundedSender<Event>,
     events: mpsc::UnboundedReceiver<Event>,
     reaper: JoinHandle<()>,
+    /// Claims of due slots being made in the store.
+    claims: JoinSet<Claims>,
+    /// Renews the leases of claimed runs still waiting for a worker.
+    renew: tokio::time::Interval,
     /// Runs in flight, and which dataset each task runs.
     runs: JoinSet<Finished>,
     tasks: HashMap<tokio::task::Id, String>,
@@ -262,6 +300,7 @@ pub struct Scheduler {
     running: HashMap<String, usize>,
     /// Runs due but not started, beyond [`MAX_IN_FLIGHT`]: a few hundred bytes each, where a
     /// started run's task holds its whole (large) future while it waits for a warehouse.
+    /// Scheduled ones are claimed in the store already.
     pending: VecDeque<Pending>,
     /// Connections of replaced configurations, closed once no run uses them.
     retired: Vec<Arc<Connections>>,
@@ -284,6 +323,8 @@ impl Scheduler {
             "scheduler started"
         );
         let reaper = tokio::spawn(reap(Arc::clone(&parts.store), parts.settings.reap_every));
+        let mut renew = tokio::time::interval(runner::lease() / 3);
+        renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let scheduler = Scheduler {
             dir: parts.dir,
             store: parts.store,
@@ -295,6 +336,8 @@ impl Scheduler {
             events_tx,
             events,
             reaper,
+            claims: JoinSet::new(),
+            renew,
             runs: JoinSet::new(),
             tasks: HashMap::new(),
             running: HashMap::new(),
@@ -320,41 +363,111 @@ impl Scheduler {
                 Some(()) = self.ticks.recv() => self.tick(),
                 Some(event) = self.events.recv() => self.event(event),
                 Some(command) = commands.recv() => self.command(command).await,
+                Some(joined) = self.claims.join_next() => self.claimed(joined),
                 Some(joined) = self.runs.join_next_with_id() => self.finished(joined),
+                _ = self.renew.tick() => self.renew_waiting(),
             }
         }
         self.drain(&mut commands).await;
     }
 
     fn tick(&mut self) {
-        let now = Utc::now();
-        for (dataset, slot) in self.config.agenda.due(now) {
-            let lag = (now - slot).num_milliseconds();
-            tracing::debug!(%dataset, %slot, lag_ms = lag, "slot due");
-            self.fire(&dataset, slot);
+        let due = self.config.agenda.due(Utc::now());
+        tracing::debug!(slots = due.len(), "tick");
+        self.claim(due);
+    }
+
+    /// Claims due slots in the store, all in one batch and off the loop, except those of
+    /// datasets whose previous run is still going here. Their runs start as the claims
+    /// come back ([`Scheduler::claimed`]).
+    fn claim(&mut self, slots: Vec<(String, DateTime<Utc>)>) {
+        let mut claims = Vec::new();
+        for (name, slot) in slots {
+            let Some(dataset) = self.config.dataset(&name) else {
+                continue;
+            };
+            if self.running.get(&name).is_some_and(|n| *n > 0) {
+                tracing::warn!(
+                    dataset = name,
+                    %slot,
+                    "slot skipped: the dataset's previous run is still going"
+                );
+                continue;
+            }
+            // Counted as running from now: a slot coming while this one is claimed or
+            // waits for a worker is an overlap too.
+            *self.running.entry(name).or_default() += 1;
+            let run = runner::new_run(dataset, &slot_request(slot, Uuid::new_v4()));
+            claims.push((dataset.clone(), run));
+        }
+        if !claims.is_empty() {
+            self.claims
+                .spawn(claim_slots(Arc::clone(&self.store), claims));
         }
     }
 
-    /// Starts a dataset's slot, unless its previous run is still going here.
-    fn fire(&mut self, name: &str, slot: DateTime<Utc>) {
-        let Some(dataset) = self.config.dataset(name).cloned() else {
-            return;
+    /// Queues the runs whose slots this replica claimed; retries claims the store failed.
+    fn claimed(&mut self, joined: Result<Claims, JoinError>) {
+        let claims = match joined {
+            Ok(claims) => claims,
+            Err(e) => {
+                // Its datasets stay counted as running; their leases lapse if any started.
+                tracing::error!("claiming due slots stopped unexpectedly: {e}");
+                return;
+            }
         };
-        if self.running.get(name).is_some_and(|n| *n > 0) {
-            tracing::warn!(
-                dataset = name,
-                %slot,
-                "slot skipped: the dataset's previous run is still going"
-            );
+        for (dataset, run, claim) in claims {
+            let work = Work::Claimed(Box::new(run));
+            match claim {
+                SlotClaim::Started => {
+                    if let Work::Claimed(run) = &work {
+                        runner::slot_claimed(run);
+                    }
+                    self.enqueue(dataset, work, None);
+                }
+                SlotClaim::Taken => {
+                    tracing::debug!(dataset = %dataset.name, slot = ?work.slot().map(|s| s.slot), "slot claimed by another replica");
+                    self.release(&dataset.name);
+                }
+                SlotClaim::Busy(reason) => {
+                    tracing::warn!(dataset = %dataset.name, slot = ?work.slot().map(|s| s.slot), "slot skipped: {reason}");
+                    self.release(&dataset.name);
+                }
+                SlotClaim::Failed(e) => {
+                    tracing::error!(dataset = %dataset.name, "the slot could not be claimed: {e}");
+                    self.release(&dataset.name);
+                    self.schedule_retry(&dataset.name, &work, true, "the store was unavailable");
+                }
+            }
+        }
+    }
+
+    /// Renews, in one statement, the leases of claimed runs waiting for a worker (running
+    /// ones renew their own).
+    fn renew_waiting(&self) {
+        let waiting: Vec<Uuid> = self
+            .pending
+            .iter()
+            .filter_map(|p| match &p.work {
+                Work::Claimed(run) => Some(run.id),
+                _ => None,
+            })
+            .collect();
+        if waiting.is_empty() {
             return;
         }
-        let work = Work::Slot {
-            slot,
-            batch_id: Uuid::new_v4(),
-            attempt: 0,
-            claim: true,
-        };
-        self.spawn_run(dataset, work, None);
+        let store = Arc::clone(&self.store);
+        tokio::spawn(async move {
+            if let Err(e) = store
+                .renew_leases(&waiting, Utc::now() + runner::lease())
+                .await
+            {
+                tracing::warn!(
+                    runs = waiting.len(),
+                    "could not renew the leases of waiting runs: {e}"
+                );
+            }
+        });
     }
 
     fn event(&mut self, event: Event) {
@@ -362,29 +475,34 @@ impl Scheduler {
             return;
         }
         match event {
-            Event::CatchUp {
-                generation,
-                dataset,
-                slot,
-            } => {
-                // A reload replaced the configuration, or the clock already fired a newer
-                // slot: this one is no longer the latest.
-                let latest = self
-                    .config
-                    .agenda
-                    .schedule(&dataset)
-                    .and_then(|s| s.latest_at_or_before(Utc::now()));
-                if generation == self.config.generation && latest == Some(slot) {
-                    tracing::info!(%dataset, %slot, "catching up a missed slot");
-                    self.fire(&dataset, slot);
+            Event::CatchUp { generation, slots } => {
+                if generation != self.config.generation {
+                    return; // a reload replaced the configuration, and looks again
                 }
+                let now = Utc::now();
+                // Slots the clock has fired meanwhile are no longer the latest.
+                let missed: Vec<_> = slots
+                    .into_iter()
+                    .filter(|(dataset, slot)| {
+                        let latest = self
+                            .config
+                            .agenda
+                            .schedule(dataset)
+                            .and_then(|s| s.latest_at_or_before(now));
+                        latest == Some(*slot)
+                    })
+                    .collect();
+                for (dataset, slot) in &missed {
+                    tracing::info!(%dataset, %slot, "catching up a missed slot");
+                }
+                self.claim(missed);
             }
             Event::Retry { dataset, work } => self.retry(&dataset, work),
         }
     }
 
     fn retry(&mut self, name: &str, work: Work) {
-        let Work::Slot { slot, .. } = work else {
+        let Some(SlotRetry { slot, .. }) = work.slot() else {
             return;
         };
         let Some(dataset) = self.config.dataset(name).cloned() else {
@@ -485,24 +603,20 @@ impl Scheduler {
             self.config.generation,
         );
         tokio::spawn(async move {
+            let mut missed = Vec::new();
             for (dataset, slot) in due {
                 match store.last_slot(&dataset).await {
                     Ok(Some(last)) if last >= slot => {
                         tracing::debug!(%dataset, %slot, "catch-up: the latest slot is claimed");
                     }
-                    Ok(_) => {
-                        let event = Event::CatchUp {
-                            generation,
-                            dataset,
-                            slot,
-                        };
-                        if events.send(event).is_err() {
-                            return;
-                        }
-                    }
+                    Ok(_) => missed.push((dataset, slot)),
                     Err(e) => tracing::warn!(%dataset, "catch-up: cannot read the last slot: {e}"),
                 }
             }
+            let _ = events.send(Event::CatchUp {
+                generation,
+                slots: missed,
+            });
         });
     }
 
@@ -515,6 +629,11 @@ impl Scheduler {
         }
         // Queued runs count as running: a slot firing while one waits is an overlap too.
         *self.running.entry(dataset.name.clone()).or_default() += 1;
+        self.enqueue(dataset, work, reply);
+    }
+
+    /// Starts a run counted in `running`, or queues it while [`MAX_IN_FLIGHT`] are going.
+    fn enqueue(&mut self, dataset: Dataset, work: Work, reply: Option<RunReply>) {
         if self.runs.len() >= MAX_IN_FLIGHT {
             let _queued = crate::telemetry::metrics().queued("start");
             self.pending.push_back(Pending {
@@ -594,20 +713,14 @@ impl Scheduler {
             ending,
         } = finished;
         // As recorded: retries of a claimed slot are `manual` runs (see `retry`).
-        let (trigger, slot) = match work {
-            Work::Slot {
-                claim: true, slot, ..
-            } => ("schedule", Some(slot)),
-            Work::Slot {
-                claim: false, slot, ..
-            } => ("retry (manual)", Some(slot)),
-            Work::Manual => ("manual", None),
+        let slot = work.slot().map(|s| s.slot);
+        let trigger = match work.slot() {
+            Some(SlotRetry { claim: true, .. }) => "schedule",
+            Some(SlotRetry { claim: false, .. }) => "retry (manual)",
+            None => "manual",
         };
         match ending {
-            Ending::Skipped(reason) => {
-                tracing::warn!(%dataset, slot = ?slot, "slot skipped: {reason}");
-            }
-            Ending::Ran(Ok(Recorded::Done { run_id, results })) => {
+            Ok(Recorded::Done { run_id, results }) => {
                 let Summary {
                     pass,
                     warn,
@@ -619,17 +732,19 @@ impl Scheduler {
                     "run recorded"
                 );
                 if warehouse_unavailable(&results) {
-                    self.schedule_retry(&dataset, work, false, "the warehouse was unavailable");
+                    self.schedule_retry(&dataset, &work, false, "the warehouse was unavailable");
                 }
             }
-            Ending::Ran(Ok(Recorded::AlreadyClaimed)) => {
+            Ok(Recorded::AlreadyClaimed) => {
                 tracing::debug!(%dataset, slot = ?slot, "slot claimed by another replica");
             }
-            Ending::Ran(Err(RecordError::NotStarted(e))) => {
+            Err(RecordError::NotStarted(e)) => {
                 tracing::error!(%dataset, trigger, slot = ?slot, "the run could not start: {e}");
-                self.schedule_retry(&dataset, work, true, "the store was unavailable");
+                // A claimed run that could not read its drift base is retried unclaimed.
+                let claim = !matches!(work, Work::Claimed(_));
+                self.schedule_retry(&dataset, &work, claim, "the store was unavailable");
             }
-            Ending::Ran(Err(RecordError::NotStored(_, e))) => {
+            Err(RecordError::NotStored(_, e)) => {
                 // The run stays `running` until its lease lapses and the reaper marks it
                 // abandoned; its results are in this log line's neighbourhood only.
                 tracing::error!(%dataset, trigger, slot = ?slot, "the run's results could not be stored: {e}");
@@ -640,13 +755,13 @@ impl Scheduler {
     /// Retries a scheduled run after the backoff, unless the dataset's next slot comes
     /// first. `claim` says whether the retry must claim the slot (the failed attempt never
     /// reached the store) or runs as an unclaimed retry of the batch.
-    fn schedule_retry(&mut self, dataset: &str, work: Work, claim: bool, why: &str) {
-        let Work::Slot {
+    fn schedule_retry(&mut self, dataset: &str, work: &Work, claim: bool, why: &str) {
+        let Some(SlotRetry {
             slot,
             batch_id,
             attempt,
             claim: claimed_before,
-        } = work
+        }) = work.slot()
         else {
             return;
         };
@@ -664,12 +779,12 @@ impl Scheduler {
             return;
         };
         tracing::warn!(%dataset, %slot, retry = attempt, at = %at, "{why}; retrying");
-        let work = Work::Slot {
+        let work = Work::Retry(SlotRetry {
             slot,
             batch_id,
             attempt,
             claim: claim && claimed_before,
-        };
+        });
         let (events, dataset) = (self.events_tx.clone(), dataset.to_owned());
         let delay = (at - now).to_std().unwrap_or_default();
         tokio::spawn(async move {
@@ -698,12 +813,25 @@ impl Scheduler {
             ticker.stop().await;
         }
         self.reaper.abort();
-        // Runs not started yet are not started now; "run now" callers hear why.
+        // Runs not started yet are not started now: "run now" callers hear why, and the
+        // slots claimed for the others are recorded as not run.
+        let mut not_run = Vec::new();
+        while let Some(joined) = self.claims.join_next().await {
+            for (_, run, claim) in joined.unwrap_or_default() {
+                if let SlotClaim::Started = claim {
+                    not_run.push(run.id);
+                }
+            }
+        }
         for pending in self.pending.drain(..) {
             if let Some(reply) = pending.reply {
                 let _ = reply.send(Err("the server is shutting down".into()));
             }
+            if let Work::Claimed(run) = pending.work {
+                not_run.push(run.id);
+            }
         }
+        record_not_run(&self.store, not_run).await;
         if !self.runs.is_empty() {
             tracing::info!(
                 runs = self.runs.len(),
@@ -740,8 +868,8 @@ fn refuse(command: ServerCommand) {
     }
 }
 
-/// One run task: checks for an overlapping run elsewhere (first attempts of a slot), then
-/// claims, runs and records.
+/// One run task: runs a claimed slot, or claims (retries of a slot whose claim failed) and
+/// runs, and records.
 async fn perform(
     store: Arc<Store>,
     connections: Arc<Connections>,
@@ -749,22 +877,7 @@ async fn perform(
     work: Work,
     reply: Option<RunReply>,
 ) -> Finished {
-    let ending = match work {
-        Work::Slot {
-            slot, attempt: 0, ..
-        } => {
-            // Scheduled, not started: counted in the queue depth until it is.
-            let waiting = crate::telemetry::metrics().queued("start");
-            match running_elsewhere(&store, &dataset.name, slot).await {
-                Some(reason) => Ending::Skipped(reason),
-                None => {
-                    drop(waiting);
-                    Ending::Ran(execute(&store, &connections, &dataset, work, reply).await)
-                }
-            }
-        }
-        _ => Ending::Ran(execute(&store, &connections, &dataset, work, reply).await),
-    };
+    let ending = execute(&store, &connections, &dataset, &work, reply).await;
     Finished {
         dataset: dataset.name,
         work,
@@ -776,7 +889,7 @@ async fn execute(
     store: &Store,
     connections: &Connections,
     dataset: &Dataset,
-    work: Work,
+    work: &Work,
     reply: Option<RunReply>,
 ) -> Result<Recorded, RecordError> {
     let warehouses = {
@@ -784,19 +897,20 @@ async fn execute(
         connections.for_dataset(dataset).await
     };
     let request = match work {
-        Work::Slot {
+        Work::Claimed(run) => return runner::run_started(store, &warehouses, dataset, run).await,
+        Work::Retry(SlotRetry {
             slot,
             batch_id,
             claim: true,
             ..
-        } => slot_request(slot, batch_id),
+        }) => slot_request(*slot, *batch_id),
         // A retry of a claimed slot: see `retry` for why it is recorded as `manual`.
-        Work::Slot {
+        Work::Retry(SlotRetry {
             batch_id,
             claim: false,
             ..
-        } => RunRequest {
-            batch_id,
+        }) => RunRequest {
+            batch_id: *batch_id,
             trigger: Trigger::Manual,
             slot: None,
         },
@@ -826,34 +940,95 @@ async fn execute(
     result
 }
 
-/// Another run of the dataset, for an earlier slot or on request, that is still going
-/// (according to the store, so on any replica): the reason to skip `slot`.
-async fn running_elsewhere(store: &Store, dataset: &str, slot: DateTime<Utc>) -> Option<String> {
-    let filter = RunFilter {
-        dataset: Some(dataset.to_owned()),
-        status: Some(RunStatus::Running),
-        trigger: None,
-    };
-    let page = Page {
-        limit: 10,
-        before: None,
-    };
-    match store.runs(&filter, page).await {
-        Ok(runs) => {
-            let now = Utc::now();
-            runs.items
-                .into_iter()
-                .find(|run| run.lease_until > now && run.slot != Some(slot))
-                .map(|run| {
-                    format!(
-                        "the dataset's previous run {} is still going on {}",
-                        run.id, run.replica
-                    )
+/// Claims the slots in one batch, except those of datasets with a run still going on
+/// another replica (one query for all).
+async fn claim_slots(store: Arc<Store>, claims: Vec<(Dataset, NewRun)>) -> Claims {
+    let busy: HashMap<String, String> = match store.running(Utc::now()).await {
+        Ok(going) => going
+            .into_iter()
+            .map(|run| (run.dataset, (run.slot, run.replica)))
+            .filter_map(|(dataset, (slot, replica))| {
+                // A run of the very slot being claimed is a claim lost, not an overlap.
+                let claiming = claims.iter().find(|(_, run)| run.dataset == dataset)?;
+                (claiming.1.slot != slot).then(|| {
+                    let reason = format!("the dataset's previous run is still going on {replica}");
+                    (dataset, reason)
                 })
-        }
+            })
+            .collect(),
+        Err(e) => return failed(claims, &e),
+    };
+    let (busy_claims, mut free): (Vec<_>, Vec<_>) = claims
+        .into_iter()
+        .partition(|(_, run)| busy.contains_key(&run.dataset));
+    // The claim's time is the run's start: what the scheduler's lag is measured to.
+    let now = Utc::now();
+    for (_, run) in &mut free {
+        run.started_at = now;
+        run.lease_until = now + runner::lease();
+    }
+    let runs: Vec<NewRun> = free.iter().map(|(_, run)| run.clone()).collect();
+    let started: HashSet<Uuid> = match store.start_runs(&runs).await {
+        Ok(started) => started.into_iter().collect(),
         Err(e) => {
-            tracing::warn!(dataset, "cannot check for a run still going: {e}");
-            None
+            let mut claimed = failed(free, &e);
+            claimed.extend(busy_claims.into_iter().map(|(d, r)| {
+                let reason = busy.get(&r.dataset).cloned().unwrap_or_default();
+                (d, r, SlotClaim::Busy(reason))
+            }));
+            return claimed;
+        }
+    };
+    let mut claimed: Claims = free
+        .into_iter()
+        .map(|(dataset, run)| {
+            let claim = if started.contains(&run.id) {
+                SlotClaim::Started
+            } else {
+                SlotClaim::Taken
+            };
+            (dataset, run, claim)
+        })
+        .collect();
+    claimed.extend(busy_claims.into_iter().map(|(dataset, run)| {
+        let reason = busy.get(&run.dataset).cloned().unwrap_or_default();
+        (dataset, run, SlotClaim::Busy(reason))
+    }));
+    claimed
+}
+
+/// Every claim failed with the store's error.
+fn failed(claims: Vec<(Dataset, NewRun)>, error: &StoreError) -> Claims {
+    claims
+        .into_iter()
+        .map(|(dataset, run)| {
+            let error = StoreError::Unavailable(error.to_string());
+            (dataset, run, SlotClaim::Failed(error))
+        })
+        .collect()
+}
+
+/// Records runs that were claimed but never started (the server stopped first) as failed,
+/// so that they are not left running until their leases lapse.
+async fn record_not_run(store: &Store, runs: Vec<Uuid>) {
+    if runs.is_empty() {
+        return;
+    }
+    tracing::info!(
+        runs = runs.len(),
+        "stopping: recording claimed runs as not run"
+    );
+    for id in runs {
+        let finished = FinishedRun {
+            id,
+            status: RunStatus::Failed,
+            finished_at: Utc::now(),
+            error: Some("not run: the server stopped before a worker was free".into()),
+            results: Vec::new(),
+            snapshot: None,
+        };
+        if let Err(e) = store.finish_run(&finished).await {
+            tracing::warn!(run_id = %id, "cannot record a claimed run as not run: {e}");
         }
     }
 }

@@ -13,6 +13,10 @@ use crate::spec::Severity;
 /// How many runs one prune transaction deletes (with their results and snapshots): big
 /// enough to be quick, small enough that no transaction holds locks for long.
 pub(super) const PRUNE_RUN_BATCH: i64 = 500;
+
+/// Runs inserted per statement by `start_runs`: 9 parameters each stays far below both
+/// databases' limits (SQLite 32,766, Postgres 65,535).
+pub(super) const START_RUNS_PER_STATEMENT: usize = 1_000;
 /// How many metric points one prune transaction deletes.
 pub(super) const PRUNE_POINT_BATCH: i64 = 10_000;
 /// Rows per multi-row INSERT: 14 bound columns each stays far below both databases'

@@ -73,6 +73,16 @@ impl Trigger {
     }
 }
 
+/// A run going on some replica, as [`StoreApi::running`] lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Running {
+    pub dataset: String,
+    /// The slot of a scheduled run.
+    pub slot: Option<DateTime<Utc>>,
+    /// Which process runs it.
+    pub replica: String,
+}
+
 /// A run's own state, apart from what its checks found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -283,6 +293,28 @@ pub trait StoreApi: Send + Sync {
     /// atomically: exactly one replica gets [`Claim::Started`].
     fn start_run(&self, run: &NewRun) -> impl Future<Output = Result<Claim, StoreError>> + Send;
 
+    /// [`StoreApi::start_run`] for many runs in few statements: the scheduler claims every
+    /// slot due at a tick at once. Returns the ids of the runs that started; the others'
+    /// slots were claimed already.
+    fn start_runs(
+        &self,
+        runs: &[NewRun],
+    ) -> impl Future<Output = Result<Vec<Uuid>, StoreError>> + Send;
+
+    /// The runs going on any replica at `now`: running, with a lease that has not lapsed.
+    fn running(
+        &self,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<Running>, StoreError>> + Send;
+
+    /// Extends the leases of many running runs at once (runs claimed and waiting for a
+    /// worker); ids of runs no longer running are ignored.
+    fn renew_leases(
+        &self,
+        runs: &[Uuid],
+        lease_until: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
     /// Extends a running run's lease. [`StoreError::NotFound`] when no such run is running
     /// any more (it finished, or another replica expired its lease): stop working on it.
     fn heartbeat(
@@ -324,6 +356,10 @@ pub trait StoreApi: Send + Sync {
     /// The newest result of every check of every dataset: current health. Ordered by
     /// dataset, then check.
     fn latest_results(&self) -> impl Future<Output = Result<Vec<StoredResult>, StoreError>> + Send;
+
+    /// A number that grows whenever a stored result becomes a check's latest: what was read
+    /// by [`StoreApi::latest_results`] is current while it stays the same (pruning aside).
+    fn latest_results_version(&self) -> impl Future<Output = Result<i64, StoreError>> + Send;
 
     /// A check's values over time, oldest first, from `since` on (inclusive).
     fn metric_series(
@@ -423,6 +459,19 @@ impl StoreApi for Store {
     async fn start_run(&self, run: &NewRun) -> Result<Claim, StoreError> {
         delegate!(self, s => s.start_run(run))
     }
+    async fn start_runs(&self, runs: &[NewRun]) -> Result<Vec<Uuid>, StoreError> {
+        delegate!(self, s => s.start_runs(runs))
+    }
+    async fn running(&self, now: DateTime<Utc>) -> Result<Vec<Running>, StoreError> {
+        delegate!(self, s => s.running(now))
+    }
+    async fn renew_leases(
+        &self,
+        runs: &[Uuid],
+        lease_until: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        delegate!(self, s => s.renew_leases(runs, lease_until))
+    }
     async fn heartbeat(&self, run: Uuid, lease_until: DateTime<Utc>) -> Result<(), StoreError> {
         delegate!(self, s => s.heartbeat(run, lease_until))
     }
@@ -447,6 +496,9 @@ impl StoreApi for Store {
     }
     async fn latest_results(&self) -> Result<Vec<StoredResult>, StoreError> {
         delegate!(self, s => s.latest_results())
+    }
+    async fn latest_results_version(&self) -> Result<i64, StoreError> {
+        delegate!(self, s => s.latest_results_version())
     }
     async fn metric_series(
         &self,

@@ -86,9 +86,8 @@ impl Dialect for Postgres {
         time
     }
 
-    fn id_list(rows: &[PgRow]) -> Result<Vec<Uuid>, StoreError> {
-        let ids = rows.iter().map(|row| row.try_get("id"));
-        Ok(ids.collect::<Result<_, _>>()?)
+    fn id_list(ids: &[Uuid]) -> Result<Vec<Uuid>, StoreError> {
+        Ok(ids.to_vec())
     }
 
     fn uuid_of(id: Uuid) -> Result<Uuid, StoreError> {

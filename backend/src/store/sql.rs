@@ -84,8 +84,8 @@ pub(super) trait Dialect: Database<QueryResult: Written> {
 
     fn id(id: Uuid) -> Self::Id;
     fn time(time: DateTime<Utc>) -> Self::Time;
-    /// The `id` column of `rows`, as one parameter.
-    fn id_list(rows: &[Self::Row]) -> Result<Self::IdList, StoreError>;
+    /// Ids as one parameter.
+    fn id_list(ids: &[Uuid]) -> Result<Self::IdList, StoreError>;
 
     fn uuid_of(id: Self::Id) -> Result<Uuid, StoreError>;
     fn time_of(time: Self::Time) -> Result<DateTime<Utc>, StoreError>;
@@ -125,6 +125,7 @@ pub(super) trait StoreRow {
 
     fn text(&self, column: &str) -> Result<String, StoreError>;
     fn flag(&self, column: &str) -> Result<bool, StoreError>;
+    fn integer(&self, column: &str) -> Result<i64, StoreError>;
     fn uuid(&self, column: &str) -> Result<Uuid, StoreError>;
     fn time(&self, column: &str) -> Result<DateTime<Utc>, StoreError>;
     fn optional_time(&self, column: &str) -> Result<Option<DateTime<Utc>>, StoreError>;
@@ -214,6 +215,10 @@ where
         Ok(self.try_get(column)?)
     }
 
+    fn integer(&self, column: &str) -> Result<i64, StoreError> {
+        Ok(self.try_get(column)?)
+    }
+
     fn uuid(&self, column: &str) -> Result<Uuid, StoreError> {
         DB::uuid_of(self.try_get(column)?)
     }
@@ -277,29 +282,78 @@ where
     }
 
     async fn start_run(&self, run: &NewRun) -> Result<Claim, StoreError> {
-        // The arbiter names the partial unique index, so only a slot conflict is a lost
-        // claim; a duplicate run id is still an error.
-        let inserted = sqlx::query(
-            "INSERT INTO runs (id, batch_id, dataset, warehouse, trigger, slot, status, replica, \
-             started_at, lease_until) VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, $8, $9) \
-             ON CONFLICT (dataset, slot) WHERE trigger = 'schedule' DO NOTHING",
-        )
-        .bind(DB::id(run.id))
-        .bind(DB::id(run.batch_id))
-        .bind(run.dataset.as_str())
-        .bind(run.warehouse.as_str())
-        .bind(run.trigger.as_str())
-        .bind(run.slot.map(DB::time))
-        .bind(run.replica.as_str())
-        .bind(DB::time(run.started_at))
-        .bind(DB::time(run.lease_until))
-        .execute(self.writer())
-        .await?;
-        Ok(if inserted.rows_affected() == 1 {
-            Claim::Started
-        } else {
+        let started = self.start_runs(std::slice::from_ref(run)).await?;
+        Ok(if started.is_empty() {
             Claim::AlreadyClaimed
+        } else {
+            Claim::Started
         })
+    }
+
+    async fn start_runs(&self, runs: &[NewRun]) -> Result<Vec<Uuid>, StoreError> {
+        let mut started = Vec::new();
+        for chunk in runs.chunks(START_RUNS_PER_STATEMENT) {
+            let mut insert = QueryBuilder::<DB>::new(
+                "INSERT INTO runs (id, batch_id, dataset, warehouse, trigger, slot, status, \
+                 replica, started_at, lease_until) ",
+            );
+            insert.push_values(chunk, |mut row, run| {
+                row.push_bind(DB::id(run.id))
+                    .push_bind(DB::id(run.batch_id))
+                    .push_bind(run.dataset.as_str())
+                    .push_bind(run.warehouse.as_str())
+                    .push_bind(run.trigger.as_str())
+                    .push_bind(run.slot.map(DB::time))
+                    .push("'running'")
+                    .push_bind(run.replica.as_str())
+                    .push_bind(DB::time(run.started_at))
+                    .push_bind(DB::time(run.lease_until));
+            });
+            // The arbiter names the partial unique index, so only a slot conflict is a lost
+            // claim; a duplicate run id is still an error.
+            insert.push(
+                " ON CONFLICT (dataset, slot) WHERE trigger = 'schedule' DO NOTHING RETURNING id",
+            );
+            let rows = insert.build().fetch_all(self.writer()).await?;
+            started.extend(all(&rows, |row| row.uuid("id"))?);
+        }
+        Ok(started)
+    }
+
+    async fn running(&self, now: DateTime<Utc>) -> Result<Vec<Running>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT dataset, slot, replica FROM runs WHERE status = 'running' AND lease_until > $1",
+        )
+        .bind(DB::time(now))
+        .fetch_all(self.reader())
+        .await?;
+        all(&rows, |row| {
+            Ok(Running {
+                dataset: row.text("dataset")?,
+                slot: row.optional_time("slot")?,
+                replica: row.text("replica")?,
+            })
+        })
+    }
+
+    async fn renew_leases(
+        &self,
+        runs: &[Uuid],
+        lease_until: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        if runs.is_empty() {
+            return Ok(());
+        }
+        let update = format!(
+            "UPDATE runs SET lease_until = $2 WHERE status = 'running' AND id {}",
+            DB::IN_ID_LIST
+        );
+        sqlx::query(AssertSqlSafe(update))
+            .bind(DB::id_list(runs)?)
+            .bind(DB::time(lease_until))
+            .execute(self.writer())
+            .await?;
+        Ok(())
     }
 
     async fn heartbeat(&self, run: Uuid, lease_until: DateTime<Utc>) -> Result<(), StoreError> {
@@ -497,13 +551,15 @@ where
 
     async fn latest_results(&self) -> Result<Vec<StoredResult>, StoreError> {
         // One pointer per check, kept by finish_run: the read does not grow with history.
+        // A join, so each pointer is a primary-key lookup: `id IN (SELECT …)` let Postgres
+        // hash the pointers and scan every stored result.
         // Names sort by bytes in both stores.
         let query = format!(
             concat!(
                 "SELECT ",
                 result_columns!(),
-                " FROM check_results WHERE id IN (SELECT result_id FROM latest_results) ",
-                "ORDER BY dataset{0}, check_name{0}"
+                " FROM (SELECT result_id FROM latest_results) latest ",
+                "JOIN check_results ON id = result_id ORDER BY dataset{0}, check_name{0}"
             ),
             DB::BYTE_ORDER
         );
@@ -511,6 +567,14 @@ where
             .fetch_all(self.reader())
             .await?;
         Ok(unkeyed(all(&rows, StoreRow::result)?))
+    }
+
+    async fn latest_results_version(&self) -> Result<i64, StoreError> {
+        // Result ids only grow, and a new result is always its check's latest.
+        let row = sqlx::query("SELECT COALESCE(max(result_id), 0) AS version FROM latest_results")
+            .fetch_one(self.reader())
+            .await?;
+        row.integer("version")
     }
 
     async fn metric_series(
@@ -622,7 +686,7 @@ where
                     tx.rollback().await?;
                     break;
                 }
-                let ids = DB::id_list(&rows)?;
+                let ids = DB::id_list(&all(&rows, |row| row.uuid("id"))?)?;
                 // Children first, explicitly, to count them (the cascade would not say).
                 pruned.results += sqlx::query(delete("check_results", "run_id"))
                     .bind(&ids)

@@ -124,9 +124,8 @@ impl Dialect for Sqlite {
         ts(time)
     }
 
-    fn id_list(rows: &[SqliteRow]) -> Result<String, StoreError> {
-        let ids = rows.iter().map(|row| row.try_get("id"));
-        to_json(&ids.collect::<Result<Vec<String>, _>>()?)
+    fn id_list(ids: &[Uuid]) -> Result<String, StoreError> {
+        to_json(&ids)
     }
 
     fn uuid_of(id: String) -> Result<Uuid, StoreError> {

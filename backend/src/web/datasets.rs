@@ -3,6 +3,8 @@
 //! latest result per check, metric series and schema history.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::extract::State;
@@ -111,7 +113,42 @@ struct Latest {
     by_dataset: HashMap<(String, String), Vec<StoredResult>>,
 }
 
+/// [`Latest`] as last read, with the store's [`StoreApi::latest_results_version`] then.
+/// Reading and decoding every check's latest result costs tens of milliseconds at 10,000
+/// checks; asking whether anything changed costs one index lookup. Requests that find it
+/// stale wait for one of them to read it again, instead of all reading it at once.
+#[derive(Default)]
+pub struct LatestCache(tokio::sync::Mutex<Option<Cached>>);
+
+struct Cached {
+    version: i64,
+    read_at: Instant,
+    latest: Arc<Latest>,
+}
+
+/// How long a read is used at most: the version misses results deleted by pruning.
+const LATEST_MAX_AGE: Duration = Duration::from_secs(10);
+
 impl Latest {
+    /// The current latest results: cached while no newer result was stored.
+    async fn current(state: &AppState) -> Result<Arc<Latest>, ApiError> {
+        let version = state.store.latest_results_version().await?;
+        let mut cached = state.latest.0.lock().await;
+        if let Some(c) = &*cached
+            && c.version >= version
+            && c.read_at.elapsed() < LATEST_MAX_AGE
+        {
+            return Ok(Arc::clone(&c.latest));
+        }
+        let latest = Arc::new(Latest::load(state).await?);
+        *cached = Some(Cached {
+            version,
+            read_at: Instant::now(),
+            latest: Arc::clone(&latest),
+        });
+        Ok(latest)
+    }
+
     async fn load(state: &AppState) -> Result<Latest, ApiError> {
         let mut by_dataset: HashMap<_, Vec<_>> = HashMap::new();
         for result in state.store.latest_results().await? {
@@ -161,7 +198,7 @@ pub async fn list(
 ) -> Result<Json<PageBody<DatasetSummary>>, ApiError> {
     params.finish()?;
     let project = state.project();
-    let latest = Latest::load(&state).await?;
+    let latest = Latest::current(&state).await?;
     let items = project
         .datasets
         .iter()
@@ -179,7 +216,7 @@ pub async fn get(
     params.finish()?;
     let project = state.project();
     let dataset = find_dataset(&project, &name)?;
-    let latest = Latest::load(&state).await?;
+    let latest = Latest::current(&state).await?;
     let redactor = Redactor::new(&project);
     let checks = dataset
         .checks

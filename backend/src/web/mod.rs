@@ -30,6 +30,7 @@ mod runs;
 
 pub mod auth;
 
+pub use datasets::LatestCache;
 pub use error::ApiError;
 pub use openapi::document as openapi_document;
 pub use router::{API_PREFIX, Access, Operation, ROUTES, Route, Verb, router};
@@ -67,6 +68,8 @@ pub struct AppState {
     pub commands: mpsc::Sender<ServerCommand>,
     /// When set, reading the API also needs a bearer token (writing always does).
     pub read_needs_token: bool,
+    /// The latest results as last read from the store (current health).
+    pub latest: Arc<LatestCache>,
 }
 
 impl AppState {

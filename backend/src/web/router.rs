@@ -191,6 +191,7 @@ mod tests {
             project,
             commands,
             read_needs_token: false,
+            latest: Default::default(),
         })
     }
 
