@@ -13,8 +13,10 @@
 //! | `spec`      | the check language, validation diagnostics, JSON Schema           |
 //! | `warehouse` | connection pools and SQL dialects (quoting, types, clocks)        |
 //! | `engine`    | planning checks into few queries, running them, judging outcomes  |
+//! | `anomaly`   | detectors over metric series: seasonality, level shifts, bands    |
 //! | `runner`    | running datasets and recording them: claims, leases, drift base   |
 //! | `store`     | history: one contract, Postgres and SQLite implementations        |
+//! | `alerts`    | SLAs, incidents, routing, Slack and email delivery via an outbox  |
 //! | `scheduler` | cron slots, claiming them once across replicas, retries, reaping  |
 //! | `server`    | `tidemark serve`: start-up, signals, graceful stop                |
 //! | `web`       | the JSON API under `/api/v1`, tokens, OpenAPI                     |
@@ -23,6 +25,8 @@
 //! | `demo`      | the self-contained demo warehouse and example suite               |
 //! | `cli`       | the `tidemark` commands                                           |
 
+pub mod alerts;
+pub mod anomaly;
 pub mod cli;
 pub mod demo;
 pub mod engine;

@@ -13,7 +13,8 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::engine::{
-    CheckResult, DatasetRun, DriftBase, Outcome, RunReport, Summary, Warehouses, check_dataset,
+    AnomalyContext, CheckResult, DatasetRun, DriftBase, MAX_HISTORY, Outcome, RunReport, Summary,
+    Warehouses, check_dataset, judge_anomaly,
 };
 use crate::spec::{Check, Dataset};
 use crate::store::{
@@ -179,13 +180,15 @@ pub async fn run_batch(
 }
 
 async fn run_unrecorded(warehouses: &Warehouses, dataset: &Dataset) -> Vec<CheckResult> {
-    check_dataset(
+    let mut results = check_dataset(
         dataset,
         warehouses.get(&dataset.warehouse),
         DriftBase::NoStore,
     )
     .await
-    .results
+    .results;
+    judge_anomalies(None, warehouses, dataset, &mut results).await;
+    crate::alerts::sla::judge(dataset, results, Utc::now())
 }
 
 /// Claims, runs and records one dataset. On a store failure after the checks ran, their
@@ -315,7 +318,12 @@ async fn record_started(
         warehouses.get(&dataset.warehouse),
         base,
     ));
-    let DatasetRun { results, schema } = with_heartbeat(store, run_id, checks).await;
+    let DatasetRun {
+        mut results,
+        schema,
+    } = with_heartbeat(store, run_id, checks).await;
+    judge_anomalies(Some(store), warehouses, dataset, &mut results).await;
+    let results = crate::alerts::sla::judge(dataset, results, Utc::now());
     let finished = FinishedRun {
         id: run_id,
         status: RunStatus::Completed,
@@ -331,12 +339,52 @@ async fn record_started(
     match Box::pin(finish_patiently(store, &finished)).await {
         Ok(()) => {
             count_run(trigger, RunState::Completed, started_at, &results);
+            Box::pin(crate::alerts::after_run(store, dataset, &results)).await;
             Ok(Recorded::Done { run_id, results })
         }
         Err(error) => {
             count_run(trigger, RunState::NotStored, started_at, &results);
             Err(RecordError::NotStored(results, error))
         }
+    }
+}
+
+/// Judges the dataset's `anomaly` thresholds against each check's history in `store` (none
+/// without a store: the checks pass with a note). A history the store cannot give makes
+/// the check `error`: it could not be judged.
+async fn judge_anomalies(
+    store: Option<&Store>,
+    warehouses: &Warehouses,
+    dataset: &Dataset,
+    results: &mut [CheckResult],
+) {
+    let calendar = warehouses.calendar();
+    let context = AnomalyContext {
+        at: Utc::now(),
+        timezone: dataset.timezone.unwrap_or(calendar.timezone),
+        holidays: calendar.holidays.as_ref(),
+    };
+    for (check, result) in dataset.checks.iter().zip(results.iter_mut()) {
+        if check.thresholds.anomaly.is_none() {
+            continue;
+        }
+        let history = match store {
+            Some(store) => {
+                match store
+                    .metric_history(&dataset.name, &check.name, MAX_HISTORY as u32)
+                    .await
+                {
+                    Ok(points) => Some(points),
+                    Err(e) => {
+                        result.outcome = Outcome::Error;
+                        result.message = format!("cannot read the check's history: {e}");
+                        continue;
+                    }
+                }
+            }
+            None => None,
+        };
+        judge_anomaly(check, result, history.as_deref(), &context);
     }
 }
 

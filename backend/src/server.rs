@@ -9,8 +9,11 @@
 //! exits at once with 1 (the runs left are marked abandoned by another replica's reaper, or
 //! by this one's at its next start).
 //!
+//! Alerting runs beside the scheduler (the outbox worker and the reminder sweep, see
+//! [`alerts`]); on a stop it is stopped after the runs drained, delivering their alerts.
+//!
 //! Environment: `TIDEMARK_LEASE_SECS` (run lease, 60), `TIDEMARK_RETRY_SECS` (first retry
-//! delay, 10), `TIDEMARK_LOG` (log filter).
+//! delay, 10), `TIDEMARK_LOG` (log filter), `TIDEMARK_ALERT_*` (see [`alerts::Settings`]).
 
 use std::io::Write as _;
 use std::sync::Arc;
@@ -19,6 +22,7 @@ use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::alerts;
 use crate::scheduler::{Connections, Parts, Scheduler, Settings};
 use crate::spec::Project;
 use crate::store::Store;
@@ -65,6 +69,17 @@ pub async fn serve(project: Project, listen: String, read_needs_token: bool) -> 
     };
 
     let (project_tx, project_rx) = watch::channel(Arc::clone(&project));
+    let alerting = match alerts::Alerting::new(project_rx.clone()) {
+        Ok(alerting) => alerting,
+        Err(diagnostics) => {
+            diagnostics.iter().for_each(|d| eprintln!("{d}"));
+            return EXIT_ERROR;
+        }
+    };
+    alerts::enable(&alerting);
+    // Stopped after the scheduler drained, so the alerts of the last runs go out too.
+    let (alerts_stop, alerts_stopped) = watch::channel(false);
+    let alerts = tokio::spawn(alerts::run(alerting, Arc::clone(&store), alerts_stopped));
     let (commands_tx, commands_rx) = mpsc::channel(64);
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let parts = Parts {
@@ -110,6 +125,11 @@ pub async fn serve(project: Project, listen: String, read_needs_token: bool) -> 
     // The HTTP side stops first (or failed); the scheduler drains on the same signal.
     if let Err(e) = scheduler.await {
         tracing::error!("the scheduler failed: {e}");
+        code = 1;
+    }
+    alerts_stop.send_replace(true);
+    if let Err(e) = alerts.await {
+        tracing::error!("alerting failed: {e}");
         code = 1;
     }
     tracing::info!("stopped");

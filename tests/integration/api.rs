@@ -674,6 +674,7 @@ async fn record(
                 expected: Some(json!({ "fail": { "min": 1 } })),
                 message: message.clone(),
                 severity: None,
+                band: None,
             };
             (result, format!("hash-{check}"))
         })
@@ -1345,12 +1346,22 @@ async fn the_openapi_document_lists_every_route_the_router_serves() {
 
     // Every route is served: none falls through to the router's 404 or 405.
     let run_id = history.runs[0].id.to_string();
+    let incident_id = seed_incident(&api.store).await.to_string();
+    let mute_until = enc(&rfc3339(Utc::now() + Duration::hours(1)));
     for route in ROUTES {
-        let path = route
+        let id = if route.path.starts_with("/incidents/") {
+            &incident_id
+        } else {
+            &run_id
+        };
+        let mut path = route
             .path
             .replace("{name}", ORDERS_NAME)
             .replace("{check}", "row_count")
-            .replace("{id}", &run_id);
+            .replace("{id}", id);
+        if route.path.ends_with("/mute") {
+            path.push_str(&format!("?until={mute_until}"));
+        }
         let reply = api
             .call(route.verb, route.path, &path, As::Token(&api.token))
             .await;
@@ -1362,4 +1373,53 @@ async fn the_openapi_document_lists_every_route_the_router_serves() {
             reply.body
         );
     }
+}
+
+/// An open incident of `analytics.orders`, with a pending notification; its id.
+async fn seed_incident(store: &Store) -> i64 {
+    use tidemark::spec::Severity;
+    use tidemark::store::{Incident, IncidentChange, IncidentKind, IncidentStatus, NewNotification, Transition};
+    let now = Utc::now();
+    let incident = Incident {
+        id: 0,
+        dataset: ORDERS_NAME.into(),
+        check: "row_count".into(),
+        kind: IncidentKind::Failure,
+        sla: false,
+        severity: Severity::Medium,
+        status: IncidentStatus::Open,
+        opened_at: now,
+        last_seen_at: now,
+        resolved_at: None,
+        resolved_by: None,
+        acknowledged_at: None,
+        muted_until: None,
+        count: 1,
+        flaps: 0,
+        value: Some(0.0),
+        expected: Some(json!({"min": 1})),
+        message: "0 rows (expected at least 1)".into(),
+        cause: None,
+        version: 1,
+        announced: Some(IncidentStatus::Open),
+        last_notified_at: Some(now),
+    };
+    let change = IncidentChange {
+        incident,
+        base: None,
+        notifications: vec![NewNotification {
+            transition: Transition::Opened,
+            channel: "nowhere".into(),
+            payload: json!({}),
+        }],
+    };
+    store
+        .write_incidents(&[change], now)
+        .await
+        .expect("write an incident");
+    let incidents = store
+        .latest_incidents(&[ORDERS_NAME.to_owned()])
+        .await
+        .expect("read it back");
+    incidents[0].id
 }

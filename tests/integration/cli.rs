@@ -732,7 +732,7 @@ fn the_demo_finds_exactly_its_placed_problems() {
     // The demo exists to show failures: finding them is success.
     out.assert_code(0);
     assert!(
-        out.stdout.contains("19 pass, 1 warn, 6 fail, 0 error"),
+        out.stdout.contains("20 pass, 1 warn, 6 fail, 0 error"),
         "{}",
         out.both()
     );

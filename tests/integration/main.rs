@@ -1,8 +1,12 @@
 //! End-to-end tests: the `tidemark` binary against real Postgres, MariaDB and SQLite.
 //! One test binary (faster to link, shared helpers); one module per area.
 
+mod receivers;
 mod support;
 
+mod alerts;
+mod anomaly_cli;
+mod anomaly_feedback;
 mod api;
 mod cli;
 mod diagnostics;

@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::json;
-use tidemark::engine::{CheckResult, Outcome, Summary};
+use tidemark::engine::{Band, CheckResult, Outcome, Summary};
 use tidemark::spec::Severity;
 use tidemark::store::{
-    Claim, DEFAULT_SQLITE_PATH, FinishedRun, LEASE_EXPIRED, MetricPoint, NewRun, Page, Paged,
+    Claim, DEFAULT_SQLITE_PATH, Feedback, FinishedRun, LEASE_EXPIRED, MetricPoint, NewRun, Page, Paged,
     Pruned, ResultFilter, Retention, Run, RunFilter, RunStatus, Running, SchemaSnapshot,
     SnapshotColumn, Store, StoreApi, StoreError, StoredResult, Trigger,
 };
@@ -156,6 +156,19 @@ fn check(dataset: &str, check: &str, outcome: Outcome, value: Option<f64>) -> Ch
         expected: None,
         message: format!("{check} is {value:?}"),
         severity: None,
+        band: None,
+    }
+}
+
+/// A metric point no anomaly threshold judged.
+fn plain_point(at: DateTime<Utc>, value: f64) -> MetricPoint {
+    MetricPoint {
+        at,
+        value,
+        lower: None,
+        upper: None,
+        anomalous: false,
+        feedback: None,
     }
 }
 
@@ -419,10 +432,7 @@ async fn runs_and_results_round_trip(f: &Fixture) {
 
     // A metric point for every finite value, at the run's finish.
     let point = |value| {
-        vec![MetricPoint {
-            at: finished_at,
-            value,
-        }]
+        vec![plain_point(finished_at, value)]
     };
     assert_eq!(
         ok!(store.metric_series("orders", "row_count", None)),
@@ -1139,10 +1149,7 @@ async fn metric_series_are_ordered_by_time(f: &Fixture) {
     let store = &*f.store;
     // Recorded out of time order: the series is ordered by when values were observed.
     let hour = |h: i64| t0() + TimeDelta::hours(h);
-    let point = |h: i64, value| MetricPoint {
-        at: hour(h) + TimeDelta::seconds(1),
-        value,
-    };
+    let point = |h: i64, value| plain_point(hour(h) + TimeDelta::seconds(1), value);
     for (h, value) in [(2, 20.0), (1, 10.0), (3, 30.0)] {
         let results = [
             check("orders", "row_count", Outcome::Pass, Some(value)),
@@ -1187,6 +1194,63 @@ async fn metric_series_are_ordered_by_time(f: &Fixture) {
         vec![]
     );
 }
+
+async fn anomaly_bands_and_feedback_are_kept(f: &Fixture) {
+    let store = &*f.store;
+    let hour = |h: i64| t0() + TimeDelta::hours(h);
+    let judged = |value: f64, anomalous: bool| CheckResult {
+        band: Some(Band {
+            lower: 90.0,
+            upper: 110.0,
+            anomalous,
+        }),
+        ..check("orders", "row_count", Outcome::Pass, Some(value))
+    };
+    record(store, "orders", hour(1), &[check("orders", "row_count", Outcome::Pass, Some(95.0))]).await;
+    record(store, "orders", hour(2), &[judged(100.0, false)]).await;
+    let spike = record(store, "orders", hour(3), &[judged(500.0, true)]).await;
+
+    // The band is kept with the result and with its point.
+    let results = all_results(store, &ResultFilter::default()).await;
+    let spike_result = results.iter().find(|r| r.run_id == spike.id).expect("the spike");
+    assert_eq!(spike_result.result.band, judged(500.0, true).band);
+    let series = ok!(store.metric_series("orders", "row_count", None));
+    let flags: Vec<_> = series
+        .iter()
+        .map(|p| (p.value, p.lower, p.upper, p.anomalous, p.trains()))
+        .collect();
+    assert_eq!(
+        flags,
+        vec![
+            (95.0, None, None, false, true),
+            (100.0, Some(90.0), Some(110.0), false, true),
+            (500.0, Some(90.0), Some(110.0), true, false),
+        ]
+    );
+
+    // Feedback on the spike's result marks its point; the detector then learns from it.
+    ok!(store.mark_result(spike_result.id, Some(Feedback::Expected)));
+    let history = ok!(store.metric_history("orders", "row_count", 2));
+    assert_eq!(history.iter().map(|p| p.value).collect::<Vec<_>>(), vec![100.0, 500.0]);
+    assert_eq!(history[1].feedback, Some(Feedback::Expected));
+    assert!(history[1].trains());
+    ok!(store.mark_result(spike_result.id, Some(Feedback::Incident)));
+    assert!(!ok!(store.metric_history("orders", "row_count", 1))[0].trains());
+    ok!(store.mark_result(spike_result.id, None));
+    assert_eq!(ok!(store.metric_history("orders", "row_count", 1))[0].feedback, None);
+    assert!(matches!(
+        store.mark_result(999_999, Some(Feedback::Incident)).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(ok!(store.metric_history("orders", "row_count", 10)).len(), 3);
+    assert_eq!(ok!(store.metric_history("unknown", "row_count", 10)), vec![]);
+}
+
+on_each_store!(
+    anomaly_bands_and_feedback_are_kept,
+    postgres: postgres_anomaly_bands_and_feedback_are_kept,
+    sqlite: sqlite_anomaly_bands_and_feedback_are_kept,
+);
 
 on_each_store!(
     metric_series_are_ordered_by_time,
@@ -1402,10 +1466,7 @@ async fn prune_keeps_what_retention_keeps(f: &Fixture) {
     assert_eq!(c0, [ago(20) + second, ago(10), ago(5) + second]);
     assert_eq!(
         ok!(store.metric_series("orders", "c2", None)),
-        vec![MetricPoint {
-            at: ago(20) + second,
-            value: 2.0
-        }]
+        vec![plain_point(ago(20) + second, 2.0)]
     );
     let history = ok!(store.schema_history("orders"));
     assert_eq!(
@@ -1493,3 +1554,244 @@ async fn the_sqlite_store_creates_its_folder_and_uses_wal() {
     nested.unwrap_or_else(|e| panic!("{e}"));
     assert!(dir.path().join("nested/deeper/history.db").is_file());
 }
+
+// ---------------------------------------------------------------------------------------
+// Incidents and the notification outbox
+
+use tidemark::store::{
+    Due, Incident, IncidentChange, IncidentFilter, IncidentKind, IncidentStatus,
+    NewNotification, NotificationFilter, NotificationStatus, Settlement, Transition,
+};
+
+/// An open failure incident of `dataset`'s `check`, first seen at `at`.
+fn incident(dataset: &str, check: &str, at: DateTime<Utc>) -> Incident {
+    Incident {
+        id: 0,
+        dataset: dataset.to_owned(),
+        check: check.to_owned(),
+        kind: IncidentKind::Failure,
+        sla: true,
+        severity: Severity::High,
+        status: IncidentStatus::Open,
+        opened_at: at,
+        last_seen_at: at,
+        resolved_at: None,
+        resolved_by: None,
+        acknowledged_at: None,
+        muted_until: None,
+        count: 1,
+        flaps: 0,
+        value: Some(0.5),
+        expected: Some(json!({"max": 0})),
+        message: "0.5 is too much".to_owned(),
+        cause: None,
+        version: 1,
+        announced: None,
+        last_notified_at: None,
+    }
+}
+
+fn opened(incident: Incident, channels: &[&str]) -> IncidentChange {
+    IncidentChange {
+        incident,
+        base: None,
+        notifications: channels
+            .iter()
+            .map(|channel| NewNotification {
+                transition: Transition::Opened,
+                channel: (*channel).to_owned(),
+                payload: json!({"dataset": "orders"}),
+            })
+            .collect(),
+    }
+}
+
+fn everything() -> Page {
+    Page {
+        limit: Page::MAX_LIMIT,
+        before: None,
+    }
+}
+
+/// Writes a new incident and returns it as stored.
+async fn open_incident(store: &Store, incident: Incident) -> Incident {
+    let (dataset, check) = (incident.dataset.clone(), incident.check.clone());
+    ok!(store.write_incidents(&[opened(incident, &[])], t0()));
+    ok!(store.latest_incidents(&[dataset]))
+        .into_iter()
+        .find(|i| i.check == check)
+        .expect("the incident just written")
+}
+
+async fn incidents_are_written_once_per_check_and_versioned(f: &Fixture) {
+    let store = &f.store;
+    let enqueued = ok!(store.write_incidents(&[opened(incident("orders", "row_count", t0()), &["a", "b"])], t0()));
+    assert_eq!(enqueued.len(), 2);
+    let [stored] = ok!(store.latest_incidents(&["orders".to_owned()])).try_into().expect("one");
+    assert_eq!(Incident { id: stored.id, ..incident("orders", "row_count", t0()) }, stored);
+    assert_eq!(ok!(store.incident(stored.id)), stored);
+    assert!(matches!(store.incident(stored.id + 1000).await, Err(StoreError::NotFound)));
+
+    // A second active incident for the check loses, and writes nothing.
+    let again = store
+        .write_incidents(&[opened(incident("orders", "row_count", t0()), &["c"])], t0())
+        .await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+    let listed = ok!(store.notifications(&NotificationFilter::default(), everything()));
+    assert_eq!(listed.items.len(), 2);
+    let keys: Vec<&str> = listed.items.iter().map(|n| n.idempotency_key.as_str()).collect();
+    assert_eq!(keys, [format!("{}/1/b", stored.id), format!("{}/1/a", stored.id)]);
+
+    // Updates name the version they were computed from; a stale one loses.
+    let update = |base: i64, count: i64| IncidentChange {
+        incident: Incident {
+            count,
+            version: base + 1,
+            ..stored.clone()
+        },
+        base: Some(base),
+        notifications: vec![],
+    };
+    ok!(store.write_incidents(&[update(1, 2)], t0()));
+    let stale = store.write_incidents(&[update(1, 3)], t0()).await;
+    assert!(matches!(stale, Err(StoreError::Conflict(_))), "{stale:?}");
+    assert_eq!(ok!(store.incident(stored.id)).count, 2);
+
+    // Once resolved, the check may have a new incident, which links to its cause.
+    let resolved = Incident {
+        status: IncidentStatus::Resolved,
+        resolved_at: Some(t0() + minutes(1)),
+        resolved_by: Some("check".to_owned()),
+        version: 3,
+        ..ok!(store.incident(stored.id))
+    };
+    ok!(store.write_incidents(&[IncidentChange { incident: resolved, base: Some(2), notifications: vec![] }], t0()));
+    let upstream = open_incident(store, incident("raw", "row_count", t0())).await;
+    let next = open_incident(
+        store,
+        Incident {
+            cause: Some(upstream.id),
+            ..incident("orders", "row_count", t0() + minutes(2))
+        },
+    )
+    .await;
+    assert!(next.id > stored.id);
+    assert_eq!(ok!(store.incidents_caused_by(upstream.id)), [next.clone()]);
+    let open = IncidentFilter {
+        status: Some(IncidentStatus::Open),
+        ..IncidentFilter::default()
+    };
+    let ids: Vec<i64> = ok!(store.incidents(&open, everything())).items.iter().map(|i| i.id).collect();
+    assert_eq!(ids, [next.id, upstream.id]);
+    let of_orders = IncidentFilter {
+        dataset: Some("orders".to_owned()),
+        ..IncidentFilter::default()
+    };
+    let page = ok!(store.incidents(&of_orders, Page { limit: 1, before: None }));
+    assert_eq!((page.items[0].id, page.next), (next.id, Some(next.id)));
+    let rest = ok!(store.incidents(&of_orders, Page { limit: 1, before: page.next }));
+    assert_eq!((rest.items[0].id, rest.next), (stored.id, None));
+}
+
+on_each_store!(
+    incidents_are_written_once_per_check_and_versioned,
+    postgres: incidents_are_written_once_per_check_and_versioned_on_postgres,
+    sqlite: incidents_are_written_once_per_check_and_versioned_on_sqlite,
+);
+
+async fn notifications_are_claimed_by_one_worker_and_settled(f: &Fixture) {
+    let store = &f.store;
+    let other = Arc::new(f.reopen().await);
+    let ids = ok!(store.write_incidents(&[opened(incident("orders", "row_count", t0()), &["a", "b", "c"])], t0()));
+    let lease = t0() + minutes(1);
+    let (mine, theirs) = tokio::join!(
+        store.claim_notifications("w1", t0(), lease, 2),
+        other.claim_notifications("w2", t0(), lease, 2),
+    );
+    let mut claimed: Vec<i64> = mine
+        .expect("w1 claims")
+        .iter()
+        .chain(&theirs.expect("w2 claims"))
+        .map(|n| n.id)
+        .collect();
+    claimed.sort_unstable();
+    assert_eq!(claimed, ids, "each claimed once");
+    assert!(ok!(store.claim_notifications("w3", t0(), lease, 10)).is_empty());
+
+    // Lapsed claims are taken over, and the old claimer can no longer settle.
+    let later = lease + minutes(1);
+    let taken = ok!(store.claim_notifications("w3", later, later + minutes(1), 10));
+    assert_eq!(taken.len(), 3);
+    let lost = store.settle_notification(ids[0], "w1", later, &Settlement::Delivered).await;
+    assert!(matches!(lost, Err(StoreError::NotFound)), "{lost:?}");
+    let retry_at = later + minutes(5);
+    ok!(store.settle_notification(ids[0], "w3", later, &Settlement::Delivered));
+    ok!(store.settle_notification(ids[1], "w3", later, &Settlement::Retry { at: retry_at, error: "HTTP 500".into() }));
+    ok!(store.settle_notification(ids[2], "w3", later, &Settlement::Dead { error: "HTTP 404".into() }));
+    assert_eq!(ok!(store.next_attempt(&ids)), Some(retry_at));
+    assert!(ok!(store.claim_notifications("w3", later, later + minutes(1), 10)).is_empty());
+
+    let dead = NotificationFilter {
+        status: Some(NotificationStatus::Dead),
+        ..NotificationFilter::default()
+    };
+    let [letter] = ok!(store.notifications(&dead, everything())).items.try_into().expect("one dead letter");
+    assert_eq!((letter.id, letter.attempts, letter.last_error.as_deref()), (ids[2], 1, Some("HTTP 404")));
+    let delivered = NotificationFilter {
+        status: Some(NotificationStatus::Delivered),
+        ..NotificationFilter::default()
+    };
+    let [sent] = ok!(store.notifications(&delivered, everything())).items.try_into().expect("one delivered");
+    assert_eq!((sent.id, sent.delivered_at), (ids[0], Some(later)));
+
+    let [retried] = ok!(store.claim_notifications("w4", retry_at, retry_at + minutes(1), 10))
+        .try_into()
+        .expect("the retry comes due");
+    assert_eq!((retried.id, retried.attempts, retried.transition), (ids[1], 1, Transition::Opened));
+    ok!(store.settle_notification(ids[1], "w4", retry_at, &Settlement::Delivered));
+    assert_eq!(ok!(store.next_attempt(&ids)), None);
+    let by_incident = NotificationFilter {
+        incident: Some(retried.incident_id),
+        ..NotificationFilter::default()
+    };
+    assert_eq!(ok!(store.notifications(&by_incident, everything())).items.len(), 3);
+}
+
+on_each_store!(
+    notifications_are_claimed_by_one_worker_and_settled,
+    postgres: notifications_are_claimed_by_one_worker_and_settled_on_postgres,
+    sqlite: notifications_are_claimed_by_one_worker_and_settled_on_sqlite,
+);
+
+async fn the_reminder_sweep_finds_unsettled_incidents(f: &Fixture) {
+    let store = &f.store;
+    let now = t0() + minutes(600);
+    let long_ago = Some(t0());
+    let never = open_incident(store, incident("a", "x", t0())).await;
+    let reminded_long_ago = open_incident(store, Incident { last_notified_at: long_ago, announced: Some(IncidentStatus::Open), ..incident("b", "x", t0()) }).await;
+    open_incident(store, Incident { last_notified_at: Some(now - minutes(5)), ..incident("c", "x", t0()) }).await;
+    open_incident(store, Incident { muted_until: Some(now + minutes(5)), ..incident("d", "x", t0()) }).await;
+    open_incident(store, Incident { cause: Some(never.id), ..incident("e", "x", t0()) }).await;
+    let resolved = |dataset: &str, announced| Incident {
+        status: IncidentStatus::Resolved,
+        resolved_at: long_ago,
+        announced: Some(announced),
+        ..incident(dataset, "x", t0())
+    };
+    let unannounced = open_incident(store, resolved("f", IncidentStatus::Open)).await;
+    open_incident(store, resolved("g", IncidentStatus::Resolved)).await;
+    open_incident(store, Incident { status: IncidentStatus::Acknowledged, ..incident("h", "x", t0()) }).await;
+    let due = Due {
+        now,
+        notified_before: now - minutes(60),
+        resolved_before: now - minutes(60),
+    };
+    let ids: Vec<i64> = ok!(store.incidents_due(due)).iter().map(|i| i.id).collect();
+    assert_eq!(ids, [never.id, reminded_long_ago.id, unannounced.id]);
+}
+
+on_each_store!(
+    the_reminder_sweep_finds_unsettled_incidents,
+    postgres: the_reminder_sweep_finds_unsettled_incidents_on_postgres,
+    sqlite: the_reminder_sweep_finds_unsettled_incidents_on_sqlite,
+);

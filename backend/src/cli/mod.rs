@@ -2,6 +2,8 @@
 //! nothing failed or errored, 1 when a check failed, 2 when a check errored or the
 //! configuration is invalid; `validate` exits 0 or 2.
 
+mod anomaly;
+mod backtest;
 mod explain;
 mod progress;
 mod token;
@@ -9,10 +11,12 @@ mod token;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::json;
 
+use crate::alerts;
 use crate::demo;
 use crate::engine::{Selection, Warehouses};
 use crate::report::{self, HumanStyle};
@@ -67,6 +71,9 @@ enum Command {
         /// Do not record the run in the project's store (no history, no drift).
         #[arg(long)]
         no_store: bool,
+        /// Open and resolve incidents and send their alerts (Slack, email) before exiting.
+        #[arg(long, conflicts_with = "no_store")]
+        alert: bool,
     },
     /// Create or upgrade the project's results store.
     Migrate {
@@ -99,6 +106,25 @@ enum Command {
         #[arg(long)]
         read_needs_token: bool,
     },
+    /// Replay a dataset's stored history through anomaly detection and show which points
+    /// would have alerted (each judged only from the points before it).
+    Backtest {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// The dataset to replay.
+        #[arg(long)]
+        dataset: String,
+        /// Only this check (default: the checks with an `anomaly` threshold, else all).
+        #[arg(long)]
+        check: Option<String>,
+        /// low, medium, high, or a number of robust standard deviations (lower flags more);
+        /// overrides the checks' own.
+        #[arg(long, value_parser = parse_sensitivity)]
+        sensitivity: Option<crate::anomaly::Sensitivity>,
+        /// Output format (`json` for scripts).
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
     /// Manage the API tokens of `tidemark serve`.
     Token {
         #[command(subcommand)]
@@ -109,6 +135,11 @@ enum Command {
         /// Where to write the demo project and warehouse [default: <temp dir>/tidemark-demo].
         #[arg(long)]
         dir: Option<PathBuf>,
+    },
+    /// Anomaly detection on a metric series, outside any project.
+    Anomaly {
+        #[command(subcommand)]
+        command: anomaly::AnomalyCommand,
     },
 }
 
@@ -179,8 +210,16 @@ async fn execute(command: Command) -> u8 {
             selection,
             format,
             no_store,
+            alert,
         } => match load(&dir, format) {
-            Ok(project) => run(&project, selection.into(), format, !no_store).await,
+            Ok(project) => {
+                let record = match (no_store, alert) {
+                    (true, _) => Record::Not,
+                    (false, false) => Record::Results,
+                    (false, true) => Record::AndAlert,
+                };
+                run(project, selection.into(), format, record).await
+            }
             Err(code) => code,
         },
         Command::Migrate { dir } => match load(&dir, Format::Human) {
@@ -214,7 +253,30 @@ async fn execute(command: Command) -> u8 {
             Err(code) => code,
         },
         Command::Demo { dir } => demo(dir.unwrap_or_else(demo::default_dir)).await,
+        Command::Anomaly { command } => anomaly::run(command),
+        Command::Backtest {
+            dir,
+            dataset,
+            check,
+            sensitivity,
+            format,
+        } => match load(&dir, format) {
+            Ok(project) => {
+                let request = backtest::Request {
+                    dataset,
+                    check,
+                    sensitivity,
+                    format,
+                };
+                backtest::run(&project, &request).await
+            }
+            Err(code) => code,
+        },
     }
+}
+
+fn parse_sensitivity(text: &str) -> Result<crate::anomaly::Sensitivity, String> {
+    text.parse()
 }
 
 fn validate(dir: &Path, format: Format) -> u8 {
@@ -316,14 +378,35 @@ async fn prune(project: &Project) -> u8 {
     }
 }
 
-async fn run(project: &Project, selection: Selection, format: Format, record: bool) -> u8 {
-    let datasets = selected(project, &selection);
+/// What `tidemark run` records besides printing the results.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Record {
+    /// `--no-store`
+    Not,
+    Results,
+    /// `--alert`: incidents too, and their notifications are sent.
+    AndAlert,
+}
+
+/// How long `tidemark run --alert` keeps retrying notifications before it exits.
+const ALERT_PATIENCE: std::time::Duration = std::time::Duration::from_secs(120);
+
+async fn run(project: Project, selection: Selection, format: Format, record: Record) -> u8 {
+    let project = Arc::new(project);
+    let datasets = selected(&project, &selection);
     if datasets.is_empty() {
         eprintln!("error: no dataset matches the selection");
         return EXIT_ERROR;
     }
-    let store = if record {
-        match open_store(project).await {
+    let alerting = match record {
+        Record::AndAlert => match start_alerting(&project) {
+            Ok(alerting) => Some(alerting),
+            Err(code) => return code,
+        },
+        _ => None,
+    };
+    let store = if record != Record::Not {
+        match open_store(&project).await {
             Ok(store) => Some(store),
             Err(code) => {
                 eprintln!("(use --no-store to run the checks without recording them)");
@@ -334,7 +417,7 @@ async fn run(project: &Project, selection: Selection, format: Format, record: bo
         None
     };
     let progress = progress::ProgressLine::start(datasets.len());
-    let warehouses = Warehouses::connect(project, &datasets).await;
+    let warehouses = Warehouses::connect(&project, &datasets).await;
     let (report, unrecorded) = runner::run_batch(
         store.as_ref(),
         &warehouses,
@@ -347,6 +430,9 @@ async fn run(project: &Project, selection: Selection, format: Format, record: bo
     progress.finish();
     for error in &unrecorded {
         eprintln!("error: results not recorded: {error}");
+    }
+    if let (Some(alerting), Some(store)) = (&alerting, &store) {
+        send_alerts(alerting, store).await;
     }
     let output = match format {
         Format::Human => report::render_human(&report, human_style()),
@@ -361,6 +447,38 @@ async fn run(project: &Project, selection: Selection, format: Format, record: bo
         report.summary.exit_code()
     } else {
         EXIT_ERROR
+    }
+}
+
+/// Turns alerting on for this run; template problems are printed like other diagnostics.
+fn start_alerting(project: &Arc<Project>) -> Result<Arc<alerts::Alerting>, u8> {
+    let (_, watched) = tokio::sync::watch::channel(Arc::clone(project));
+    match alerts::Alerting::new(watched) {
+        Ok(alerting) => {
+            alerts::enable(&alerting);
+            Ok(alerting)
+        }
+        Err(diagnostics) => {
+            for diagnostic in &diagnostics {
+                eprintln!("{diagnostic}");
+            }
+            Err(EXIT_ERROR)
+        }
+    }
+}
+
+/// Re-notifies what is due, then delivers what this run enqueued before exiting; what
+/// cannot be delivered in time is left to the outbox (a server delivers it).
+async fn send_alerts(alerting: &alerts::Alerting, store: &Store) {
+    if let Err(e) = alerts::remind(alerting, store, chrono::Utc::now()).await {
+        eprintln!("error: reminders not sent: {e}");
+    }
+    match alerting.deliver_enqueued(store, ALERT_PATIENCE).await {
+        Ok(0) => {}
+        Ok(pending) => eprintln!(
+            "warning: {pending} alert(s) not delivered yet; they stay in the store's outbox"
+        ),
+        Err(e) => eprintln!("error: alerts not delivered: {e}"),
     }
 }
 
@@ -382,7 +500,7 @@ async fn demo(dir: PathBuf) -> u8 {
         Ok(project) => project,
         Err(code) => return code,
     };
-    let code = run(&project, Selection::default(), Format::Human, true).await;
+    let code = run(project, Selection::default(), Format::Human, Record::Results).await;
     println!("\nThe demo data has these problems placed on purpose:");
     for problem in demo::PLACED_PROBLEMS {
         println!("  - {problem}");

@@ -54,9 +54,6 @@ pub fn judge_metric(check: &Check, value: Option<f64>) -> Verdict {
             describe_bound(&check.kind, bound)
         ));
     }
-    if t.anomaly.is_some() {
-        message.push_str("; anomaly: no history yet, judged once enough runs are stored");
-    }
     Verdict {
         outcome,
         value: Some(v),

@@ -3,13 +3,15 @@
 //! never stops another; a check that could not run is `error`, never `pass`. The engine
 //! does not know who called it: the CLI and the scheduler both go through `runner`.
 
+mod anomaly;
 mod evaluate;
 mod plan;
 mod result;
 
+pub use anomaly::{AnomalyContext, MAX_HISTORY, anomaly_settings, judge_anomaly};
 pub use evaluate::{DriftBase, format_number};
 pub use plan::{CheckPlan, DatasetPlan, Derivation, plan_alone, plan_dataset};
-pub use result::{CheckResult, Outcome, RunReport, Summary};
+pub use result::{Band, CheckResult, Outcome, RunReport, Summary, serialize_number};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -36,8 +38,19 @@ impl Selection {
 
 /// The warehouses of a project, connected once and shared by every dataset run: the CLI
 /// holds them for one invocation, the server for as long as its configuration lasts.
+/// A project's warehouse connections, and the calendar its datasets are judged by: what a
+/// run needs of the project besides the dataset itself.
 pub struct Warehouses {
     connections: BTreeMap<String, Result<Arc<Warehouse>, String>>,
+    calendar: Calendar,
+}
+
+/// The project-wide clock of anomaly thresholds: the zone of datasets that name none, and
+/// the holidays judged like Sundays.
+#[derive(Clone, Debug, Default)]
+pub struct Calendar {
+    pub timezone: chrono_tz::Tz,
+    pub holidays: Option<crate::anomaly::HolidayCalendar>,
 }
 
 impl Warehouses {
@@ -58,7 +71,15 @@ impl Warehouses {
         });
         Self {
             connections: join_all(connections).await.into_iter().collect(),
+            calendar: Calendar {
+                timezone: project.defaults.timezone,
+                holidays: project.holidays.clone(),
+            },
         }
+    }
+
+    pub fn calendar(&self) -> &Calendar {
+        &self.calendar
     }
 
     /// The warehouse, or why it cannot be used.
@@ -193,5 +214,6 @@ fn result(dataset: &Dataset, check: &Check, verdict: Verdict) -> CheckResult {
         expected: expected(&check.thresholds),
         message: verdict.message,
         severity: check.severity,
+        band: None,
     }
 }

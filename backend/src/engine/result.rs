@@ -2,7 +2,7 @@
 //! (CHECKS.md), and the summary and exit code derived from them.
 
 use chrono::{DateTime, Utc};
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 
 use crate::spec::Severity;
 
@@ -50,6 +50,20 @@ pub struct CheckResult {
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub severity: Option<Severity>,
+    /// Where an `anomaly` threshold expected the value this time, when it judged it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub band: Option<Band>,
+}
+
+/// The expected band of an `anomaly` threshold: learned from the check's history, kept with
+/// the result and its metric point so that charts can draw it.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Band {
+    pub lower: f64,
+    pub upper: f64,
+    /// The detector judged the value an anomaly (outside the band, in a watched
+    /// direction). Anomalous points are kept out of what later runs learn from.
+    pub anomalous: bool,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -138,6 +152,7 @@ mod tests {
             expected: None,
             message: String::new(),
             severity: None,
+            band: None,
         }
     }
 

@@ -143,6 +143,7 @@ mod tests {
             expected: None,
             message: message.into(),
             severity: None,
+            band: None,
         }
     }
 

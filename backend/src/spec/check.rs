@@ -619,7 +619,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::spec::{AnomalySpec, Bound, Literal};
+    use crate::spec::{AnomalySpec, AnomalyWatch, Bound, Literal};
 
     /// Reads a YAML list of checks; `Err` holds the diagnostics as printed.
     fn load(yaml: &str) -> Result<Vec<Check>, Vec<String>> {
@@ -687,7 +687,13 @@ mod tests {
             Some(AnomalySpec {
                 sensitivity: Some("high".into()),
                 direction: Some("up".into()),
+                watch: AnomalyWatch::Value,
             })
+        );
+        let check = one("- row_count: { anomaly: { watch: added } }");
+        assert_eq!(
+            check.thresholds.anomaly.map(|a| a.watch),
+            Some(AnomalyWatch::Added)
         );
         let check = one("- sum: { column: x, anomaly: }");
         assert_eq!(check.thresholds.anomaly, Some(AnomalySpec::default()));

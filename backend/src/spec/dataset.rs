@@ -1,9 +1,14 @@
 //! A dataset file: one dataset, its settings and its checks.
 
-use super::check::{self, kind_spec};
-use super::reader::{Cx, Fields, optional};
-use super::yaml::{Node, Value};
-use super::{Check, Dataset, FreshnessSla, Location, Sla, TableRef, suggest};
+use std::time::Duration;
+
+use super::check::{self, SEVERITIES, kind_spec};
+use super::reader::{Cx, Fields, optional, timezone_hint};
+use super::yaml::{Node, Pos, Value};
+use super::{
+    Bound, Check, CheckKind, Dataset, FreshBy, FreshnessSla, Location, Severity, Sla, TableRef,
+    Thresholds, suggest,
+};
 
 pub(crate) const DATASET_KEYS: [&str; 11] = [
     "dataset",
@@ -18,8 +23,8 @@ pub(crate) const DATASET_KEYS: [&str; 11] = [
     "description",
     "checks",
 ];
-pub(crate) const SLA_KEYS: [&str; 1] = ["freshness"];
-pub(crate) const FRESHNESS_SLA_KEYS: [&str; 2] = ["column", "within"];
+pub(crate) const SLA_KEYS: [&str; 3] = ["freshness", "checks", "severity"];
+pub(crate) const FRESHNESS_SLA_KEYS: [&str; 3] = ["column", "within", "fresh_by"];
 
 /// What dataset files may refer to in `tidemark.yml`: every declared name, valid or not, so
 /// one broken warehouse does not also make each dataset using it an error.
@@ -203,12 +208,21 @@ fn settings(
     let filter = fields.read(cx, "filter", Cx::string);
     // Validated for the user's sake; the model has no place for it yet.
     let description = fields.read(cx, "description", Cx::string);
-    let sla = fields.read(cx, "sla", |cx, node, _| sla(cx, node));
     description?;
     let checks = fields.read(cx, "checks", |cx, node, key| {
         let items = cx.list(node, key)?;
         check::checks(cx, items, context)
     });
+    let names: Option<Vec<&str>> = checks
+        .as_ref()
+        .map(|checks| checks.iter().flatten().map(|c| c.name.as_str()).collect());
+    let sla = fields.read(cx, "sla", |cx, node, _| sla(cx, node, names.as_deref()));
+    let (sla, measure) = match sla? {
+        Some((sla, measure)) => (Some(sla), measure),
+        None => (None, None),
+    };
+    let mut checks = checks?.unwrap_or_default();
+    checks.extend(measure);
     Some(Settings {
         owner: owner?,
         schedule: schedule?,
@@ -216,8 +230,8 @@ fn settings(
         tags: tags?.unwrap_or_default(),
         upstream: upstream?.unwrap_or_default(),
         filter: filter?,
-        sla: sla?,
-        checks: checks?.unwrap_or_default(),
+        sla,
+        checks,
     })
 }
 
@@ -236,20 +250,137 @@ fn owner(cx: &mut Cx<'_>, node: &Node, declared: &Declared<'_>) -> Option<String
     None
 }
 
-fn sla(cx: &mut Cx<'_>, node: &Node) -> Option<Sla> {
+/// The SLA, and the check that measures its freshness when it has one. `names` are the
+/// dataset's check names (`None` when its checks had problems: nothing to compare with).
+fn sla(cx: &mut Cx<'_>, node: &Node, names: Option<&[&str]>) -> Option<(Sla, Option<Check>)> {
     let fields = cx.fields(node, "sla", &SLA_KEYS)?;
-    let freshness = optional(fields.get("freshness").map(|node| {
-        let fields = cx.fields(node, "freshness", &FRESHNESS_SLA_KEYS)?;
-        let column = fields
-            .require(cx, "column")
-            .and_then(|node| cx.string(node, "column"));
-        let within = fields
-            .require(cx, "within")
-            .and_then(|node| cx.duration(node, "within"));
-        Some(FreshnessSla {
-            column: column?,
-            within: within?,
+    let severity = fields.read(cx, "severity", |cx, node, key| {
+        cx.choice(node, key, &SEVERITIES).and_then(Severity::parse)
+    });
+    let checks = fields.read(cx, "checks", |cx, node, key| {
+        sla_checks(cx, node, key, names)
+    });
+    let freshness = optional(
+        fields
+            .get("freshness")
+            .map(|node| freshness_sla(cx, node, names)),
+    )?;
+    let severity = severity?.unwrap_or(Sla::DEFAULT_SEVERITY);
+    let sla = Sla {
+        freshness: freshness.as_ref().map(|(sla, _)| sla.clone()),
+        checks: checks?.unwrap_or_default(),
+        severity,
+    };
+    let measure = freshness.map(|(freshness, pos)| Check {
+        name: Sla::FRESHNESS_CHECK.to_owned(),
+        kind: CheckKind::Freshness {
+            column: freshness.column.clone(),
+        },
+        thresholds: Thresholds {
+            fail: freshness.within.map(|within| Bound::Max(within.as_secs_f64())),
+            ..Thresholds::default()
+        },
+        filter: None,
+        severity: Some(severity),
+        description: Some("The dataset's freshness SLA.".to_owned()),
+        location: cx.location(pos),
+    });
+    Some((sla, measure))
+}
+
+/// `freshness: {column, within, fresh_by}`, with the position the measuring check points at.
+fn freshness_sla(
+    cx: &mut Cx<'_>,
+    node: &Node,
+    names: Option<&[&str]>,
+) -> Option<(FreshnessSla, Pos)> {
+    let fields = cx.fields(node, "freshness", &FRESHNESS_SLA_KEYS)?;
+    let column = fields
+        .require(cx, "column")
+        .and_then(|node| cx.string(node, "column"));
+    let within = fields.read(cx, "within", Cx::duration);
+    let fresh_by = fields.read(cx, "fresh_by", fresh_by);
+    let (within, fresh_by): (Option<Duration>, Option<FreshBy>) = (within?, fresh_by?);
+    if within.is_none() && fresh_by.is_none() {
+        cx.error(
+            node.pos,
+            "a freshness SLA needs 'within' (a duration), 'fresh_by' (a time of day), or both",
+        );
+        return None;
+    }
+    if names.is_some_and(|names| names.contains(&Sla::FRESHNESS_CHECK)) {
+        cx.error(
+            node.pos,
+            format!(
+                "a check is named '{}', the name of the check measuring this SLA: rename it",
+                Sla::FRESHNESS_CHECK
+            ),
+        );
+        return None;
+    }
+    let sla = FreshnessSla {
+        column: column?,
+        within,
+        fresh_by,
+    };
+    Some((sla, node.pos))
+}
+
+/// `fresh_by: "09:00 Europe/Berlin"` (the timezone defaults to UTC).
+fn fresh_by(cx: &mut Cx<'_>, node: &Node, key: &str) -> Option<FreshBy> {
+    let text = cx.text(node, key)?;
+    let (time, zone) = match text.value.trim().split_once(' ') {
+        Some((time, zone)) => (time, zone.trim()),
+        None => (text.value.trim(), "UTC"),
+    };
+    let Ok(time) = chrono::NaiveTime::parse_from_str(time, "%H:%M") else {
+        let shown = text.shown();
+        cx.error(
+            node.pos,
+            format!(
+                "invalid value {shown} for '{key}': expected a time of day HH:MM and a \
+                 timezone, e.g. \"09:00 Europe/Berlin\""
+            ),
+        );
+        return None;
+    };
+    let Ok(timezone) = zone.parse::<chrono_tz::Tz>() else {
+        let hint = timezone_hint(zone);
+        cx.error(
+            node.pos,
+            format!("unknown timezone '{zone}' in '{key}'{hint}"),
+        );
+        return None;
+    };
+    Some(FreshBy { time, timezone })
+}
+
+/// `checks: [name, …]`: checks of the dataset whose failures breach the SLA.
+fn sla_checks(
+    cx: &mut Cx<'_>,
+    node: &Node,
+    key: &str,
+    names: Option<&[&str]>,
+) -> Option<Vec<String>> {
+    let items = cx.list(node, key)?;
+    let checks: Vec<Option<String>> = items
+        .iter()
+        .map(|item| {
+            let name = cx.string(item, key)?;
+            match names {
+                Some(names) if !names.contains(&name.as_str()) => {
+                    let hint = suggest::hint(
+                        &name,
+                        names,
+                        "checks of the dataset",
+                        "the dataset has no checks",
+                    );
+                    cx.error(item.pos, format!("unknown check '{name}' in 'checks'{hint}"));
+                    None
+                }
+                _ => Some(name),
+            }
         })
-    }))?;
-    Some(Sla { freshness })
+        .collect();
+    checks.into_iter().collect()
 }

@@ -56,11 +56,59 @@ pub struct Project {
     pub warehouses: BTreeMap<String, WarehouseConfig>,
     pub defaults: Defaults,
     pub retention: Retention,
+    /// Days anomaly thresholds judge like a Sunday (`holidays:`).
+    pub holidays: Option<crate::anomaly::HolidayCalendar>,
     pub owners: BTreeMap<String, Owner>,
     pub channels: BTreeMap<String, Channel>,
     /// Mail server for email channels; required when any channel sends email.
     pub smtp: Option<Smtp>,
+    /// Where the dashboard is served; alerts link to `<dashboard_url>/datasets/<name>`.
+    /// No trailing slash.
+    pub dashboard_url: String,
+    pub alerts: AlertPolicy,
     pub datasets: Vec<Dataset>,
+}
+
+impl Project {
+    pub const DEFAULT_DASHBOARD_URL: &str = "http://127.0.0.1:8321";
+}
+
+/// How incidents notify (`alerts:` in `tidemark.yml`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct AlertPolicy {
+    /// An open incident nobody acknowledged is notified again after this long.
+    pub renotify_after: Duration,
+    /// A check that fails again this soon after its incident resolved reopens it, and its
+    /// further changes within the window are not notified (a flapping check does not spam).
+    pub flap_window: Duration,
+    /// Delivery attempts of a notification before it is dead-lettered.
+    pub max_attempts: u32,
+    /// Extra channels by tag and severity, besides the owner's.
+    pub routes: Vec<AlertRoute>,
+    /// A folder whose template files replace the built-in ones of the same name.
+    pub templates: Option<PathBuf>,
+}
+
+impl Default for AlertPolicy {
+    fn default() -> Self {
+        AlertPolicy {
+            renotify_after: Duration::from_secs(4 * 3_600),
+            flap_window: Duration::from_secs(3_600),
+            max_attempts: 8,
+            routes: Vec::new(),
+            templates: None,
+        }
+    }
+}
+
+/// `routes: [{tags: [tier-1], min_severity: high, channels: [oncall]}]`: incidents of
+/// datasets with any of the tags (any dataset when none are given), at least this severe
+/// (any when not given), also go to these channels.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AlertRoute {
+    pub tags: Vec<String>,
+    pub min_severity: Option<Severity>,
+    pub channels: Vec<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -156,15 +204,50 @@ pub struct Dataset {
     pub location: Location,
 }
 
-#[derive(Clone, Debug)]
+/// A dataset's service levels (`sla:`). A breach opens an incident with the SLA's severity.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Sla {
+    /// Measured by a check named [`Sla::FRESHNESS_CHECK`] added to the dataset's checks, so
+    /// it is computed in the dataset's one aggregate query like any freshness check.
     pub freshness: Option<FreshnessSla>,
+    /// Checks of the dataset that must pass: a failure of one breaches the SLA.
+    pub checks: Vec<String>,
+    pub severity: Severity,
 }
 
-#[derive(Clone, Debug)]
+impl Sla {
+    /// The name of the check that measures the freshness SLA.
+    pub const FRESHNESS_CHECK: &str = "sla:freshness";
+    pub const DEFAULT_SEVERITY: Severity = Severity::High;
+
+    /// Whether a failure of `check` breaches this SLA.
+    pub fn covers(&self, check: &str) -> bool {
+        (check == Sla::FRESHNESS_CHECK && self.freshness.is_some())
+            || self.checks.iter().any(|c| c == check)
+    }
+}
+
+/// The newest value of `column` must be at most `within` old, and/or from the current day
+/// once `fresh_by` has passed. At least one of the two is set.
+#[derive(Clone, Debug, PartialEq)]
 pub struct FreshnessSla {
     pub column: String,
-    pub within: Duration,
+    pub within: Option<Duration>,
+    pub fresh_by: Option<FreshBy>,
+}
+
+/// `fresh_by: "09:00 Europe/Berlin"`: from this time of day on, the newest value must be
+/// from that day (local midnight or later), every day.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FreshBy {
+    pub time: chrono::NaiveTime,
+    pub timezone: chrono_tz::Tz,
+}
+
+impl fmt::Display for FreshBy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.time.format("%H:%M"), self.timezone.name())
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -363,6 +446,61 @@ pub enum CheckKind {
     SqlMetric {
         query: String,
     },
+    /// Thresholds are on the test's result: `Min` bounds on a p-value (`ks`, `chi_square`:
+    /// a smaller p-value is stronger evidence of drift), `Max` bounds on a PSI.
+    Distribution {
+        column: String,
+        /// `None`: `ks` for a numeric column, `chi_square` for any other.
+        method: Option<DriftMethod>,
+        reference: DriftReference,
+    },
+}
+
+/// How a `distribution` check tests drift.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DriftMethod {
+    /// Two-sample Kolmogorov-Smirnov test of a numeric column; the value is its p-value.
+    Ks,
+    /// Population stability index over the reference's deciles or the values; the value is
+    /// the index (0 for identical distributions).
+    Psi,
+    /// Chi-square test of homogeneity of value frequencies; the value is its p-value.
+    ChiSquare,
+}
+
+impl DriftMethod {
+    pub const ALL: [DriftMethod; 3] = [DriftMethod::Ks, DriftMethod::Psi, DriftMethod::ChiSquare];
+
+    /// The YAML spelling.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            DriftMethod::Ks => "ks",
+            DriftMethod::Psi => "psi",
+            DriftMethod::ChiSquare => "chi_square",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.keyword() == s)
+    }
+
+    /// Whether the value is a p-value (drift when it is small) rather than an index (drift
+    /// when it is large).
+    pub fn is_p_value(self) -> bool {
+        self != DriftMethod::Psi
+    }
+}
+
+/// What a `distribution` check compares the column with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DriftReference {
+    /// The profile the check's previous run recorded.
+    Previous,
+    /// The profiles recorded in the 7 days before the run, pooled (each run weighs the same).
+    Last7Days,
+    /// The last profile recorded at or before this time: a fixed baseline.
+    Snapshot(chrono::DateTime<chrono::Utc>),
 }
 
 impl CheckKind {
@@ -378,6 +516,7 @@ impl CheckKind {
             CheckKind::Freshness { .. } => "freshness",
             CheckKind::Schema { .. } => "schema",
             CheckKind::SqlMetric { .. } => "sql_metric",
+            CheckKind::Distribution { .. } => "distribution",
         }
     }
 
@@ -388,7 +527,8 @@ impl CheckKind {
             | CheckKind::MissingPercent { column, .. }
             | CheckKind::InvalidCount { column, .. }
             | CheckKind::Aggregate { column, .. }
-            | CheckKind::Freshness { column } => Some(column),
+            | CheckKind::Freshness { column }
+            | CheckKind::Distribution { column, .. } => Some(column),
             CheckKind::DuplicateCount { columns } if columns.len() == 1 => Some(&columns[0]),
             _ => None,
         }
@@ -423,12 +563,24 @@ impl Bound {
     }
 }
 
-/// Anomaly thresholds are parsed now and evaluated once the store keeps history.
+/// `anomaly: {…}`: judged against the check's history by [`crate::anomaly`].
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct AnomalySpec {
-    /// `low`/`medium`/`high` or a number, kept as written until the detector exists.
+    /// `low`/`medium`/`high` or a number, as written (validated).
     pub sensitivity: Option<String>,
+    /// `up`, `down` or `both`, as written (validated).
     pub direction: Option<String>,
+    pub watch: AnomalyWatch,
+}
+
+/// What an anomaly threshold watches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum AnomalyWatch {
+    /// The check's value (a `row_count`: the total rows).
+    #[default]
+    Value,
+    /// How much the value grew since the previous run (a `row_count`: the rows added).
+    Added,
 }
 
 #[derive(Clone, Debug, PartialEq, Default)]

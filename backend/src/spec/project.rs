@@ -1,31 +1,48 @@
-//! `tidemark.yml`: warehouses, defaults, notification channels, owners and where the dataset
-//! files are. URLs are secrets (passwords live in them): messages about them name the
+//! `tidemark.yml`: warehouses, defaults, notification channels, owners, alert routing and
+//! where the dataset files are. URLs are secrets (passwords live in them): messages about them name the
 //! warehouse or key, never the value.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use crate::anomaly::HolidayCalendar;
 use super::reader::{Cx, Fields};
 use super::yaml::{Node, Pos, Value};
-use super::{Channel, Defaults, Owner, Project, Retention, Secret, Smtp, WarehouseConfig, suggest};
+use super::check::SEVERITIES;
+use super::{
+    AlertPolicy, AlertRoute, Channel, Defaults, Owner, Project, Retention, Secret, Severity, Smtp,
+    WarehouseConfig, suggest,
+};
 
-pub(crate) const PROJECT_KEYS: [&str; 9] = [
+pub(crate) const PROJECT_KEYS: [&str; 12] = [
     "version",
     "store",
     "retention",
+    "holidays",
     "warehouses",
     "defaults",
     "channels",
     "smtp",
     "owners",
+    "alerts",
+    "dashboard_url",
     "checks",
 ];
 pub(crate) const WAREHOUSE_KEYS: [&str; 3] = ["url", "max_connections", "query_timeout"];
 pub(crate) const DEFAULTS_KEYS: [&str; 2] = ["schedule", "timezone"];
 pub(crate) const RETENTION_KEYS: [&str; 2] = ["results", "metrics"];
+pub(crate) const HOLIDAYS_KEYS: [&str; 2] = ["country", "dates"];
 pub(crate) const CHANNEL_KEYS: [&str; 2] = ["slack", "email"];
 pub(crate) const SMTP_KEYS: [&str; 2] = ["url", "from"];
 pub(crate) const OWNER_KEYS: [&str; 1] = ["channels"];
+pub(crate) const ALERTS_KEYS: [&str; 5] = [
+    "renotify_after",
+    "flap_window",
+    "max_attempts",
+    "routes",
+    "templates",
+];
+pub(crate) const ROUTE_KEYS: [&str; 3] = ["tags", "min_severity", "channels"];
 pub(crate) const WAREHOUSE_SCHEMES: [&str; 5] = [
     "postgres://",
     "postgresql://",
@@ -73,22 +90,34 @@ pub(crate) fn load(cx: &mut Cx<'_>, root: &Node, file: &Path) -> Draft {
         .and_then(|node| warehouses(cx, node));
     let defaults = fields.read(cx, "defaults", |cx, node, _| defaults(cx, node));
     let retention = fields.read(cx, "retention", |cx, node, _| retention(cx, node));
+    let holidays = fields.read(cx, "holidays", |cx, node, _| holidays(cx, node));
     let smtp = fields.read(cx, "smtp", |cx, node, _| smtp(cx, node));
     let has_smtp = fields.get("smtp").is_some();
     let channels = fields.read(cx, "channels", |cx, node, _| channels(cx, node, has_smtp));
     let channel_names = names(&fields, "channels");
     let owners = fields.read(cx, "owners", |cx, node, _| owners(cx, node, &channel_names));
+    let root = file.parent().map(Path::to_path_buf).unwrap_or_default();
+    let alerts = fields.read(cx, "alerts", |cx, node, _| {
+        alerts(cx, node, &channel_names, &root)
+    });
+    let dashboard_url = fields.read(cx, "dashboard_url", |cx, node, key| {
+        http_url(cx, node, key).map(|url| url.trim_end_matches('/').to_owned())
+    });
     draft.project = version.and_then(|()| {
         Some(Project {
-            root: file.parent().map(Path::to_path_buf).unwrap_or_default(),
+            root,
             file: file.to_path_buf(),
             store: store?,
             warehouses: warehouses?,
             defaults: defaults?.unwrap_or_default(),
             retention: retention?.unwrap_or_default(),
+            holidays: holidays?,
             owners: owners?.unwrap_or_default(),
             channels: channels?.unwrap_or_default(),
             smtp: smtp?,
+            dashboard_url: dashboard_url?
+                .unwrap_or_else(|| Project::DEFAULT_DASHBOARD_URL.to_owned()),
+            alerts: alerts?.unwrap_or_default(),
             datasets: Vec::new(),
         })
     });
@@ -201,6 +230,31 @@ fn retention(cx: &mut Cx<'_>, node: &Node) -> Option<Retention> {
     })
 }
 
+/// `holidays: {country: DE, dates: [2026-12-24]}`: days anomaly thresholds judge like a
+/// Sunday.
+fn holidays(cx: &mut Cx<'_>, node: &Node) -> Option<HolidayCalendar> {
+    let fields = cx.fields(node, "holidays", &HOLIDAYS_KEYS)?;
+    let country = fields.read(cx, "country", |cx, node, key| {
+        let code = cx.string(node, key)?;
+        HolidayCalendar::country(&code)
+            .map_err(|e| cx.error(node.pos, e))
+            .ok()
+    });
+    let dates = fields.read(cx, "dates", |cx, node, key| {
+        let mut dates = Vec::new();
+        for item in cx.list(node, key)? {
+            let text = cx.string(item, key)?;
+            match chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d") {
+                Ok(date) => dates.push(date),
+                Err(_) => cx.error(item.pos, format!("invalid date {text:?} in 'dates' (expected YYYY-MM-DD)")),
+            }
+        }
+        Some(dates)
+    });
+    let calendar = country?.unwrap_or_default();
+    Some(calendar.with_dates(dates?.unwrap_or_default()))
+}
+
 fn smtp(cx: &mut Cx<'_>, node: &Node) -> Option<Smtp> {
     let fields = cx.fields(node, "smtp", &SMTP_KEYS)?;
     let url = fields.require(cx, "url").and_then(|node| {
@@ -241,11 +295,7 @@ fn channel(cx: &mut Cx<'_>, node: &Node, name: &str, has_smtp: bool) -> Option<C
         (Some(slack), None) => {
             let fields = cx.fields(slack, "slack", &["webhook_url"])?;
             let node = fields.require(cx, "webhook_url")?;
-            let url = cx.string(node, "webhook_url")?;
-            if !(url.starts_with("https://") || url.starts_with("http://")) {
-                cx.error(node.pos, "'webhook_url' must be an http:// or https:// URL");
-                return None;
-            }
+            let url = http_url(cx, node, "webhook_url")?;
             Some(Channel::Slack {
                 webhook_url: Secret::new(url),
             })
@@ -282,6 +332,16 @@ fn channel(cx: &mut Cx<'_>, node: &Node, name: &str, has_smtp: bool) -> Option<C
     }
 }
 
+/// An `http://` or `https://` URL.
+fn http_url(cx: &mut Cx<'_>, node: &Node, key: &str) -> Option<String> {
+    let url = cx.string(node, key)?;
+    if url.starts_with("https://") || url.starts_with("http://") {
+        return Some(url);
+    }
+    cx.error(node.pos, format!("'{key}' must be an http:// or https:// URL"));
+    None
+}
+
 fn email(cx: &mut Cx<'_>, node: &Node, key: &str) -> Option<String> {
     let text = cx.text(node, key)?;
     if text.value.contains('@') {
@@ -315,6 +375,13 @@ fn owner(cx: &mut Cx<'_>, node: &Node, name: &str, declared: &[&str]) -> Option<
     let Some(list) = fields.get("channels") else {
         return Some(Owner::default());
     };
+    Some(Owner {
+        channels: channel_list(cx, list, declared)?,
+    })
+}
+
+/// A list of declared channel names.
+fn channel_list(cx: &mut Cx<'_>, list: &Node, declared: &[&str]) -> Option<Vec<String>> {
     let items = cx.list(list, "channels")?;
     let channels: Vec<Option<String>> = items
         .iter()
@@ -333,8 +400,59 @@ fn owner(cx: &mut Cx<'_>, node: &Node, name: &str, declared: &[&str]) -> Option<
             None
         })
         .collect();
-    Some(Owner {
-        channels: channels.into_iter().collect::<Option<_>>()?,
+    channels.into_iter().collect()
+}
+
+/// `alerts: {renotify_after, flap_window, max_attempts, routes, templates}`.
+fn alerts(cx: &mut Cx<'_>, node: &Node, channels: &[String], root: &Path) -> Option<AlertPolicy> {
+    let fields = cx.fields(node, "alerts", &ALERTS_KEYS)?;
+    let channels: Vec<&str> = channels.iter().map(String::as_str).collect();
+    let renotify_after = fields.read(cx, "renotify_after", Cx::duration);
+    let flap_window = fields.read(cx, "flap_window", Cx::duration);
+    let max_attempts = fields.read(cx, "max_attempts", |cx, node, key| cx.whole(node, key, 1));
+    let routes = fields.read(cx, "routes", |cx, node, key| {
+        let items = cx.list(node, key)?;
+        let routes: Vec<Option<AlertRoute>> = items
+            .iter()
+            .map(|item| route(cx, item, &channels))
+            .collect();
+        routes.into_iter().collect::<Option<Vec<_>>>()
+    });
+    let templates = fields.read(cx, "templates", |cx, node, key| {
+        let folder = root.join(cx.string(node, key)?);
+        if folder.is_dir() {
+            return Some(folder);
+        }
+        cx.error(
+            node.pos,
+            format!("'{key}' must be a folder (relative to the folder of tidemark.yml)"),
+        );
+        None
+    });
+    let defaults = AlertPolicy::default();
+    Some(AlertPolicy {
+        renotify_after: renotify_after?.unwrap_or(defaults.renotify_after),
+        flap_window: flap_window?.unwrap_or(defaults.flap_window),
+        max_attempts: max_attempts?.unwrap_or(defaults.max_attempts),
+        routes: routes?.unwrap_or_default(),
+        templates: templates?,
+    })
+}
+
+/// One entry of `routes:`; `channels` is required.
+fn route(cx: &mut Cx<'_>, node: &Node, declared: &[&str]) -> Option<AlertRoute> {
+    let fields = cx.fields(node, "route", &ROUTE_KEYS)?;
+    let tags = fields.read(cx, "tags", Cx::optional_strings);
+    let min_severity = fields.read(cx, "min_severity", |cx, node, key| {
+        cx.choice(node, key, &SEVERITIES).and_then(Severity::parse)
+    });
+    let channels = fields
+        .require(cx, "channels")
+        .and_then(|list| channel_list(cx, list, declared));
+    Some(AlertRoute {
+        tags: tags?.unwrap_or_default(),
+        min_severity: min_severity?,
+        channels: channels?,
     })
 }
 

@@ -256,11 +256,7 @@ impl<'a> Cx<'a> {
         if let Ok(timezone) = text.value.parse::<chrono_tz::Tz>() {
             return Some(timezone);
         }
-        let names: Vec<&str> = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()).collect();
-        let hint = match suggest::closest(&text.value, &names) {
-            Some(candidate) => format!(" (did you mean '{candidate}'?)"),
-            None => " (use an IANA name such as UTC or Europe/Berlin)".to_owned(),
-        };
+        let hint = timezone_hint(&text.value);
         let shown = text.shown();
         self.error(node.pos, format!("unknown timezone {shown}{hint}"));
         None
@@ -297,6 +293,15 @@ impl<'a> Cx<'a> {
             node.pos,
             format!("expected {what} for '{key}', found {found}"),
         );
+    }
+}
+
+/// The hint after an unknown timezone: the closest IANA name, or an example.
+pub(crate) fn timezone_hint(name: &str) -> String {
+    let names: Vec<&str> = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()).collect();
+    match suggest::closest(name, &names) {
+        Some(candidate) => format!(" (did you mean '{candidate}'?)"),
+        None => " (use an IANA name such as UTC or Europe/Berlin)".to_owned(),
     }
 }
 

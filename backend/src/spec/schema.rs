@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 
 use super::TypeFamily;
 use super::check::{DRIFT_KEYS, KINDS, KindSpec, LEVELS, SEVERITIES, ThresholdStyle};
-use super::thresholds::{BOUND_KEYS, DIRECTIONS, METRIC_KEYS, SENSITIVITIES};
+use super::thresholds::{BOUND_KEYS, DIRECTIONS, METRIC_KEYS, SENSITIVITIES, WATCHES};
 
 /// JSON Schema (draft 2020-12) of a dataset file, for yaml-language-server.
 pub fn dataset_json_schema() -> Value {
@@ -59,15 +59,29 @@ fn dataset_properties() -> Value {
             "additionalProperties": false,
             "properties": {
                 "freshness": {
-                    "description": "The column's latest value must be at most `within` old.",
+                    "description": "The column's latest value must be at most `within` old, \
+                        and/or from the current day once `fresh_by` has passed. Measured by a \
+                        check named `sla:freshness`.",
                     "type": "object",
                     "additionalProperties": false,
-                    "required": ["column", "within"],
+                    "required": ["column"],
+                    "anyOf": [{ "required": ["within"] }, { "required": ["fresh_by"] }],
                     "properties": {
                         "column": text("Timestamp or date column."),
                         "within": reference("duration"),
+                        "fresh_by": {
+                            "description": "Time of day and IANA timezone (default UTC) by \
+                                which each day's data must have landed, e.g. \"09:00 Europe/Berlin\".",
+                            "type": "string",
+                            "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]( [A-Za-z0-9_+/-]+)?$",
+                        },
                     },
                 },
+                "checks": strings(
+                    "Checks of this dataset that must pass: a failure of one breaches the SLA.",
+                    1,
+                ),
+                "severity": choice("How urgent a breach is (default high).", &SEVERITIES),
             },
         },
         "description": text("What the dataset holds, for the dashboard."),
@@ -211,6 +225,11 @@ fn anomaly() -> Value {
                 ],
             },
             "direction": choice("Which deviations count.", &DIRECTIONS),
+            "watch": choice(
+                "value (default), or added: how much the value grew since the previous run \
+                 (for row_count, the rows added).",
+                &WATCHES,
+            ),
         },
     })
 }
@@ -316,6 +335,27 @@ mod tests {
         keys.sort_unstable();
         expected.sort_unstable();
         assert_eq!(keys, expected);
+    }
+
+    #[test]
+    fn sla_keys_are_the_languages() {
+        let schema = schema();
+        let keys = |value: &Value| {
+            let mut keys: Vec<String> = value.as_object().into_iter().flatten().map(|(k, _)| k.clone()).collect();
+            keys.sort_unstable();
+            keys
+        };
+        let sorted = |keys: &[&str]| {
+            let mut keys: Vec<String> = keys.iter().map(|k| (*k).to_owned()).collect();
+            keys.sort_unstable();
+            keys
+        };
+        let sla = &schema["properties"]["sla"]["properties"];
+        assert_eq!(keys(sla), sorted(&crate::spec::dataset::SLA_KEYS));
+        assert_eq!(
+            keys(&sla["freshness"]["properties"]),
+            sorted(&crate::spec::dataset::FRESHNESS_SLA_KEYS)
+        );
     }
 
     #[test]

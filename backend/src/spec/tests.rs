@@ -209,7 +209,8 @@ fn the_checks_md_example_loads_into_the_expected_model() {
         .and_then(|sla| sla.freshness.as_ref())
         .expect("sla");
     assert_eq!(sla.column, "updated_at");
-    assert_eq!(sla.within, std::time::Duration::from_secs(7_200));
+    assert_eq!(sla.within, Some(std::time::Duration::from_secs(7_200)));
+    assert_eq!(sla.fresh_by, None);
     assert_eq!((dataset.location.line, dataset.location.column), (1, 10));
 
     let text = |values: &[&str]| values.iter().map(|v| Literal::Text((*v).into())).collect();
@@ -316,6 +317,7 @@ fn the_checks_md_example_loads_into_the_expected_model() {
                 anomaly: Some(AnomalySpec {
                     sensitivity: Some("3".into()),
                     direction: None,
+                    watch: AnomalyWatch::Value,
                 }),
                 ..Thresholds::default()
             },
@@ -328,6 +330,15 @@ fn the_checks_md_example_loads_into_the_expected_model() {
             },
             fail(Bound::Max(0.0)),
             27,
+        ),
+        // The freshness SLA is measured by a check of its own, pointing at the SLA.
+        (
+            "sla:freshness",
+            CheckKind::Freshness {
+                column: "updated_at".into(),
+            },
+            fail(Bound::Max(7_200.0)),
+            10,
         ),
     ];
     let actual: Vec<(&str, CheckKind, Thresholds, usize)> = dataset
@@ -343,7 +354,8 @@ fn the_checks_md_example_loads_into_the_expected_model() {
         })
         .collect();
     assert_eq!(actual, expected);
-    assert!(dataset.checks.iter().all(|check| check.location.column == 5
+    let written = dataset.checks.iter().filter(|c| c.name != Sla::FRESHNESS_CHECK);
+    assert!(written.clone().all(|check| check.location.column == 5
         && check.severity.is_none()
         && check.filter.is_none()));
 }
@@ -591,4 +603,121 @@ fn retention_defaults_and_overrides() {
         problems(&dir, &no_env),
         ["tidemark.yml:4:14: unknown key 'raw' (expected one of: results, metrics)"]
     );
+}
+
+const SLA_DATASET: &str = "dataset: orders
+sla:
+  freshness: { column: updated_at, within: 6h, fresh_by: \"09:00 Europe/Berlin\" }
+  checks: [row_count]
+  severity: critical
+checks:
+  - row_count: { min: 1 }
+";
+
+#[test]
+fn slas_load_with_their_measuring_check() {
+    let dir = project(&[
+        ("tidemark.yml", MINIMAL_PROJECT),
+        ("checks/orders.yml", SLA_DATASET),
+    ]);
+    let project = load_with_env(dir.path(), &no_env).expect("valid");
+    let dataset = &project.datasets[0];
+    let sla = dataset.sla.as_ref().expect("an SLA");
+    assert_eq!(sla.severity, Severity::Critical);
+    assert_eq!(sla.checks, ["row_count"]);
+    let freshness = sla.freshness.as_ref().expect("a freshness SLA");
+    assert_eq!(freshness.within, Some(std::time::Duration::from_secs(6 * 3_600)));
+    assert_eq!(
+        freshness.fresh_by.map(|f| f.to_string()).as_deref(),
+        Some("09:00 Europe/Berlin")
+    );
+    assert!(sla.covers("row_count") && sla.covers(Sla::FRESHNESS_CHECK));
+    let measure = dataset.checks.last().expect("the SLA's check");
+    assert_eq!(measure.name, Sla::FRESHNESS_CHECK);
+    assert_eq!(measure.severity, Some(Severity::Critical));
+    assert_eq!(measure.thresholds, fail(Bound::Max(21_600.0)));
+    assert_eq!((measure.location.line, measure.location.column), (3, 14));
+}
+
+#[test]
+fn sla_mistakes_are_located() {
+    let dataset = "dataset: orders
+sla:
+  freshness: { column: updated_at, fresh_by: \"9am\" }
+  checks: [row_cnt]
+  severity: urgent
+checks:
+  - row_count: { min: 1 }
+";
+    let dir = project(&[("tidemark.yml", MINIMAL_PROJECT), ("checks/orders.yml", dataset)]);
+    assert_eq!(
+        problems(&dir, &no_env),
+        [
+            "checks/orders.yml:3:46: dataset orders: invalid value '9am' for 'fresh_by': \
+             expected a time of day HH:MM and a timezone, e.g. \"09:00 Europe/Berlin\"",
+            "checks/orders.yml:4:12: dataset orders: unknown check 'row_cnt' in 'checks' \
+             (did you mean 'row_count'?)",
+            "checks/orders.yml:5:13: dataset orders: invalid value 'urgent' for 'severity' \
+             (expected one of: low, medium, high, critical)",
+        ]
+    );
+    let neither = "dataset: orders\nsla:\n  freshness: { column: updated_at }\n";
+    let dir = project(&[("tidemark.yml", MINIMAL_PROJECT), ("checks/orders.yml", neither)]);
+    assert_eq!(
+        problems(&dir, &no_env),
+        ["checks/orders.yml:3:14: dataset orders: a freshness SLA needs 'within' (a duration), \
+          'fresh_by' (a time of day), or both"]
+    );
+    let zone = "dataset: orders\nsla:\n  freshness: { column: a, fresh_by: \"09:00 Europe/Berln\" }\n";
+    let dir = project(&[("tidemark.yml", MINIMAL_PROJECT), ("checks/orders.yml", zone)]);
+    assert_eq!(
+        problems(&dir, &no_env),
+        ["checks/orders.yml:3:37: dataset orders: unknown timezone 'Europe/Berln' in \
+          'fresh_by' (did you mean 'Europe/Berlin'?)"]
+    );
+}
+
+#[test]
+fn alerting_settings_load_and_refer_to_declared_channels() {
+    let config = "version: 1
+warehouses: { main: { url: 'sqlite://w.db' } }
+dashboard_url: https://tidemark.example.com/
+channels:
+  team: { slack: { webhook_url: 'https://hooks.example/a' } }
+alerts:
+  renotify_after: 1h
+  flap_window: 30m
+  max_attempts: 3
+  routes:
+    - { tags: [tier-1], min_severity: high, channels: [team] }
+    - { channels: [tema] }
+";
+    let dir = project(&[("tidemark.yml", config), ("checks/orders.yml", ORDERS)]);
+    assert_eq!(
+        problems(&dir, &no_env),
+        ["tidemark.yml:12:20: unknown channel 'tema' (did you mean 'team'?)"]
+    );
+    let fixed = config.replace("tema", "team");
+    let dir = project(&[("tidemark.yml", fixed.as_str()), ("checks/orders.yml", ORDERS)]);
+    let project = load_with_env(dir.path(), &no_env).expect("valid");
+    assert_eq!(project.dashboard_url, "https://tidemark.example.com");
+    assert_eq!(project.alerts.renotify_after, std::time::Duration::from_secs(3_600));
+    assert_eq!(project.alerts.flap_window, std::time::Duration::from_secs(1_800));
+    assert_eq!(project.alerts.max_attempts, 3);
+    assert_eq!(
+        project.alerts.routes[0],
+        AlertRoute {
+            tags: vec!["tier-1".into()],
+            min_severity: Some(Severity::High),
+            channels: vec!["team".into()],
+        }
+    );
+    let defaults = project_defaults();
+    assert_eq!(defaults.dashboard_url, Project::DEFAULT_DASHBOARD_URL);
+    assert_eq!(defaults.alerts, AlertPolicy::default());
+}
+
+fn project_defaults() -> Project {
+    let dir = project(&[("tidemark.yml", MINIMAL_PROJECT), ("checks/orders.yml", ORDERS)]);
+    load_with_env(dir.path(), &no_env).expect("valid")
 }

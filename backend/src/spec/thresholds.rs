@@ -5,16 +5,18 @@
 
 use super::reader::{Cx, Fields, optional};
 use super::yaml::{Entry, Node, Pos};
-use super::{AnomalySpec, Bound, Thresholds};
+use super::{AnomalySpec, AnomalyWatch, Bound, Thresholds};
 
 /// Keys that bound a value, bare or inside a level.
 pub(crate) const BOUND_KEYS: [&str; 4] = ["min", "max", "between", "equals"];
 /// Every threshold key a metric check accepts.
 pub(crate) const METRIC_KEYS: [&str; 7] =
     ["min", "max", "between", "equals", "anomaly", "warn", "fail"];
-pub(crate) const ANOMALY_KEYS: [&str; 2] = ["sensitivity", "direction"];
+pub(crate) const ANOMALY_KEYS: [&str; 3] = ["sensitivity", "direction", "watch"];
 pub(crate) const SENSITIVITIES: [&str; 3] = ["low", "medium", "high"];
 pub(crate) const DIRECTIONS: [&str; 3] = ["up", "down", "both"];
+/// What an anomaly threshold watches: the value, or how much it grew since the last run.
+pub(crate) const WATCHES: [&str; 2] = ["value", "added"];
 
 const MISSING_METRIC: &str =
     "missing threshold: add one of min, max, between, equals, anomaly, or warn/fail levels";
@@ -220,16 +222,22 @@ fn between(cx: &mut Cx<'_>, node: &Node) -> Option<(f64, f64)> {
     Some((lo, hi))
 }
 
-/// `anomaly: {sensitivity, direction}`; both optional (`anomaly: {}` takes the defaults).
+/// `anomaly: {sensitivity, direction, watch}`; all optional (`anomaly: {}` takes the
+/// defaults).
 fn anomaly(cx: &mut Cx<'_>, node: &Node) -> Option<AnomalySpec> {
     let fields = cx.fields(node, "anomaly", &ANOMALY_KEYS)?;
     let sensitivity = fields.read(cx, "sensitivity", |cx, node, _| sensitivity(cx, node));
     let direction = fields.read(cx, "direction", |cx, node, key| {
         cx.choice(node, key, &DIRECTIONS)
     });
+    let watch = fields.read(cx, "watch", |cx, node, key| cx.choice(node, key, &WATCHES));
     Some(AnomalySpec {
         sensitivity: sensitivity?,
         direction: direction?.map(str::to_owned),
+        watch: match watch? {
+            Some("added") => AnomalyWatch::Added,
+            _ => AnomalyWatch::Value,
+        },
     })
 }
 

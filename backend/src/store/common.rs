@@ -8,6 +8,7 @@ use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
 use super::*;
+use crate::engine::Band;
 use crate::spec::Severity;
 
 /// How many runs one prune transaction deletes (with their results and snapshots): big
@@ -132,10 +133,10 @@ pub(super) fn stored_value(value: Option<f64>) -> Option<f64> {
 
 /// The metric points a finished run leaves: `(dataset, check, value)` for every result with
 /// a (finite) value.
-pub(super) fn metric_points(run: &FinishedRun) -> Vec<(&str, &str, f64)> {
+pub(super) fn metric_points(run: &FinishedRun) -> Vec<(&CheckResult, f64)> {
     run.results
         .iter()
-        .filter_map(|(r, _)| Some((r.dataset.as_str(), r.check.as_str(), stored_value(r.value)?)))
+        .filter_map(|(r, _)| Some((r, stored_value(r.value)?)))
         .collect()
 }
 
@@ -165,6 +166,20 @@ pub(super) fn count_column(n: usize) -> i32 {
 
 fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Query(format!("the store holds an unknown {what}: {value:?}"))
+}
+
+/// A stored enum's text parsed, or an error naming what the store holds.
+pub(super) fn parsed<T>(
+    what: &str,
+    text: &str,
+    parse: impl FnOnce(&str) -> Option<T>,
+) -> Result<T, StoreError> {
+    parse(text).ok_or_else(|| corrupt(what, text))
+}
+
+/// A write that lost a race with another writer's (a unique key, or a stale version).
+pub(super) fn conflict(what: &str) -> StoreError {
+    StoreError::Conflict(format!("{what} changed meanwhile; read it again"))
 }
 
 /// JSON text from a SQLite column (Postgres decodes jsonb itself).
@@ -245,6 +260,7 @@ pub(super) struct ResultRow {
     pub expected: Option<serde_json::Value>,
     pub message: String,
     pub severity: Option<String>,
+    pub band: Option<Band>,
     pub observed_at: DateTime<Utc>,
 }
 
@@ -273,6 +289,7 @@ impl ResultRow {
                 expected: self.expected,
                 message: self.message,
                 severity,
+                band: self.band,
             },
         };
         Ok((self.id, stored))
@@ -407,6 +424,7 @@ mod tests {
             expected: None,
             message: String::new(),
             severity: None,
+            band: None,
         };
         (result, "hash".into())
     }
@@ -434,10 +452,11 @@ mod tests {
                 result("e", Outcome::Warn, Some(-0.5)),
             ],
         );
-        assert_eq!(
-            metric_points(&run),
-            vec![("orders", "a", 3.0), ("orders", "e", -0.5)]
-        );
+        let points: Vec<_> = metric_points(&run)
+            .into_iter()
+            .map(|(r, value)| (r.check.as_str(), value))
+            .collect();
+        assert_eq!(points, vec![("a", 3.0), ("e", -0.5)]);
         assert_eq!(stored_value(Some(f64::NEG_INFINITY)), None);
     }
 
@@ -528,6 +547,7 @@ mod tests {
             expected: Some(serde_json::json!({"max": 0})),
             message: "2 duplicates".into(),
             severity: Some("high".into()),
+            band: None,
             observed_at: at("2026-03-10T12:00:00Z"),
         };
         let (id, stored) = row.into_result().unwrap_or_else(|e| panic!("{e}"));

@@ -4,9 +4,12 @@
 //! One contract ([`StoreApi`]), two implementations: Postgres for production (many replicas
 //! share it, and coordinate only through it) and SQLite, the embedded default under
 //! `.tidemark/`. [`Store::open`] picks one from the URL scheme. Both run the same contract
-//! tests (`tests/integration/store_contract.rs`).
+//! tests (`tests/integration/store_contract.rs`). Incidents and the notification outbox
+//! are kept here too (see [`incidents`]), so that an incident change and its notifications
+//! are written in one transaction.
 
 mod common;
+mod incidents;
 mod postgres;
 mod sql;
 mod sqlite;
@@ -21,6 +24,7 @@ use crate::engine::{CheckResult, Outcome, Summary};
 pub use crate::spec::Retention;
 use crate::warehouse::TableSchema;
 
+pub use incidents::*;
 pub use postgres::{PG_MIGRATOR, PgStore};
 pub use sqlite::{SQLITE_MIGRATOR, SqliteStore};
 
@@ -43,6 +47,9 @@ pub enum StoreError {
     Query(String),
     #[error("not found")]
     NotFound,
+    /// A write lost a race: what it was computed from changed meanwhile.
+    #[error("conflict: {0}")]
+    Conflict(String),
 }
 
 /// What started a run.
@@ -184,6 +191,59 @@ pub struct StoredResult {
 pub struct MetricPoint {
     pub at: DateTime<Utc>,
     pub value: f64,
+    /// The band an `anomaly` threshold expected the value in, when one judged it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lower: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upper: Option<f64>,
+    /// Judged an anomaly when it was measured.
+    pub anomalous: bool,
+    /// What a user said about the point.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub feedback: Option<Feedback>,
+}
+
+impl MetricPoint {
+    /// Whether anomaly detection learns from this point: not from anomalies (unless a user
+    /// said they are the new normal), never from incidents.
+    pub fn trains(&self) -> bool {
+        match self.feedback {
+            Some(Feedback::Expected) => true,
+            Some(Feedback::Incident) => false,
+            None => !self.anomalous,
+        }
+    }
+}
+
+/// A user's word on a result (and its metric point), for anomaly detection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Feedback {
+    /// The new normal: learn from it, even if it was judged an anomaly.
+    Expected,
+    /// A real problem: never learn from it.
+    Incident,
+}
+
+impl Feedback {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Feedback::Expected => "expected",
+            Feedback::Incident => "incident",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Feedback::Expected, Feedback::Incident]
+            .into_iter()
+            .find(|f| f.as_str() == s)
+    }
+
+    fn parse_stored(s: &str) -> Result<Self, StoreError> {
+        Feedback::parse(s).ok_or_else(|| {
+            StoreError::Query(format!("the store holds an unknown feedback: {s:?}"))
+        })
+    }
 }
 
 /// The columns of a dataset's table as one run saw them.
@@ -369,6 +429,23 @@ pub trait StoreApi: Send + Sync {
         since: Option<DateTime<Utc>>,
     ) -> impl Future<Output = Result<Vec<MetricPoint>, StoreError>> + Send;
 
+    /// The newest `limit` points of a check's series, oldest first: what anomaly thresholds
+    /// learn from.
+    fn metric_history(
+        &self,
+        dataset: &str,
+        check: &str,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<MetricPoint>, StoreError>> + Send;
+
+    /// Marks a result's metric point `expected` or `incident` (or clears the mark, with
+    /// `None`) for anomaly detection. [`StoreError::NotFound`] for an unknown result.
+    fn mark_result(
+        &self,
+        id: i64,
+        feedback: Option<Feedback>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
     /// The newest snapshot of a dataset's table, to judge drift against.
     fn latest_snapshot(
         &self,
@@ -407,6 +484,75 @@ pub trait StoreApi: Send + Sync {
         now: DateTime<Utc>,
         retention: Retention,
     ) -> impl Future<Output = Result<Pruned, StoreError>> + Send;
+
+    /// The latest incident (of any status) of every check of these datasets that has one.
+    fn latest_incidents(
+        &self,
+        datasets: &[String],
+    ) -> impl Future<Output = Result<Vec<Incident>, StoreError>> + Send;
+
+    /// Writes incident changes and enqueues their notifications, all in one transaction;
+    /// returns the ids of the notifications enqueued. [`StoreError::Conflict`] (and nothing
+    /// written) when a new incident's check already has an active one, or a change's base
+    /// version is no longer the incident's.
+    fn write_incidents(
+        &self,
+        changes: &[IncidentChange],
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<i64>, StoreError>> + Send;
+
+    fn incident(&self, id: i64) -> impl Future<Output = Result<Incident, StoreError>> + Send;
+
+    /// Incidents, newest first.
+    fn incidents(
+        &self,
+        filter: &IncidentFilter,
+        page: Page,
+    ) -> impl Future<Output = Result<Paged<Incident>, StoreError>> + Send;
+
+    /// Incidents the reminder sweep looks at (see [`Due`]), oldest first, at most 500.
+    fn incidents_due(&self, due: Due) -> impl Future<Output = Result<Vec<Incident>, StoreError>> + Send;
+
+    /// Active incidents whose likely cause is incident `id`: what is folded into it.
+    fn incidents_caused_by(
+        &self,
+        id: i64,
+    ) -> impl Future<Output = Result<Vec<Incident>, StoreError>> + Send;
+
+    /// Claims up to `limit` pending notifications due at `now` for `claimer` until `until`,
+    /// oldest due first. A notification is claimed by one caller at a time, however many
+    /// replicas ask; a claim that lapsed (its worker died) can be taken over.
+    fn claim_notifications(
+        &self,
+        claimer: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<Notification>, StoreError>> + Send;
+
+    /// Records an attempt at time `at` and its outcome, releasing the claim.
+    /// [`StoreError::NotFound`] when `claimer` no longer holds it.
+    fn settle_notification(
+        &self,
+        id: i64,
+        claimer: &str,
+        at: DateTime<Utc>,
+        settlement: &Settlement,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Notifications, newest first.
+    fn notifications(
+        &self,
+        filter: &NotificationFilter,
+        page: Page,
+    ) -> impl Future<Output = Result<Paged<Notification>, StoreError>> + Send;
+
+    /// The earliest next attempt among these notifications that are still pending; `None`
+    /// when every one is delivered or dead.
+    fn next_attempt(
+        &self,
+        ids: &[i64],
+    ) -> impl Future<Output = Result<Option<DateTime<Utc>>, StoreError>> + Send;
 }
 
 /// The store a project uses, chosen from its URL.
@@ -508,6 +654,17 @@ impl StoreApi for Store {
     ) -> Result<Vec<MetricPoint>, StoreError> {
         delegate!(self, s => s.metric_series(dataset, check, since))
     }
+    async fn metric_history(
+        &self,
+        dataset: &str,
+        check: &str,
+        limit: u32,
+    ) -> Result<Vec<MetricPoint>, StoreError> {
+        delegate!(self, s => s.metric_history(dataset, check, limit))
+    }
+    async fn mark_result(&self, id: i64, feedback: Option<Feedback>) -> Result<(), StoreError> {
+        delegate!(self, s => s.mark_result(id, feedback))
+    }
     async fn latest_snapshot(
         &self,
         dataset: &str,
@@ -529,5 +686,59 @@ impl StoreApi for Store {
     }
     async fn prune(&self, now: DateTime<Utc>, retention: Retention) -> Result<Pruned, StoreError> {
         delegate!(self, s => s.prune(now, retention))
+    }
+    async fn latest_incidents(&self, datasets: &[String]) -> Result<Vec<Incident>, StoreError> {
+        delegate!(self, s => s.latest_incidents(datasets))
+    }
+    async fn write_incidents(
+        &self,
+        changes: &[IncidentChange],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<i64>, StoreError> {
+        delegate!(self, s => s.write_incidents(changes, now))
+    }
+    async fn incident(&self, id: i64) -> Result<Incident, StoreError> {
+        delegate!(self, s => s.incident(id))
+    }
+    async fn incidents(
+        &self,
+        filter: &IncidentFilter,
+        page: Page,
+    ) -> Result<Paged<Incident>, StoreError> {
+        delegate!(self, s => s.incidents(filter, page))
+    }
+    async fn incidents_due(&self, due: Due) -> Result<Vec<Incident>, StoreError> {
+        delegate!(self, s => s.incidents_due(due))
+    }
+    async fn incidents_caused_by(&self, id: i64) -> Result<Vec<Incident>, StoreError> {
+        delegate!(self, s => s.incidents_caused_by(id))
+    }
+    async fn claim_notifications(
+        &self,
+        claimer: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Notification>, StoreError> {
+        delegate!(self, s => s.claim_notifications(claimer, now, until, limit))
+    }
+    async fn settle_notification(
+        &self,
+        id: i64,
+        claimer: &str,
+        at: DateTime<Utc>,
+        settlement: &Settlement,
+    ) -> Result<(), StoreError> {
+        delegate!(self, s => s.settle_notification(id, claimer, at, settlement))
+    }
+    async fn notifications(
+        &self,
+        filter: &NotificationFilter,
+        page: Page,
+    ) -> Result<Paged<Notification>, StoreError> {
+        delegate!(self, s => s.notifications(filter, page))
+    }
+    async fn next_attempt(&self, ids: &[i64]) -> Result<Option<DateTime<Utc>>, StoreError> {
+        delegate!(self, s => s.next_attempt(ids))
     }
 }

@@ -69,6 +69,8 @@ impl Dialect for Postgres {
     type Id = Uuid;
     type Time = DateTime<Utc>;
     type IdList = Vec<Uuid>;
+    type Numbers = Vec<i64>;
+    type Texts = Vec<String>;
 
     // Text columns sort by the database's collation unless told otherwise; SQLite sorts by
     // bytes, and both stores list in the same order.
@@ -77,6 +79,7 @@ impl Dialect for Postgres {
     // Locked so that a late finish_run cannot write into a run being deleted; SKIP LOCKED
     // lets two replicas prune side by side.
     const LOCK_RUNS_TO_PRUNE: &'static str = " FOR UPDATE SKIP LOCKED";
+    const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
 
     fn id(id: Uuid) -> Uuid {
         id
@@ -88,6 +91,14 @@ impl Dialect for Postgres {
 
     fn id_list(ids: &[Uuid]) -> Result<Vec<Uuid>, StoreError> {
         Ok(ids.to_vec())
+    }
+
+    fn numbers(values: &[i64]) -> Result<Vec<i64>, StoreError> {
+        Ok(values.to_vec())
+    }
+
+    fn texts(values: &[String]) -> Result<Vec<String>, StoreError> {
+        Ok(values.to_vec())
     }
 
     fn uuid_of(id: Uuid) -> Result<Uuid, StoreError> {

@@ -20,6 +20,7 @@ use sqlx::{
 use uuid::Uuid;
 
 use super::common::*;
+use crate::engine::Band;
 use super::*;
 
 macro_rules! run_columns {
@@ -29,12 +30,36 @@ macro_rules! run_columns {
     };
 }
 
+macro_rules! metric_point_columns {
+    () => {
+        "at, value, band_lower, band_upper, anomalous, feedback"
+    };
+}
+
 macro_rules! result_columns {
     () => {
         "id, run_id, dataset, warehouse, check_name, check_hash, kind, column_name, columns, \
-         outcome, value, expected, message, severity, observed_at"
+         outcome, value, expected, message, severity, band, observed_at"
     };
 }
+
+macro_rules! incident_columns {
+    () => {
+        "id, dataset, check_name, kind, sla, severity, status, opened_at, last_seen_at, \
+         resolved_at, resolved_by, acknowledged_at, muted_until, count, flaps, value, expected, \
+         message, cause_id, version, announced, last_notified_at"
+    };
+}
+
+macro_rules! notification_columns {
+    () => {
+        "id, idempotency_key, incident_id, transition, channel, payload, status, attempts, \
+         next_attempt_at, last_error, created_at, delivered_at"
+    };
+}
+
+/// Incidents the reminder sweep reads at once.
+const DUE_BATCH: i64 = 500;
 
 // The shared code is generic over the database, so it must say which Rust types the database
 // binds and reads (every sqlx driver has them all). It says so once for writing, on the
@@ -74,18 +99,28 @@ pub(super) trait Dialect: Database<QueryResult: Written> {
     type Time: for<'q> Bind<'q, Self> + Read<Self> + Send + Sync + 'static;
     /// Run ids bound as one parameter, for [`Dialect::IN_ID_LIST`].
     type IdList: for<'q> Bind<'q, Self> + Send + Sync;
+    /// Numbers bound as one parameter, for [`Dialect::IN_ID_LIST`].
+    type Numbers: for<'q> Bind<'q, Self> + Send + Sync;
+    /// Texts bound as one parameter, for [`Dialect::IN_ID_LIST`].
+    type Texts: for<'q> Bind<'q, Self> + Send + Sync;
 
     /// Appended to a text column in `ORDER BY`: sorts it by bytes.
     const BYTE_ORDER: &'static str;
-    /// Appended to a column: it is one of the ids of the [`Dialect::IdList`] bound as `$1`.
+    /// Appended to a column: it is one of the values of the list ([`Dialect::IdList`],
+    /// [`Dialect::Numbers`], [`Dialect::Texts`]) bound as `$1`.
     const IN_ID_LIST: &'static str;
     /// Appended to the query that selects the runs a prune transaction deletes.
     const LOCK_RUNS_TO_PRUNE: &'static str;
+    /// Appended to the query that picks the notifications a worker claims: rows another
+    /// worker is claiming at the same moment are skipped, not waited for.
+    const SKIP_LOCKED: &'static str;
 
     fn id(id: Uuid) -> Self::Id;
     fn time(time: DateTime<Utc>) -> Self::Time;
     /// Ids as one parameter.
     fn id_list(ids: &[Uuid]) -> Result<Self::IdList, StoreError>;
+    fn numbers(values: &[i64]) -> Result<Self::Numbers, StoreError>;
+    fn texts(values: &[String]) -> Result<Self::Texts, StoreError>;
 
     fn uuid_of(id: Self::Id) -> Result<Uuid, StoreError>;
     fn time_of(time: Self::Time) -> Result<DateTime<Utc>, StoreError>;
@@ -122,6 +157,8 @@ pub(super) trait StoreRow {
     fn result(&self) -> Result<(i64, StoredResult), StoreError>;
     fn snapshot(&self) -> Result<SchemaSnapshot, StoreError>;
     fn metric_point(&self) -> Result<MetricPoint, StoreError>;
+    fn incident(&self) -> Result<Incident, StoreError>;
+    fn notification(&self) -> Result<Notification, StoreError>;
 
     fn text(&self, column: &str) -> Result<String, StoreError>;
     fn flag(&self, column: &str) -> Result<bool, StoreError>;
@@ -185,6 +222,7 @@ where
             expected: DB::json(self, "expected")?,
             message: self.try_get("message")?,
             severity: self.try_get("severity")?,
+            band: DB::json(self, "band")?,
             observed_at: self.time("observed_at")?,
         }
         .into_result()
@@ -201,9 +239,66 @@ where
     }
 
     fn metric_point(&self) -> Result<MetricPoint, StoreError> {
+        let feedback: Option<String> = self.try_get("feedback")?;
         Ok(MetricPoint {
             at: self.time("at")?,
             value: self.try_get("value")?,
+            lower: self.try_get("band_lower")?,
+            upper: self.try_get("band_upper")?,
+            anomalous: self.try_get("anomalous")?,
+            feedback: feedback.as_deref().map(Feedback::parse_stored).transpose()?,
+        })
+    }
+
+    fn incident(&self) -> Result<Incident, StoreError> {
+        let kind: String = self.try_get("kind")?;
+        let severity: String = self.try_get("severity")?;
+        let status: String = self.try_get("status")?;
+        let announced: Option<String> = self.try_get("announced")?;
+        Ok(Incident {
+            id: self.try_get("id")?,
+            dataset: self.try_get("dataset")?,
+            check: self.try_get("check_name")?,
+            kind: parsed("incident kind", &kind, IncidentKind::parse)?,
+            sla: self.try_get("sla")?,
+            severity: parsed("severity", &severity, crate::spec::Severity::parse)?,
+            status: parsed("incident status", &status, IncidentStatus::parse)?,
+            opened_at: self.time("opened_at")?,
+            last_seen_at: self.time("last_seen_at")?,
+            resolved_at: self.optional_time("resolved_at")?,
+            resolved_by: self.try_get("resolved_by")?,
+            acknowledged_at: self.optional_time("acknowledged_at")?,
+            muted_until: self.optional_time("muted_until")?,
+            count: self.try_get("count")?,
+            flaps: self.try_get("flaps")?,
+            value: self.try_get("value")?,
+            expected: DB::json(self, "expected")?,
+            message: self.try_get("message")?,
+            cause: self.try_get("cause_id")?,
+            version: self.try_get("version")?,
+            announced: announced
+                .map(|a| parsed("announced status", &a, IncidentStatus::parse))
+                .transpose()?,
+            last_notified_at: self.optional_time("last_notified_at")?,
+        })
+    }
+
+    fn notification(&self) -> Result<Notification, StoreError> {
+        let transition: String = self.try_get("transition")?;
+        let status: String = self.try_get("status")?;
+        Ok(Notification {
+            id: self.try_get("id")?,
+            idempotency_key: self.try_get("idempotency_key")?,
+            incident_id: self.try_get("incident_id")?,
+            transition: parsed("transition", &transition, Transition::parse)?,
+            channel: self.try_get("channel")?,
+            payload: DB::json(self, "payload")?.unwrap_or_default(),
+            status: parsed("notification status", &status, NotificationStatus::parse)?,
+            attempts: self.try_get("attempts")?,
+            next_attempt_at: self.time("next_attempt_at")?,
+            last_error: self.try_get("last_error")?,
+            created_at: self.time("created_at")?,
+            delivered_at: self.optional_time("delivered_at")?,
         })
     }
 
@@ -270,10 +365,14 @@ where
     for<'a> Option<&'a str>: Bind<'a, DB>,
     for<'a> Option<Json<&'a Vec<String>>>: Bind<'a, DB>,
     for<'a> Option<Json<&'a serde_json::Value>>: Bind<'a, DB>,
+    for<'a> Option<Json<&'a Band>>: Bind<'a, DB>,
     for<'a> Json<&'a Vec<SnapshotColumn>>: Bind<'a, DB>,
+    for<'a> Json<&'a serde_json::Value>: Bind<'a, DB>,
     i32: Bind<'static, DB>,
     i64: Bind<'static, DB>,
     f64: Bind<'static, DB>,
+    bool: Bind<'static, DB>,
+    Option<i64>: Bind<'static, DB>,
     Option<f64>: Bind<'static, DB>,
     Option<DB::Time>: Bind<'static, DB>,
 {
@@ -404,7 +503,7 @@ where
             let mut insert = QueryBuilder::<DB>::new(concat!(
                 "INSERT INTO check_results (run_id, dataset, warehouse, check_name, check_hash, ",
                 "kind, column_name, columns, outcome, value, expected, message, severity, ",
-                "observed_at) "
+                "band, observed_at) "
             ));
             insert.push_values(chunk, |mut row, (r, hash)| {
                 row.push_bind(&run_id)
@@ -420,6 +519,7 @@ where
                     .push_bind(r.expected.as_ref().map(Json))
                     .push_bind(r.message.as_str())
                     .push_bind(r.severity.map(|s| s.as_str()))
+                    .push_bind(r.band.as_ref().map(Json))
                     .push_bind(&finished_at);
             });
             insert.build().execute(&mut *tx).await?;
@@ -440,13 +540,18 @@ where
         let points = metric_points(run);
         for chunk in points.chunks(INSERT_BATCH) {
             let mut insert = QueryBuilder::<DB>::new(
-                "INSERT INTO metric_points (dataset, check_name, at, value) ",
+                "INSERT INTO metric_points (dataset, check_name, at, value, band_lower, \
+                 band_upper, anomalous) ",
             );
-            insert.push_values(chunk, |mut row, (dataset, check, value)| {
-                row.push_bind(*dataset)
-                    .push_bind(*check)
+            insert.push_values(chunk, |mut row, (result, value)| {
+                let band = result.band.filter(|b| b.lower.is_finite() && b.upper.is_finite());
+                row.push_bind(result.dataset.as_str())
+                    .push_bind(result.check.as_str())
                     .push_bind(&finished_at)
-                    .push_bind(*value);
+                    .push_bind(*value)
+                    .push_bind(band.map(|b| b.lower))
+                    .push_bind(band.map(|b| b.upper))
+                    .push_bind(band.is_some_and(|b| b.anomalous));
             });
             insert.build().execute(&mut *tx).await?;
         }
@@ -584,7 +689,11 @@ where
         since: Option<DateTime<Utc>>,
     ) -> Result<Vec<MetricPoint>, StoreError> {
         let mut query =
-            QueryBuilder::<DB>::new("SELECT at, value FROM metric_points WHERE dataset = ");
+            QueryBuilder::<DB>::new(concat!(
+                "SELECT ",
+                metric_point_columns!(),
+                " FROM metric_points WHERE dataset = "
+            ));
         query
             .push_bind(dataset)
             .push(" AND check_name = ")
@@ -593,6 +702,46 @@ where
         query.push(" ORDER BY at, id");
         let rows = query.build().fetch_all(self.reader()).await?;
         all(&rows, StoreRow::metric_point)
+    }
+
+    async fn metric_history(
+        &self,
+        dataset: &str,
+        check: &str,
+        limit: u32,
+    ) -> Result<Vec<MetricPoint>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            metric_point_columns!(),
+            " FROM metric_points WHERE dataset = $1 AND check_name = $2 ",
+            "ORDER BY at DESC, id DESC LIMIT $3"
+        ))
+        .bind(dataset)
+        .bind(check)
+        .bind(i64::from(limit))
+        .fetch_all(self.reader())
+        .await?;
+        let mut points = all(&rows, StoreRow::metric_point)?;
+        points.reverse();
+        Ok(points)
+    }
+
+    async fn mark_result(&self, id: i64, feedback: Option<Feedback>) -> Result<(), StoreError> {
+        // A result's point is the one its run stored for the check at the run's end.
+        let marked = sqlx::query(
+            "UPDATE metric_points SET feedback = $2 WHERE id IN ( \
+               SELECT p.id FROM check_results r JOIN metric_points p \
+               ON p.dataset = r.dataset AND p.check_name = r.check_name AND p.at = r.observed_at \
+               WHERE r.id = $1)",
+        )
+        .bind(id)
+        .bind(feedback.map(Feedback::as_str))
+        .execute(self.writer())
+        .await?;
+        if marked.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
     }
 
     async fn latest_snapshot(
@@ -727,5 +876,365 @@ where
             }
         }
         Ok(pruned)
+    }
+
+    async fn latest_incidents(&self, datasets: &[String]) -> Result<Vec<Incident>, StoreError> {
+        let query = format!(
+            concat!(
+                "SELECT ",
+                incident_columns!(),
+                " FROM incidents i WHERE dataset {} AND id = (SELECT max(id) FROM incidents j ",
+                "WHERE j.dataset = i.dataset AND j.check_name = i.check_name) ORDER BY id"
+            ),
+            DB::IN_ID_LIST
+        );
+        let rows = sqlx::query(AssertSqlSafe(query))
+            .bind(DB::texts(datasets)?)
+            .fetch_all(self.reader())
+            .await?;
+        all(&rows, StoreRow::incident)
+    }
+
+    async fn write_incidents(
+        &self,
+        changes: &[IncidentChange],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<i64>, StoreError> {
+        let mut tx = DB::begin_write(self.writer()).await?;
+        let mut enqueued = Vec::new();
+        for change in changes {
+            let id = match change.base {
+                None => insert_incident::<DB>(&mut tx, &change.incident).await?,
+                Some(base) => update_incident::<DB>(&mut tx, &change.incident, base).await?,
+            };
+            for notification in &change.notifications {
+                let key = format!(
+                    "{id}/{}/{}",
+                    change.incident.version, notification.channel
+                );
+                let row = sqlx::query(
+                    "INSERT INTO notifications (idempotency_key, incident_id, transition, \
+                     channel, payload, status, next_attempt_at, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6) \
+                     ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+                )
+                .bind(key.as_str())
+                .bind(id)
+                .bind(notification.transition.as_str())
+                .bind(notification.channel.as_str())
+                .bind(Json(&notification.payload))
+                .bind(DB::time(now))
+                .fetch_optional(&mut *tx)
+                .await?;
+                if let Some(row) = row {
+                    enqueued.push(row.integer("id")?);
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(enqueued)
+    }
+
+    async fn incident(&self, id: i64) -> Result<Incident, StoreError> {
+        sqlx::query(concat!(
+            "SELECT ",
+            incident_columns!(),
+            " FROM incidents WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(self.reader())
+        .await?
+        .ok_or(StoreError::NotFound)?
+        .incident()
+    }
+
+    async fn incidents(
+        &self,
+        filter: &IncidentFilter,
+        page: Page,
+    ) -> Result<Paged<Incident>, StoreError> {
+        let mut query = QueryBuilder::<DB>::new(concat!(
+            "SELECT ",
+            incident_columns!(),
+            " FROM incidents WHERE TRUE"
+        ));
+        and_where(&mut query, "dataset = ", filter.dataset.as_deref());
+        and_where(
+            &mut query,
+            "status = ",
+            filter.status.map(IncidentStatus::as_str),
+        );
+        and_where(&mut query, "id < ", page.before);
+        query
+            .push(" ORDER BY id DESC LIMIT ")
+            .push_bind(page.fetch_limit());
+        let rows = query.build().fetch_all(self.reader()).await?;
+        let incidents = all(&rows, |row| row.incident().map(|i| (i.id, i)))?;
+        Ok(page.paged(incidents))
+    }
+
+    async fn incidents_due(&self, due: Due) -> Result<Vec<Incident>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            incident_columns!(),
+            " FROM incidents i WHERE (muted_until IS NULL OR muted_until <= $1) AND (",
+            "(status = 'open' AND (last_notified_at IS NULL OR last_notified_at < $2) ",
+            "AND NOT EXISTS (SELECT 1 FROM incidents c WHERE c.id = i.cause_id ",
+            "AND c.status <> 'resolved')) ",
+            "OR (status = 'resolved' AND announced = 'open' AND resolved_at < $3)",
+            ") ORDER BY id LIMIT $4"
+        ))
+        .bind(DB::time(due.now))
+        .bind(DB::time(due.notified_before))
+        .bind(DB::time(due.resolved_before))
+        .bind(DUE_BATCH)
+        .fetch_all(self.reader())
+        .await?;
+        all(&rows, StoreRow::incident)
+    }
+
+    async fn incidents_caused_by(&self, id: i64) -> Result<Vec<Incident>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            incident_columns!(),
+            " FROM incidents WHERE cause_id = $1 AND status <> 'resolved' ORDER BY id"
+        ))
+        .bind(id)
+        .fetch_all(self.reader())
+        .await?;
+        all(&rows, StoreRow::incident)
+    }
+
+    async fn claim_notifications(
+        &self,
+        claimer: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Notification>, StoreError> {
+        let query = format!(
+            concat!(
+                "UPDATE notifications SET claimed_by = $1, claimed_until = $2 WHERE id IN (",
+                "SELECT id FROM notifications WHERE status = 'pending' AND next_attempt_at <= $3 ",
+                "AND (claimed_until IS NULL OR claimed_until < $3) ",
+                "ORDER BY next_attempt_at, id LIMIT $4{}) RETURNING ",
+                notification_columns!()
+            ),
+            DB::SKIP_LOCKED
+        );
+        let rows = sqlx::query(AssertSqlSafe(query))
+            .bind(claimer)
+            .bind(DB::time(until))
+            .bind(DB::time(now))
+            .bind(i64::from(limit))
+            .fetch_all(self.writer())
+            .await?;
+        let mut claimed = all(&rows, StoreRow::notification)?;
+        claimed.sort_by_key(|n| (n.next_attempt_at, n.id));
+        Ok(claimed)
+    }
+
+    async fn settle_notification(
+        &self,
+        id: i64,
+        claimer: &str,
+        at: DateTime<Utc>,
+        settlement: &Settlement,
+    ) -> Result<(), StoreError> {
+        let (status, outcome, next, error) = match settlement {
+            Settlement::Delivered => ("delivered", "delivered", None, None),
+            Settlement::Retry { at, error } => ("pending", "retry", Some(*at), Some(error)),
+            Settlement::Dead { error } => ("dead", "dead", None, Some(error)),
+        };
+        let delivered_at = (status == "delivered").then_some(at);
+        let mut tx = DB::begin_write(self.writer()).await?;
+        let row = sqlx::query(
+            "UPDATE notifications SET status = $3, attempts = attempts + 1, \
+             next_attempt_at = COALESCE($4, next_attempt_at), last_error = $5, \
+             delivered_at = $6, claimed_by = NULL, claimed_until = NULL \
+             WHERE id = $1 AND claimed_by = $2 AND status = 'pending' RETURNING attempts",
+        )
+        .bind(id)
+        .bind(claimer)
+        .bind(status)
+        .bind(next.map(DB::time))
+        .bind(error.map(String::as_str))
+        .bind(delivered_at.map(DB::time))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            tx.rollback().await?;
+            return Err(StoreError::NotFound);
+        };
+        sqlx::query(
+            "INSERT INTO delivery_attempts (notification_id, attempt, at, outcome, error) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(id)
+        .bind(row.integer("attempts")?)
+        .bind(DB::time(at))
+        .bind(outcome)
+        .bind(error.map(String::as_str))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn notifications(
+        &self,
+        filter: &NotificationFilter,
+        page: Page,
+    ) -> Result<Paged<Notification>, StoreError> {
+        let mut query = QueryBuilder::<DB>::new(concat!(
+            "SELECT ",
+            notification_columns!(),
+            " FROM notifications WHERE TRUE"
+        ));
+        and_where(
+            &mut query,
+            "status = ",
+            filter.status.map(NotificationStatus::as_str),
+        );
+        and_where(&mut query, "incident_id = ", filter.incident);
+        and_where(&mut query, "id < ", page.before);
+        query
+            .push(" ORDER BY id DESC LIMIT ")
+            .push_bind(page.fetch_limit());
+        let rows = query.build().fetch_all(self.reader()).await?;
+        let notifications = all(&rows, |row| row.notification().map(|n| (n.id, n)))?;
+        Ok(page.paged(notifications))
+    }
+
+    async fn next_attempt(&self, ids: &[i64]) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let query = format!(
+            "SELECT min(next_attempt_at) AS next FROM notifications \
+             WHERE status = 'pending' AND id {}",
+            DB::IN_ID_LIST
+        );
+        sqlx::query(AssertSqlSafe(query))
+            .bind(DB::numbers(ids)?)
+            .fetch_one(self.reader())
+            .await?
+            .optional_time("next")
+    }
+}
+
+/// Inserts a new incident; its id. A check with an active incident already is a conflict.
+async fn insert_incident<DB>(
+    tx: &mut Transaction<'static, DB>,
+    incident: &Incident,
+) -> Result<i64, StoreError>
+where
+    DB: Dialect,
+    DB::Row: StoreRow,
+    DB::Arguments: IntoArguments<DB>,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'a> &'a str: Bind<'a, DB>,
+    for<'a> Option<&'a str>: Bind<'a, DB>,
+    for<'a> Option<Json<&'a serde_json::Value>>: Bind<'a, DB>,
+    i64: Bind<'static, DB>,
+    bool: Bind<'static, DB>,
+    Option<i64>: Bind<'static, DB>,
+    Option<f64>: Bind<'static, DB>,
+    Option<DB::Time>: Bind<'static, DB>,
+{
+    let query = sqlx::query(concat!(
+        "INSERT INTO incidents (dataset, check_name, kind, sla, severity, status, opened_at, ",
+        "last_seen_at, resolved_at, resolved_by, acknowledged_at, muted_until, count, flaps, ",
+        "value, expected, message, cause_id, version, announced, last_notified_at) VALUES ",
+        "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, ",
+        "$19, $20, $21) RETURNING id"
+    ))
+    .bind(incident.dataset.as_str())
+    .bind(incident.check.as_str());
+    let row = bind_incident_state::<DB>(query, incident)
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(|e| unique_conflict(e, "the check's active incident"))?;
+    row.integer("id")
+}
+
+/// Rewrites an incident that is still at version `base`; its id.
+async fn update_incident<DB>(
+    tx: &mut Transaction<'static, DB>,
+    incident: &Incident,
+    base: i64,
+) -> Result<i64, StoreError>
+where
+    DB: Dialect,
+    DB::Arguments: IntoArguments<DB>,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'a> &'a str: Bind<'a, DB>,
+    for<'a> Option<&'a str>: Bind<'a, DB>,
+    for<'a> Option<Json<&'a serde_json::Value>>: Bind<'a, DB>,
+    i64: Bind<'static, DB>,
+    bool: Bind<'static, DB>,
+    Option<i64>: Bind<'static, DB>,
+    Option<f64>: Bind<'static, DB>,
+    Option<DB::Time>: Bind<'static, DB>,
+{
+    let query = sqlx::query(concat!(
+        "UPDATE incidents SET kind = $3, sla = $4, severity = $5, status = $6, opened_at = $7, ",
+        "last_seen_at = $8, resolved_at = $9, resolved_by = $10, acknowledged_at = $11, ",
+        "muted_until = $12, count = $13, flaps = $14, value = $15, expected = $16, ",
+        "message = $17, cause_id = $18, version = $19, announced = $20, ",
+        "last_notified_at = $21 WHERE id = $1 AND version = $2"
+    ))
+    .bind(incident.id)
+    .bind(base);
+    let updated = bind_incident_state::<DB>(query, incident)
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| unique_conflict(e, "the check's active incident"))?;
+    if updated.rows_affected() == 0 {
+        return Err(conflict(&format!("incident {}", incident.id)));
+    }
+    Ok(incident.id)
+}
+
+/// Binds `$3`… of an incident write: everything but its identity.
+fn bind_incident_state<'q, DB>(
+    query: sqlx::query::Query<'q, DB, DB::Arguments>,
+    incident: &'q Incident,
+) -> sqlx::query::Query<'q, DB, DB::Arguments>
+where
+    DB: Dialect,
+    for<'a> &'a str: Bind<'a, DB>,
+    for<'a> Option<&'a str>: Bind<'a, DB>,
+    for<'a> Option<Json<&'a serde_json::Value>>: Bind<'a, DB>,
+    i64: Bind<'static, DB>,
+    bool: Bind<'static, DB>,
+    Option<i64>: Bind<'static, DB>,
+    Option<f64>: Bind<'static, DB>,
+    Option<DB::Time>: Bind<'static, DB>,
+{
+    query
+        .bind(incident.kind.as_str())
+        .bind(incident.sla)
+        .bind(incident.severity.as_str())
+        .bind(incident.status.as_str())
+        .bind(Some(DB::time(incident.opened_at)))
+        .bind(Some(DB::time(incident.last_seen_at)))
+        .bind(incident.resolved_at.map(DB::time))
+        .bind(incident.resolved_by.as_deref())
+        .bind(incident.acknowledged_at.map(DB::time))
+        .bind(incident.muted_until.map(DB::time))
+        .bind(incident.count)
+        .bind(incident.flaps)
+        .bind(stored_value(incident.value))
+        .bind(incident.expected.as_ref().map(Json))
+        .bind(incident.message.as_str())
+        .bind(incident.cause)
+        .bind(incident.version)
+        .bind(incident.announced.map(IncidentStatus::as_str))
+        .bind(incident.last_notified_at.map(DB::time))
+}
+
+/// A unique-key violation as a lost race; any other error as itself.
+fn unique_conflict(error: sqlx::Error, what: &str) -> StoreError {
+    match &error {
+        sqlx::Error::Database(db) if db.is_unique_violation() => conflict(what),
+        _ => error.into(),
     }
 }

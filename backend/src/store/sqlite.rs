@@ -109,12 +109,18 @@ impl Dialect for Sqlite {
     type Time = String;
     /// A JSON array of ids.
     type IdList = String;
+    /// A JSON array of numbers.
+    type Numbers = String;
+    /// A JSON array of strings.
+    type Texts = String;
 
     // SQLite's default collation (BINARY) already compares bytes.
     const BYTE_ORDER: &'static str = "";
     const IN_ID_LIST: &'static str = "IN (SELECT value FROM json_each($1))";
     // The IMMEDIATE transaction holds the file's write lock: nothing else writes meanwhile.
     const LOCK_RUNS_TO_PRUNE: &'static str = "";
+    // One writer at a time: a claim's UPDATE already has the file to itself.
+    const SKIP_LOCKED: &'static str = "";
 
     fn id(id: Uuid) -> String {
         id.to_string()
@@ -126,6 +132,14 @@ impl Dialect for Sqlite {
 
     fn id_list(ids: &[Uuid]) -> Result<String, StoreError> {
         to_json(&ids)
+    }
+
+    fn numbers(values: &[i64]) -> Result<String, StoreError> {
+        to_json(&values)
+    }
+
+    fn texts(values: &[String]) -> Result<String, StoreError> {
+        to_json(&values)
     }
 
     fn uuid_of(id: String) -> Result<Uuid, StoreError> {

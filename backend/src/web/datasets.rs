@@ -7,7 +7,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
@@ -19,7 +22,7 @@ use super::results::redacted;
 use super::{AppState, PageBody};
 use crate::engine::Outcome;
 use crate::spec::{Check, Dataset, Project, Severity};
-use crate::store::{MetricPoint, SchemaSnapshot, StoreApi, StoredResult};
+use crate::store::{MetricPoint, SchemaSnapshot, StoreApi, StoreError, StoredResult};
 
 /// A dataset's health: the worst outcome among the latest results of its checks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -124,6 +127,9 @@ struct Cached {
     version: i64,
     read_at: Instant,
     latest: Arc<Latest>,
+    /// `GET /datasets` as last answered from `latest`, and the configuration it listed:
+    /// dashboards poll it, and serializing a thousand datasets costs more than sending them.
+    listing: Option<(Arc<Project>, Bytes)>,
 }
 
 /// How long a read is used at most: the version misses results deleted by pruning.
@@ -145,8 +151,38 @@ impl Latest {
             version,
             read_at: Instant::now(),
             latest: Arc::clone(&latest),
+            listing: None,
         });
         Ok(latest)
+    }
+
+    /// The body of `GET /datasets` for `project`: serialized once per read of the latest
+    /// results and configuration.
+    async fn listing(state: &AppState, project: &Arc<Project>) -> Result<Bytes, ApiError> {
+        let latest = Latest::current(state).await?;
+        let mut cached = state.latest.0.lock().await;
+        let current = cached
+            .as_mut()
+            .filter(|c| Arc::ptr_eq(&c.latest, &latest));
+        if let Some((listed, body)) = current.as_ref().and_then(|c| c.listing.as_ref())
+            && Arc::ptr_eq(listed, project)
+        {
+            return Ok(body.clone());
+        }
+        let items = project
+            .datasets
+            .iter()
+            .map(|dataset| latest.summary(project, dataset))
+            .collect();
+        let body = Bytes::from(
+            serde_json::to_vec(&PageBody { items, next: None })
+                .map_err(|e| ApiError::Internal(StoreError::Query(format!("listing datasets: {e}"))))?,
+        );
+        // (A newer read replaced the cache meanwhile: answer, but do not keep it.)
+        if let Some(current) = current {
+            current.listing = Some((Arc::clone(project), body.clone()));
+        }
+        Ok(body)
     }
 
     async fn load(state: &AppState) -> Result<Latest, ApiError> {
@@ -192,19 +228,11 @@ impl Latest {
 }
 
 /// `GET /datasets`: every dataset of the project, in the order the project lists them.
-pub async fn list(
-    State(state): State<AppState>,
-    params: Params,
-) -> Result<Json<PageBody<DatasetSummary>>, ApiError> {
+pub async fn list(State(state): State<AppState>, params: Params) -> Result<Response, ApiError> {
     params.finish()?;
     let project = state.project();
-    let latest = Latest::current(&state).await?;
-    let items = project
-        .datasets
-        .iter()
-        .map(|dataset| latest.summary(&project, dataset))
-        .collect();
-    Ok(Json(PageBody { items, next: None }))
+    let body = Latest::listing(&state, &project).await?;
+    Ok(([(CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 /// `GET /datasets/{name}`: the dataset with each check and its latest result.

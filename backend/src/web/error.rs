@@ -24,6 +24,9 @@ pub enum ApiError {
     /// The scheduler declined to start a run (already running, shutting down, …).
     #[error("{0}")]
     RunRefused(String),
+    /// The action does not fit the thing's state (resolving a resolved incident).
+    #[error("{0}")]
+    Conflict(String),
     /// `POST /reload` found problems; each is `path:line:col: message`.
     #[error("the configuration has {} problem(s); the running configuration is unchanged", .0.len())]
     InvalidConfiguration(Vec<String>),
@@ -50,7 +53,7 @@ impl ApiError {
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::RunRefused(_) => StatusCode::CONFLICT,
+            ApiError::RunRefused(_) | ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::InvalidConfiguration(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::SchedulerUnavailable | ApiError::StoreUnavailable(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -67,6 +70,7 @@ impl ApiError {
             ApiError::NotFound(_) => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::RunRefused(_) => "run_refused",
+            ApiError::Conflict(_) => "conflict",
             ApiError::InvalidConfiguration(_) => "invalid_configuration",
             ApiError::SchedulerUnavailable | ApiError::StoreUnavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
@@ -74,12 +78,13 @@ impl ApiError {
     }
 
     /// Every code [`ApiError::code`] can return, for the OpenAPI document.
-    pub const CODES: [&'static str; 8] = [
+    pub const CODES: [&'static str; 9] = [
         "invalid_parameter",
         "unauthorized",
         "not_found",
         "method_not_allowed",
         "run_refused",
+        "conflict",
         "invalid_configuration",
         "unavailable",
         "internal",
@@ -193,6 +198,7 @@ mod tests {
             ApiError::NotFound("x".into()),
             ApiError::MethodNotAllowed,
             ApiError::RunRefused("x".into()),
+            ApiError::Conflict("x".into()),
             ApiError::InvalidConfiguration(vec![]),
             ApiError::SchedulerUnavailable,
             ApiError::Internal(StoreError::NotFound),

@@ -14,6 +14,7 @@
 //! | `runs`     | run history                                                          |
 //! | `results`  | check result history                                                 |
 //! | `commands` | actions sent to the scheduler: run now, reload                       |
+//! | `incidents`| incidents (list, acknowledge, resolve, mute) and notifications       |
 //! | `openapi`  | the OpenAPI 3.1 document                                             |
 //! | `redact`   | masking the project's secrets in free text                           |
 
@@ -21,6 +22,7 @@ mod commands;
 mod datasets;
 mod error;
 mod health;
+mod incidents;
 mod openapi;
 mod params;
 mod redact;

@@ -12,7 +12,7 @@ use super::datasets::Health;
 use super::error::ApiError;
 use super::params::Params;
 use super::router::{API_PREFIX, Access, Operation, ROUTES, Route};
-use crate::store::Page;
+use crate::store::{IncidentKind, IncidentStatus, NotificationStatus, Page, Transition};
 
 /// `GET /openapi.json`
 pub async fn serve(State(state): State<AppState>) -> Json<Value> {
@@ -207,6 +207,20 @@ fn describe(operation: Operation) -> Value {
                 "400": error_ref("BadRequest"),
             },
         }),
+        Operation::MarkResult => json!({
+            "operationId": "markResult",
+            "tags": ["results"],
+            "summary": "Tell anomaly detection what a result was",
+            "description": "`expected`: the new normal, learned from even if it was judged an \
+                anomaly; `incident`: a real problem, never learned from; `none` clears the \
+                mark. The check's next run honours it.",
+            "parameters": [param("resultId"), param("mark")],
+            "responses": {
+                "200": ok("ResultMark", "The mark recorded"),
+                "400": error_ref("BadRequest"),
+                "404": error_ref("NotFound"),
+            },
+        }),
         Operation::Reload => json!({
             "operationId": "reload",
             "tags": ["actions"],
@@ -219,7 +233,74 @@ fn describe(operation: Operation) -> Value {
                 "422": error_ref("InvalidConfiguration"),
             },
         }),
+        Operation::ListIncidents => json!({
+            "operationId": "listIncidents",
+            "tags": ["incidents"],
+            "summary": "Incidents, newest first, filtered and paged",
+            "parameters": [
+                param("datasetFilter"), param("incidentStatus"), param("limit"), param("before"),
+            ],
+            "responses": {
+                "200": ok("IncidentPage", "A page of incidents"),
+                "400": error_ref("BadRequest"),
+            },
+        }),
+        Operation::GetIncident => json!({
+            "operationId": "getIncident",
+            "tags": ["incidents"],
+            "summary": "One incident",
+            "parameters": [param("incidentId")],
+            "responses": {
+                "200": ok("Incident", "The incident"),
+                "400": error_ref("BadRequest"),
+                "404": error_ref("NotFound"),
+            },
+        }),
+        Operation::AcknowledgeIncident => incident_action(
+            "acknowledgeIncident",
+            "Acknowledge an incident: someone is on it, so no more reminders",
+            vec![param("incidentId")],
+        ),
+        Operation::ResolveIncident => incident_action(
+            "resolveIncident",
+            "Resolve an incident by hand; its channels are told, as for a passing check",
+            vec![param("incidentId")],
+        ),
+        Operation::MuteIncident => incident_action(
+            "muteIncident",
+            "Mute an incident's notifications until a time; what they missed is told after",
+            vec![param("incidentId"), param("muteUntil")],
+        ),
+        Operation::ListNotifications => json!({
+            "operationId": "listNotifications",
+            "tags": ["incidents"],
+            "summary": "Notifications of incidents, newest first; `status=dead` lists dead letters",
+            "parameters": [
+                param("notificationStatus"), param("incidentFilter"), param("limit"),
+                param("before"),
+            ],
+            "responses": {
+                "200": ok("NotificationPage", "A page of notifications"),
+                "400": error_ref("BadRequest"),
+            },
+        }),
     }
+}
+
+/// A POST on one incident answering with the incident as it became.
+fn incident_action(id: &str, summary: &str, parameters: Vec<Value>) -> Value {
+    json!({
+        "operationId": id,
+        "tags": ["incidents"],
+        "summary": summary,
+        "parameters": parameters,
+        "responses": {
+            "200": ok("Incident", "The incident after the action"),
+            "400": error_ref("BadRequest"),
+            "404": error_ref("NotFound"),
+            "409": error_ref("Conflict"),
+        },
+    })
 }
 
 fn schema_ref(name: &str) -> Value {
@@ -255,6 +336,8 @@ fn error_responses() -> Value {
             (with a `WWW-Authenticate: Bearer` challenge)"),
         "NotFound": response("No such dataset, check or run"),
         "RunRefused": response("The scheduler declined to start the run"),
+        "Conflict": response("The action does not fit the incident's state (it is resolved, \
+            or the mute would end in the past)"),
         "InvalidConfiguration": response("The project files have problems, listed in \
             `error.diagnostics`"),
         "Unavailable": response("The results store or the scheduler is not available"),
@@ -282,6 +365,24 @@ fn parameters() -> Value {
             `analytics.orders`), percent-encoded"),
         "check": path("check", "The check's name (e.g. `missing_count(email)`), percent-encoded"),
         "id": path("id", "The run's id (a UUID)"),
+        "incidentId": path("id", "The incident's id (a positive number)"),
+        "resultId": path("id", "The result's id (a positive number)"),
+        "mark": {
+            "name": "mark", "in": "query", "required": true,
+            "description": "expected, incident, or none to clear the mark",
+            "schema": { "enum": ["expected", "incident", "none"] },
+        },
+        "incidentStatus": query("status", "Only incidents in this state",
+            schema_ref("IncidentStatus")),
+        "notificationStatus": query("status", "Only notifications in this state",
+            schema_ref("NotificationStatus")),
+        "incidentFilter": query("incident", "Only notifications of this incident",
+            json!({ "type": "integer", "minimum": 1 })),
+        "muteUntil": {
+            "name": "until", "in": "query", "required": true,
+            "description": "When the mute ends (RFC 3339, in the future)",
+            "schema": { "type": "string", "format": "date-time" },
+        },
         "datasetFilter": query("dataset", "Only this dataset", json!({ "type": "string" })),
         "checkFilter": query("check", "Only this check", json!({ "type": "string" })),
         "status": query("status", "Only runs in this state", schema_ref("RunStatus")),
@@ -358,7 +459,7 @@ fn schemas() -> Value {
     let mut detail_properties = dataset_properties.clone();
     detail_properties["checks"] = json!({ "type": "array", "items": schema_ref("Check") });
 
-    json!({
+    let mut all = json!({
         "Error": object(json!({
             "error": object(json!({
                 "code": { "type": "string", "enum": ApiError::CODES },
@@ -419,7 +520,23 @@ fn schemas() -> Value {
             "expected": { "description": "The thresholds the value was judged against" },
             "message": string,
             "severity": schema_ref("Severity"),
-        }), &["columns", "severity"]),
+            "band": schema_ref("Band"),
+        }), &["columns", "severity", "band"]),
+        "Band": object(json!({
+            "lower": { "type": "number" },
+            "upper": { "type": "number" },
+            "anomalous": {
+                "type": "boolean",
+                "description": "The anomaly threshold judged the value an anomaly",
+            },
+        }), &[]),
+        "ResultMark": object(json!({
+            "result_id": { "type": "integer" },
+            "feedback": {
+                "anyOf": [schema_ref("Feedback"), { "type": "null" }],
+            },
+        }), &[]),
+        "Feedback": { "enum": ["expected", "incident"] },
         "ResultPage": page_of("Result"),
         "Run": object(json!({
             "id": uuid,
@@ -452,7 +569,17 @@ fn schemas() -> Value {
             "check": string,
             "points": {
                 "type": "array",
-                "items": object(json!({ "at": time, "value": { "type": "number" } }), &[]),
+                "items": object(json!({
+                    "at": time,
+                    "value": { "type": "number" },
+                    "lower": {
+                        "type": "number",
+                        "description": "The band an anomaly threshold expected, when one judged",
+                    },
+                    "upper": { "type": "number" },
+                    "anomalous": { "type": "boolean" },
+                    "feedback": schema_ref("Feedback"),
+                }), &["lower", "upper", "feedback"]),
             },
         }), &[]),
         "SchemaHistory": object(json!({
@@ -469,7 +596,76 @@ fn schemas() -> Value {
                 "items": object(json!({ "name": string, "data_type": string }), &[]),
             },
         }), &[]),
-    })
+    });
+    if let Some(all) = all.as_object_mut() {
+        all.extend(alert_schemas());
+    }
+    all
+}
+
+/// Incidents and notifications (apart: one `json!` of every schema is too deep to expand).
+fn alert_schemas() -> Map<String, Value> {
+    let string = json!({ "type": "string" });
+    let opt_string = json!({ "type": ["string", "null"] });
+    let time = json!({ "type": "string", "format": "date-time" });
+    let opt_time = json!({ "type": ["string", "null"], "format": "date-time" });
+    let count = json!({ "type": "integer", "minimum": 0 });
+    let schemas = json!({
+        "IncidentStatus": { "type": "string", "enum": IncidentStatus::ALL },
+        "NotificationStatus": { "type": "string", "enum": NotificationStatus::ALL },
+        "Incident": object(json!({
+            "id": { "type": "integer", "description": "Increases with creation" },
+            "dataset": string,
+            "check": string,
+            "kind": {
+                "type": "string", "enum": IncidentKind::ALL,
+                "description": "`failure`: the data broke a rule (or an SLA); `error`: the \
+                    check could not run",
+            },
+            "sla": { "type": "boolean", "description": "The check is part of an SLA" },
+            "severity": schema_ref("Severity"),
+            "status": schema_ref("IncidentStatus"),
+            "opened_at": time,
+            "last_seen_at": { "type": "string", "format": "date-time",
+                "description": "The latest failing result" },
+            "resolved_at": opt_time,
+            "resolved_by": { "type": ["string", "null"], "enum": ["check", "api", null] },
+            "acknowledged_at": opt_time,
+            "muted_until": opt_time,
+            "count": { "type": "integer", "description": "Failing results seen" },
+            "flaps": { "type": "integer", "description": "Times it failed again soon after \
+                resolving" },
+            "value": { "type": ["number", "null"] },
+            "expected": { "description": "The thresholds of the latest failing result" },
+            "message": string,
+            "cause": { "type": ["integer", "null"],
+                "description": "The upstream incident that likely caused this one" },
+            "version": { "type": "integer", "description": "Grows with every change" },
+            "announced": { "type": ["string", "null"], "enum": ["open", "resolved", null],
+                "description": "What the channels were last told" },
+            "last_notified_at": opt_time,
+        }), &[]),
+        "IncidentPage": page_of("Incident"),
+        "Notification": object(json!({
+            "id": { "type": "integer" },
+            "idempotency_key": { "type": "string",
+                "description": "incident/version/channel: unique per change and channel" },
+            "incident_id": { "type": "integer" },
+            "transition": { "type": "string", "enum": Transition::ALL },
+            "channel": string,
+            "status": schema_ref("NotificationStatus"),
+            "attempts": count,
+            "next_attempt_at": time,
+            "last_error": opt_string,
+            "created_at": time,
+            "delivered_at": opt_time,
+        }), &[]),
+        "NotificationPage": page_of("Notification"),
+    });
+    match schemas {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
 }
 
 #[cfg(test)]

@@ -2,13 +2,14 @@
 
 use axum::Json;
 use axum::extract::State;
+use serde::Serialize;
 
 use super::error::ApiError;
-use super::params::Params;
+use super::params::{ApiPath, Params};
 use super::redact::Redactor;
 use super::{AppState, PageBody};
 use crate::engine::Outcome;
-use crate::store::{ResultFilter, StoreApi, StoredResult};
+use crate::store::{Feedback, ResultFilter, StoreApi, StoredResult};
 
 /// `GET /results?dataset=&check=&outcome=&run_id=&since=&until=&limit=&before=`
 pub async fn list(
@@ -39,6 +40,36 @@ pub async fn list(
             .map(|result| redacted(result, &redactor))
             .collect(),
         next: paged.next,
+    }))
+}
+
+#[derive(Debug, Serialize)]
+pub struct ResultMark {
+    result_id: i64,
+    feedback: Option<Feedback>,
+}
+
+/// `POST /results/{id}/feedback?mark=expected|incident|none`: what anomaly detection learns
+/// from the result from the check's next run on.
+pub async fn mark(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    mut params: Params,
+) -> Result<Json<ResultMark>, ApiError> {
+    let Some(result_id) = id.parse::<i64>().ok().filter(|id| *id > 0) else {
+        return Err(ApiError::NotFound(format!("no result with id {id:?}")));
+    };
+    let mark = params
+        .parsed("mark", "one of expected, incident, none", |s| match s {
+            "none" => Some(None),
+            other => Feedback::parse(other).map(Some),
+        })?
+        .ok_or_else(|| ApiError::bad_parameter("mark", "required: expected, incident or none"))?;
+    params.finish()?;
+    state.store.mark_result(result_id, mark).await?;
+    Ok(Json(ResultMark {
+        result_id,
+        feedback: mark,
     }))
 }
 

@@ -8,7 +8,7 @@ use axum::middleware::from_fn_with_state;
 use axum::routing::{MethodFilter, MethodRouter, on};
 
 use super::error::ApiError;
-use super::{AppState, auth, commands, datasets, health, openapi, results, runs};
+use super::{AppState, auth, commands, datasets, health, incidents, openapi, results, runs};
 
 /// Where the API is mounted; paths in [`ROUTES`] and in the OpenAPI document are relative
 /// to it (the document's `servers` entry).
@@ -61,7 +61,14 @@ pub enum Operation {
     ListRuns,
     GetRun,
     ListResults,
+    MarkResult,
     Reload,
+    ListIncidents,
+    GetIncident,
+    AcknowledgeIncident,
+    ResolveIncident,
+    MuteIncident,
+    ListNotifications,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -82,7 +89,7 @@ const fn route(verb: Verb, path: &'static str, access: Access, operation: Operat
     }
 }
 
-pub const ROUTES: [Route; 12] = {
+pub const ROUTES: [Route; 19] = {
     use Access::*;
     use Operation::*;
     use Verb::*;
@@ -98,7 +105,14 @@ pub const ROUTES: [Route; 12] = {
         route(Get, "/runs", Read, ListRuns),
         route(Get, "/runs/{id}", Read, GetRun),
         route(Get, "/results", Read, ListResults),
+        route(Post, "/results/{id}/feedback", Write, MarkResult),
         route(Post, "/reload", Write, Reload),
+        route(Get, "/incidents", Read, ListIncidents),
+        route(Get, "/incidents/{id}", Read, GetIncident),
+        route(Post, "/incidents/{id}/acknowledge", Write, AcknowledgeIncident),
+        route(Post, "/incidents/{id}/mute", Write, MuteIncident),
+        route(Post, "/incidents/{id}/resolve", Write, ResolveIncident),
+        route(Get, "/notifications", Read, ListNotifications),
     ]
 };
 
@@ -116,7 +130,14 @@ fn handler(operation: Operation, filter: MethodFilter) -> MethodRouter<AppState>
         Operation::ListRuns => on(filter, runs::list),
         Operation::GetRun => on(filter, runs::get),
         Operation::ListResults => on(filter, results::list),
+        Operation::MarkResult => on(filter, results::mark),
         Operation::Reload => on(filter, commands::reload),
+        Operation::ListIncidents => on(filter, incidents::list),
+        Operation::GetIncident => on(filter, incidents::get),
+        Operation::AcknowledgeIncident => on(filter, incidents::acknowledge),
+        Operation::ResolveIncident => on(filter, incidents::resolve),
+        Operation::MuteIncident => on(filter, incidents::mute),
+        Operation::ListNotifications => on(filter, incidents::notifications),
     }
 }
 

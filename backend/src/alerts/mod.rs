@@ -1,0 +1,469 @@
+//! Alerts: SLAs, incidents, routing, templates, and delivery to Slack and email through an
+//! outbox in the store.
+//!
+//! | module      | owns                                                                |
+//! |-------------|---------------------------------------------------------------------|
+//! | `sla`       | judging a freshness SLA's `fresh_by` on the measured age (pure)      |
+//! | `incidents` | the incident state machine: result, action or time → change (pure)  |
+//! | `routing`   | which channels hear of an incident, one notification each           |
+//! | `templates` | the message and its handlebars templates, built in or overridden    |
+//! | `slack`     | Block Kit payloads POSTed to incoming webhooks                      |
+//! | `email`     | multipart emails over SMTP (lettre)                                 |
+//! | `outbox`    | the delivery worker: claims, retries with backoff, dead letters     |
+//!
+//! **Flow.** Once a run's results are stored ([`after_run`], called by the runner), each
+//! result moves its check's incident along; the changes and their notifications are written
+//! in one transaction, and the outbox worker delivers them. A reminder sweep
+//! ([`remind`]) re-notifies open incidents nobody acknowledged and announces what muted,
+//! folded or flapping incidents kept quiet.
+//!
+//! **Who alerts.** Alerting is on in a process once [`enable`]d: `tidemark serve` always,
+//! `tidemark run` only with `--alert` (it then delivers before exiting). The engine and the
+//! runner do not know whether it is on; [`after_run`] does nothing when it is off.
+//!
+//! **Run errors.** When every check of a run errored with the same message (the warehouse
+//! is down), that is one incident for the dataset's check [`ALL_CHECKS`], not one per check.
+
+mod email;
+mod incidents;
+mod outbox;
+mod routing;
+pub mod sla;
+mod slack;
+mod templates;
+
+pub use incidents::{Action, Refused};
+pub use outbox::backoff;
+pub use templates::{Message, Templates, dataset_link, escape_mrkdwn};
+
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use tokio::sync::{Notify, watch};
+
+use crate::engine::{CheckResult, Outcome};
+use crate::spec::{Dataset, Diagnostic, Project, Severity};
+use crate::store::{Due, Incident, IncidentChange, Store, StoreApi, StoreError};
+use incidents::{Observation, Timing};
+
+/// The check name of a dataset-wide error incident (every check errored alike).
+pub const ALL_CHECKS: &str = "all checks";
+
+/// How often a write that lost a race with another replica is judged again.
+const CONFLICT_RETRIES: usize = 3;
+
+/// Tunables from the environment (tests shorten them).
+#[derive(Clone, Copy, Debug)]
+pub struct Settings {
+    /// First retry delay (`TIDEMARK_ALERT_RETRY_MS`, 5000).
+    pub retry: Duration,
+    /// Longest a delivery attempt may take (`TIDEMARK_ALERT_TIMEOUT_SECS`, 10).
+    pub timeout: Duration,
+    /// How often the reminder sweep runs (`TIDEMARK_ALERT_SWEEP_SECS`, 60).
+    pub sweep_every: Duration,
+}
+
+impl Settings {
+    pub fn from_env() -> Settings {
+        Settings {
+            retry: env_duration("TIDEMARK_ALERT_RETRY_MS", Duration::from_millis, 5_000),
+            timeout: env_duration("TIDEMARK_ALERT_TIMEOUT_SECS", Duration::from_secs, 10),
+            sweep_every: env_duration("TIDEMARK_ALERT_SWEEP_SECS", Duration::from_secs, 60),
+        }
+    }
+
+    /// How long a claimed notification is a worker's: its attempt's timeout, twice, and a
+    /// margin for recording it.
+    fn lease(&self) -> TimeDelta {
+        TimeDelta::from_std(self.timeout * 2 + Duration::from_secs(5)).unwrap_or(TimeDelta::MAX)
+    }
+}
+
+fn env_duration(name: &str, unit: fn(u64) -> Duration, default: u64) -> Duration {
+    match std::env::var(name).map(|v| v.trim().parse::<u64>()) {
+        Ok(Ok(value)) if value > 0 => unit(value),
+        Ok(_) => {
+            tracing::warn!("{name} is not a positive whole number; using {default}");
+            unit(default)
+        }
+        Err(_) => unit(default),
+    }
+}
+
+/// Alerting for one process: the configuration in force, the compiled templates and the
+/// channels' clients.
+pub struct Alerting {
+    project: watch::Receiver<Arc<Project>>,
+    templates: Templates,
+    http: reqwest::Client,
+    mailer: email::Mailer,
+    settings: Settings,
+    /// Who this process is when it claims notifications.
+    claimer: String,
+    /// Wakes the worker when notifications are enqueued.
+    wake: Notify,
+    /// Notifications this process enqueued: the CLI delivers them before it exits.
+    enqueued: Mutex<Vec<i64>>,
+}
+
+impl Alerting {
+    /// Compiles the templates (the project's overrides included); their problems are
+    /// diagnostics at the template file's line and column.
+    pub fn new(project: watch::Receiver<Arc<Project>>) -> Result<Arc<Alerting>, Vec<Diagnostic>> {
+        let overrides = project.borrow().alerts.templates.clone();
+        let templates = Templates::load(overrides.as_deref())?;
+        let settings = Settings::from_env();
+        // Installed by telemetry already in the binary; tests and benches may come here first.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .timeout(settings.timeout)
+            .build()
+            .map_err(|e| {
+                vec![Diagnostic {
+                    location: None,
+                    message: format!("cannot set up the Slack client: {e}"),
+                }]
+            })?;
+        Ok(Arc::new(Alerting {
+            project,
+            templates,
+            http,
+            mailer: email::Mailer::default(),
+            settings,
+            claimer: format!("{}:{}", std::process::id(), uuid::Uuid::new_v4().simple()),
+            wake: Notify::new(),
+            enqueued: Mutex::new(Vec::new()),
+        }))
+    }
+
+    fn project(&self) -> Arc<Project> {
+        Arc::clone(&self.project.borrow())
+    }
+
+    /// Delivers what this process enqueued, retrying for up to `patience`; the number of
+    /// notifications still pending then (the server's outbox, if any, retries them later).
+    pub async fn deliver_enqueued(&self, store: &Store, patience: Duration) -> Result<usize, StoreError> {
+        let ids = self.enqueued.lock().map(|ids| ids.clone()).unwrap_or_default();
+        let deadline = Utc::now() + TimeDelta::from_std(patience).unwrap_or(TimeDelta::MAX);
+        loop {
+            outbox::deliver_due(self, store).await?;
+            let Some(next) = store.next_attempt(&ids).await? else {
+                return Ok(0);
+            };
+            if next > deadline {
+                return pending_among(store, &ids).await;
+            }
+            let wait = (next - Utc::now()).to_std().unwrap_or_default();
+            tokio::time::sleep(wait.max(Duration::from_millis(50))).await;
+        }
+    }
+
+    fn enqueued(&self, ids: &[i64]) {
+        if let Ok(mut enqueued) = self.enqueued.lock() {
+            enqueued.extend_from_slice(ids);
+        }
+        self.wake.notify_one();
+    }
+}
+
+/// How many of `ids` are still pending.
+async fn pending_among(store: &Store, ids: &[i64]) -> Result<usize, StoreError> {
+    let mut pending = 0;
+    for id in ids {
+        if store.next_attempt(std::slice::from_ref(id)).await?.is_some() {
+            pending += 1;
+        }
+    }
+    Ok(pending)
+}
+
+static ENABLED: OnceLock<Arc<Alerting>> = OnceLock::new();
+
+/// Turns alerting on for this process (once; later calls are ignored).
+pub fn enable(alerting: &Arc<Alerting>) {
+    let _ = ENABLED.set(Arc::clone(alerting));
+}
+
+/// Wakes the delivery worker, if alerting is on.
+pub fn wake() {
+    if let Some(alerting) = ENABLED.get() {
+        alerting.wake.notify_one();
+    }
+}
+
+/// Moves the incidents of a dataset's checks along with a run's stored results, when
+/// alerting is on. Failures are logged: the run is recorded either way.
+pub async fn after_run(store: &Store, dataset: &Dataset, results: &[CheckResult]) {
+    let Some(alerting) = ENABLED.get() else {
+        return;
+    };
+    let project = alerting.project();
+    match observe(store, &project, dataset, results, Utc::now()).await {
+        Ok(ids) => alerting.enqueued(&ids),
+        Err(e) => tracing::error!(dataset = %dataset.name, "incidents not updated: {e}"),
+    }
+}
+
+/// Judges `results` against the dataset's incidents and writes the changes; the ids of
+/// the notifications enqueued. Lost races with another replica are judged again.
+async fn observe(
+    store: &Store,
+    project: &Project,
+    dataset: &Dataset,
+    results: &[CheckResult],
+    now: DateTime<Utc>,
+) -> Result<Vec<i64>, StoreError> {
+    let mut datasets = vec![dataset.name.clone()];
+    datasets.extend(dataset.upstream.iter().cloned());
+    let timing = Timing::of(&project.alerts);
+    let results = grouped(dataset, results);
+    let mut attempt = 0;
+    loop {
+        let latest = store.latest_incidents(&datasets).await?;
+        let cause = latest
+            .iter()
+            .find(|i| i.dataset != dataset.name && i.status.is_active())
+            .map(|i| i.id);
+        let changes: Vec<IncidentChange> = results
+            .iter()
+            .flat_map(|result| {
+                let previous = latest
+                    .iter()
+                    .find(|i| i.dataset == dataset.name && i.check == result.check);
+                let observation = observation(dataset, result, now, cause);
+                incidents::observe(previous, &observation, timing)
+            })
+            .map(|step| routing::change(step, Some(dataset), project))
+            .collect();
+        if changes.is_empty() {
+            return Ok(Vec::new());
+        }
+        attempt += 1;
+        match store.write_incidents(&changes, now).await {
+            Err(StoreError::Conflict(_)) if attempt < CONFLICT_RETRIES => continue,
+            written => return written,
+        }
+    }
+}
+
+/// The results incidents judge: as they are, except that a run whose checks all errored
+/// alike is one dataset-wide error; any other run also reports [`ALL_CHECKS`] passing, so
+/// such an incident resolves once the dataset runs again.
+fn grouped(dataset: &Dataset, results: &[CheckResult]) -> Vec<CheckResult> {
+    let first = results.first();
+    let alike = results.len() > 1
+        && results
+            .iter()
+            .all(|r| r.outcome == Outcome::Error && Some(&r.message) == first.map(|f| &f.message));
+    let whole = |outcome, message: String| CheckResult {
+        dataset: dataset.name.clone(),
+        warehouse: dataset.warehouse.clone(),
+        check: ALL_CHECKS.to_owned(),
+        kind: "run".to_owned(),
+        column: None,
+        columns: None,
+        outcome,
+        value: None,
+        expected: None,
+        message,
+        severity: None,
+        band: None,
+    };
+    match first {
+        Some(first) if alike => vec![whole(Outcome::Error, first.message.clone())],
+        _ => {
+            let mut judged = results.to_vec();
+            judged.push(whole(Outcome::Pass, String::new()));
+            judged
+        }
+    }
+}
+
+/// How incidents see a result: SLA checks carry the SLA's severity; others their own, or
+/// `medium`.
+fn observation<'a>(
+    dataset: &Dataset,
+    result: &'a CheckResult,
+    at: DateTime<Utc>,
+    cause: Option<i64>,
+) -> Observation<'a> {
+    let sla = dataset.sla.as_ref().filter(|sla| sla.covers(&result.check));
+    Observation {
+        result,
+        sla: sla.is_some(),
+        severity: sla
+            .map(|sla| sla.severity)
+            .or(result.severity)
+            .unwrap_or(Severity::Medium),
+        at,
+        cause,
+    }
+}
+
+/// Why an API action on an incident did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum ActError {
+    #[error("no incident with id {0}")]
+    NotFound(i64),
+    #[error(transparent)]
+    Refused(#[from] Refused),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Acknowledges, resolves or mutes an incident (the API's actions); the incident after it.
+pub async fn act(
+    store: &Store,
+    project: &Project,
+    id: i64,
+    action: Action,
+    now: DateTime<Utc>,
+) -> Result<Incident, ActError> {
+    let mut attempt = 0;
+    loop {
+        let incident = match store.incident(id).await {
+            Err(StoreError::NotFound) => return Err(ActError::NotFound(id)),
+            other => other?,
+        };
+        let Some(step) = incidents::act(&incident, action, now)? else {
+            return Ok(incident);
+        };
+        let dataset = project.datasets.iter().find(|d| d.name == incident.dataset);
+        let change = routing::change(step, dataset, project);
+        attempt += 1;
+        match store.write_incidents(std::slice::from_ref(&change), now).await {
+            Err(StoreError::Conflict(_)) if attempt < CONFLICT_RETRIES => continue,
+            Err(e) => return Err(e.into()),
+            Ok(_) => {
+                wake();
+                return Ok(change.incident);
+            }
+        }
+    }
+}
+
+/// The reminder sweep: re-notifies open incidents nobody acknowledged and announces what
+/// was kept quiet; how many incidents it moved. Another replica's sweep at the same time
+/// loses nothing: one of two writes of an incident wins, the other is skipped.
+pub async fn remind(alerting: &Alerting, store: &Store, now: DateTime<Utc>) -> Result<usize, StoreError> {
+    let project = alerting.project();
+    let timing = Timing::of(&project.alerts);
+    let due = Due {
+        now,
+        notified_before: now.checked_sub_signed(timing.renotify_after).unwrap_or(now),
+        resolved_before: now.checked_sub_signed(timing.flap_window).unwrap_or(now),
+    };
+    let mut moved = 0;
+    for incident in store.incidents_due(due).await? {
+        let Some(step) = incidents::review(&incident, now, timing) else {
+            continue;
+        };
+        let dataset = project.datasets.iter().find(|d| d.name == incident.dataset);
+        let change = routing::change(step, dataset, &project);
+        match store.write_incidents(std::slice::from_ref(&change), now).await {
+            Ok(ids) => {
+                alerting.enqueued(&ids);
+                moved += 1;
+            }
+            Err(StoreError::Conflict(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(moved)
+}
+
+/// The server's alerting: the delivery worker and the reminder sweep, until `stop`; the
+/// worker then delivers what is due one last time.
+pub async fn run(alerting: Arc<Alerting>, store: Arc<Store>, stop: watch::Receiver<bool>) {
+    let worker = tokio::spawn(outbox::work(
+        Arc::clone(&alerting),
+        Arc::clone(&store),
+        stop.clone(),
+    ));
+    sweep(&alerting, &store, stop).await;
+    if let Err(e) = worker.await {
+        tracing::error!("the alert delivery worker failed: {e}");
+    }
+}
+
+async fn sweep(alerting: &Alerting, store: &Store, mut stop: watch::Receiver<bool>) {
+    let mut every = tokio::time::interval(alerting.settings.sweep_every);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = every.tick() => {
+                if let Err(e) = remind(alerting, store, Utc::now()).await {
+                    tracing::warn!("the reminder sweep failed: {e}");
+                }
+            }
+            // (Dropping the borrow at once: the future must stay `Send`.)
+            _ = async { stop.wait_for(|stop| *stop).await.is_ok() } => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::fixtures;
+
+    fn result(check: &str, outcome: Outcome, message: &str) -> CheckResult {
+        CheckResult {
+            dataset: "shop.orders".into(),
+            warehouse: "main".into(),
+            check: check.into(),
+            kind: "row_count".into(),
+            column: None,
+            columns: None,
+            outcome,
+            value: None,
+            expected: None,
+            message: message.into(),
+            severity: None,
+            band: None,
+        }
+    }
+
+    #[test]
+    fn a_run_whose_checks_all_errored_alike_is_one_dataset_wide_error() {
+        let dataset = fixtures::dataset(vec![]);
+        let down = "warehouse main: connection refused";
+        let grouped_down = grouped(
+            &dataset,
+            &[result("a", Outcome::Error, down), result("b", Outcome::Error, down)],
+        );
+        assert_eq!(grouped_down.len(), 1);
+        assert_eq!((grouped_down[0].check.as_str(), grouped_down[0].outcome), (ALL_CHECKS, Outcome::Error));
+        let mixed = grouped(
+            &dataset,
+            &[result("a", Outcome::Error, down), result("b", Outcome::Fail, "3 rows")],
+        );
+        let checks: Vec<(&str, Outcome)> = mixed.iter().map(|r| (r.check.as_str(), r.outcome)).collect();
+        assert_eq!(
+            checks,
+            [("a", Outcome::Error), ("b", Outcome::Fail), (ALL_CHECKS, Outcome::Pass)]
+        );
+    }
+
+    #[test]
+    fn sla_checks_carry_the_slas_severity() {
+        let mut dataset = fixtures::dataset(vec![]);
+        dataset.sla = Some(crate::spec::Sla {
+            freshness: None,
+            checks: vec!["a".into()],
+            severity: Severity::Critical,
+        });
+        let sla = result("a", Outcome::Fail, "");
+        let plain = CheckResult {
+            severity: Some(Severity::Low),
+            ..result("b", Outcome::Fail, "")
+        };
+        let other = result("c", Outcome::Fail, "");
+        let at = Utc::now();
+        let seen = observation(&dataset, &sla, at, None);
+        assert_eq!((seen.sla, seen.severity), (true, Severity::Critical));
+        assert_eq!(observation(&dataset, &plain, at, None).severity, Severity::Low);
+        assert_eq!(observation(&dataset, &other, at, None).severity, Severity::Medium);
+    }
+}

@@ -1,0 +1,155 @@
+//! Incidents and their notifications: listing them, and acknowledging, resolving and muting
+//! an incident. Actions go through `alerts::act`, the same state machine the checks drive,
+//! so a resolution through the API is notified like one by a passing check.
+
+use axum::Json;
+use axum::extract::State;
+use chrono::Utc;
+
+use super::error::ApiError;
+use super::params::{ApiPath, Params};
+use super::redact::Redactor;
+use super::{AppState, PageBody};
+use crate::alerts::{self, Action, ActError};
+use crate::store::{
+    Incident, IncidentFilter, IncidentStatus, Notification, NotificationFilter,
+    NotificationStatus, StoreApi, StoreError,
+};
+
+/// `GET /incidents?dataset=&status=&limit=&before=`
+pub async fn list(
+    State(state): State<AppState>,
+    mut params: Params,
+) -> Result<Json<PageBody<Incident>>, ApiError> {
+    let filter = IncidentFilter {
+        dataset: params.text("dataset")?,
+        status: params.parsed(
+            "status",
+            "one of open, acknowledged, resolved",
+            IncidentStatus::parse,
+        )?,
+    };
+    let page = params.page()?;
+    params.finish()?;
+    let paged = state.store.incidents(&filter, page).await?;
+    let redactor = Redactor::new(&state.project());
+    Ok(Json(PageBody {
+        items: paged
+            .items
+            .into_iter()
+            .map(|incident| redacted(incident, &redactor))
+            .collect(),
+        next: paged.next,
+    }))
+}
+
+/// `GET /incidents/{id}`
+pub async fn get(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    params: Params,
+) -> Result<Json<Incident>, ApiError> {
+    params.finish()?;
+    let id = incident_id(&id)?;
+    match state.store.incident(id).await {
+        Ok(incident) => Ok(Json(redacted(incident, &Redactor::new(&state.project())))),
+        Err(StoreError::NotFound) => Err(not_found(id)),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// `POST /incidents/{id}/acknowledge`: someone is on it; no more reminders.
+pub async fn acknowledge(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    params: Params,
+) -> Result<Json<Incident>, ApiError> {
+    params.finish()?;
+    perform(&state, &id, Action::Acknowledge).await
+}
+
+/// `POST /incidents/{id}/resolve`: resolved by hand (notified like any resolution).
+pub async fn resolve(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    params: Params,
+) -> Result<Json<Incident>, ApiError> {
+    params.finish()?;
+    perform(&state, &id, Action::Resolve).await
+}
+
+/// `POST /incidents/{id}/mute?until=`: no notifications until then.
+pub async fn mute(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    mut params: Params,
+) -> Result<Json<Incident>, ApiError> {
+    let until = params
+        .time("until")?
+        .ok_or_else(|| ApiError::bad_parameter("until", "required: when the mute ends"))?;
+    params.finish()?;
+    perform(&state, &id, Action::MuteUntil(until)).await
+}
+
+/// `GET /notifications?status=&incident=&limit=&before=`: `status=dead` lists dead letters.
+pub async fn notifications(
+    State(state): State<AppState>,
+    mut params: Params,
+) -> Result<Json<PageBody<Notification>>, ApiError> {
+    let filter = NotificationFilter {
+        status: params.parsed(
+            "status",
+            "one of pending, delivered, dead",
+            NotificationStatus::parse,
+        )?,
+        incident: params.parsed("incident", "an incident id", |s| {
+            s.parse::<i64>().ok().filter(|id| *id > 0)
+        })?,
+    };
+    let page = params.page()?;
+    params.finish()?;
+    let paged = state.store.notifications(&filter, page).await?;
+    let redactor = Redactor::new(&state.project());
+    Ok(Json(PageBody {
+        items: paged
+            .items
+            .into_iter()
+            .map(|mut notification| {
+                notification.last_error = redactor.option(notification.last_error.as_deref());
+                notification
+            })
+            .collect(),
+        next: paged.next,
+    }))
+}
+
+async fn perform(state: &AppState, id: &str, action: Action) -> Result<Json<Incident>, ApiError> {
+    let id = incident_id(id)?;
+    let project = state.project();
+    match alerts::act(&state.store, &project, id, action, Utc::now()).await {
+        Ok(incident) => Ok(Json(redacted(incident, &Redactor::new(&project)))),
+        Err(ActError::NotFound(id)) => Err(not_found(id)),
+        Err(ActError::Refused(refused)) => Err(ApiError::Conflict(refused.to_string())),
+        Err(ActError::Store(StoreError::Conflict(_))) => Err(ApiError::Conflict(
+            "the incident is changing right now; try again".into(),
+        )),
+        Err(ActError::Store(error)) => Err(error.into()),
+    }
+}
+
+fn incident_id(text: &str) -> Result<i64, ApiError> {
+    text.parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| ApiError::bad_parameter("id", "expected an incident id (a positive number)"))
+}
+
+fn not_found(id: i64) -> ApiError {
+    ApiError::NotFound(format!("no incident with id {id}"))
+}
+
+/// The incident with the project's secrets masked in its message.
+fn redacted(mut incident: Incident, redactor: &Redactor) -> Incident {
+    incident.message = redactor.text(&incident.message);
+    incident
+}
