@@ -1,7 +1,8 @@
 //! Executing datasets and recording what they found: the one path shared by `tidemark run`
 //! and the scheduler. A recorded run is claimed in the store first (exactly once per
 //! scheduled slot), keeps its lease alive while the warehouse works, and is finished with
-//! its results, metric points and schema snapshot in one transaction.
+//! its results, metric points, schema snapshot and distribution profiles in one
+//! transaction.
 
 use std::pin::pin;
 use std::time::{Duration, Instant};
@@ -13,8 +14,8 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::engine::{
-    AnomalyContext, CheckResult, DatasetRun, DriftBase, MAX_HISTORY, Outcome, RunReport, Summary,
-    Warehouses, check_dataset, judge_anomaly,
+    AnomalyContext, Baselines, CheckResult, DatasetRun, DriftBase, MAX_HISTORY, Outcome, RunReport,
+    Summary, Warehouses, check_dataset, judge_anomaly,
 };
 use crate::spec::{Check, Dataset};
 use crate::store::{
@@ -184,6 +185,7 @@ async fn run_unrecorded(warehouses: &Warehouses, dataset: &Dataset) -> Vec<Check
         dataset,
         warehouses.get(&dataset.warehouse),
         DriftBase::NoStore,
+        &Baselines::none(),
     )
     .await
     .results;
@@ -310,6 +312,10 @@ async fn record_started(
         Some(snapshot) => DriftBase::Previous(&snapshot.columns),
         None => DriftBase::FirstSnapshot,
     };
+    // The reference profiles of distribution checks, read before the run adds its own.
+    let baselines = Baselines::load(store, dataset, Utc::now())
+        .await
+        .map_err(RecordError::NotStarted)?;
     // Boxed: the checks' and the store's futures are large (tens of KB); inline, every run
     // waiting for a warehouse slot would reserve their space, and the nesting overflows the
     // compiler's layout depth in release builds.
@@ -317,10 +323,12 @@ async fn record_started(
         dataset,
         warehouses.get(&dataset.warehouse),
         base,
+        &baselines,
     ));
     let DatasetRun {
         mut results,
         schema,
+        profiles,
     } = with_heartbeat(store, run_id, checks).await;
     judge_anomalies(Some(store), warehouses, dataset, &mut results).await;
     let results = crate::alerts::sla::judge(dataset, results, Utc::now());
@@ -335,6 +343,7 @@ async fn record_started(
             .map(|(result, check)| (result.clone(), check_hash(dataset, check)))
             .collect(),
         snapshot: schema.as_ref().map(SnapshotColumn::from_schema),
+        profiles,
     };
     match Box::pin(finish_patiently(store, &finished)).await {
         Ok(()) => {
@@ -384,7 +393,13 @@ async fn judge_anomalies(
             }
             None => None,
         };
-        judge_anomaly(check, result, history.as_deref(), &context);
+        let shift = judge_anomaly(check, result, history.as_deref(), &context);
+        if let (Some(store), Some(since)) = (store, shift)
+            && let Err(e) = store.accept_shift(&dataset.name, &check.name, since).await
+        {
+            // Not fatal: the next run decides about the shift again.
+            tracing::warn!(dataset = %dataset.name, check = %check.name, "cannot mark the level shift: {e}");
+        }
     }
 }
 

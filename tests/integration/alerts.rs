@@ -61,8 +61,7 @@ impl Setup {
         warehouse
             .exec("CREATE TABLE orders (id INTEGER); CREATE TABLE raw_orders (id INTEGER);")
             .await;
-        let mut builder =
-            Project::builder().config(&config(&warehouse.url, &smtp, &hook, extra));
+        let mut builder = Project::builder().config(&config(&warehouse.url, &smtp, &hook, extra));
         for (stem, yaml) in datasets {
             builder = builder.dataset(stem, yaml);
         }
@@ -157,7 +156,10 @@ async fn each_transition_reaches_slack_and_email_once_and_exactly() {
 
     let [mail]: [Mail; 1] = setup.smtp.wait_for(1).await.try_into().expect("one email");
     assert_eq!(mail.rcpt_tos, ["data@example.com", "oncall@example.com"]);
-    assert_eq!((mail.mail_from.as_str(), mail.from.as_str()), ("tidemark@example.com", "tidemark@example.com"));
+    assert_eq!(
+        (mail.mail_from.as_str(), mail.from.as_str()),
+        ("tidemark@example.com", "tidemark@example.com")
+    );
     assert_eq!(mail.to, "data@example.com, oncall@example.com");
     assert_eq!(mail.subject, "Check failed: orders · row_count");
     assert_eq!(
@@ -209,7 +211,12 @@ Seen:      1 failing result(s)
         )
     );
 
-    let [post] = setup.hook.wait_for(1).await.try_into().expect("one Slack message");
+    let [post] = setup
+        .hook
+        .wait_for(1)
+        .await
+        .try_into()
+        .expect("one Slack message");
     assert_eq!(post.body["text"], "Check failed: orders · row_count");
     assert_eq!(
         mrkdwn(&post),
@@ -230,22 +237,40 @@ Seen:      1 failing result(s)
         .iter()
         .find(|n| n.channel == "team-slack")
         .expect("the Slack notification");
-    assert_eq!(post.idempotency_key.as_deref(), Some(slack.idempotency_key.as_str()));
+    assert_eq!(
+        post.idempotency_key.as_deref(),
+        Some(slack.idempotency_key.as_str())
+    );
 
     // A repeat updates the incident and tells no one.
     setup.alert_run(&[]).await.0.assert_code(1);
     assert_eq!(latest(&store, "orders").await.count, 2);
-    assert_eq!((setup.smtp.mails().len(), setup.hook.delivered().len()), (1, 1));
+    assert_eq!(
+        (setup.smtp.mails().len(), setup.hook.delivered().len()),
+        (1, 1)
+    );
 
     // The recovery is told once.
     setup.warehouse.exec("INSERT INTO orders VALUES (1)").await;
     setup.alert_run(&[]).await.0.assert_code(0);
     let mails = setup.smtp.wait_for(2).await;
     assert_eq!(mails[1].subject, "Resolved: orders · row_count");
-    assert!(mails[1].text.as_deref().unwrap_or_default().contains("The check passes again."));
-    assert_eq!(setup.hook.wait_for(2).await[1].body["text"], "Resolved: orders · row_count");
+    assert!(
+        mails[1]
+            .text
+            .as_deref()
+            .unwrap_or_default()
+            .contains("The check passes again.")
+    );
+    assert_eq!(
+        setup.hook.wait_for(2).await[1].body["text"],
+        "Resolved: orders · row_count"
+    );
     setup.alert_run(&[]).await.0.assert_code(0);
-    assert_eq!((setup.smtp.mails().len(), setup.hook.delivered().len()), (2, 2));
+    assert_eq!(
+        (setup.smtp.mails().len(), setup.hook.delivered().len()),
+        (2, 2)
+    );
     let ids: Vec<&str> = mails.iter().map(|m| m.message_id.as_str()).collect();
     assert_ne!(ids[0], ids[1], "each change is its own message");
 }
@@ -256,9 +281,20 @@ async fn without_the_flag_the_cli_never_alerts() {
     let out = run_blocking(setup.project.path(), &["run"], &FAST).await;
     out.assert_code(1);
     let store = setup.store().await;
-    assert!(store.latest_incidents(&["orders".into()]).await.expect("read").is_empty());
+    assert!(
+        store
+            .latest_incidents(&["orders".into()])
+            .await
+            .expect("read")
+            .is_empty()
+    );
     assert!(setup.hook.requests().is_empty() && setup.smtp.mails().is_empty());
-    let refused = run_blocking(setup.project.path(), &["run", "--alert", "--no-store"], &FAST).await;
+    let refused = run_blocking(
+        setup.project.path(),
+        &["run", "--alert", "--no-store"],
+        &FAST,
+    )
+    .await;
     refused.assert_code(2);
 }
 
@@ -269,7 +305,9 @@ async fn the_example_projects_sla_breach_alerts_once_and_its_recovery_once() {
     let dir = tempfile::tempdir().expect("a temporary folder");
     let demo = dir.path().join("demo");
     let demo_arg = demo.display().to_string();
-    run_blocking(dir.path(), &["demo", "--dir", &demo_arg], &[]).await.assert_code(0);
+    run_blocking(dir.path(), &["demo", "--dir", &demo_arg], &[])
+        .await
+        .assert_code(0);
     let env = [
         FAST[0],
         FAST[1],
@@ -283,11 +321,16 @@ async fn the_example_projects_sla_breach_alerts_once_and_its_recovery_once() {
     let breach = "SLA breached: events · freshness(occurred_at)";
     assert_eq!(mails[0].subject, breach);
     assert_eq!(posts[0].body["text"], breach);
-    assert!(mrkdwn(&posts[0]).contains("*Severity:* high (SLA)"), "{}", mrkdwn(&posts[0]));
+    assert!(
+        mrkdwn(&posts[0]).contains("*Severity:* high (SLA)"),
+        "{}",
+        mrkdwn(&posts[0])
+    );
 
-    let warehouse = sqlx::SqlitePool::connect(&format!("sqlite://{}", demo.join("warehouse.db").display()))
-        .await
-        .expect("open the demo warehouse");
+    let warehouse =
+        sqlx::SqlitePool::connect(&format!("sqlite://{}", demo.join("warehouse.db").display()))
+            .await
+            .expect("open the demo warehouse");
     sqlx::query(
         "INSERT INTO events VALUES (100001, 1, 'page_view', strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
     )
@@ -296,8 +339,14 @@ async fn the_example_projects_sla_breach_alerts_once_and_its_recovery_once() {
     .expect("a fresh event");
     warehouse.close().await;
     run_blocking(dir.path(), &run, &env).await.assert_code(0);
-    assert_eq!(smtp.wait_for(2).await[1].subject, "Resolved: events · freshness(occurred_at)");
-    assert_eq!(hook.wait_for(2).await[1].body["text"], "Resolved: events · freshness(occurred_at)");
+    assert_eq!(
+        smtp.wait_for(2).await[1].subject,
+        "Resolved: events · freshness(occurred_at)"
+    );
+    assert_eq!(
+        hook.wait_for(2).await[1].body["text"],
+        "Resolved: events · freshness(occurred_at)"
+    );
     assert_eq!((smtp.mails().len(), hook.delivered().len()), (2, 2));
 }
 
@@ -310,9 +359,15 @@ async fn failing_receivers_still_get_exactly_one_delivery() {
     assert_eq!(requests.len(), 4, "500, 429, a timeout, then delivered");
     assert_eq!(setup.hook.delivered().len(), 1);
     let waited = requests[2].at - requests[1].at;
-    assert!(waited >= Duration::from_secs(1), "Retry-After not honoured: {waited:?}");
+    assert!(
+        waited >= Duration::from_secs(1),
+        "Retry-After not honoured: {waited:?}"
+    );
     let keys: Vec<_> = requests.iter().map(|r| r.idempotency_key.clone()).collect();
-    assert!(keys.windows(2).all(|w| w[0] == w[1]), "one key for every attempt: {keys:?}");
+    assert!(
+        keys.windows(2).all(|w| w[0] == w[1]),
+        "one key for every attempt: {keys:?}"
+    );
     assert_eq!(setup.smtp.wait_for(1).await.len(), 1);
 
     let store = setup.store().await;
@@ -321,7 +376,10 @@ async fn failing_receivers_still_get_exactly_one_delivery() {
         .into_iter()
         .find(|n| n.channel == "team-slack")
         .expect("the Slack notification");
-    assert_eq!((slack.status, slack.attempts), (NotificationStatus::Delivered, 4));
+    assert_eq!(
+        (slack.status, slack.attempts),
+        (NotificationStatus::Delivered, 4)
+    );
     // Nothing is sent again later.
     setup.alert_run(&[]).await;
     assert_eq!(setup.hook.delivered().len(), 1);
@@ -368,7 +426,10 @@ async fn incidents_caused_upstream_are_folded_into_the_upstreams_notifications()
 
     // The upstream resolves: its message lists what was folded into it, and the downstream
     // incident, still failing without its cause, is told on its own.
-    setup.warehouse.exec("INSERT INTO raw_orders VALUES (1)").await;
+    setup
+        .warehouse
+        .exec("INSERT INTO raw_orders VALUES (1)")
+        .await;
     setup.alert_run(&["--dataset", "raw_orders"]).await;
     let posts = setup.hook.wait_for(3).await;
     let resolved = posts
@@ -376,14 +437,27 @@ async fn incidents_caused_upstream_are_folded_into_the_upstreams_notifications()
         .find(|p| p.body["text"] == "Resolved: raw_orders · row_count")
         .expect("the upstream's resolution");
     let text = mrkdwn(resolved);
-    assert!(text.contains("*Likely also caused:* orders · row_count"), "{text}");
-    assert!(posts.iter().any(|p| p.body["text"] == "Check failed: orders · row_count"));
+    assert!(
+        text.contains("*Likely also caused:* orders · row_count"),
+        "{text}"
+    );
+    assert!(
+        posts
+            .iter()
+            .any(|p| p.body["text"] == "Check failed: orders · row_count")
+    );
     let mails = setup.smtp.wait_for(3).await;
     let resolved = mails
         .iter()
         .find(|m| m.subject == "Resolved: raw_orders · row_count")
         .expect("the upstream's resolution by email");
-    assert!(resolved.text.as_deref().unwrap_or_default().contains("  - orders · row_count"));
+    assert!(
+        resolved
+            .text
+            .as_deref()
+            .unwrap_or_default()
+            .contains("  - orders · row_count")
+    );
     setup.alert_run(&["--dataset", "orders"]).await;
     assert_eq!(setup.hook.delivered().len(), 3, "told once");
 }
@@ -397,13 +471,25 @@ async fn hostile_names_and_messages_are_escaped() {
     setup.alert_run(&[]).await.0.assert_code(1);
     let post = &setup.hook.wait_for(1).await[0];
     let text = mrkdwn(post);
-    assert!(text.contains("&lt;!channel&gt; &amp; &lt;script&gt;alert(1)&lt;/script&gt;"), "{text}");
+    assert!(
+        text.contains("&lt;!channel&gt; &amp; &lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{text}"
+    );
     let whole = post.body.to_string();
-    assert!(!whole.contains("<!channel>") && !whole.contains("<script>"), "{whole}");
+    assert!(
+        !whole.contains("<!channel>") && !whole.contains("<script>"),
+        "{whole}"
+    );
     let mail = &setup.smtp.wait_for(1).await[0];
     let html = mail.html.as_deref().unwrap_or_default();
-    assert!(html.contains("&lt;!channel&gt; &amp; &lt;script&gt;alert(1)&lt;/script&gt;"), "{html}");
-    assert!(!html.contains("<script>") && !html.contains("<!channel>"), "{html}");
+    assert!(
+        html.contains("&lt;!channel&gt; &amp; &lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("<script>") && !html.contains("<!channel>"),
+        "{html}"
+    );
     assert!(!mail.subject.contains('\n'));
 }
 
@@ -445,7 +531,12 @@ async fn get(client: &reqwest::Client, url: &str) -> Value {
 #[tokio::test(flavor = "multi_thread")]
 async fn incidents_are_acknowledged_muted_and_resolved_through_the_api() {
     let always_failing = [Answer::Status(500); 10];
-    let setup = Setup::new(&always_failing, &[("orders", ORDERS)], "alerts: { max_attempts: 2 }\n").await;
+    let setup = Setup::new(
+        &always_failing,
+        &[("orders", ORDERS)],
+        "alerts: { max_attempts: 2 }\n",
+    )
+    .await;
     let (server, token) = serve(&setup).await;
     let http = http();
     let (status, _) = post(&http, &server.url("/api/v1/datasets/orders/run"), &token).await;
@@ -455,7 +546,10 @@ async fn incidents_are_acknowledged_muted_and_resolved_through_the_api() {
         page["items"].as_array()?.first().cloned()
     })
     .await;
-    assert_eq!((incident["dataset"].as_str(), incident["kind"].as_str()), (Some("orders"), Some("failure")));
+    assert_eq!(
+        (incident["dataset"].as_str(), incident["kind"].as_str()),
+        (Some("orders"), Some("failure"))
+    );
     let id = incident["id"].as_i64().expect("an id");
 
     // The webhook keeps failing: dead after two attempts, and listed as such.
@@ -464,25 +558,58 @@ async fn incidents_are_acknowledged_muted_and_resolved_through_the_api() {
         page["items"].as_array()?.first().cloned()
     })
     .await;
-    assert_eq!((dead["channel"].as_str(), dead["attempts"].as_i64()), (Some("team-slack"), Some(2)));
+    assert_eq!(
+        (dead["channel"].as_str(), dead["attempts"].as_i64()),
+        (Some("team-slack"), Some(2))
+    );
     let error = dead["last_error"].as_str().unwrap_or_default();
-    assert!(error.contains("500") && !error.contains(&setup.hook.url), "{error}");
-    assert_eq!(setup.smtp.wait_for(1).await.len(), 1, "the email went out regardless");
+    assert!(
+        error.contains("500") && !error.contains(&setup.hook.url),
+        "{error}"
+    );
+    assert_eq!(
+        setup.smtp.wait_for(1).await.len(),
+        1,
+        "the email went out regardless"
+    );
 
     let url = |action: &str| server.url(&format!("/api/v1/incidents/{id}/{action}"));
     let anonymous = http.post(url("acknowledge")).send().await.expect("POST");
     assert_eq!(anonymous.status().as_u16(), 401);
     let (status, acknowledged) = post(&http, &url("acknowledge"), &token).await;
-    assert_eq!((status, acknowledged["status"].as_str()), (200, Some("acknowledged")));
+    assert_eq!(
+        (status, acknowledged["status"].as_str()),
+        (200, Some("acknowledged"))
+    );
     let (status, refused) = post(&http, &url("mute?until=2000-01-01T00:00:00Z"), &token).await;
-    assert_eq!((status, refused["error"]["code"].as_str()), (409, Some("conflict")));
+    assert_eq!(
+        (status, refused["error"]["code"].as_str()),
+        (409, Some("conflict"))
+    );
     let (status, resolved) = post(&http, &url("resolve"), &token).await;
-    assert_eq!((status, resolved["resolved_by"].as_str()), (200, Some("api")));
-    assert_eq!(setup.smtp.wait_for(2).await[1].subject, "Resolved: orders · row_count");
+    assert_eq!(
+        (status, resolved["resolved_by"].as_str()),
+        (200, Some("api"))
+    );
+    assert_eq!(
+        setup.smtp.wait_for(2).await[1].subject,
+        "Resolved: orders · row_count"
+    );
     let (status, again) = post(&http, &url("resolve"), &token).await;
-    assert_eq!((status, again["error"]["code"].as_str()), (409, Some("conflict")));
-    let (status, missing) = post(&http, &server.url("/api/v1/incidents/999999/resolve"), &token).await;
-    assert_eq!((status, missing["error"]["code"].as_str()), (404, Some("not_found")));
+    assert_eq!(
+        (status, again["error"]["code"].as_str()),
+        (409, Some("conflict"))
+    );
+    let (status, missing) = post(
+        &http,
+        &server.url("/api/v1/incidents/999999/resolve"),
+        &token,
+    )
+    .await;
+    assert_eq!(
+        (status, missing["error"]["code"].as_str()),
+        (404, Some("not_found"))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -492,8 +619,22 @@ async fn a_server_killed_mid_delivery_delivers_once_after_its_restart() {
     let http = http();
     let (status, _) = post(&http, &first.url("/api/v1/datasets/orders/run"), &token).await;
     assert_eq!(status, 202);
-    // The webhook holds the first attempt open; the server dies while it waits.
+    // The webhook holds the first attempt open; the server dies while it waits (once the
+    // email, sent beside it, is delivered and recorded: this test is about the webhook).
     setup.hook.wait_for_requests(1).await;
+    setup.smtp.wait_for(1).await;
+    let store = setup.store().await;
+    eventually(
+        "the email to be recorded",
+        Duration::from_secs(30),
+        || async {
+            let sent = notifications(&store).await;
+            sent.iter()
+                .any(|n| n.channel == "team-email" && n.status == NotificationStatus::Delivered)
+                .then_some(())
+        },
+    )
+    .await;
     first.signal("KILL");
     first.wait_exit(Duration::from_secs(10));
     assert!(setup.hook.delivered().is_empty());
@@ -501,14 +642,42 @@ async fn a_server_killed_mid_delivery_delivers_once_after_its_restart() {
     let _second = ServeProcess::start(setup.project.path(), &FAST);
     let delivered = setup.hook.wait_for(1).await;
     assert_eq!(delivered.len(), 1);
-    let store = setup.store().await;
-    eventually("the delivery to be recorded", Duration::from_secs(30), || async {
-        let sent = notifications(&store).await;
-        sent.iter()
-            .all(|n| n.status == NotificationStatus::Delivered)
-            .then_some(())
-    })
+    eventually(
+        "the delivery to be recorded",
+        Duration::from_secs(30),
+        || async {
+            let sent = notifications(&store).await;
+            sent.iter()
+                .all(|n| n.status == NotificationStatus::Delivered)
+                .then_some(())
+        },
+    )
     .await;
     assert_eq!(setup.hook.delivered().len(), 1, "no second delivery");
     assert_eq!(setup.smtp.mails().len(), 1);
+}
+
+#[test]
+fn broken_template_overrides_are_located_by_validate() {
+    let project = Project::builder()
+        .config(
+            "version: 1\nwarehouses: { main: { url: 'sqlite://w.db' } }\n\
+             alerts: { templates: alerts/ }\n",
+        )
+        .dataset(
+            "orders",
+            "dataset: orders\nchecks:\n  - row_count: { min: 1 }\n",
+        )
+        .file("alerts/slack.hbs", "fine\n{{#if opened}}never closed\n")
+        .build();
+    let out = project.run(&["validate"]);
+    out.assert_code(2);
+    // An unclosed block is found where the file ends.
+    assert!(
+        out.stderr
+            .contains("alerts/slack.hbs:3:1: template slack.hbs: "),
+        "{}",
+        out.both()
+    );
+    assert!(out.stderr.contains("1 problem found"), "{}", out.both());
 }

@@ -74,6 +74,7 @@ async fn remember(store: &Store, at: DateTime<Utc>, value: f64, band: Option<Ban
         error: None,
         results: vec![(result, "h".into())],
         snapshot: None,
+        profiles: Vec::new(),
     };
     store.finish_run(&finished).await.expect("store a past run");
 }
@@ -88,18 +89,21 @@ fn rows(level: f64, day: i64) -> f64 {
 }
 
 /// Four weeks of about 1,000 rows a day, then ten days of about 5,000 that became the new
-/// normal (a level shift).
+/// normal (a level shift), as runs judged them: the first days of the shift anomalies,
+/// the later ones normal again.
 async fn seed_history(store: &Store) {
     let now = Utc::now();
+    let shift = DAYS - SHIFTED;
     for day in 0..DAYS {
         let at = now - TimeDelta::days(DAYS - day);
-        let (value, band) = if day < DAYS - SHIFTED {
+        let (value, band) = if day < shift {
             (rows(1_000.0, day), None)
         } else {
+            let anomalous = day < shift + tidemark::anomaly::ACCEPT_AFTER as i64;
             let band = Band {
                 lower: 4_000.0,
                 upper: 6_000.0,
-                anomalous: false,
+                anomalous,
             };
             (rows(5_000.0, day), Some(band))
         };
@@ -156,9 +160,14 @@ async fn feedback_through_the_api_changes_what_the_next_run_learns() {
     // The shift is the new normal: 5,002 rows pass, inside a band the JSON shows.
     let first = run(&project);
     assert_eq!(first["outcome"], "pass", "{first}");
-    let (lower, upper) = (first["band"]["lower"].as_f64(), first["band"]["upper"].as_f64());
+    let (lower, upper) = (
+        first["band"]["lower"].as_f64(),
+        first["band"]["upper"].as_f64(),
+    );
     assert!(
-        lower.zip(upper).is_some_and(|(l, u)| l < 5_002.0 && 5_002.0 < u),
+        lower
+            .zip(upper)
+            .is_some_and(|(l, u)| l < 5_002.0 && 5_002.0 < u),
         "{first}"
     );
 
@@ -169,14 +178,23 @@ async fn feedback_through_the_api_changes_what_the_next_run_learns() {
     let token = token.stdout.trim().to_owned();
     let server = ServeProcess::start(project.path(), &[]);
     let shift = results_above(&store, 4_000.0).await;
-    assert_eq!(shift.len(), SHIFTED as usize + 1, "the shift and the first run");
+    assert_eq!(
+        shift.len(),
+        SHIFTED as usize + 1,
+        "the shift and the first run"
+    );
     for result in &shift {
         let reply = mark(&server, &token, result.id, "incident").await;
         assert_eq!(reply["feedback"], "incident");
     }
     let second = run(&project);
     assert_eq!(second["outcome"], "fail", "{second}");
-    assert!(second["band"]["upper"].as_f64().is_some_and(|u| u < 5_002.0), "{second}");
+    assert!(
+        second["band"]["upper"]
+            .as_f64()
+            .is_some_and(|u| u < 5_002.0),
+        "{second}"
+    );
     assert_eq!(second["band"]["anomalous"], true);
     let stored = results_above(&store, 4_000.0).await;
     assert_eq!(stored[0].result.band.map(|b| b.anomalous), Some(true));
@@ -236,8 +254,16 @@ async fn backtest_replays_the_history_and_shows_what_would_have_alerted() {
     assert_eq!(replay["points"], DAYS);
     // The level shift alerts where it starts, then becomes the new normal.
     let alerts = replay["alerts"].as_array().cloned().unwrap_or_default();
-    let at = |alert: &Value| alert["at"].as_str().and_then(|at| at.parse::<DateTime<Utc>>().ok());
-    let in_shift: Vec<_> = alerts.iter().filter_map(at).filter(|at| *at >= shift_starts).collect();
+    let at = |alert: &Value| {
+        alert["at"]
+            .as_str()
+            .and_then(|at| at.parse::<DateTime<Utc>>().ok())
+    };
+    let in_shift: Vec<_> = alerts
+        .iter()
+        .filter_map(at)
+        .filter(|at| *at >= shift_starts)
+        .collect();
     assert_eq!(in_shift.first(), Some(&shift_starts), "{doc:#}");
     assert!(in_shift.len() <= tidemark::anomaly::ACCEPT_AFTER, "{doc:#}");
 
@@ -257,11 +283,26 @@ async fn backtest_replays_the_history_and_shows_what_would_have_alerted() {
     // Unknown datasets and sensitivities are errors that say so.
     let out = run_tidemark(project.path(), &["backtest", ".", "--dataset", "nope"]);
     out.assert_code(2);
-    assert!(out.stderr.contains("no dataset named \"nope\""), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("no dataset named \"nope\""),
+        "{}",
+        out.stderr
+    );
     let out = run_tidemark(
         project.path(),
-        &["backtest", ".", "--dataset", DATASET, "--sensitivity", "loud"],
+        &[
+            "backtest",
+            ".",
+            "--dataset",
+            DATASET,
+            "--sensitivity",
+            "loud",
+        ],
     );
     out.assert_code(2);
-    assert!(out.stderr.contains("sensitivity must be low, medium, high"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("sensitivity must be low, medium, high"),
+        "{}",
+        out.stderr
+    );
 }

@@ -43,7 +43,10 @@ pub struct SmtpSink {
 
 impl SmtpSink {
     pub fn start() -> SmtpSink {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/integration/smtp_sink.py");
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/integration/smtp_sink.py"
+        );
         let mut child = Command::new("/usr/bin/python3")
             .arg(script)
             .stdin(Stdio::piped())
@@ -86,10 +89,14 @@ impl SmtpSink {
 
     /// Waits until `n` mails have arrived; all of them.
     pub async fn wait_for(&self, n: usize) -> Vec<Mail> {
-        eventually(&format!("{n} email(s)"), Duration::from_secs(60), || async {
-            let mails = self.mails();
-            (mails.len() >= n).then_some(mails)
-        })
+        eventually(
+            &format!("{n} email(s)"),
+            Duration::from_secs(60),
+            || async {
+                let mails = self.mails();
+                (mails.len() >= n).then_some(mails)
+            },
+        )
         .await
     }
 }
@@ -172,19 +179,27 @@ impl SlackHook {
 
     /// Waits until `n` messages were delivered; all of them.
     pub async fn wait_for(&self, n: usize) -> Vec<Post> {
-        eventually(&format!("{n} Slack message(s)"), Duration::from_secs(60), || async {
-            let delivered = self.delivered();
-            (delivered.len() >= n).then_some(delivered)
-        })
+        eventually(
+            &format!("{n} Slack message(s)"),
+            Duration::from_secs(60),
+            || async {
+                let delivered = self.delivered();
+                (delivered.len() >= n).then_some(delivered)
+            },
+        )
         .await
     }
 
     /// Waits until `n` requests came in, answered or not.
     pub async fn wait_for_requests(&self, n: usize) -> Vec<Post> {
-        eventually(&format!("{n} webhook request(s)"), Duration::from_secs(60), || async {
-            let requests = self.requests();
-            (requests.len() >= n).then_some(requests)
-        })
+        eventually(
+            &format!("{n} webhook request(s)"),
+            Duration::from_secs(60),
+            || async {
+                let requests = self.requests();
+                (requests.len() >= n).then_some(requests)
+            },
+        )
         .await
     }
 

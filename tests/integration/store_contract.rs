@@ -8,13 +8,15 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::json;
+use tidemark::distribution::{Bin, Count, Profile};
 use tidemark::engine::{Band, CheckResult, Outcome, Summary};
 use tidemark::spec::Severity;
 use tidemark::store::{
-    Claim, DEFAULT_SQLITE_PATH, Feedback, FinishedRun, LEASE_EXPIRED, MetricPoint, NewRun, Page, Paged,
-    Pruned, ResultFilter, Retention, Run, RunFilter, RunStatus, Running, SchemaSnapshot,
+    Claim, DEFAULT_SQLITE_PATH, Feedback, FinishedRun, LEASE_EXPIRED, MetricPoint, NewRun, Page,
+    Paged, Pruned, ResultFilter, Retention, Run, RunFilter, RunStatus, Running, SchemaSnapshot,
     SnapshotColumn, Store, StoreApi, StoreError, StoredResult, Trigger,
 };
+use tidemark::store::{NewProfile, ProfileQuery, StoredProfile};
 use uuid::Uuid;
 
 use crate::support::PgDb;
@@ -168,6 +170,7 @@ fn plain_point(at: DateTime<Utc>, value: f64) -> MetricPoint {
         lower: None,
         upper: None,
         anomalous: false,
+        shift: false,
         feedback: None,
     }
 }
@@ -185,6 +188,7 @@ fn completed(run: &NewRun, finished_at: DateTime<Utc>, results: &[CheckResult]) 
         error: None,
         results: results.iter().map(|r| (r.clone(), hash_of(r))).collect(),
         snapshot: None,
+        profiles: Vec::new(),
     }
 }
 
@@ -431,9 +435,7 @@ async fn runs_and_results_round_trip(f: &Fixture) {
     assert_eq!(stored, expected);
 
     // A metric point for every finite value, at the run's finish.
-    let point = |value| {
-        vec![plain_point(finished_at, value)]
-    };
+    let point = |value| vec![plain_point(finished_at, value)];
     assert_eq!(
         ok!(store.metric_series("orders", "row_count", None)),
         point(1234.0)
@@ -1206,13 +1208,22 @@ async fn anomaly_bands_and_feedback_are_kept(f: &Fixture) {
         }),
         ..check("orders", "row_count", Outcome::Pass, Some(value))
     };
-    record(store, "orders", hour(1), &[check("orders", "row_count", Outcome::Pass, Some(95.0))]).await;
+    record(
+        store,
+        "orders",
+        hour(1),
+        &[check("orders", "row_count", Outcome::Pass, Some(95.0))],
+    )
+    .await;
     record(store, "orders", hour(2), &[judged(100.0, false)]).await;
     let spike = record(store, "orders", hour(3), &[judged(500.0, true)]).await;
 
     // The band is kept with the result and with its point.
     let results = all_results(store, &ResultFilter::default()).await;
-    let spike_result = results.iter().find(|r| r.run_id == spike.id).expect("the spike");
+    let spike_result = results
+        .iter()
+        .find(|r| r.run_id == spike.id)
+        .expect("the spike");
     assert_eq!(spike_result.result.band, judged(500.0, true).band);
     let series = ok!(store.metric_series("orders", "row_count", None));
     let flags: Vec<_> = series
@@ -1231,19 +1242,46 @@ async fn anomaly_bands_and_feedback_are_kept(f: &Fixture) {
     // Feedback on the spike's result marks its point; the detector then learns from it.
     ok!(store.mark_result(spike_result.id, Some(Feedback::Expected)));
     let history = ok!(store.metric_history("orders", "row_count", 2));
-    assert_eq!(history.iter().map(|p| p.value).collect::<Vec<_>>(), vec![100.0, 500.0]);
+    assert_eq!(
+        history.iter().map(|p| p.value).collect::<Vec<_>>(),
+        vec![100.0, 500.0]
+    );
     assert_eq!(history[1].feedback, Some(Feedback::Expected));
     assert!(history[1].trains());
     ok!(store.mark_result(spike_result.id, Some(Feedback::Incident)));
     assert!(!ok!(store.metric_history("orders", "row_count", 1))[0].trains());
     ok!(store.mark_result(spike_result.id, None));
-    assert_eq!(ok!(store.metric_history("orders", "row_count", 1))[0].feedback, None);
+    assert_eq!(
+        ok!(store.metric_history("orders", "row_count", 1))[0].feedback,
+        None
+    );
     assert!(matches!(
         store.mark_result(999_999, Some(Feedback::Incident)).await,
         Err(StoreError::NotFound)
     ));
-    assert_eq!(ok!(store.metric_history("orders", "row_count", 10)).len(), 3);
-    assert_eq!(ok!(store.metric_history("unknown", "row_count", 10)), vec![]);
+    assert_eq!(
+        ok!(store.metric_history("orders", "row_count", 10)).len(),
+        3
+    );
+    assert_eq!(
+        ok!(store.metric_history("unknown", "row_count", 10)),
+        vec![]
+    );
+
+    // An accepted level shift marks the anomalies from its start on, and only those.
+    ok!(store.accept_shift("orders", "row_count", hour(2)));
+    let shifts: Vec<_> = ok!(store.metric_history("orders", "row_count", 10))
+        .iter()
+        .map(|p| (p.value, p.shift, p.trains()))
+        .collect();
+    assert_eq!(
+        shifts,
+        vec![
+            (95.0, false, true),
+            (100.0, false, true),
+            (500.0, true, true)
+        ]
+    );
 }
 
 on_each_store!(
@@ -1559,8 +1597,8 @@ async fn the_sqlite_store_creates_its_folder_and_uses_wal() {
 // Incidents and the notification outbox
 
 use tidemark::store::{
-    Due, Incident, IncidentChange, IncidentFilter, IncidentKind, IncidentStatus,
-    NewNotification, NotificationFilter, NotificationStatus, Settlement, Transition,
+    Due, Incident, IncidentChange, IncidentFilter, IncidentKind, IncidentStatus, NewNotification,
+    NotificationFilter, NotificationStatus, Settlement, Transition,
 };
 
 /// An open failure incident of `dataset`'s `check`, first seen at `at`.
@@ -1625,22 +1663,46 @@ async fn open_incident(store: &Store, incident: Incident) -> Incident {
 
 async fn incidents_are_written_once_per_check_and_versioned(f: &Fixture) {
     let store = &f.store;
-    let enqueued = ok!(store.write_incidents(&[opened(incident("orders", "row_count", t0()), &["a", "b"])], t0()));
+    let enqueued = ok!(store.write_incidents(
+        &[opened(incident("orders", "row_count", t0()), &["a", "b"])],
+        t0()
+    ));
     assert_eq!(enqueued.len(), 2);
-    let [stored] = ok!(store.latest_incidents(&["orders".to_owned()])).try_into().expect("one");
-    assert_eq!(Incident { id: stored.id, ..incident("orders", "row_count", t0()) }, stored);
+    let [stored] = ok!(store.latest_incidents(&["orders".to_owned()]))
+        .try_into()
+        .expect("one");
+    assert_eq!(
+        Incident {
+            id: stored.id,
+            ..incident("orders", "row_count", t0())
+        },
+        stored
+    );
     assert_eq!(ok!(store.incident(stored.id)), stored);
-    assert!(matches!(store.incident(stored.id + 1000).await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        store.incident(stored.id + 1000).await,
+        Err(StoreError::NotFound)
+    ));
 
     // A second active incident for the check loses, and writes nothing.
     let again = store
-        .write_incidents(&[opened(incident("orders", "row_count", t0()), &["c"])], t0())
+        .write_incidents(
+            &[opened(incident("orders", "row_count", t0()), &["c"])],
+            t0(),
+        )
         .await;
     assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
     let listed = ok!(store.notifications(&NotificationFilter::default(), everything()));
     assert_eq!(listed.items.len(), 2);
-    let keys: Vec<&str> = listed.items.iter().map(|n| n.idempotency_key.as_str()).collect();
-    assert_eq!(keys, [format!("{}/1/b", stored.id), format!("{}/1/a", stored.id)]);
+    let keys: Vec<&str> = listed
+        .items
+        .iter()
+        .map(|n| n.idempotency_key.as_str())
+        .collect();
+    assert_eq!(
+        keys,
+        [format!("{}/1/b", stored.id), format!("{}/1/a", stored.id)]
+    );
 
     // Updates name the version they were computed from; a stale one loses.
     let update = |base: i64, count: i64| IncidentChange {
@@ -1665,7 +1727,14 @@ async fn incidents_are_written_once_per_check_and_versioned(f: &Fixture) {
         version: 3,
         ..ok!(store.incident(stored.id))
     };
-    ok!(store.write_incidents(&[IncidentChange { incident: resolved, base: Some(2), notifications: vec![] }], t0()));
+    ok!(store.write_incidents(
+        &[IncidentChange {
+            incident: resolved,
+            base: Some(2),
+            notifications: vec![]
+        }],
+        t0()
+    ));
     let upstream = open_incident(store, incident("raw", "row_count", t0())).await;
     let next = open_incident(
         store,
@@ -1676,20 +1745,39 @@ async fn incidents_are_written_once_per_check_and_versioned(f: &Fixture) {
     )
     .await;
     assert!(next.id > stored.id);
-    assert_eq!(ok!(store.incidents_caused_by(upstream.id)), [next.clone()]);
+    assert_eq!(
+        ok!(store.incidents_caused_by(upstream.id)),
+        std::slice::from_ref(&next)
+    );
     let open = IncidentFilter {
         status: Some(IncidentStatus::Open),
         ..IncidentFilter::default()
     };
-    let ids: Vec<i64> = ok!(store.incidents(&open, everything())).items.iter().map(|i| i.id).collect();
+    let ids: Vec<i64> = ok!(store.incidents(&open, everything()))
+        .items
+        .iter()
+        .map(|i| i.id)
+        .collect();
     assert_eq!(ids, [next.id, upstream.id]);
     let of_orders = IncidentFilter {
         dataset: Some("orders".to_owned()),
         ..IncidentFilter::default()
     };
-    let page = ok!(store.incidents(&of_orders, Page { limit: 1, before: None }));
+    let page = ok!(store.incidents(
+        &of_orders,
+        Page {
+            limit: 1,
+            before: None
+        }
+    ));
     assert_eq!((page.items[0].id, page.next), (next.id, Some(next.id)));
-    let rest = ok!(store.incidents(&of_orders, Page { limit: 1, before: page.next }));
+    let rest = ok!(store.incidents(
+        &of_orders,
+        Page {
+            limit: 1,
+            before: page.next
+        }
+    ));
     assert_eq!((rest.items[0].id, rest.next), (stored.id, None));
 }
 
@@ -1702,7 +1790,13 @@ on_each_store!(
 async fn notifications_are_claimed_by_one_worker_and_settled(f: &Fixture) {
     let store = &f.store;
     let other = Arc::new(f.reopen().await);
-    let ids = ok!(store.write_incidents(&[opened(incident("orders", "row_count", t0()), &["a", "b", "c"])], t0()));
+    let ids = ok!(store.write_incidents(
+        &[opened(
+            incident("orders", "row_count", t0()),
+            &["a", "b", "c"]
+        )],
+        t0()
+    ));
     let lease = t0() + minutes(1);
     let (mine, theirs) = tokio::join!(
         store.claim_notifications("w1", t0(), lease, 2),
@@ -1722,12 +1816,29 @@ async fn notifications_are_claimed_by_one_worker_and_settled(f: &Fixture) {
     let later = lease + minutes(1);
     let taken = ok!(store.claim_notifications("w3", later, later + minutes(1), 10));
     assert_eq!(taken.len(), 3);
-    let lost = store.settle_notification(ids[0], "w1", later, &Settlement::Delivered).await;
+    let lost = store
+        .settle_notification(ids[0], "w1", later, &Settlement::Delivered)
+        .await;
     assert!(matches!(lost, Err(StoreError::NotFound)), "{lost:?}");
     let retry_at = later + minutes(5);
     ok!(store.settle_notification(ids[0], "w3", later, &Settlement::Delivered));
-    ok!(store.settle_notification(ids[1], "w3", later, &Settlement::Retry { at: retry_at, error: "HTTP 500".into() }));
-    ok!(store.settle_notification(ids[2], "w3", later, &Settlement::Dead { error: "HTTP 404".into() }));
+    ok!(store.settle_notification(
+        ids[1],
+        "w3",
+        later,
+        &Settlement::Retry {
+            at: retry_at,
+            error: "HTTP 500".into()
+        }
+    ));
+    ok!(store.settle_notification(
+        ids[2],
+        "w3",
+        later,
+        &Settlement::Dead {
+            error: "HTTP 404".into()
+        }
+    ));
     assert_eq!(ok!(store.next_attempt(&ids)), Some(retry_at));
     assert!(ok!(store.claim_notifications("w3", later, later + minutes(1), 10)).is_empty());
 
@@ -1735,26 +1846,43 @@ async fn notifications_are_claimed_by_one_worker_and_settled(f: &Fixture) {
         status: Some(NotificationStatus::Dead),
         ..NotificationFilter::default()
     };
-    let [letter] = ok!(store.notifications(&dead, everything())).items.try_into().expect("one dead letter");
-    assert_eq!((letter.id, letter.attempts, letter.last_error.as_deref()), (ids[2], 1, Some("HTTP 404")));
+    let [letter] = ok!(store.notifications(&dead, everything()))
+        .items
+        .try_into()
+        .expect("one dead letter");
+    assert_eq!(
+        (letter.id, letter.attempts, letter.last_error.as_deref()),
+        (ids[2], 1, Some("HTTP 404"))
+    );
     let delivered = NotificationFilter {
         status: Some(NotificationStatus::Delivered),
         ..NotificationFilter::default()
     };
-    let [sent] = ok!(store.notifications(&delivered, everything())).items.try_into().expect("one delivered");
+    let [sent] = ok!(store.notifications(&delivered, everything()))
+        .items
+        .try_into()
+        .expect("one delivered");
     assert_eq!((sent.id, sent.delivered_at), (ids[0], Some(later)));
 
     let [retried] = ok!(store.claim_notifications("w4", retry_at, retry_at + minutes(1), 10))
         .try_into()
         .expect("the retry comes due");
-    assert_eq!((retried.id, retried.attempts, retried.transition), (ids[1], 1, Transition::Opened));
+    assert_eq!(
+        (retried.id, retried.attempts, retried.transition),
+        (ids[1], 1, Transition::Opened)
+    );
     ok!(store.settle_notification(ids[1], "w4", retry_at, &Settlement::Delivered));
     assert_eq!(ok!(store.next_attempt(&ids)), None);
     let by_incident = NotificationFilter {
         incident: Some(retried.incident_id),
         ..NotificationFilter::default()
     };
-    assert_eq!(ok!(store.notifications(&by_incident, everything())).items.len(), 3);
+    assert_eq!(
+        ok!(store.notifications(&by_incident, everything()))
+            .items
+            .len(),
+        3
+    );
 }
 
 on_each_store!(
@@ -1768,10 +1896,39 @@ async fn the_reminder_sweep_finds_unsettled_incidents(f: &Fixture) {
     let now = t0() + minutes(600);
     let long_ago = Some(t0());
     let never = open_incident(store, incident("a", "x", t0())).await;
-    let reminded_long_ago = open_incident(store, Incident { last_notified_at: long_ago, announced: Some(IncidentStatus::Open), ..incident("b", "x", t0()) }).await;
-    open_incident(store, Incident { last_notified_at: Some(now - minutes(5)), ..incident("c", "x", t0()) }).await;
-    open_incident(store, Incident { muted_until: Some(now + minutes(5)), ..incident("d", "x", t0()) }).await;
-    open_incident(store, Incident { cause: Some(never.id), ..incident("e", "x", t0()) }).await;
+    let reminded_long_ago = open_incident(
+        store,
+        Incident {
+            last_notified_at: long_ago,
+            announced: Some(IncidentStatus::Open),
+            ..incident("b", "x", t0())
+        },
+    )
+    .await;
+    open_incident(
+        store,
+        Incident {
+            last_notified_at: Some(now - minutes(5)),
+            ..incident("c", "x", t0())
+        },
+    )
+    .await;
+    open_incident(
+        store,
+        Incident {
+            muted_until: Some(now + minutes(5)),
+            ..incident("d", "x", t0())
+        },
+    )
+    .await;
+    open_incident(
+        store,
+        Incident {
+            cause: Some(never.id),
+            ..incident("e", "x", t0())
+        },
+    )
+    .await;
     let resolved = |dataset: &str, announced| Incident {
         status: IncidentStatus::Resolved,
         resolved_at: long_ago,
@@ -1780,7 +1937,14 @@ async fn the_reminder_sweep_finds_unsettled_incidents(f: &Fixture) {
     };
     let unannounced = open_incident(store, resolved("f", IncidentStatus::Open)).await;
     open_incident(store, resolved("g", IncidentStatus::Resolved)).await;
-    open_incident(store, Incident { status: IncidentStatus::Acknowledged, ..incident("h", "x", t0()) }).await;
+    open_incident(
+        store,
+        Incident {
+            status: IncidentStatus::Acknowledged,
+            ..incident("h", "x", t0())
+        },
+    )
+    .await;
     let due = Due {
         now,
         notified_before: now - minutes(60),
@@ -1794,4 +1958,180 @@ on_each_store!(
     the_reminder_sweep_finds_unsettled_incidents,
     postgres: the_reminder_sweep_finds_unsettled_incidents_on_postgres,
     sqlite: the_reminder_sweep_finds_unsettled_incidents_on_sqlite,
+);
+
+// ---------------------------------------------------------------------------------------
+// Lineage edges
+
+async fn lineage_edges_keep_their_source_and_time_span(f: &Fixture) {
+    use tidemark::lineage::{Edge, Source};
+    let store = &f.store;
+    assert_eq!(ok!(store.edges()), []);
+    let edge = |up: &str, down: &str, source, first: i64, last: i64| Edge {
+        upstream: up.into(),
+        downstream: down.into(),
+        source,
+        first_seen: t0() + minutes(first),
+        last_seen: t0() + minutes(last),
+    };
+    ok!(store.upsert_edges(&[
+        edge("raw.orders", "stg.orders", Source::OpenLineage, 10, 10),
+        // Repeated in one call: merged, not an error.
+        edge("raw.orders", "stg.orders", Source::OpenLineage, 20, 20),
+        edge("raw.orders", "stg.orders", Source::View, 5, 5),
+        edge("Stg Orders", "mart.Orders", Source::Dbt, 1, 2),
+    ]));
+    // Seen again, earlier and later: the span widens on both ends.
+    ok!(store.upsert_edges(&[
+        edge("raw.orders", "stg.orders", Source::OpenLineage, 15, 30),
+        edge("raw.orders", "stg.orders", Source::OpenLineage, 3, 4),
+    ]));
+    ok!(store.upsert_edges(&[]));
+    assert_eq!(
+        ok!(store.edges()),
+        [
+            edge("Stg Orders", "mart.Orders", Source::Dbt, 1, 2),
+            edge("raw.orders", "stg.orders", Source::OpenLineage, 3, 30),
+            edge("raw.orders", "stg.orders", Source::View, 5, 5),
+        ]
+    );
+    // More edges than one statement takes.
+    let chain = |i: usize| edge(&format!("n{i}"), &format!("n{}", i + 1), Source::Dbt, 0, 0);
+    let many: Vec<Edge> = (0..2_500).map(chain).collect();
+    ok!(store.upsert_edges(&many));
+    assert_eq!(ok!(store.edges()).len(), 2_503);
+}
+
+on_each_store!(
+    lineage_edges_keep_their_source_and_time_span,
+    postgres: lineage_edges_postgres,
+    sqlite: lineage_edges_sqlite,
+);
+
+// ---------------------------------------------------------------------------------------
+// Distribution profiles
+
+/// A numeric profile with awkward numbers: they must come back exactly.
+fn amount_profile(minute: i64) -> Profile {
+    let m = minute as f64;
+    Profile::Numeric {
+        bins: vec![
+            Bin {
+                min: 0.1 + m,
+                max: 2.5 + m,
+                count: 10.0,
+            },
+            Bin {
+                min: 2.5 + m,
+                max: 2.5 + m,
+                count: 1.0 / 3.0,
+            },
+        ],
+    }
+}
+
+async fn distribution_profiles_are_kept_per_check_and_column(f: &Fixture) {
+    let store = &*f.store;
+    let query = |since, until, limit| ProfileQuery {
+        dataset: "orders",
+        check: "distribution(amount)",
+        column: "amount",
+        since,
+        until,
+        limit,
+    };
+    assert_eq!(
+        ok!(store.distribution_profiles(&query(None, None, 10))),
+        vec![]
+    );
+    let statuses = Profile::Values {
+        top: vec![Count {
+            value: "placed".into(),
+            count: 3.0,
+        }],
+        other: 1.0,
+    };
+    let mut kept = Vec::new();
+    for minute in 0..3 {
+        let run = cli_run("orders", t0() + minutes(minute));
+        assert_eq!(ok!(store.start_run(&run)), Claim::Started);
+        let taken_at = run.started_at + TimeDelta::seconds(1);
+        let profile = |check: &str, column: &str, profile: &Profile| NewProfile {
+            check: check.into(),
+            column: column.into(),
+            profile: profile.clone(),
+        };
+        let finished = FinishedRun {
+            profiles: vec![
+                profile("distribution(amount)", "amount", &amount_profile(minute)),
+                profile("distribution(status)", "status", &statuses),
+                // The same name over another column (an edited check) is another history.
+                profile("distribution(amount)", "total", &statuses),
+            ],
+            ..completed(&run, taken_at, &[])
+        };
+        ok!(store.finish_run(&finished));
+        kept.push(StoredProfile {
+            run_id: run.id,
+            taken_at,
+            profile: amount_profile(minute),
+        });
+    }
+    // Another dataset's profile of a check with the same name.
+    let other = cli_run("customers", t0());
+    assert_eq!(ok!(store.start_run(&other)), Claim::Started);
+    ok!(store.finish_run(&FinishedRun {
+        profiles: vec![NewProfile {
+            check: "distribution(amount)".into(),
+            column: "amount".into(),
+            profile: statuses.clone(),
+        }],
+        ..completed(&other, t0(), &[])
+    }));
+
+    let newest_first = |indexes: &[usize]| -> Vec<StoredProfile> {
+        indexes.iter().map(|i| kept[*i].clone()).collect()
+    };
+    assert_eq!(
+        ok!(store.distribution_profiles(&query(None, None, 10))),
+        newest_first(&[2, 1, 0])
+    );
+    assert_eq!(
+        ok!(store.distribution_profiles(&query(None, None, 1))),
+        newest_first(&[2])
+    );
+    // `until` and `since` are inclusive.
+    let middle = kept[1].taken_at;
+    assert_eq!(
+        ok!(store.distribution_profiles(&query(None, Some(middle), 10))),
+        newest_first(&[1, 0])
+    );
+    assert_eq!(
+        ok!(store.distribution_profiles(&query(Some(middle), None, 10))),
+        newest_first(&[2, 1])
+    );
+    let status = ProfileQuery {
+        check: "distribution(status)",
+        column: "status",
+        ..query(None, None, 10)
+    };
+    assert_eq!(ok!(store.distribution_profiles(&status)).len(), 3);
+
+    // Pruning a run removes its profiles.
+    let retention = Retention {
+        results: days(10),
+        metrics: days(30),
+    };
+    let now = t0() + TimeDelta::days(10) + TimeDelta::seconds(90);
+    ok!(store.prune(now, retention));
+    assert_eq!(
+        ok!(store.distribution_profiles(&query(None, None, 10))),
+        newest_first(&[2])
+    );
+}
+
+on_each_store!(
+    distribution_profiles_are_kept_per_check_and_column,
+    postgres: postgres_distribution_profiles_are_kept_per_check_and_column,
+    sqlite: sqlite_distribution_profiles_are_kept_per_check_and_column,
 );

@@ -44,7 +44,9 @@ impl Mailer {
         };
         match transport.send(message).await {
             Ok(_) => Attempt::Delivered,
-            Err(e) if e.is_permanent() => Attempt::Refused(format!("the mail server refused it: {e}")),
+            Err(e) if e.is_permanent() => {
+                Attempt::Refused(format!("the mail server refused it: {e}"))
+            }
             Err(e) => Attempt::Retry {
                 after: None,
                 error: format!("sending email: {e}"),
@@ -128,7 +130,10 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"));
         let text = String::from_utf8(message.formatted()).unwrap_or_default();
         assert!(text.contains("multipart/alternative"), "{text}");
-        assert!(text.contains(&format!("Message-ID: <{}@example.com>", message_id("1/1/ops"))));
+        assert!(text.contains(&format!(
+            "Message-ID: <{}@example.com>",
+            message_id("1/1/ops")
+        )));
         assert_eq!(message_id("1/1/ops"), message_id("1/1/ops"));
         assert_ne!(message_id("1/1/ops"), message_id("1/2/ops"));
     }

@@ -84,7 +84,11 @@ impl Timing {
 }
 
 /// The steps a check's latest result takes, given the check's latest incident.
-pub fn observe(previous: Option<&Incident>, observation: &Observation<'_>, timing: Timing) -> Vec<Step> {
+pub fn observe(
+    previous: Option<&Incident>,
+    observation: &Observation<'_>,
+    timing: Timing,
+) -> Vec<Step> {
     let kind = match observation.result.outcome {
         Outcome::Fail => IncidentKind::Failure,
         Outcome::Error => IncidentKind::Error,
@@ -111,7 +115,11 @@ pub fn observe(previous: Option<&Incident>, observation: &Observation<'_>, timin
 }
 
 /// The step an API action takes; `None` when the incident is already so.
-pub fn act(incident: &Incident, action: Action, now: DateTime<Utc>) -> Result<Option<Step>, Refused> {
+pub fn act(
+    incident: &Incident,
+    action: Action,
+    now: DateTime<Utc>,
+) -> Result<Option<Step>, Refused> {
     if !incident.status.is_active() {
         return Err(Refused::Resolved);
     }
@@ -238,7 +246,13 @@ fn reopen(incident: &Incident, observation: &Observation<'_>) -> Step {
     seen(&mut next, observation);
     // Only a reopening the channels would not expect: they were told it resolved.
     let tell = incident.announced == Some(IncidentStatus::Resolved);
-    notified(next, incident.version, Transition::Reopened, tell, observation.at)
+    notified(
+        next,
+        incident.version,
+        Transition::Reopened,
+        tell,
+        observation.at,
+    )
 }
 
 fn resolve(incident: &Incident, at: DateTime<Utc>, by: &str) -> Step {
@@ -384,7 +398,10 @@ mod tests {
         }
 
         fn sweep(&mut self, minute: i64) {
-            let step = self.latest.as_ref().and_then(|i| review(i, t(minute), timing()));
+            let step = self
+                .latest
+                .as_ref()
+                .and_then(|i| review(i, t(minute), timing()));
             if let Some(step) = step {
                 self.apply(step);
             }
@@ -424,12 +441,23 @@ mod tests {
             cause: None,
         };
         let steps = observe(check.latest.as_ref(), &observation, timing());
-        let kinds: Vec<_> = steps.iter().map(|s| (s.incident.kind, s.incident.status, s.notify)).collect();
+        let kinds: Vec<_> = steps
+            .iter()
+            .map(|s| (s.incident.kind, s.incident.status, s.notify))
+            .collect();
         assert_eq!(
             kinds,
             [
-                (IncidentKind::Error, IncidentStatus::Resolved, Some(Transition::Resolved)),
-                (IncidentKind::Failure, IncidentStatus::Open, Some(Transition::Opened)),
+                (
+                    IncidentKind::Error,
+                    IncidentStatus::Resolved,
+                    Some(Transition::Resolved)
+                ),
+                (
+                    IncidentKind::Failure,
+                    IncidentStatus::Open,
+                    Some(Transition::Opened)
+                ),
             ]
         );
         assert!(steps[1].incident.sla);
@@ -439,12 +467,20 @@ mod tests {
     fn a_flapping_check_tells_once_that_it_flaps_then_only_how_it_settles() {
         let mut check = Check::new();
         for minute in 0..12 {
-            let outcome = if minute % 2 == 0 { Outcome::Fail } else { Outcome::Pass };
+            let outcome = if minute % 2 == 0 {
+                Outcome::Fail
+            } else {
+                Outcome::Pass
+            };
             check.run(outcome, minute, None);
         }
         assert_eq!(
             check.told,
-            [Transition::Opened, Transition::Resolved, Transition::Reopened]
+            [
+                Transition::Opened,
+                Transition::Resolved,
+                Transition::Reopened
+            ]
         );
         assert_eq!(check.incident().flaps, 5);
         assert_eq!(check.incident().id, 1, "one incident throughout");
@@ -480,7 +516,11 @@ mod tests {
         let step = act(check.incident(), Action::Acknowledge, t(301));
         check.apply(step.ok().flatten().expect("acknowledged"));
         check.sweep(1000);
-        assert_eq!(check.told.len(), 2, "acknowledged incidents are not reminded");
+        assert_eq!(
+            check.told.len(),
+            2,
+            "acknowledged incidents are not reminded"
+        );
     }
 
     #[test]
@@ -495,7 +535,10 @@ mod tests {
         let mut folded = Check::new();
         folded.run(Outcome::Fail, 0, Some(7));
         folded.run(Outcome::Pass, 1, None);
-        assert!(folded.told.is_empty(), "never told, so its resolution is not news");
+        assert!(
+            folded.told.is_empty(),
+            "never told, so its resolution is not news"
+        );
     }
 
     #[test]
@@ -524,7 +567,10 @@ mod tests {
         assert_eq!(step.notify, Some(Transition::Resolved));
         assert_eq!(step.incident.resolved_by.as_deref(), Some(RESOLVED_BY_API));
         check.apply(step);
-        assert_eq!(act(check.incident(), Action::Acknowledge, t(3)), Err(Refused::Resolved));
+        assert_eq!(
+            act(check.incident(), Action::Acknowledge, t(3)),
+            Err(Refused::Resolved)
+        );
         // A person's resolution is final: the next failure is a new incident.
         check.run(Outcome::Fail, 4, None);
         assert_eq!(check.incident().id, 2);

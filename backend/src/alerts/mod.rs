@@ -33,8 +33,6 @@ mod slack;
 mod templates;
 
 pub use incidents::{Action, Refused};
-pub use outbox::backoff;
-pub use templates::{Message, Templates, dataset_link, escape_mrkdwn};
 
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -46,6 +44,7 @@ use crate::engine::{CheckResult, Outcome};
 use crate::spec::{Dataset, Diagnostic, Project, Severity};
 use crate::store::{Due, Incident, IncidentChange, Store, StoreApi, StoreError};
 use incidents::{Observation, Timing};
+use templates::Templates;
 
 /// The check name of a dataset-wide error incident (every check errored alike).
 pub const ALL_CHECKS: &str = "all checks";
@@ -143,8 +142,16 @@ impl Alerting {
 
     /// Delivers what this process enqueued, retrying for up to `patience`; the number of
     /// notifications still pending then (the server's outbox, if any, retries them later).
-    pub async fn deliver_enqueued(&self, store: &Store, patience: Duration) -> Result<usize, StoreError> {
-        let ids = self.enqueued.lock().map(|ids| ids.clone()).unwrap_or_default();
+    pub async fn deliver_enqueued(
+        &self,
+        store: &Store,
+        patience: Duration,
+    ) -> Result<usize, StoreError> {
+        let ids = self
+            .enqueued
+            .lock()
+            .map(|ids| ids.clone())
+            .unwrap_or_default();
         let deadline = Utc::now() + TimeDelta::from_std(patience).unwrap_or(TimeDelta::MAX);
         loop {
             outbox::deliver_due(self, store).await?;
@@ -171,11 +178,23 @@ impl Alerting {
 async fn pending_among(store: &Store, ids: &[i64]) -> Result<usize, StoreError> {
     let mut pending = 0;
     for id in ids {
-        if store.next_attempt(std::slice::from_ref(id)).await?.is_some() {
+        if store
+            .next_attempt(std::slice::from_ref(id))
+            .await?
+            .is_some()
+        {
             pending += 1;
         }
     }
     Ok(pending)
+}
+
+/// Problems of the project's template overrides, as `file:line:col` diagnostics (for
+/// `tidemark validate`; alerting itself refuses to start with them).
+pub fn template_problems(project: &Project) -> Vec<Diagnostic> {
+    Templates::load(project.alerts.templates.as_deref())
+        .err()
+        .unwrap_or_default()
 }
 
 static ENABLED: OnceLock<Arc<Alerting>> = OnceLock::new();
@@ -332,7 +351,10 @@ pub async fn act(
         let dataset = project.datasets.iter().find(|d| d.name == incident.dataset);
         let change = routing::change(step, dataset, project);
         attempt += 1;
-        match store.write_incidents(std::slice::from_ref(&change), now).await {
+        match store
+            .write_incidents(std::slice::from_ref(&change), now)
+            .await
+        {
             Err(StoreError::Conflict(_)) if attempt < CONFLICT_RETRIES => continue,
             Err(e) => return Err(e.into()),
             Ok(_) => {
@@ -346,7 +368,11 @@ pub async fn act(
 /// The reminder sweep: re-notifies open incidents nobody acknowledged and announces what
 /// was kept quiet; how many incidents it moved. Another replica's sweep at the same time
 /// loses nothing: one of two writes of an incident wins, the other is skipped.
-pub async fn remind(alerting: &Alerting, store: &Store, now: DateTime<Utc>) -> Result<usize, StoreError> {
+pub async fn remind(
+    alerting: &Alerting,
+    store: &Store,
+    now: DateTime<Utc>,
+) -> Result<usize, StoreError> {
     let project = alerting.project();
     let timing = Timing::of(&project.alerts);
     let due = Due {
@@ -361,7 +387,10 @@ pub async fn remind(alerting: &Alerting, store: &Store, now: DateTime<Utc>) -> R
         };
         let dataset = project.datasets.iter().find(|d| d.name == incident.dataset);
         let change = routing::change(step, dataset, &project);
-        match store.write_incidents(std::slice::from_ref(&change), now).await {
+        match store
+            .write_incidents(std::slice::from_ref(&change), now)
+            .await
+        {
             Ok(ids) => {
                 alerting.enqueued(&ids);
                 moved += 1;
@@ -431,18 +460,34 @@ mod tests {
         let down = "warehouse main: connection refused";
         let grouped_down = grouped(
             &dataset,
-            &[result("a", Outcome::Error, down), result("b", Outcome::Error, down)],
+            &[
+                result("a", Outcome::Error, down),
+                result("b", Outcome::Error, down),
+            ],
         );
         assert_eq!(grouped_down.len(), 1);
-        assert_eq!((grouped_down[0].check.as_str(), grouped_down[0].outcome), (ALL_CHECKS, Outcome::Error));
+        assert_eq!(
+            (grouped_down[0].check.as_str(), grouped_down[0].outcome),
+            (ALL_CHECKS, Outcome::Error)
+        );
         let mixed = grouped(
             &dataset,
-            &[result("a", Outcome::Error, down), result("b", Outcome::Fail, "3 rows")],
+            &[
+                result("a", Outcome::Error, down),
+                result("b", Outcome::Fail, "3 rows"),
+            ],
         );
-        let checks: Vec<(&str, Outcome)> = mixed.iter().map(|r| (r.check.as_str(), r.outcome)).collect();
+        let checks: Vec<(&str, Outcome)> = mixed
+            .iter()
+            .map(|r| (r.check.as_str(), r.outcome))
+            .collect();
         assert_eq!(
             checks,
-            [("a", Outcome::Error), ("b", Outcome::Fail), (ALL_CHECKS, Outcome::Pass)]
+            [
+                ("a", Outcome::Error),
+                ("b", Outcome::Fail),
+                (ALL_CHECKS, Outcome::Pass)
+            ]
         );
     }
 
@@ -463,7 +508,13 @@ mod tests {
         let at = Utc::now();
         let seen = observation(&dataset, &sla, at, None);
         assert_eq!((seen.sla, seen.severity), (true, Severity::Critical));
-        assert_eq!(observation(&dataset, &plain, at, None).severity, Severity::Low);
-        assert_eq!(observation(&dataset, &other, at, None).severity, Severity::Medium);
+        assert_eq!(
+            observation(&dataset, &plain, at, None).severity,
+            Severity::Low
+        );
+        assert_eq!(
+            observation(&dataset, &other, at, None).severity,
+            Severity::Medium
+        );
     }
 }

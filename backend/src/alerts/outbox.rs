@@ -70,7 +70,12 @@ pub async fn work(alerting: Arc<Alerting>, store: Arc<Store>, mut stop: watch::R
 pub async fn deliver_due(alerting: &Alerting, store: &Store) -> Result<usize, StoreError> {
     let now = Utc::now();
     let claimed = store
-        .claim_notifications(&alerting.claimer, now, now + alerting.settings.lease(), BATCH)
+        .claim_notifications(
+            &alerting.claimer,
+            now,
+            now + alerting.settings.lease(),
+            BATCH,
+        )
         .await?;
     let attempts = claimed.iter().map(|notification| async move {
         let attempt = deliver(alerting, store, notification).await;
@@ -161,7 +166,8 @@ fn settle(
             error: format!("gave up after {attempts} attempts; the last: {error}"),
         },
         Attempt::Retry { after, error } => {
-            let delay = backoff(attempts, alerting.settings.retry, random()).max(after.unwrap_or_default());
+            let delay =
+                backoff(attempts, alerting.settings.retry, random()).max(after.unwrap_or_default());
             let delay = TimeDelta::from_std(delay).unwrap_or(TimeDelta::MAX);
             Settlement::Retry {
                 at: at.checked_add_signed(delay).unwrap_or(at),
@@ -194,7 +200,9 @@ fn random() -> u64 {
 fn log(notification: &Notification, settlement: &Settlement) {
     let (id, channel) = (notification.id, &notification.channel);
     match settlement {
-        Settlement::Delivered => tracing::info!(notification = id, %channel, "notification delivered"),
+        Settlement::Delivered => {
+            tracing::info!(notification = id, %channel, "notification delivered")
+        }
         Settlement::Retry { at, error } => {
             tracing::warn!(notification = id, %channel, retry_at = %at, "delivery failed: {error}");
         }

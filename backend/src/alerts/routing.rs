@@ -99,12 +99,24 @@ mod tests {
         dataset.owner = Some("shop".into());
         dataset.tags = vec!["tier-1".into()];
         let by_tag = project(vec![route(&["tier-1"], None)]);
-        assert_eq!(channels(&by_tag, Some(&dataset), Severity::Low), ["team", "oncall"]);
+        assert_eq!(
+            channels(&by_tag, Some(&dataset), Severity::Low),
+            ["team", "oncall"]
+        );
         let other_tag = project(vec![route(&["tier-2"], None)]);
-        assert_eq!(channels(&other_tag, Some(&dataset), Severity::Critical), ["team"]);
+        assert_eq!(
+            channels(&other_tag, Some(&dataset), Severity::Critical),
+            ["team"]
+        );
         let severe = project(vec![route(&[], Some(Severity::High))]);
-        assert_eq!(channels(&severe, Some(&dataset), Severity::Medium), ["team"]);
-        assert_eq!(channels(&severe, Some(&dataset), Severity::Critical), ["team", "oncall"]);
+        assert_eq!(
+            channels(&severe, Some(&dataset), Severity::Medium),
+            ["team"]
+        );
+        assert_eq!(
+            channels(&severe, Some(&dataset), Severity::Critical),
+            ["team", "oncall"]
+        );
         assert_eq!(channels(&severe, None, Severity::High), ["oncall", "team"]);
     }
 }

@@ -11,7 +11,11 @@ use crate::spec::{Dataset, FreshBy, Sla};
 use crate::warehouse::humanize;
 
 /// The results with the freshness SLA's judged against `fresh_by` at `now`.
-pub fn judge(dataset: &Dataset, mut results: Vec<CheckResult>, now: DateTime<Utc>) -> Vec<CheckResult> {
+pub fn judge(
+    dataset: &Dataset,
+    mut results: Vec<CheckResult>,
+    now: DateTime<Utc>,
+) -> Vec<CheckResult> {
     let Some(fresh_by) = dataset
         .sla
         .as_ref()
@@ -190,7 +194,11 @@ mod tests {
             now,
         );
         assert_eq!(errored[0].outcome, Outcome::Error);
-        let untouched = judge(&dataset(None), vec![measured(Some(1e9), Outcome::Pass)], now);
+        let untouched = judge(
+            &dataset(None),
+            vec![measured(Some(1e9), Outcome::Pass)],
+            now,
+        );
         assert_eq!(untouched[0], measured(Some(1e9), Outcome::Pass));
     }
 }

@@ -89,7 +89,13 @@ fn classify(status: StatusCode, retry_after: Option<Duration>, error: String) ->
 
 /// `Retry-After: <seconds>`.
 fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let seconds: u64 = headers.get(RETRY_AFTER)?.to_str().ok()?.trim().parse().ok()?;
+    let seconds: u64 = headers
+        .get(RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
     Some(Duration::from_secs(seconds).min(MAX_RETRY_AFTER))
 }
 
@@ -114,7 +120,10 @@ mod tests {
         let payload = payload(&slack, "http://tm/datasets/a");
         assert_eq!(payload["text"], "Check failed: a · b");
         assert_eq!(payload["blocks"][0]["text"]["type"], "mrkdwn");
-        assert_eq!(payload["blocks"][1]["elements"][0]["url"], "http://tm/datasets/a");
+        assert_eq!(
+            payload["blocks"][1]["elements"][0]["url"],
+            "http://tm/datasets/a"
+        );
     }
 
     #[test]
@@ -127,8 +136,16 @@ mod tests {
     #[test]
     fn statuses_are_classified() {
         let retry = |a: &Attempt| matches!(a, Attempt::Retry { .. });
-        assert!(retry(&classify(StatusCode::TOO_MANY_REQUESTS, None, String::new())));
-        assert!(retry(&classify(StatusCode::BAD_GATEWAY, None, String::new())));
+        assert!(retry(&classify(
+            StatusCode::TOO_MANY_REQUESTS,
+            None,
+            String::new()
+        )));
+        assert!(retry(&classify(
+            StatusCode::BAD_GATEWAY,
+            None,
+            String::new()
+        )));
         assert!(matches!(
             classify(StatusCode::NOT_FOUND, None, "gone".into()),
             Attempt::Refused(e) if e == "gone"

@@ -93,7 +93,9 @@ impl Message {
             dataset: incident.dataset.clone(),
             check: incident.check.clone(),
             owner: owner.unwrap_or("none").to_owned(),
-            value: incident.value.map_or_else(|| "none".to_owned(), format_number),
+            value: incident
+                .value
+                .map_or_else(|| "none".to_owned(), format_number),
             expected: incident
                 .expected
                 .as_ref()
@@ -246,7 +248,7 @@ impl Templates {
         for registry in registries {
             registry
                 .register_template_string(name, text)
-                .map_err(|e| source.diagnostic(e.pos(), &e.to_string()))?;
+                .map_err(|e| source.diagnostic(e.pos(), &e.reason().to_string()))?;
         }
         Ok(())
     }
@@ -267,7 +269,7 @@ impl Templates {
                 let file = format!("{}.hbs", e.template_name.as_deref().unwrap_or(name));
                 let source = Source::find(overrides, &file, "");
                 let at = e.line_no.zip(e.column_no);
-                problems.push(source.diagnostic(at, &e.to_string()));
+                problems.push(source.diagnostic(at, &e.reason().to_string()));
             }
         }
         problems
@@ -324,7 +326,9 @@ impl Source {
     /// The override of `file` in `folder` if there is one (an unreadable override becomes
     /// a template that fails to parse, reported at its line 1), else the built-in text.
     fn find(folder: Option<&Path>, file: &str, built_in: &str) -> Source {
-        let path = folder.map(|folder| folder.join(file)).filter(|p| p.is_file());
+        let path = folder
+            .map(|folder| folder.join(file))
+            .filter(|p| p.is_file());
         match path {
             Some(path) => Source {
                 text: std::fs::read_to_string(&path).unwrap_or_else(|_| "{{".to_owned()),
@@ -409,10 +413,18 @@ mod tests {
             };
             let email = templates.email(&message).unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(email.subject, title);
-            assert!(email.html.contains(&format!("<h2>{title}</h2>")), "{}", email.html);
+            assert!(
+                email.html.contains(&format!("<h2>{title}</h2>")),
+                "{}",
+                email.html
+            );
             let slack = templates.slack(&message).unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(slack.text, title);
-            assert!(slack.body.starts_with(&format!("*{title}*")), "{}", slack.body);
+            assert!(
+                slack.body.starts_with(&format!("*{title}*")),
+                "{}",
+                slack.body
+            );
         }
     }
 
@@ -424,8 +436,15 @@ mod tests {
             ..Message::example()
         };
         let email = templates.email(&error).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(email.subject, "Check cannot run: analytics.orders · row_count");
-        assert!(email.text.contains("could not run, so the data was not judged"));
+        assert_eq!(
+            email.subject,
+            "Check cannot run: analytics.orders · row_count"
+        );
+        assert!(
+            email
+                .text
+                .contains("could not run, so the data was not judged")
+        );
         assert!(!email.text.contains("Expected:"));
         let sla = Message {
             sla: true,
@@ -433,24 +452,51 @@ mod tests {
         };
         let slack = templates.slack(&sla).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(slack.text, "SLA breached: analytics.orders · row_count");
-        assert!(slack.body.contains("*Severity:* high (SLA)"), "{}", slack.body);
+        assert!(
+            slack.body.contains("*Severity:* high (SLA)"),
+            "{}",
+            slack.body
+        );
     }
 
     #[test]
     fn hostile_names_and_messages_are_escaped_for_each_output() {
         let templates = templates();
-        let email = templates.email(&hostile()).unwrap_or_else(|e| panic!("{e}"));
+        let email = templates
+            .email(&hostile())
+            .unwrap_or_else(|e| panic!("{e}"));
         assert!(!email.html.contains("<script>"), "{}", email.html);
-        assert!(email.html.contains("evil.&lt;script&gt;alert(1)&lt;/script&gt;"));
-        assert!(email.html.contains("&quot;quoted&quot; &lt;b&gt;bold&lt;/b&gt; &amp; more"));
-        assert!(email.text.contains("\"quoted\" <b>bold</b> & more"), "plain text stays plain");
+        assert!(
+            email
+                .html
+                .contains("evil.&lt;script&gt;alert(1)&lt;/script&gt;")
+        );
+        assert!(
+            email
+                .html
+                .contains("&quot;quoted&quot; &lt;b&gt;bold&lt;/b&gt; &amp; more")
+        );
+        assert!(
+            email.text.contains("\"quoted\" <b>bold</b> & more"),
+            "plain text stays plain"
+        );
         assert!(!email.subject.contains('\n'));
-        let slack = templates.slack(&hostile()).unwrap_or_else(|e| panic!("{e}"));
-        assert!(slack.body.contains("row_count &amp; &lt;!channel&gt;"), "{}", slack.body);
+        let slack = templates
+            .slack(&hostile())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            slack.body.contains("row_count &amp; &lt;!channel&gt;"),
+            "{}",
+            slack.body
+        );
         assert!(!slack.body.contains("<!channel>"));
         assert!(!slack.text.contains("<script>"));
         // The link's own brackets stay: the dataset in it is percent-encoded.
-        assert!(slack.body.contains("<http://127.0.0.1:8321/datasets/analytics.orders|"));
+        assert!(
+            slack
+                .body
+                .contains("<http://127.0.0.1:8321/datasets/analytics.orders|")
+        );
     }
 
     #[test]
@@ -465,7 +511,10 @@ mod tests {
     fn expectations_read_as_words() {
         let read = |v: serde_json::Value| expectation(&v);
         assert_eq!(read(serde_json::json!({"max": 0})), "max 0");
-        assert_eq!(read(serde_json::json!({"between": [10, 500.5]})), "between 10 and 500.5");
+        assert_eq!(
+            read(serde_json::json!({"between": [10, 500.5]})),
+            "between 10 and 500.5"
+        );
         assert_eq!(
             read(serde_json::json!({"warn": {"max": 10}, "fail": {"max": 100}})),
             "fail: max 100; warn: max 10"
@@ -477,7 +526,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         std::fs::write(dir.path().join("title.hbs"), "ALERT {{dataset}}").ok();
         let templates = Templates::load(Some(dir.path())).unwrap_or_else(|p| panic!("{p:?}"));
-        let email = templates.email(&Message::example()).unwrap_or_else(|e| panic!("{e}"));
+        let email = templates
+            .email(&Message::example())
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(email.subject, "ALERT analytics.orders");
 
         std::fs::write(dir.path().join("slack.hbs"), "ok\n{{#if opened}}unclosed").ok();
@@ -485,7 +536,15 @@ mod tests {
         std::fs::write(dir.path().join("sms.hbs"), "hi").ok();
         let problems = Templates::load(Some(dir.path())).err().unwrap_or_default();
         let shown: Vec<String> = problems.iter().map(|d| d.to_string()).collect();
-        assert!(shown.iter().any(|p| p.contains("slack.hbs:2:")), "{shown:?}");
-        assert!(shown.iter().any(|p| p.contains("sms.hbs:1:1: unknown template")), "{shown:?}");
+        assert!(
+            shown.iter().any(|p| p.contains("slack.hbs:2:")),
+            "{shown:?}"
+        );
+        assert!(
+            shown
+                .iter()
+                .any(|p| p.contains("sms.hbs:1:1: unknown template")),
+            "{shown:?}"
+        );
     }
 }

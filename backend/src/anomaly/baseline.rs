@@ -110,6 +110,7 @@ impl ZScore {
                 "z-score {score:.2} against {} training points",
                 training.len()
             ),
+            shift_since: None,
         })
     }
 

@@ -20,6 +20,9 @@ const ERROR_SAMPLES: usize = 336;
 /// Replayed errors at the newest point's hour (or weekday) needed before their own spread
 /// may widen the band there.
 const MIN_BUCKET_ERRORS: usize = 8;
+/// How far (in points) a long level window may move before the replay recomputes its
+/// median.
+const LEVEL_REUSE: usize = 4;
 /// A replayed prediction needs at least this many points in its level window.
 const MIN_LEVEL_POINTS: usize = 2;
 
@@ -32,12 +35,26 @@ pub fn judge(history: &[Point], newest: Point, settings: &Settings) -> Verdict {
         };
     }
     let series = Series::prepare(history, newest, settings);
+    let season = Season::fit(&series.hours, &series.values, &series.calendar);
+    let deseasoned: Vec<f64> = (0..series.values.len())
+        .map(|i| series.values[i] - season.at(&series.calendar[i]))
+        .collect();
+    let window = level_window(&series.hours);
+    let adapts = settings.kind.adapts_to_shifts();
+    let training = Training::decide(&series, &deseasoned, adapts, window);
     let need = settings.min_history.max(MIN_POINTS);
-    if series.training < need {
-        return not_enough_history(&series, need);
+    if training.count < need {
+        return not_enough_history(&series, &training, need);
     }
-    let model = Model::fit(&series);
-    Verdict::Judged(model.judge(&series, newest.value, settings))
+    let model = Model::fit(&series, season, &deseasoned, &training, window);
+    let mut judgement = model.judge(&series, newest.value, settings);
+    judgement.shift_since = training.accepted.map(|i| series.times[i]);
+    if let Some(since) = judgement.shift_since {
+        judgement.reason.push_str(&format!(
+            "; the anomalies since {since} are taken as a new level"
+        ));
+    }
+    Verdict::Judged(judgement)
 }
 
 /// Judges every point of a series from the points before it, in order. A point found
@@ -49,6 +66,18 @@ pub fn judge_series(points: &[Point], settings: &Settings) -> Vec<Verdict> {
         .iter()
         .map(|&point| {
             let verdict = judge(&seen, point, settings);
+            if let Verdict::Judged(Judgement {
+                shift_since: Some(since),
+                ..
+            }) = verdict
+            {
+                for p in seen
+                    .iter_mut()
+                    .filter(|p| p.at >= since && p.mark == Mark::Anomaly)
+                {
+                    p.mark = Mark::Shift;
+                }
+            }
             let learned = if verdict.is_anomaly() && point.mark == Mark::Normal {
                 point.marked(Mark::Anomaly)
             } else {
@@ -60,21 +89,138 @@ pub fn judge_series(points: &[Point], settings: &Settings) -> Vec<Verdict> {
         .collect()
 }
 
-fn not_enough_history(series: &Series, need: usize) -> Verdict {
-    let have = series.training;
+fn not_enough_history(series: &Series, training: &Training, need: usize) -> Verdict {
+    let have = training.count;
+    let excluded = series.incidents + series.values.len() - have;
     let mut reason = format!("{need} points of history are needed to judge, {have} so far");
-    if series.excluded > 0 {
+    if excluded > 0 {
         reason.push_str(&format!(
-            " ({} more are kept out of training as incidents or anomalies)",
-            series.excluded
+            " ({excluded} more are kept out of training as incidents or anomalies)"
         ));
     }
     Verdict::NotEnoughHistory { have, need, reason }
 }
 
+/// A run's last points are a new level once their two halves differ by less than this
+/// share of their offset from the level before (a shift that settled, not a drift still
+/// under way), and the points leading into the run were that close to the old level (a
+/// jump, not a creep).
+const SETTLED: f64 = 0.25;
+
+/// Runs of anomalies this few normal points apart are one excursion (a shifted point that
+/// happened to fall inside the band does not start a new one).
+const EXCURSION_GAP: usize = 2;
+
+/// Which usable points teach the level and the band, and where accepted level shifts
+/// restart the level (indices into the series).
+struct Training {
+    trains: Vec<bool>,
+    change_points: Vec<usize>,
+    count: usize,
+    /// Where the newest run of anomalies was taken as a new level, if it was just now.
+    accepted: Option<usize>,
+}
+
+impl Training {
+    /// Normal points train. So do the last [`ACCEPT_AFTER`] points of a run of past
+    /// anomalies when they have settled on a new level (a level shift becomes the new
+    /// normal); the level then restarts from them. A run still moving, or one that crept
+    /// up rather than jumped (a drift), stays out and keeps alerting; a long run is
+    /// accepted as soon as its last points are level (the drift stopped).
+    fn decide(series: &Series, deseasoned: &[f64], adapts: bool, window: usize) -> Training {
+        let marks = &series.marks;
+        let anomalous: Vec<bool> = marks.iter().map(|m| *m == Mark::Anomaly).collect();
+        let mut trains: Vec<bool> = anomalous.iter().map(|a| !a).collect();
+        // Shifts accepted earlier (and recorded) restart the level where they begin.
+        let mut change_points: Vec<usize> = (0..marks.len())
+            .filter(|&i| marks[i] == Mark::Shift && (i == 0 || marks[i - 1] != Mark::Shift))
+            .collect();
+        let mut accepted = None;
+        let long_run = (3 * ACCEPT_AFTER).max(window / 4);
+        // Where the current excursion began, and where its last run of anomalies ended.
+        let mut excursion: Option<(usize, usize)> = None;
+        let mut i = 0;
+        while adapts && i < anomalous.len() {
+            if !anomalous[i] {
+                i += 1;
+                continue;
+            }
+            let end = i + anomalous[i..].iter().take_while(|a| **a).count();
+            let first = match excursion {
+                Some((first, last_end)) if i - last_end <= EXCURSION_GAP => first,
+                _ => i,
+            };
+            excursion = Some((first, end));
+            // One value repeated is a stuck metric, not a new level.
+            let stuck = |tail: usize| series.values[tail..end].windows(2).all(|w| w[0] == w[1]);
+            if end - i >= ACCEPT_AFTER && !stuck(end - ACCEPT_AFTER) {
+                let tail = end - ACCEPT_AFTER;
+                let run = Run {
+                    first,
+                    tail: tail..end,
+                    long: end - first >= long_run,
+                };
+                if run.settled(deseasoned, &trains, window) {
+                    trains[tail..end].fill(true);
+                    change_points.push(tail);
+                    excursion = None;
+                    if end == anomalous.len() {
+                        accepted = Some(tail);
+                    }
+                }
+            }
+            i = end;
+        }
+        change_points.sort_unstable();
+        let count = trains.iter().filter(|t| **t).count();
+        Training {
+            trains,
+            change_points,
+            count,
+            accepted,
+        }
+    }
+}
+
+/// A run of past anomalies: where its excursion starts, its last [`ACCEPT_AFTER`] points,
+/// and whether the excursion has gone on long.
+struct Run {
+    first: usize,
+    tail: std::ops::Range<usize>,
+    long: bool,
+}
+
+impl Run {
+    /// Whether the run's tail is a new level: see [`SETTLED`].
+    fn settled(&self, deseasoned: &[f64], trains: &[bool], window: usize) -> bool {
+        let mut before: Vec<f64> = (0..self.first)
+            .rev()
+            .filter(|&i| trains[i])
+            .take(window)
+            .map(|i| deseasoned[i])
+            .collect();
+        let tail = self.tail.clone();
+        let middle = tail.start + tail.len() / 2;
+        let lead = self.first.saturating_sub(ACCEPT_AFTER)..self.first;
+        let at = |r: std::ops::Range<usize>| median(&mut deseasoned[r].to_vec());
+        let (Some(before), Some(level)) = (median(&mut before), at(tail.clone())) else {
+            return true;
+        };
+        let near = |x: Option<f64>, y: Option<f64>| match (x, y) {
+            (Some(x), Some(y)) => (x - y).abs() <= SETTLED * (level - before).abs(),
+            _ => true,
+        };
+        let level_tail = near(at(tail.start..middle), at(middle..tail.end));
+        let jumped = self.long || near(at(lead), Some(before));
+        level_tail && jumped
+    }
+}
+
 /// What the history predicts for the newest point, on the judged scale.
 struct Model {
     season: Season,
+    /// Points that trained the level and band.
+    learned_from: usize,
     /// Per hour.
     slope: f64,
     expected: f64,
@@ -83,34 +229,38 @@ struct Model {
 }
 
 impl Model {
-    fn fit(series: &Series) -> Model {
-        let season = Season::fit(&series.hours, &series.values, &series.calendar);
-        // From here on, only the points that train the level and band.
-        let train: Vec<usize> = (0..series.values.len())
-            .filter(|&i| series.trains[i])
+    fn fit(
+        series: &Series,
+        season: Season,
+        deseasoned: &[f64],
+        training: &Training,
+        window: usize,
+    ) -> Model {
+        // The level, trend and band learn from the training points only.
+        let train: Vec<usize> = (0..deseasoned.len())
+            .filter(|&i| training.trains[i])
             .collect();
         let hours: Vec<f64> = train.iter().map(|&i| series.hours[i]).collect();
-        let deseasoned: Vec<f64> = train
-            .iter()
-            .map(|&i| series.values[i] - season.at(&series.calendar[i]))
-            .collect();
-        let change_points: Vec<usize> = series
+        let trained: Vec<f64> = train.iter().map(|&i| deseasoned[i]).collect();
+        let change_points: Vec<usize> = training
             .change_points
             .iter()
             .filter_map(|cp| train.binary_search(cp).ok())
             .collect();
-        let slope = trend_slope(&hours, &deseasoned, &change_points);
+        let slope = trend_slope(&hours, &trained, &change_points);
         // Level-and-trend residue: the trend is measured from the newest point, so the
         // median of a window of these is the level expected *at the newest point*.
-        let residue_all: Vec<f64> = (0..series.values.len())
-            .map(|i| series.values[i] - season.at(&series.calendar[i]) - slope * series.hours[i])
+        let residue_all: Vec<f64> = deseasoned
+            .iter()
+            .zip(&series.hours)
+            .map(|(d, h)| d - slope * h)
             .collect();
         let residue: Vec<f64> = train.iter().map(|&i| residue_all[i]).collect();
         let n = residue.len();
         let levels = Levels {
             residue: &residue,
             change_points: &change_points,
-            window: level_window(&hours),
+            window,
         };
         let replayed = levels.replay(&residue_all, &train);
         let start = levels.start(n);
@@ -131,6 +281,7 @@ impl Model {
         let floor = 1e-9 * (1.0 + expected.abs());
         Model {
             season,
+            learned_from: n,
             slope,
             expected,
             sigma: (spread * inflation).max(floor),
@@ -165,6 +316,7 @@ impl Model {
             upper: unscale(high),
             score,
             reason: String::new(),
+            shift_since: None,
         };
         judgement.reason = self.reason(&judgement, series, above, below, stuck, settings);
         judgement
@@ -206,7 +358,7 @@ impl Model {
             num(j.expected),
             self.season.describe(),
             self.slope,
-            series.training
+            self.learned_from
         ));
         if settings.holidays.is_some() {
             s.push_str(", holidays as Sundays");
@@ -287,18 +439,36 @@ impl Levels<'_> {
         // The last half window is left out: a drift under way would otherwise widen the
         // band as fast as it moves away from it.
         let recent = self.window / 2;
+        // The median of a long window moves little from one point to the next: it is
+        // recomputed when the window has moved by a few points, which keeps the replay
+        // cheap; short windows (after a shift) are recomputed every time.
+        let mut cached: Option<(usize, usize, f64)> = None;
         for at in (1..n.saturating_sub(recent)).rev().take(ERROR_SAMPLES) {
             let before = train.partition_point(|&i| i < at);
             let start = self.start(before);
             if before - start < MIN_LEVEL_POINTS {
                 continue;
             }
-            buffer.clear();
-            buffer.extend_from_slice(&self.residue[start..before]);
-            if let Some(level) = median(&mut buffer) {
-                errors.push((at, all[at] - level));
-                sizes.push((before - start) as f64);
-            }
+            let level = match cached {
+                Some((s, b, level))
+                    if before - start >= 4 * LEVEL_REUSE
+                        && s.abs_diff(start) < LEVEL_REUSE
+                        && b.abs_diff(before) < LEVEL_REUSE =>
+                {
+                    level
+                }
+                _ => {
+                    buffer.clear();
+                    buffer.extend_from_slice(&self.residue[start..before]);
+                    let Some(level) = median(&mut buffer) else {
+                        continue;
+                    };
+                    cached = Some((start, before, level));
+                    level
+                }
+            };
+            errors.push((at, all[at] - level));
+            sizes.push((before - start) as f64);
         }
         let typical_points = median(&mut sizes).unwrap_or(self.window as f64) as usize;
         Replayed {
@@ -344,17 +514,22 @@ fn level_noise(points: usize) -> f64 {
     (1.0 + FRAC_PI_2 / points as f64).sqrt()
 }
 
-/// How often this metric repeats its previous value, when the newest value does so more
-/// times in a row than the history ever did; the newest run then has a chance of
-/// rate^(run − 1). (Runs the history shows, such as a zero-inflated metric's quiet nights,
-/// are not "stuck".)
+/// How often this metric repeats its previous value, when it normally moves (repeats at
+/// most [`MOVING`] of the time) and the newest value repeats more times in a row than the
+/// history ever did; the newest run then has a chance of rate^(run − 1). A metric that
+/// often repeats (a zero-inflated count's quiet nights) is never "stuck": its repeats
+/// cluster, so a rate would underestimate long runs.
 fn repeat_rate(repeats: Repeats) -> Option<f64> {
     if repeats.run < 2 || repeats.run <= repeats.longest || repeats.pairs < MIN_POINTS {
         return None;
     }
     // Half a repeat added: a metric never seen repeating is not thereby unable to repeat.
-    Some((repeats.repeated as f64 + 0.5) / (repeats.pairs as f64 + 1.0))
+    let rate = (repeats.repeated as f64 + 0.5) / (repeats.pairs as f64 + 1.0);
+    (rate <= MOVING).then_some(rate)
 }
+
+/// The largest share of repeated values for a metric that "normally moves".
+const MOVING: f64 = 0.1;
 
 /// A number for people: a few significant digits, no trailing zeros.
 pub(super) fn num(x: f64) -> String {

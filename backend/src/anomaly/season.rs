@@ -59,6 +59,8 @@ impl Shape {
 #[derive(Clone, Debug, PartialEq)]
 pub(super) struct Season {
     shape: Shape,
+    /// Which calendar bucket shares its noise (see [`Season::noise_bucket`]).
+    noise: Noise,
     effects: Effects,
     /// Month-start and month-end effects (0 when the history does not show one).
     month_first: f64,
@@ -100,6 +102,7 @@ impl Season {
     pub fn flat() -> Season {
         Season {
             shape: Shape::Flat,
+            noise: Noise::Pooled,
             effects: Effects::flat(),
             month_first: 0.0,
             month_last: 0.0,
@@ -116,13 +119,15 @@ impl Season {
         self.effects.at(c) + month
     }
 
-    /// The calendar bucket whose noise a point shares: its hour when the pattern follows
-    /// the hour, its weekday when it follows the weekday only; `None` without a pattern.
+    /// The calendar bucket whose noise a point shares: its hour for several points a day,
+    /// its weekday for daily points; `None` for a short or sparse history. Whatever the
+    /// pattern: a load that lands in either of two hours is noise *at those hours* even
+    /// when no hourly pattern won.
     pub fn noise_bucket(&self, c: &Calendar) -> Option<u8> {
-        match self.shape {
-            Shape::Flat => None,
-            Shape::DayOfWeek => Some(c.weekday),
-            Shape::HourOfDay | Shape::HourAndDay | Shape::HourOfWeek => Some(c.hour),
+        match self.noise {
+            Noise::Pooled => None,
+            Noise::ByHour => Some(c.hour),
+            Noise::ByWeekday => Some(c.weekday),
         }
     }
 
@@ -169,6 +174,7 @@ impl Season {
         let fitted: Vec<&Calendar> = detrended.iter().map(|(i, _)| &calendar[*i]).collect();
         Season {
             shape,
+            noise: span.noise(),
             effects,
             month_first: month_effect(&residuals, &fitted, MonthPosition::First, scale),
             month_last: month_effect(&residuals, &fitted, MonthPosition::Last, scale),
@@ -176,12 +182,22 @@ impl Season {
     }
 }
 
+/// Which points share a noise level.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Noise {
+    Pooled,
+    ByHour,
+    ByWeekday,
+}
+
 /// What the history's cadence and length allow.
 #[derive(Clone, Copy, Debug)]
 struct Span {
     /// Hour of day is meaningful: several points a day, three days or more.
     hourly: bool,
-    /// Day of week is meaningful: at most ~daily points, three weeks or more.
+    /// Day of week is meaningful: at most ~daily points, two weeks or more (each shape
+    /// still needs two points per bucket after detrending, so hour-of-week and daily
+    /// day-of-week wait for a third week by themselves).
     weekly: bool,
     /// The detrending window, in hours.
     period: f64,
@@ -193,7 +209,7 @@ impl Span {
         let length = last - first;
         let cadence = cadence_hours(hours)?;
         let hourly = cadence <= 6.0 && length >= 72.0;
-        let weekly = cadence <= 36.0 && length >= 21.0 * 24.0;
+        let weekly = cadence <= 36.0 && length >= 14.0 * 24.0;
         let period = if weekly {
             168.0
         } else if hourly {
@@ -206,6 +222,16 @@ impl Span {
             weekly,
             period,
         })
+    }
+
+    fn noise(self) -> Noise {
+        if self.hourly {
+            Noise::ByHour
+        } else if self.weekly {
+            Noise::ByWeekday
+        } else {
+            Noise::Pooled
+        }
     }
 
     fn allows(self, shape: Shape) -> bool {
@@ -327,12 +353,12 @@ fn bucket_medians(values: &[f64], keys: &[usize], buckets: usize) -> Vec<f64> {
         .collect()
 }
 
-/// The mean absolute residual, leaving out the largest 5% (past anomalies). Unlike a
-/// median it sees a pattern that misfits a quarter of the points (weekends), so a model
-/// that ignores weekends does not win by fitting weekdays well.
+/// The mean absolute residual, leaving out the largest 1% (past anomalies). Unlike a
+/// median it sees a pattern that misfits a quarter of the points (weekends) or one hour in
+/// 24 (a daily load), so a model that ignores them does not win by fitting the rest.
 fn trimmed_mean_abs(residuals: &[f64]) -> f64 {
     let mut abs: Vec<f64> = residuals.iter().map(|r| r.abs()).collect();
-    let Some(cut) = quantile(&mut abs, 0.95) else {
+    let Some(cut) = quantile(&mut abs, 0.99) else {
         return 0.0;
     };
     let kept: Vec<f64> = abs.into_iter().filter(|a| *a <= cut).collect();

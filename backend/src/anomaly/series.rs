@@ -1,7 +1,8 @@
 //! From a history and a newest point to what the model works on: the usable points in
-//! time order on the judged scale, which of them train the level and band, their calendar
-//! (local hour, weekday with holidays as Sundays, month position), the change points where
-//! a level shift was accepted, and the counts the stuck-value test needs.
+//! time order on the judged scale, which of them were past anomalies, their calendar
+//! (local hour, weekday with holidays as Sundays, month position), and the counts the
+//! stuck-value test needs. (Which past anomalies are a new normal is the detector's call:
+//! it needs the seasonality first.)
 //!
 //! Past anomalies still teach the seasonality (bucket medians shrug off the odd outlier):
 //! otherwise a daily load flagged before its hour could be learned would stay excluded,
@@ -9,7 +10,7 @@
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Timelike, Utc};
 
-use super::{ACCEPT_AFTER, Mark, MetricKind, Point, Settings};
+use super::{Mark, MetricKind, Point, Settings};
 
 /// The most recent points a judgement looks at: enough for ~12 weeks of hourly data, and
 /// what keeps one judgement within its time budget.
@@ -47,10 +48,10 @@ impl Calendar {
 pub(super) struct Repeats {
     /// How many points in a row end with the newest value, the newest included.
     pub run: usize,
-    /// Pairs of consecutive training points, and how many of them repeat a value.
+    /// Pairs of consecutive points that were not anomalies, and how many of them repeat.
     pub pairs: usize,
     pub repeated: usize,
-    /// The longest run of one value among consecutive training points.
+    /// The longest run of one value among them.
     pub longest: usize,
 }
 
@@ -63,26 +64,21 @@ pub(super) struct Series {
     /// Values on the judged scale.
     pub values: Vec<f64>,
     pub calendar: Vec<Calendar>,
-    /// Whether each point trains the level and the band (past anomalies do not, unless
-    /// accepted as a level shift).
-    pub trains: Vec<bool>,
-    /// Indices (into the vectors above) where an accepted run of anomalies begins: the
-    /// level is learned afresh from each.
-    pub change_points: Vec<usize>,
+    pub times: Vec<DateTime<Utc>>,
+    /// How earlier verdicts marked each point ([`Mark::Normal`], `Anomaly` or `Shift`).
+    pub marks: Vec<Mark>,
     pub newest: f64,
     pub newest_calendar: Calendar,
     pub log_scale: bool,
-    /// Points that train the level and band.
-    pub training: usize,
-    /// History points that do not (incidents and unaccepted anomalies).
-    pub excluded: usize,
+    /// History points left out as incidents.
+    pub incidents: usize,
     pub repeats: Repeats,
 }
 
 impl Series {
     /// Prepares `history` for judging `newest`: drops non-finite values and points after
-    /// `newest`, orders by time, keeps the last [`MAX_HISTORY`] points, and decides which
-    /// of them train the model.
+    /// `newest`, orders by time, keeps the last [`MAX_HISTORY`] points and leaves out
+    /// incidents.
     pub fn prepare(history: &[Point], newest: Point, settings: &Settings) -> Series {
         let mut points: Vec<&Point> = history
             .iter()
@@ -92,7 +88,6 @@ impl Series {
             points.sort_by_key(|p| p.at);
         }
         let points = &points[points.len().saturating_sub(MAX_HISTORY)..];
-        let trains = training_flags(points, settings.kind.adapts_to_shifts());
         let log_scale = uses_log_scale(settings.kind, points, newest.value);
         let scale = |v: f64| if log_scale { v.ln_1p() } else { v };
         let mut local = LocalCalendar::new(settings);
@@ -101,31 +96,21 @@ impl Series {
             hours: Vec::with_capacity(points.len()),
             values: Vec::with_capacity(points.len()),
             calendar: Vec::with_capacity(points.len()),
-            trains: Vec::with_capacity(points.len()),
-            change_points: Vec::new(),
+            times: Vec::with_capacity(points.len()),
+            marks: Vec::with_capacity(points.len()),
             newest: scale(newest.value),
             newest_calendar: local.of(newest.at),
             log_scale,
-            training: 0,
-            excluded: 0,
-            repeats: repeats(points, &trains, newest.value),
+            incidents: 0,
+            repeats: repeats(points, newest.value),
         };
-        for (i, (point, &train)) in points.iter().zip(&trains).enumerate() {
-            if train {
-                series.training += 1;
-            } else {
-                series.excluded += 1;
-            }
+        for point in points {
             if point.mark == Mark::Incident {
+                series.incidents += 1;
                 continue;
             }
-            let run_starts = train
-                && point.mark == Mark::Anomaly
-                && (i == 0 || points[i - 1].mark != Mark::Anomaly);
-            if run_starts {
-                series.change_points.push(series.values.len());
-            }
-            series.trains.push(train);
+            series.times.push(point.at);
+            series.marks.push(point.mark);
             series
                 .hours
                 .push((point.at - newest.at).num_milliseconds() as f64 / 3_600_000.0);
@@ -141,27 +126,6 @@ impl Series {
     }
 }
 
-/// Which points train the model: normal points, and anomalies that belong to a run of
-/// [`ACCEPT_AFTER`] or more (a level shift taken as the new normal) when the metric adapts.
-fn training_flags(points: &[&Point], adapts: bool) -> Vec<bool> {
-    let mut trains: Vec<bool> = points.iter().map(|p| p.mark == Mark::Normal).collect();
-    if !adapts {
-        return trains;
-    }
-    let mut i = 0;
-    while i < points.len() {
-        let run = points[i..]
-            .iter()
-            .take_while(|p| p.mark == Mark::Anomaly)
-            .count();
-        if run >= ACCEPT_AFTER {
-            trains[i..i + run].fill(true);
-        }
-        i += run.max(1);
-    }
-    trains
-}
-
 /// Counts are judged on a log scale (their seasonality and noise are multiplicative), as
 /// long as every value used is ≥ 0.
 fn uses_log_scale(kind: MetricKind, points: &[&Point], newest: f64) -> bool {
@@ -172,7 +136,9 @@ fn uses_log_scale(kind: MetricKind, points: &[&Point], newest: f64) -> bool {
             .all(|p| p.mark == Mark::Incident || p.value >= 0.0)
 }
 
-fn repeats(points: &[&Point], trains: &[bool], newest: f64) -> Repeats {
+/// The newest run of repeats, and how the points that were not anomalies repeat
+/// (consecutive pairs of them).
+fn repeats(points: &[&Point], newest: f64) -> Repeats {
     let run = 1 + points
         .iter()
         .rev()
@@ -180,7 +146,8 @@ fn repeats(points: &[&Point], trains: &[bool], newest: f64) -> Repeats {
         .count();
     let (mut pairs, mut repeated, mut longest, mut current) = (0, 0, 1, 1);
     for i in 1..points.len() {
-        if trains[i] && trains[i - 1] {
+        let usual = |p: &Point| matches!(p.mark, Mark::Normal | Mark::Shift);
+        if usual(points[i]) && usual(points[i - 1]) {
             pairs += 1;
             let repeats = points[i].value == points[i - 1].value;
             repeated += usize::from(repeats);

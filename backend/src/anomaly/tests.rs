@@ -167,8 +167,42 @@ fn a_level_shift_alerts_then_becomes_the_new_normal() {
     let verdicts = judge_series(&points, &Settings::default());
     let expected: Vec<usize> = (60..60 + ACCEPT_AFTER).collect();
     assert_eq!(flagged(&verdicts), expected);
+    // The judgement after the fourth alert takes them as the new level, once.
+    let accepting = judged(verdicts[60 + ACCEPT_AFTER].clone());
+    assert_eq!(
+        accepting.shift_since,
+        Some(points[60].at),
+        "{}",
+        accepting.reason
+    );
+    assert!(
+        accepting.reason.contains("taken as a new level"),
+        "{}",
+        accepting.reason
+    );
     let adapted = judged(verdicts[89].clone());
     assert!((adapted.expected - 150.0).abs() < 2.0, "{}", adapted.reason);
+    assert_eq!(adapted.shift_since, None);
+}
+
+#[test]
+fn a_recorded_shift_sticks_and_restarts_the_level() {
+    // What judge_series does for a caller that records marks: the shifted points are
+    // marked Shift, and the level is learned from them even in a stateless call.
+    let points: Vec<Point> = daily(70, 21, |i, _, e| if i < 60 { 100.0 } else { 150.0 } + e)
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| {
+            if (60..64).contains(&i) {
+                p.marked(Mark::Shift)
+            } else {
+                p
+            }
+        })
+        .collect();
+    let verdict = judge_at(&points, next(&points), 150.0, &Settings::default());
+    assert!(!verdict.is_anomaly, "{}", verdict.reason);
+    assert!((verdict.expected - 150.0).abs() < 2.0, "{}", verdict.reason);
 }
 
 #[test]
@@ -185,6 +219,9 @@ fn a_drift_alerts_while_it_moves_away() {
     assert!(flags.iter().all(|&i| i >= 60), "{flags:?}");
     let first = *flags.first().expect("the drift is flagged");
     assert!(first <= 60 + 16, "first flag at {first}: {flags:?}");
+    // It crept up rather than jumped: not taken as a new level after four alerts, it
+    // keeps alerting (until a long excursion's last points look level).
+    assert!(flags.len() >= 2 * ACCEPT_AFTER, "{flags:?}");
 }
 
 #[test]
@@ -224,6 +261,7 @@ fn zero_inflated_counts_alert_only_on_real_bursts() {
         "{alarms} false alarms in two weeks of hourly zeros and ones"
     );
     let at = next(&points);
+    // Zeros repeat often here: a long quiet spell is not a stuck value.
     assert!(!judge_at(&points, at, 0.0, &settings).is_anomaly);
     assert!(!judge_at(&points, at, 3.0, &settings).is_anomaly);
     assert!(judge_at(&points, at, 40.0, &settings).is_anomaly);

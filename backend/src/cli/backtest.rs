@@ -44,7 +44,10 @@ struct Alert {
 
 pub async fn run(project: &Project, request: &Request) -> u8 {
     let Some(dataset) = project.datasets.iter().find(|d| d.name == request.dataset) else {
-        eprintln!("error: no dataset named {:?} in the project", request.dataset);
+        eprintln!(
+            "error: no dataset named {:?} in the project",
+            request.dataset
+        );
         return EXIT_ERROR;
     };
     let checks = match checks(dataset, request.check.as_deref()) {

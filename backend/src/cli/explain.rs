@@ -36,8 +36,15 @@ pub fn print(project: &Project, datasets: &[&Dataset]) -> u8 {
             println!("-- 2. aggregate for {}\n{sql};\n", names.join(", "));
         }
         for (check, check_plan) in dataset.checks.iter().zip(&plan.checks) {
-            if let CheckPlan::SqlMetric(sql) = check_plan {
-                println!("-- sql_metric {} (read-only)\n{sql};\n", check.name);
+            match check_plan {
+                CheckPlan::SqlMetric(sql) => {
+                    println!("-- sql_metric {} (read-only)\n{sql};\n", check.name);
+                }
+                CheckPlan::Distribution(profile) => {
+                    let sql = &profile.sql;
+                    println!("-- profile for {}\n{sql};\n", profile.describe(check));
+                }
+                _ => {}
             }
         }
     }

@@ -5,6 +5,7 @@
 mod anomaly;
 mod backtest;
 mod explain;
+mod lineage;
 mod progress;
 mod token;
 
@@ -141,6 +142,13 @@ enum Command {
         #[command(subcommand)]
         command: anomaly::AnomalyCommand,
     },
+    /// Print the dataset graph (declared, OpenLineage, warehouse views, dbt) and its cycles.
+    Lineage {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        #[arg(long, value_enum, default_value_t = lineage::LineageFormat::Text)]
+        format: lineage::LineageFormat,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -254,6 +262,10 @@ async fn execute(command: Command) -> u8 {
         },
         Command::Demo { dir } => demo(dir.unwrap_or_else(demo::default_dir)).await,
         Command::Anomaly { command } => anomaly::run(command),
+        Command::Lineage { dir, format } => match load(&dir, Format::Human) {
+            Ok(project) => lineage::run(&project, format).await,
+            Err(code) => code,
+        },
         Command::Backtest {
             dir,
             dataset,
@@ -284,6 +296,11 @@ fn validate(dir: &Path, format: Format) -> u8 {
         Ok(project) => project,
         Err(code) => return code,
     };
+    // Alert template overrides are files of the project too.
+    let problems = alerts::template_problems(&project);
+    if !problems.is_empty() {
+        return report_problems(&problems, format);
+    }
     let checks: usize = project.datasets.iter().map(|d| d.checks.len()).sum();
     let datasets = project.datasets.len();
     if format == Format::Json {
@@ -302,17 +319,20 @@ fn validate(dir: &Path, format: Format) -> u8 {
 /// Loads the project. Problems go to stderr, one `path:line:col: message` per line; with
 /// `--format json` they are also printed on stdout as a JSON document for scripts.
 fn load(dir: &Path, format: Format) -> Result<Project, u8> {
-    spec::load(dir).map_err(|diagnostics| {
-        for diagnostic in &diagnostics {
-            eprintln!("{diagnostic}");
-        }
-        let n = diagnostics.len();
-        eprintln!("{n} {} found", if n == 1 { "problem" } else { "problems" });
-        if format == Format::Json {
-            println!("{:#}", diagnostics_json(&diagnostics));
-        }
-        EXIT_ERROR
-    })
+    spec::load(dir).map_err(|diagnostics| report_problems(&diagnostics, format))
+}
+
+/// Prints problems as [`load`] does; the exit code for them.
+fn report_problems(diagnostics: &[Diagnostic], format: Format) -> u8 {
+    for diagnostic in diagnostics {
+        eprintln!("{diagnostic}");
+    }
+    let n = diagnostics.len();
+    eprintln!("{n} {} found", if n == 1 { "problem" } else { "problems" });
+    if format == Format::Json {
+        println!("{:#}", diagnostics_json(diagnostics));
+    }
+    EXIT_ERROR
 }
 
 fn diagnostics_json(diagnostics: &[Diagnostic]) -> serde_json::Value {
@@ -500,7 +520,13 @@ async fn demo(dir: PathBuf) -> u8 {
         Ok(project) => project,
         Err(code) => return code,
     };
-    let code = run(project, Selection::default(), Format::Human, Record::Results).await;
+    let code = run(
+        project,
+        Selection::default(),
+        Format::Human,
+        Record::Results,
+    )
+    .await;
     println!("\nThe demo data has these problems placed on purpose:");
     for problem in demo::PLACED_PROBLEMS {
         println!("  - {problem}");

@@ -9,7 +9,7 @@ use chrono_tz::Tz;
 use super::result::{Band, CheckResult, Outcome};
 use crate::anomaly::{self, HolidayCalendar, MetricKind, Point, Verdict};
 use crate::spec::{AnomalySpec, AnomalyWatch, Check};
-use crate::store::MetricPoint;
+use crate::store::{Feedback, MetricPoint};
 
 /// Points of history an anomaly threshold learns from at most: enough for weekly patterns
 /// of an hourly check (12 weeks), and what the detector is measured against.
@@ -27,24 +27,25 @@ pub struct AnomalyContext<'a> {
 /// Judges `result` (of `check`) against `history` (oldest first), when the check has an
 /// `anomaly` threshold: the band goes into the result, an anomaly makes it `fail`, and the
 /// message says what was expected. `history` is `None` when there is no store to learn from.
+///
+/// Returns when the level shift the detector accepted as the new normal began, if it did:
+/// the caller marks the stored anomalies since then ([`crate::store::StoreApi::accept_shift`])
+/// so that later runs learn from them instead of deciding again.
 pub fn judge_anomaly(
     check: &Check,
     result: &mut CheckResult,
     history: Option<&[MetricPoint]>,
     context: &AnomalyContext<'_>,
-) {
-    let Some(spec) = &check.thresholds.anomaly else {
-        return;
-    };
+) -> Option<DateTime<Utc>> {
+    let spec = check.thresholds.anomaly.as_ref()?;
     if result.outcome == Outcome::Error {
-        return;
+        return None;
     }
-    let Some(value) = result.value else {
-        return; // no value to judge: the fixed rules already failed it
-    };
+    // No value to judge: the fixed rules already failed it.
+    let value = result.value?;
     let Some(history) = history else {
         note(result, "no history: this run is not recorded (--no-store)");
-        return;
+        return None;
     };
     // Rows added are judged as differences, and their band is drawn around the total.
     let (points, newest, offset) = match spec.watch {
@@ -53,7 +54,7 @@ pub fn judge_anomaly(
             Some((points, newest, previous)) => (points, newest, previous),
             None => {
                 note(result, "no previous run to count the rows added since");
-                return;
+                return None;
             }
         },
     };
@@ -69,8 +70,12 @@ pub fn judge_anomaly(
                 result.outcome = result.outcome.max(Outcome::Fail);
             }
             note(result, &judgement.reason);
+            judgement.shift_since
         }
-        other => note(result, other.reason()),
+        other => {
+            note(result, other.reason());
+            None
+        }
     }
 }
 
@@ -111,13 +116,15 @@ fn training(history: &[MetricPoint]) -> Vec<Point> {
     history[start..].iter().map(point).collect()
 }
 
+/// A stored point as the detector learns from it. An anomaly a user marked `expected`, or
+/// one a later run accepted as part of a level shift, is the new normal: the detector
+/// restarts the level from it ([`anomaly::Mark::Shift`]).
 fn point(p: &MetricPoint) -> Point {
-    let mark = if p.trains() {
-        anomaly::Mark::Normal
-    } else if p.feedback.is_some() {
-        anomaly::Mark::Incident
-    } else {
-        anomaly::Mark::Anomaly
+    let mark = match (p.feedback, p.anomalous, p.shift) {
+        (Some(Feedback::Incident), _, _) => anomaly::Mark::Incident,
+        (Some(Feedback::Expected), true, _) | (None, true, true) => anomaly::Mark::Shift,
+        (None, true, false) => anomaly::Mark::Anomaly,
+        (_, false, _) => anomaly::Mark::Normal,
     };
     Point::new(p.at, p.value).marked(mark)
 }
@@ -148,7 +155,6 @@ mod tests {
 
     use super::*;
     use crate::spec::{CheckKind, Thresholds, fixtures};
-    use crate::store::Feedback;
 
     fn now() -> DateTime<Utc> {
         DateTime::parse_from_rfc3339("2026-03-10T06:00:00Z")
@@ -195,6 +201,7 @@ mod tests {
                 lower: None,
                 upper: None,
                 anomalous: false,
+                shift: false,
                 feedback: None,
             })
             .collect()
@@ -202,7 +209,11 @@ mod tests {
 
     /// Four weeks of a steady metric around 1,000 rows.
     fn steady() -> Vec<MetricPoint> {
-        daily(&(0..28).map(|i| 1_000.0 + f64::from(i % 5)).collect::<Vec<_>>())
+        daily(
+            &(0..28)
+                .map(|i| 1_000.0 + f64::from(i % 5))
+                .collect::<Vec<_>>(),
+        )
     }
 
     fn judged(check: &Check, value: f64, history: Option<&[MetricPoint]>) -> CheckResult {
@@ -229,7 +240,11 @@ mod tests {
         assert_eq!(drop.outcome, Outcome::Fail, "{}", drop.message);
         let band = drop.band.expect("a band");
         assert!(band.anomalous && band.lower > 400.0, "{band:?}");
-        assert!(drop.message.starts_with("row_count is 400; anomaly: "), "{}", drop.message);
+        assert!(
+            drop.message.starts_with("row_count is 400; anomaly: "),
+            "{}",
+            drop.message
+        );
     }
 
     #[test]
@@ -248,7 +263,11 @@ mod tests {
         let check = row_count(AnomalySpec::default());
         let alone = judged(&check, 5.0, None);
         assert_eq!((alone.outcome, alone.band), (Outcome::Pass, None));
-        assert!(alone.message.ends_with("; anomaly: no history: this run is not recorded (--no-store)"));
+        assert!(
+            alone
+                .message
+                .ends_with("; anomaly: no history: this run is not recorded (--no-store)")
+        );
 
         let short = daily(&[1.0, 2.0, 3.0]);
         let early = judged(&check, 500.0, Some(&short));
@@ -268,56 +287,72 @@ mod tests {
             holidays: None,
         };
         judge_anomaly(&check, &mut failed, Some(&steady()), &context);
-        assert_eq!(failed.outcome, Outcome::Fail, "normal for its history, still below min");
+        assert_eq!(
+            failed.outcome,
+            Outcome::Fail,
+            "normal for its history, still below min"
+        );
 
         let mut errored = result(1.0);
         errored.outcome = Outcome::Error;
         errored.message = "timed out".into();
         judge_anomaly(&check, &mut errored, Some(&steady()), &context);
-        assert_eq!((errored.outcome, errored.message.as_str()), (Outcome::Error, "timed out"));
+        assert_eq!(
+            (errored.outcome, errored.message.as_str()),
+            (Outcome::Error, "timed out")
+        );
     }
 
     #[test]
     fn incidents_stay_out_of_training_and_expected_points_train() {
         let check = row_count(AnomalySpec::default());
-        // A level shift to 5,000 that the history took as the new normal.
-        let shifted: Vec<MetricPoint> = steady()
-            .into_iter()
-            .map(|mut p| {
-                p.at -= TimeDelta::days(5);
-                p
-            })
-            .chain(daily(&[5_001.0, 4_998.0, 5_003.0, 5_000.0, 4_999.0]))
-            .collect();
-        let accepted = judged(&check, 5_002.0, Some(&shifted));
+        // A level shift to about 5,000, as runs judged it: anomalies until it settled.
+        let shift =
+            |days: usize| -> Vec<MetricPoint> {
+                let levels = [5_001.0, 4_998.0, 5_003.0, 5_000.0, 4_999.0];
+                let days = days as i64;
+                steady()
+                    .into_iter()
+                    .map(|mut p| {
+                        p.at -= TimeDelta::days(days);
+                        p
+                    })
+                    .chain(daily(&levels[..days as usize]).into_iter().enumerate().map(
+                        |(i, mut p)| {
+                            p.anomalous = i < anomaly::ACCEPT_AFTER;
+                            p
+                        },
+                    ))
+                    .collect()
+            };
+        let accepted = judged(&check, 5_002.0, Some(&shift(5)));
         assert_eq!(accepted.outcome, Outcome::Pass, "{}", accepted.message);
 
         // Marked as an incident, the shift is not normal: 5,000 is an anomaly again.
-        let incident: Vec<MetricPoint> = shifted
-            .iter()
-            .cloned()
-            .map(|mut p| {
-                if p.value > 4_000.0 {
-                    p.feedback = Some(Feedback::Incident);
-                }
-                p
-            })
-            .collect();
-        assert_eq!(judged(&check, 5_002.0, Some(&incident)).outcome, Outcome::Fail);
+        let mark = |history: Vec<MetricPoint>, feedback| -> Vec<MetricPoint> {
+            history
+                .into_iter()
+                .map(|mut p| {
+                    if p.value > 4_000.0 {
+                        p.feedback = Some(feedback);
+                    }
+                    p
+                })
+                .collect()
+        };
+        let incident = mark(shift(5), Feedback::Incident);
+        assert_eq!(
+            judged(&check, 5_002.0, Some(&incident)).outcome,
+            Outcome::Fail
+        );
 
-        // Judged anomalous but marked expected: learned from like any normal point.
-        let expected: Vec<MetricPoint> = shifted
-            .iter()
-            .cloned()
-            .map(|mut p| {
-                if p.value > 4_000.0 {
-                    p.anomalous = true;
-                    p.feedback = Some(Feedback::Expected);
-                }
-                p
-            })
-            .collect();
-        assert_eq!(judged(&check, 5_002.0, Some(&expected)).outcome, Outcome::Pass);
+        // Two days into a shift it is still an anomaly, unless the owner says the shift is
+        // expected: then it is the new normal at once.
+        let early = judged(&check, 5_002.0, Some(&shift(2)));
+        assert_eq!(early.outcome, Outcome::Fail, "{}", early.message);
+        let expected = mark(shift(2), Feedback::Expected);
+        let told = judged(&check, 5_002.0, Some(&expected));
+        assert_eq!(told.outcome, Outcome::Pass, "{}", told.message);
     }
 
     #[test]
@@ -327,19 +362,28 @@ mod tests {
             ..AnomalySpec::default()
         });
         // A table growing by about 100 rows a day.
-        let totals: Vec<f64> = (0..30).map(|i| 10_000.0 + 100.0 * f64::from(i) + f64::from(i % 3)).collect();
+        let totals: Vec<f64> = (0..30)
+            .map(|i| 10_000.0 + 100.0 * f64::from(i) + f64::from(i % 3))
+            .collect();
         let history = daily(&totals);
         let last = totals[29];
         let normal = judged(&check, last + 101.0, Some(&history));
         assert_eq!(normal.outcome, Outcome::Pass, "{}", normal.message);
         let band = normal.band.expect("a band");
-        assert!(band.lower < last + 101.0 && last + 101.0 < band.upper, "{band:?}");
+        assert!(
+            band.lower < last + 101.0 && last + 101.0 < band.upper,
+            "{band:?}"
+        );
 
         // Nothing added: the total is normal for a table this size, the growth is not.
         let stalled = judged(&check, last, Some(&history));
         assert_eq!(stalled.outcome, Outcome::Fail, "{}", stalled.message);
 
         let first = judged(&check, 10.0, Some(&[]));
-        assert!(first.message.ends_with("no previous run to count the rows added since"));
+        assert!(
+            first
+                .message
+                .ends_with("no previous run to count the rows added since")
+        );
     }
 }

@@ -1,14 +1,17 @@
 //! Running a dataset's checks: one schema query, one aggregate query and one query per
-//! `sql_metric`, against warehouses connected once ([`Warehouses`]). One dataset's failure
+//! `sql_metric` and per `distribution` profile, against warehouses connected once
+//! ([`Warehouses`]). One dataset's failure
 //! never stops another; a check that could not run is `error`, never `pass`. The engine
 //! does not know who called it: the CLI and the scheduler both go through `runner`.
 
 mod anomaly;
+mod distribution;
 mod evaluate;
 mod plan;
 mod result;
 
 pub use anomaly::{AnomalyContext, MAX_HISTORY, anomaly_settings, judge_anomaly};
+pub use distribution::{Baselines, ProfilePlan};
 pub use evaluate::{DriftBase, format_number};
 pub use plan::{CheckPlan, DatasetPlan, Derivation, plan_alone, plan_dataset};
 pub use result::{Band, CheckResult, Outcome, RunReport, Summary, serialize_number};
@@ -19,6 +22,7 @@ use std::sync::Arc;
 use futures_util::future::join_all;
 
 use crate::spec::{Check, CheckKind, Dataset, Project};
+use crate::store::NewProfile;
 use crate::warehouse::{TableSchema, Warehouse, WarehouseError};
 use evaluate::{Verdict, expected, judge_metric, judge_schema};
 
@@ -104,10 +108,13 @@ pub struct DatasetRun {
     pub results: Vec<CheckResult>,
     /// The table's columns, when they could be read: the snapshot the store keeps.
     pub schema: Option<TableSchema>,
+    /// The profiles distribution checks measured: the references the store keeps.
+    pub profiles: Vec<NewProfile>,
 }
 
 /// Runs one dataset's checks: a schema query, one aggregate query, one query per
-/// `sql_metric`. Never fails: what could not run comes back as `error` results.
+/// `sql_metric` and per `distribution` check. Never fails: what could not run comes back
+/// as `error` results.
 #[tracing::instrument(
     name = "tidemark.dataset",
     skip_all,
@@ -117,6 +124,7 @@ pub async fn check_dataset(
     dataset: &Dataset,
     warehouse: Result<&Warehouse, String>,
     drift: DriftBase<'_>,
+    baselines: &Baselines,
 ) -> DatasetRun {
     let warehouse = match warehouse {
         Ok(warehouse) => warehouse,
@@ -124,6 +132,7 @@ pub async fn check_dataset(
             return DatasetRun {
                 results: all_errors(dataset, &reason),
                 schema: None,
+                profiles: Vec::new(),
             };
         }
     };
@@ -138,6 +147,7 @@ pub async fn check_dataset(
             return DatasetRun {
                 results,
                 schema: None,
+                profiles: Vec::new(),
             };
         }
     };
@@ -154,6 +164,7 @@ pub async fn check_dataset(
     // A rejected query (not a timeout or lost connection) may be one check's fault.
     let isolate = metric_checks > 1 && matches!(metrics, Some(Err(WarehouseError::Query(_))));
     let mut results = Vec::with_capacity(dataset.checks.len());
+    let mut profiles = Vec::new();
     for (check, check_plan) in dataset.checks.iter().zip(&plan.checks) {
         let verdict = match check_plan {
             CheckPlan::Metric(derivation) => match &metrics {
@@ -167,6 +178,16 @@ pub async fn check_dataset(
                 Err(e) => Verdict::error(query_error(warehouse, &e)),
             },
             CheckPlan::Schema => judge_schema(check, &schema, warehouse.dialect, drift),
+            CheckPlan::Distribution(profile_plan) => {
+                let (verdict, profile) =
+                    distribution::run(check, profile_plan, warehouse, baselines).await;
+                profiles.extend(profile.map(|profile| NewProfile {
+                    check: check.name.clone(),
+                    column: check.kind.column().unwrap_or_default().to_owned(),
+                    profile,
+                }));
+                verdict
+            }
             CheckPlan::Unrunnable(reason) => Verdict::error(reason.clone()),
         };
         results.push(result(dataset, check, verdict));
@@ -174,6 +195,7 @@ pub async fn check_dataset(
     DatasetRun {
         results,
         schema: (!schema.columns.is_empty()).then_some(schema),
+        profiles,
     }
 }
 

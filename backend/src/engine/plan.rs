@@ -3,6 +3,7 @@
 //! same scan as conditional aggregates (`COUNT(CASE WHEN filter THEN 1 END)`); the dataset
 //! filter is the `WHERE` clause. Pure: no I/O, so plans are unit-tested as SQL text.
 
+use super::distribution::{self, ProfilePlan};
 use crate::spec::{Aggregate, Check, CheckKind, Dataset, Validity};
 use crate::warehouse::{Dialect, TableSchema};
 
@@ -15,6 +16,8 @@ pub enum CheckPlan {
     SqlMetric(String),
     /// Judged from the table's columns.
     Schema,
+    /// Runs its own profile query (a few rows), judged against stored profiles.
+    Distribution(ProfilePlan),
     /// Cannot run: a missing table or column, or a column of the wrong type.
     Unrunnable(String),
 }
@@ -68,14 +71,15 @@ pub struct DatasetPlan {
 }
 
 impl DatasetPlan {
-    /// Statements a run sends: the schema query, the aggregate, each sql_metric.
+    /// Statements a run sends: the schema query, the aggregate, each sql_metric and each
+    /// distribution profile.
     pub fn statement_count(&self) -> usize {
-        let sql_metrics = self
+        let own_queries = self
             .checks
             .iter()
-            .filter(|c| matches!(c, CheckPlan::SqlMetric(_)))
+            .filter(|c| matches!(c, CheckPlan::SqlMetric(_) | CheckPlan::Distribution(_)))
             .count();
-        1 + usize::from(self.aggregate.is_some()) + sql_metrics
+        1 + usize::from(self.aggregate.is_some()) + own_queries
     }
 }
 
@@ -104,6 +108,9 @@ pub fn plan_dataset(
             }
             match &check.kind {
                 CheckKind::Schema { .. } => CheckPlan::Schema,
+                CheckKind::Distribution { .. } => {
+                    distribution::plan(dataset, check, dialect, schema)
+                }
                 _ => CheckPlan::Metric(plan_metric(check, dialect, &mut select)),
             }
         })
@@ -235,7 +242,7 @@ fn plan_metric(check: &Check, dialect: Dialect, select: &mut SelectList) -> Deri
         CheckKind::Freshness { column } => {
             Derivation::Column(select.add(dialect.freshness_seconds(&values_of(column))))
         }
-        CheckKind::Schema { .. } | CheckKind::SqlMetric { .. } => {
+        CheckKind::Schema { .. } | CheckKind::SqlMetric { .. } | CheckKind::Distribution { .. } => {
             unreachable!("planned without the aggregate query")
         }
     }

@@ -1026,6 +1026,7 @@ async fn record_not_run(store: &Store, runs: Vec<Uuid>) {
             error: Some("not run: the server stopped before a worker was free".into()),
             results: Vec::new(),
             snapshot: None,
+            profiles: Vec::new(),
         };
         if let Err(e) = store.finish_run(&finished).await {
             tracing::warn!(run_id = %id, "cannot record a claimed run as not run: {e}");

@@ -28,6 +28,8 @@ pub(crate) enum ThresholdStyle {
     Freshness,
     /// None: the check judges declared columns and drift.
     Drift,
+    /// `threshold` (listed in `params`): a p-value or PSI level, see [`super::drift`].
+    Distribution,
 }
 
 pub(crate) struct KindSpec {
@@ -46,7 +48,7 @@ impl KindSpec {
         let thresholds: &[&'static str] = match self.thresholds {
             ThresholdStyle::Metric => &METRIC_KEYS,
             ThresholdStyle::Freshness => &["anomaly"],
-            ThresholdStyle::Drift => &[],
+            ThresholdStyle::Drift | ThresholdStyle::Distribution => &[],
         };
         let mut keys = COMMON_PARAMS.to_vec();
         keys.extend_from_slice(self.params);
@@ -55,7 +57,7 @@ impl KindSpec {
     }
 }
 
-pub(crate) const KINDS: [KindSpec; 13] = [
+pub(crate) const KINDS: [KindSpec; 14] = [
     KindSpec {
         keyword: "row_count",
         params: &[],
@@ -160,6 +162,13 @@ pub(crate) const KINDS: [KindSpec; 13] = [
                 .and_then(|node| cx.string(node, "query"));
             Some(CheckKind::SqlMetric { query: query? })
         },
+    },
+    KindSpec {
+        keyword: "distribution",
+        params: &["column", "method", "reference", "threshold"],
+        thresholds: ThresholdStyle::Distribution,
+        summary: "Drift of the column's distribution from a reference profile (KS, PSI or chi-square).",
+        build: super::drift::distribution,
     },
 ];
 
@@ -401,6 +410,7 @@ fn build(cx: &mut Cx<'_>, item: &Item<'_>, name: String) -> Option<Check> {
         ThresholdStyle::Metric => thresholds::metric(cx, params, check),
         ThresholdStyle::Freshness => thresholds::freshness(cx, params, check),
         ThresholdStyle::Drift => Some(Thresholds::default()),
+        ThresholdStyle::Distribution => super::drift::thresholds(cx, params, kind.as_ref()),
     };
     explicit?;
     Some(Check {
@@ -429,6 +439,11 @@ fn unknown_params(cx: &mut Cx<'_>, spec: &KindSpec, params: &Fields<'_>) {
             )
         } else if METRIC_KEYS.contains(&key) && spec.thresholds == ThresholdStyle::Freshness {
             format!("a freshness check takes warn_after, fail_after or anomaly, not '{key}'")
+        } else if METRIC_KEYS.contains(&key) && spec.thresholds == ThresholdStyle::Distribution {
+            format!(
+                "a distribution check takes 'threshold' (a p-value, or a PSI with method psi), \
+                 not '{key}'"
+            )
         } else if kind_spec(key).is_some() {
             format!(
                 "'{key}' is a check kind, not a parameter of {}: start a new list item \
@@ -614,7 +629,7 @@ fn drift_level(cx: &mut Cx<'_>, node: &Node, key: &str) -> Option<Level> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::path::PathBuf;
     use std::sync::Arc;
 
@@ -622,7 +637,7 @@ mod tests {
     use crate::spec::{AnomalySpec, AnomalyWatch, Bound, Literal};
 
     /// Reads a YAML list of checks; `Err` holds the diagnostics as printed.
-    fn load(yaml: &str) -> Result<Vec<Check>, Vec<String>> {
+    pub(crate) fn load(yaml: &str) -> Result<Vec<Check>, Vec<String>> {
         let document = crate::spec::yaml::parse(yaml);
         assert!(document.problems.is_empty(), "{:?}", document.problems);
         let root = document.root.expect("a list");
@@ -649,7 +664,7 @@ mod tests {
     #[test]
     fn every_kind_is_in_the_table_once() {
         let names = kind_names();
-        assert_eq!(names.len(), 13);
+        assert_eq!(names.len(), 14);
         for name in &names {
             assert_eq!(names.iter().filter(|other| *other == name).count(), 1);
         }

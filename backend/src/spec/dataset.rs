@@ -277,7 +277,9 @@ fn sla(cx: &mut Cx<'_>, node: &Node, names: Option<&[&str]>) -> Option<(Sla, Opt
             column: freshness.column.clone(),
         },
         thresholds: Thresholds {
-            fail: freshness.within.map(|within| Bound::Max(within.as_secs_f64())),
+            fail: freshness
+                .within
+                .map(|within| Bound::Max(within.as_secs_f64())),
             ..Thresholds::default()
         },
         filter: None,
@@ -375,7 +377,10 @@ fn sla_checks(
                         "checks of the dataset",
                         "the dataset has no checks",
                     );
-                    cx.error(item.pos, format!("unknown check '{name}' in 'checks'{hint}"));
+                    cx.error(
+                        item.pos,
+                        format!("unknown check '{name}' in 'checks'{hint}"),
+                    );
                     None
                 }
                 _ => Some(name),

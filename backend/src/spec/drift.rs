@@ -20,11 +20,11 @@ pub(crate) const REFERENCES: [&str; 2] = ["previous", "last_7d"];
 pub(crate) const SNAPSHOT: &str = "snapshot";
 
 /// Default fail level of a p-value: drift this unlikely by chance alone alerts.
-pub const DEFAULT_P_VALUE: f64 = 0.01;
+const DEFAULT_P_VALUE: f64 = 0.01;
 /// Default PSI levels: the usual reading is < 0.1 stable, 0.1–0.25 a moderate shift, above
 /// 0.25 a major one.
-pub const DEFAULT_PSI_WARN: f64 = 0.1;
-pub const DEFAULT_PSI_FAIL: f64 = 0.25;
+const DEFAULT_PSI_WARN: f64 = 0.1;
+const DEFAULT_PSI_FAIL: f64 = 0.25;
 
 pub(crate) fn distribution(cx: &mut Cx<'_>, params: &Fields<'_>, _: Pos) -> Option<CheckKind> {
     let column = params
@@ -165,9 +165,15 @@ fn ordered(
 ) -> Option<(Option<f64>, Option<f64>)> {
     if let (Some(w), Some(f), Some(method)) = (warn, fail, method) {
         let (inverted, hint) = if method.is_p_value() {
-            (w < f, "a p-value warns first, at the larger level (warn: 0.05, fail: 0.01)")
+            (
+                w < f,
+                "a p-value warns first, at the larger level (warn: 0.05, fail: 0.01)",
+            )
         } else {
-            (w > f, "a PSI warns first, at the smaller level (warn: 0.1, fail: 0.25)")
+            (
+                w > f,
+                "a PSI warns first, at the smaller level (warn: 0.1, fail: 0.25)",
+            )
         };
         if inverted {
             cx.error(
@@ -254,7 +260,9 @@ mod tests {
         let problems = |yaml: &str| load(yaml).expect_err("invalid");
         assert_eq!(
             problems("- distribution: { column: a, method: kss }"),
-            ["d.yml:1:35: dataset t, check distribution(a): invalid value 'kss' for 'method' (did you mean 'ks'?)"]
+            [
+                "d.yml:1:38: dataset t, check distribution(a): invalid value 'kss' for 'method' (did you mean 'ks'?)"
+            ]
         );
         assert_eq!(
             problems("- distribution: { method: ks }"),
@@ -262,23 +270,33 @@ mod tests {
         );
         assert_eq!(
             problems("- distribution: { column: a, threshold: 5 }"),
-            ["d.yml:1:41: dataset t, check distribution(a): a p-value level must be between 0 and 1 (exclusive), found 5 for 'threshold'"]
+            [
+                "d.yml:1:41: dataset t, check distribution(a): a p-value level must be between 0 and 1 (exclusive), found 5 for 'threshold'"
+            ]
         );
         assert_eq!(
             problems("- distribution: { column: a, threshold: { warn: 0.01, fail: 0.05 } }"),
-            ["d.yml:1:41: dataset t, check distribution(a): inverted levels: warn 0.01 is stricter than fail 0.05; a p-value warns first, at the larger level (warn: 0.05, fail: 0.01)"]
+            [
+                "d.yml:1:41: dataset t, check distribution(a): inverted levels: warn 0.01 is stricter than fail 0.05; a p-value warns first, at the larger level (warn: 0.05, fail: 0.01)"
+            ]
         );
         assert_eq!(
             problems("- distribution: { column: a, reference: 2026-03-01T00:00:00Z }"),
-            ["d.yml:1:41: dataset t, check distribution(a): a fixed reference is written 'reference: {snapshot: 2026-03-01T00:00:00Z}'"]
+            [
+                "d.yml:1:41: dataset t, check distribution(a): a fixed reference is written 'reference: {snapshot: 2026-03-01T00:00:00Z}'"
+            ]
         );
         assert_eq!(
             problems("- distribution: { column: a, reference: { snapshot: yesterday } }"),
-            ["d.yml:1:53: dataset t, check distribution(a): invalid time 'yesterday' for 'snapshot': write an RFC 3339 time such as 2026-03-01T00:00:00Z"]
+            [
+                "d.yml:1:53: dataset t, check distribution(a): invalid time 'yesterday' for 'snapshot': write an RFC 3339 time such as 2026-03-01T00:00:00Z"
+            ]
         );
         assert_eq!(
             problems("- distribution: { column: a, max: 0.2 }"),
-            ["d.yml:1:30: dataset t, check distribution(a): a distribution check takes 'threshold' (a p-value, or a PSI with method psi), not 'max'"]
+            [
+                "d.yml:1:30: dataset t, check distribution(a): a distribution check takes 'threshold' (a p-value, or a PSI with method psi), not 'max'"
+            ]
         );
     }
 }

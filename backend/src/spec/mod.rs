@@ -6,6 +6,7 @@
 mod check;
 mod dataset;
 mod discover;
+mod drift;
 mod duration;
 mod env;
 #[cfg(test)]

@@ -66,7 +66,16 @@ pub struct Project {
     /// No trailing slash.
     pub dashboard_url: String,
     pub alerts: AlertPolicy,
+    pub lineage: LineageConfig,
     pub datasets: Vec<Dataset>,
+}
+
+/// Where lineage comes from besides the dataset files (`lineage:` in `tidemark.yml`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LineageConfig {
+    /// A dbt `manifest.json`, read each time the graph is built (so a new `dbt compile` is
+    /// seen without a reload).
+    pub dbt_manifest: Option<PathBuf>,
 }
 
 impl Project {

@@ -5,16 +5,16 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::anomaly::HolidayCalendar;
+use super::check::SEVERITIES;
 use super::reader::{Cx, Fields};
 use super::yaml::{Node, Pos, Value};
-use super::check::SEVERITIES;
 use super::{
-    AlertPolicy, AlertRoute, Channel, Defaults, Owner, Project, Retention, Secret, Severity, Smtp,
-    WarehouseConfig, suggest,
+    AlertPolicy, AlertRoute, Channel, Defaults, LineageConfig, Owner, Project, Retention, Secret,
+    Severity, Smtp, WarehouseConfig, suggest,
 };
+use crate::anomaly::HolidayCalendar;
 
-pub(crate) const PROJECT_KEYS: [&str; 12] = [
+pub(crate) const PROJECT_KEYS: [&str; 13] = [
     "version",
     "store",
     "retention",
@@ -26,8 +26,10 @@ pub(crate) const PROJECT_KEYS: [&str; 12] = [
     "owners",
     "alerts",
     "dashboard_url",
+    "lineage",
     "checks",
 ];
+pub(crate) const LINEAGE_KEYS: [&str; 1] = ["dbt_manifest"];
 pub(crate) const WAREHOUSE_KEYS: [&str; 3] = ["url", "max_connections", "query_timeout"];
 pub(crate) const DEFAULTS_KEYS: [&str; 2] = ["schedule", "timezone"];
 pub(crate) const RETENTION_KEYS: [&str; 2] = ["results", "metrics"];
@@ -103,6 +105,7 @@ pub(crate) fn load(cx: &mut Cx<'_>, root: &Node, file: &Path) -> Draft {
     let dashboard_url = fields.read(cx, "dashboard_url", |cx, node, key| {
         http_url(cx, node, key).map(|url| url.trim_end_matches('/').to_owned())
     });
+    let lineage = fields.read(cx, "lineage", |cx, node, _| lineage(cx, node, &root));
     draft.project = version.and_then(|()| {
         Some(Project {
             root,
@@ -118,6 +121,7 @@ pub(crate) fn load(cx: &mut Cx<'_>, root: &Node, file: &Path) -> Draft {
             dashboard_url: dashboard_url?
                 .unwrap_or_else(|| Project::DEFAULT_DASHBOARD_URL.to_owned()),
             alerts: alerts?.unwrap_or_default(),
+            lineage: lineage?.unwrap_or_default(),
             datasets: Vec::new(),
         })
     });
@@ -246,7 +250,10 @@ fn holidays(cx: &mut Cx<'_>, node: &Node) -> Option<HolidayCalendar> {
             let text = cx.string(item, key)?;
             match chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d") {
                 Ok(date) => dates.push(date),
-                Err(_) => cx.error(item.pos, format!("invalid date {text:?} in 'dates' (expected YYYY-MM-DD)")),
+                Err(_) => cx.error(
+                    item.pos,
+                    format!("invalid date {text:?} in 'dates' (expected YYYY-MM-DD)"),
+                ),
             }
         }
         Some(dates)
@@ -338,7 +345,10 @@ fn http_url(cx: &mut Cx<'_>, node: &Node, key: &str) -> Option<String> {
     if url.starts_with("https://") || url.starts_with("http://") {
         return Some(url);
     }
-    cx.error(node.pos, format!("'{key}' must be an http:// or https:// URL"));
+    cx.error(
+        node.pos,
+        format!("'{key}' must be an http:// or https:// URL"),
+    );
     None
 }
 
@@ -436,6 +446,25 @@ fn alerts(cx: &mut Cx<'_>, node: &Node, channels: &[String], root: &Path) -> Opt
         max_attempts: max_attempts?.unwrap_or(defaults.max_attempts),
         routes: routes?.unwrap_or_default(),
         templates: templates?,
+    })
+}
+
+/// `lineage: {dbt_manifest: target/manifest.json}`: the manifest must exist and read as one
+/// now, so that a wrong path is reported where it is written.
+fn lineage(cx: &mut Cx<'_>, node: &Node, root: &Path) -> Option<LineageConfig> {
+    let fields = cx.fields(node, "lineage", &LINEAGE_KEYS)?;
+    let dbt_manifest = fields.read(cx, "dbt_manifest", |cx, node, key| {
+        let path = root.join(cx.string(node, key)?);
+        match crate::lineage::read_manifest(&path, chrono::Utc::now()) {
+            Ok(_) => Some(path),
+            Err(problem) => {
+                cx.error(node.pos, problem);
+                None
+            }
+        }
+    });
+    Some(LineageConfig {
+        dbt_manifest: dbt_manifest?,
     })
 }
 

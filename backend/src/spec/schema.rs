@@ -8,6 +8,7 @@ use serde_json::{Map, Value, json};
 
 use super::TypeFamily;
 use super::check::{DRIFT_KEYS, KINDS, KindSpec, LEVELS, SEVERITIES, ThresholdStyle};
+use super::drift::{METHODS, REFERENCES, SNAPSHOT};
 use super::thresholds::{BOUND_KEYS, DIRECTIONS, METRIC_KEYS, SENSITIVITIES, WATCHES};
 
 /// JSON Schema (draft 2020-12) of a dataset file, for yaml-language-server.
@@ -106,8 +107,8 @@ fn check_item(spec: &KindSpec) -> Value {
         "properties": properties,
         "required": required(spec.keyword),
     });
-    if let Some(object) = params.as_object_mut() {
-        object.insert("anyOf".to_owned(), at_least_one(spec));
+    if let (Some(object), Some(rules)) = (params.as_object_mut(), at_least_one(spec)) {
+        object.insert("anyOf".to_owned(), rules);
     }
     json!({
         "description": spec.summary,
@@ -144,6 +145,13 @@ fn param(kind: &str, key: &str) -> Value {
         "warn_after" => with_description(duration(), "Warn when the latest value is older."),
         "fail_after" => with_description(duration(), "Fail when the latest value is older."),
         "query" => text("SQL returning one row with one number, run read-only."),
+        "method" => choice(
+            "Drift test: ks (numeric columns), psi, or chi_square (value frequencies). \
+             Default: ks for a numeric column, chi_square for any other.",
+            &METHODS,
+        ),
+        "reference" => drift_reference(),
+        "threshold" => drift_threshold(),
         key if DRIFT_KEYS.contains(&key) => choice("Outcome when this drift is seen.", &LEVELS),
         key if LEVELS.contains(&key) => with_description(
             reference("level"),
@@ -181,20 +189,61 @@ fn required(kind: &str) -> Vec<&'static str> {
     }
 }
 
-/// "At least one of" rules: a threshold, a validity rule, a drift setting, one key column.
-fn at_least_one(spec: &KindSpec) -> Value {
+/// "At least one of" rules: a threshold, a validity rule, a drift setting, one key column;
+/// `None` for kinds whose other parameters all have defaults.
+fn at_least_one(spec: &KindSpec) -> Option<Value> {
     let keys: &[&str] = match (spec.keyword, spec.thresholds) {
         ("duplicate_count", _) => &["columns", "column"],
         ("invalid_count", _) => &["valid_values", "valid_regex", "valid_min", "valid_max"],
         (_, ThresholdStyle::Metric) => &METRIC_KEYS,
         (_, ThresholdStyle::Freshness) => &["warn_after", "fail_after", "anomaly"],
         (_, ThresholdStyle::Drift) => &["columns", "on_added", "on_removed", "on_type_changed"],
+        (_, ThresholdStyle::Distribution) => return None,
     };
     let rules: Vec<Value> = keys
         .iter()
         .map(|key| json!({ "required": [key] }))
         .collect();
-    Value::Array(rules)
+    Some(Value::Array(rules))
+}
+
+/// `previous`, `last_7d` or `{snapshot: <time>}`.
+fn drift_reference() -> Value {
+    json!({
+        "description": "What the column is compared with: previous (the last run's profile, \
+            default), last_7d (the profiles of the last 7 days, pooled), or {snapshot: <RFC \
+            3339 time>} (the last profile recorded at or before that time).",
+        "anyOf": [
+            { "enum": REFERENCES },
+            {
+                "type": "object",
+                "additionalProperties": false,
+                "required": [SNAPSHOT],
+                "properties": {
+                    SNAPSHOT: { "type": "string", "format": "date-time" },
+                },
+            },
+        ],
+    })
+}
+
+/// A fail level, or warn/fail levels.
+fn drift_threshold() -> Value {
+    let level = json!({ "type": "number", "exclusiveMinimum": 0 });
+    json!({
+        "description": "Alert level of the test's result: a p-value below it (ks, chi_square; \
+            default 0.01) or a PSI above it (psi; default warn 0.1, fail 0.25). A number is \
+            the fail level.",
+        "anyOf": [
+            level,
+            {
+                "type": "object",
+                "additionalProperties": false,
+                "minProperties": 1,
+                "properties": { "warn": level, "fail": level },
+            },
+        ],
+    })
 }
 
 fn level() -> Value {
@@ -341,7 +390,12 @@ mod tests {
     fn sla_keys_are_the_languages() {
         let schema = schema();
         let keys = |value: &Value| {
-            let mut keys: Vec<String> = value.as_object().into_iter().flatten().map(|(k, _)| k.clone()).collect();
+            let mut keys: Vec<String> = value
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(k, _)| k.clone())
+                .collect();
             keys.sort_unstable();
             keys
         };

@@ -354,7 +354,10 @@ fn the_checks_md_example_loads_into_the_expected_model() {
         })
         .collect();
     assert_eq!(actual, expected);
-    let written = dataset.checks.iter().filter(|c| c.name != Sla::FRESHNESS_CHECK);
+    let written = dataset
+        .checks
+        .iter()
+        .filter(|c| c.name != Sla::FRESHNESS_CHECK);
     assert!(written.clone().all(|check| check.location.column == 5
         && check.severity.is_none()
         && check.filter.is_none()));
@@ -626,7 +629,10 @@ fn slas_load_with_their_measuring_check() {
     assert_eq!(sla.severity, Severity::Critical);
     assert_eq!(sla.checks, ["row_count"]);
     let freshness = sla.freshness.as_ref().expect("a freshness SLA");
-    assert_eq!(freshness.within, Some(std::time::Duration::from_secs(6 * 3_600)));
+    assert_eq!(
+        freshness.within,
+        Some(std::time::Duration::from_secs(6 * 3_600))
+    );
     assert_eq!(
         freshness.fresh_by.map(|f| f.to_string()).as_deref(),
         Some("09:00 Europe/Berlin")
@@ -649,7 +655,10 @@ sla:
 checks:
   - row_count: { min: 1 }
 ";
-    let dir = project(&[("tidemark.yml", MINIMAL_PROJECT), ("checks/orders.yml", dataset)]);
+    let dir = project(&[
+        ("tidemark.yml", MINIMAL_PROJECT),
+        ("checks/orders.yml", dataset),
+    ]);
     assert_eq!(
         problems(&dir, &no_env),
         [
@@ -662,18 +671,29 @@ checks:
         ]
     );
     let neither = "dataset: orders\nsla:\n  freshness: { column: updated_at }\n";
-    let dir = project(&[("tidemark.yml", MINIMAL_PROJECT), ("checks/orders.yml", neither)]);
+    let dir = project(&[
+        ("tidemark.yml", MINIMAL_PROJECT),
+        ("checks/orders.yml", neither),
+    ]);
     assert_eq!(
         problems(&dir, &no_env),
-        ["checks/orders.yml:3:14: dataset orders: a freshness SLA needs 'within' (a duration), \
-          'fresh_by' (a time of day), or both"]
+        [
+            "checks/orders.yml:3:14: dataset orders: a freshness SLA needs 'within' (a duration), \
+          'fresh_by' (a time of day), or both"
+        ]
     );
-    let zone = "dataset: orders\nsla:\n  freshness: { column: a, fresh_by: \"09:00 Europe/Berln\" }\n";
-    let dir = project(&[("tidemark.yml", MINIMAL_PROJECT), ("checks/orders.yml", zone)]);
+    let zone =
+        "dataset: orders\nsla:\n  freshness: { column: a, fresh_by: \"09:00 Europe/Berln\" }\n";
+    let dir = project(&[
+        ("tidemark.yml", MINIMAL_PROJECT),
+        ("checks/orders.yml", zone),
+    ]);
     assert_eq!(
         problems(&dir, &no_env),
-        ["checks/orders.yml:3:37: dataset orders: unknown timezone 'Europe/Berln' in \
-          'fresh_by' (did you mean 'Europe/Berlin'?)"]
+        [
+            "checks/orders.yml:3:37: dataset orders: unknown timezone 'Europe/Berln' in \
+          'fresh_by' (did you mean 'Europe/Berlin'?)"
+        ]
     );
 }
 
@@ -698,11 +718,20 @@ alerts:
         ["tidemark.yml:12:20: unknown channel 'tema' (did you mean 'team'?)"]
     );
     let fixed = config.replace("tema", "team");
-    let dir = project(&[("tidemark.yml", fixed.as_str()), ("checks/orders.yml", ORDERS)]);
+    let dir = project(&[
+        ("tidemark.yml", fixed.as_str()),
+        ("checks/orders.yml", ORDERS),
+    ]);
     let project = load_with_env(dir.path(), &no_env).expect("valid");
     assert_eq!(project.dashboard_url, "https://tidemark.example.com");
-    assert_eq!(project.alerts.renotify_after, std::time::Duration::from_secs(3_600));
-    assert_eq!(project.alerts.flap_window, std::time::Duration::from_secs(1_800));
+    assert_eq!(
+        project.alerts.renotify_after,
+        std::time::Duration::from_secs(3_600)
+    );
+    assert_eq!(
+        project.alerts.flap_window,
+        std::time::Duration::from_secs(1_800)
+    );
     assert_eq!(project.alerts.max_attempts, 3);
     assert_eq!(
         project.alerts.routes[0],
@@ -718,6 +747,9 @@ alerts:
 }
 
 fn project_defaults() -> Project {
-    let dir = project(&[("tidemark.yml", MINIMAL_PROJECT), ("checks/orders.yml", ORDERS)]);
+    let dir = project(&[
+        ("tidemark.yml", MINIMAL_PROJECT),
+        ("checks/orders.yml", ORDERS),
+    ]);
     load_with_env(dir.path(), &no_env).expect("valid")
 }

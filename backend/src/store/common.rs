@@ -437,6 +437,7 @@ mod tests {
             error: None,
             results,
             snapshot: None,
+            profiles: Vec::new(),
         }
     }
 

@@ -182,9 +182,14 @@ pub struct Notification {
 pub enum Settlement {
     Delivered,
     /// Try again at this time.
-    Retry { at: DateTime<Utc>, error: String },
+    Retry {
+        at: DateTime<Utc>,
+        error: String,
+    },
     /// Give up: dead-letter it.
-    Dead { error: String },
+    Dead {
+        error: String,
+    },
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]

@@ -1,5 +1,6 @@
-//! The results store: runs, check results, metric series and schema snapshots, kept so that
-//! drift and anomalies can be judged against history and the server can show it.
+//! The results store: runs, check results, metric series, schema snapshots and distribution
+//! profiles, kept so that drift and anomalies can be judged against history and the server
+//! can show it.
 //!
 //! One contract ([`StoreApi`]), two implementations: Postgres for production (many replicas
 //! share it, and coordinate only through it) and SQLite, the embedded default under
@@ -20,7 +21,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::distribution::Profile;
 use crate::engine::{CheckResult, Outcome, Summary};
+use crate::lineage::Edge;
 pub use crate::spec::Retention;
 use crate::warehouse::TableSchema;
 
@@ -198,6 +201,8 @@ pub struct MetricPoint {
     pub upper: Option<f64>,
     /// Judged an anomaly when it was measured.
     pub anomalous: bool,
+    /// An anomaly later accepted as part of a level shift: the new normal.
+    pub shift: bool,
     /// What a user said about the point.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub feedback: Option<Feedback>,
@@ -205,12 +210,12 @@ pub struct MetricPoint {
 
 impl MetricPoint {
     /// Whether anomaly detection learns from this point: not from anomalies (unless a user
-    /// said they are the new normal), never from incidents.
+    /// said, or a level shift showed, they are the new normal), never from incidents.
     pub fn trains(&self) -> bool {
         match self.feedback {
             Some(Feedback::Expected) => true,
             Some(Feedback::Incident) => false,
-            None => !self.anomalous,
+            None => !self.anomalous || self.shift,
         }
     }
 }
@@ -240,9 +245,8 @@ impl Feedback {
     }
 
     fn parse_stored(s: &str) -> Result<Self, StoreError> {
-        Feedback::parse(s).ok_or_else(|| {
-            StoreError::Query(format!("the store holds an unknown feedback: {s:?}"))
-        })
+        Feedback::parse(s)
+            .ok_or_else(|| StoreError::Query(format!("the store holds an unknown feedback: {s:?}")))
     }
 }
 
@@ -289,6 +293,36 @@ pub struct FinishedRun {
     pub results: Vec<(CheckResult, String)>,
     /// The table's columns, when the run could read them.
     pub snapshot: Option<Vec<SnapshotColumn>>,
+    /// The profiles its distribution checks measured: the references of later runs.
+    pub profiles: Vec<NewProfile>,
+}
+
+/// A distribution check's profile of its column, as a finished run leaves it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewProfile {
+    pub check: String,
+    pub column: String,
+    pub profile: Profile,
+}
+
+/// A stored profile: which run measured it, and when (the run's end).
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredProfile {
+    pub run_id: Uuid,
+    pub taken_at: DateTime<Utc>,
+    pub profile: Profile,
+}
+
+/// Which profiles of a check's column [`StoreApi::distribution_profiles`] reads: those
+/// taken between `since` and `until` (both inclusive, when given), the newest `limit`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProfileQuery<'a> {
+    pub dataset: &'a str,
+    pub check: &'a str,
+    pub column: &'a str,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub limit: u32,
 }
 
 /// Keyset paging: newest first; `before` is the last id of the previous page. A `limit`
@@ -384,7 +418,7 @@ pub trait StoreApi: Send + Sync {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Marks the run finished and stores its results, metric points (every result with a
-    /// finite value) and schema snapshot, atomically. The summary counts come from the
+    /// finite value), schema snapshot and distribution profiles, atomically. The summary counts come from the
     /// results. A run whose lease expired (abandoned) may still finish: its results are kept.
     /// [`StoreError::NotFound`] for an unknown run; an error for one that already finished.
     fn finish_run(&self, run: &FinishedRun) -> impl Future<Output = Result<(), StoreError>> + Send;
@@ -438,6 +472,16 @@ pub trait StoreApi: Send + Sync {
         limit: u32,
     ) -> impl Future<Output = Result<Vec<MetricPoint>, StoreError>> + Send;
 
+    /// Marks the anomalies of a check's series from `since` on as a level shift the
+    /// detector accepted (see [`crate::anomaly::Judgement::shift_since`]), so later runs
+    /// learn the new level from them instead of deciding again.
+    fn accept_shift(
+        &self,
+        dataset: &str,
+        check: &str,
+        since: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
     /// Marks a result's metric point `expected` or `incident` (or clears the mark, with
     /// `None`) for anomaly detection. [`StoreError::NotFound`] for an unknown result.
     fn mark_result(
@@ -452,6 +496,13 @@ pub trait StoreApi: Send + Sync {
         dataset: &str,
         warehouse: &str,
     ) -> impl Future<Output = Result<Option<SchemaSnapshot>, StoreError>> + Send;
+
+    /// Profiles a distribution check recorded of its column, newest first: what later runs
+    /// judge drift against. Pruned with their runs.
+    fn distribution_profiles(
+        &self,
+        query: &ProfileQuery<'_>,
+    ) -> impl Future<Output = Result<Vec<StoredProfile>, StoreError>> + Send;
 
     /// Snapshots of a dataset whose columns (or warehouse) differ from the one before, newest
     /// first; the first snapshot always counts as a change.
@@ -511,7 +562,10 @@ pub trait StoreApi: Send + Sync {
     ) -> impl Future<Output = Result<Paged<Incident>, StoreError>> + Send;
 
     /// Incidents the reminder sweep looks at (see [`Due`]), oldest first, at most 500.
-    fn incidents_due(&self, due: Due) -> impl Future<Output = Result<Vec<Incident>, StoreError>> + Send;
+    fn incidents_due(
+        &self,
+        due: Due,
+    ) -> impl Future<Output = Result<Vec<Incident>, StoreError>> + Send;
 
     /// Active incidents whose likely cause is incident `id`: what is folded into it.
     fn incidents_caused_by(
@@ -553,6 +607,13 @@ pub trait StoreApi: Send + Sync {
         &self,
         ids: &[i64],
     ) -> impl Future<Output = Result<Option<DateTime<Utc>>, StoreError>> + Send;
+
+    /// Records lineage edges, atomically: a new edge as given; one already kept (same
+    /// upstream, downstream and source) widens its first and last sightings to cover both.
+    fn upsert_edges(&self, edges: &[Edge]) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Every lineage edge kept, by upstream, downstream (bytewise) and source.
+    fn edges(&self) -> impl Future<Output = Result<Vec<Edge>, StoreError>> + Send;
 }
 
 /// The store a project uses, chosen from its URL.
@@ -662,6 +723,14 @@ impl StoreApi for Store {
     ) -> Result<Vec<MetricPoint>, StoreError> {
         delegate!(self, s => s.metric_history(dataset, check, limit))
     }
+    async fn accept_shift(
+        &self,
+        dataset: &str,
+        check: &str,
+        since: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        delegate!(self, s => s.accept_shift(dataset, check, since))
+    }
     async fn mark_result(&self, id: i64, feedback: Option<Feedback>) -> Result<(), StoreError> {
         delegate!(self, s => s.mark_result(id, feedback))
     }
@@ -671,6 +740,12 @@ impl StoreApi for Store {
         warehouse: &str,
     ) -> Result<Option<SchemaSnapshot>, StoreError> {
         delegate!(self, s => s.latest_snapshot(dataset, warehouse))
+    }
+    async fn distribution_profiles(
+        &self,
+        query: &ProfileQuery<'_>,
+    ) -> Result<Vec<StoredProfile>, StoreError> {
+        delegate!(self, s => s.distribution_profiles(query))
     }
     async fn schema_history(&self, dataset: &str) -> Result<Vec<SchemaSnapshot>, StoreError> {
         delegate!(self, s => s.schema_history(dataset))
@@ -740,5 +815,11 @@ impl StoreApi for Store {
     }
     async fn next_attempt(&self, ids: &[i64]) -> Result<Option<DateTime<Utc>>, StoreError> {
         delegate!(self, s => s.next_attempt(ids))
+    }
+    async fn upsert_edges(&self, edges: &[Edge]) -> Result<(), StoreError> {
+        delegate!(self, s => s.upsert_edges(edges))
+    }
+    async fn edges(&self) -> Result<Vec<Edge>, StoreError> {
+        delegate!(self, s => s.edges())
     }
 }

@@ -76,6 +76,11 @@ impl Dialect for Postgres {
     // bytes, and both stores list in the same order.
     const BYTE_ORDER: &'static str = r#" COLLATE "C""#;
     const IN_ID_LIST: &'static str = "= ANY($1)";
+    // A plain join (or `id IN (SELECT result_id …)`) is planned as a hash join over a scan
+    // of every stored result: 240 ms at 1M results, against 18 ms for one index probe per
+    // pointer, which the LATERAL subquery (kept apart from the join by OFFSET 0) forces.
+    const LATEST_RESULTS: &'static str = "(SELECT result_id FROM latest_results) latest \
+         CROSS JOIN LATERAL (SELECT * FROM check_results WHERE id = latest.result_id OFFSET 0) r";
     // Locked so that a late finish_run cannot write into a run being deleted; SKIP LOCKED
     // lets two replicas prune side by side.
     const LOCK_RUNS_TO_PRUNE: &'static str = " FOR UPDATE SKIP LOCKED";

@@ -20,8 +20,10 @@ use sqlx::{
 use uuid::Uuid;
 
 use super::common::*;
-use crate::engine::Band;
 use super::*;
+use crate::distribution::Profile;
+use crate::engine::Band;
+use crate::lineage::{Edge, Graph, Source};
 
 macro_rules! run_columns {
     () => {
@@ -32,7 +34,7 @@ macro_rules! run_columns {
 
 macro_rules! metric_point_columns {
     () => {
-        "at, value, band_lower, band_upper, anomalous, feedback"
+        "at, value, band_lower, band_upper, anomalous, shift, feedback"
     };
 }
 
@@ -60,6 +62,8 @@ macro_rules! notification_columns {
 
 /// Incidents the reminder sweep reads at once.
 const DUE_BATCH: i64 = 500;
+/// Lineage edges written per statement: 5 parameters each, well under SQLite's limit.
+const EDGES_PER_STATEMENT: usize = 1_000;
 
 // The shared code is generic over the database, so it must say which Rust types the database
 // binds and reads (every sqlx driver has them all). It says so once for writing, on the
@@ -109,6 +113,9 @@ pub(super) trait Dialect: Database<QueryResult: Written> {
     /// Appended to a column: it is one of the values of the list ([`Dialect::IdList`],
     /// [`Dialect::Numbers`], [`Dialect::Texts`]) bound as `$1`.
     const IN_ID_LIST: &'static str;
+    /// The latest result of every check: `latest_results` joined to `check_results` by
+    /// primary key, as a `FROM` clause whose only columns are the results'.
+    const LATEST_RESULTS: &'static str;
     /// Appended to the query that selects the runs a prune transaction deletes.
     const LOCK_RUNS_TO_PRUNE: &'static str;
     /// Appended to the query that picks the notifications a worker claims: rows another
@@ -246,7 +253,11 @@ where
             lower: self.try_get("band_lower")?,
             upper: self.try_get("band_upper")?,
             anomalous: self.try_get("anomalous")?,
-            feedback: feedback.as_deref().map(Feedback::parse_stored).transpose()?,
+            shift: self.try_get("shift")?,
+            feedback: feedback
+                .as_deref()
+                .map(Feedback::parse_stored)
+                .transpose()?,
         })
     }
 
@@ -368,6 +379,7 @@ where
     for<'a> Option<Json<&'a Band>>: Bind<'a, DB>,
     for<'a> Json<&'a Vec<SnapshotColumn>>: Bind<'a, DB>,
     for<'a> Json<&'a serde_json::Value>: Bind<'a, DB>,
+    for<'a> Json<&'a Profile>: Bind<'a, DB>,
     i32: Bind<'static, DB>,
     i64: Bind<'static, DB>,
     f64: Bind<'static, DB>,
@@ -544,7 +556,9 @@ where
                  band_upper, anomalous) ",
             );
             insert.push_values(chunk, |mut row, (result, value)| {
-                let band = result.band.filter(|b| b.lower.is_finite() && b.upper.is_finite());
+                let band = result
+                    .band
+                    .filter(|b| b.lower.is_finite() && b.upper.is_finite());
                 row.push_bind(result.dataset.as_str())
                     .push_bind(result.check.as_str())
                     .push_bind(&finished_at)
@@ -568,6 +582,22 @@ where
             .bind(Json(columns))
             .execute(&mut *tx)
             .await?;
+        }
+        let dataset = owner.text("dataset")?;
+        for chunk in run.profiles.chunks(INSERT_BATCH) {
+            let mut insert = QueryBuilder::<DB>::new(
+                "INSERT INTO distribution_profiles (run_id, dataset, check_name, column_name, \
+                 taken_at, profile) ",
+            );
+            insert.push_values(chunk, |mut row, p| {
+                row.push_bind(&run_id)
+                    .push_bind(dataset.as_str())
+                    .push_bind(p.check.as_str())
+                    .push_bind(p.column.as_str())
+                    .push_bind(&finished_at)
+                    .push_bind(Json(&p.profile));
+            });
+            insert.build().execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -655,18 +685,17 @@ where
     }
 
     async fn latest_results(&self) -> Result<Vec<StoredResult>, StoreError> {
-        // One pointer per check, kept by finish_run: the read does not grow with history.
-        // A join, so each pointer is a primary-key lookup: `id IN (SELECT …)` let Postgres
-        // hash the pointers and scan every stored result.
+        // One pointer per check, kept by finish_run: the read does not grow with history
+        // as long as each pointer is a primary-key lookup (see LATEST_RESULTS).
         // Names sort by bytes in both stores.
         let query = format!(
             concat!(
                 "SELECT ",
                 result_columns!(),
-                " FROM (SELECT result_id FROM latest_results) latest ",
-                "JOIN check_results ON id = result_id ORDER BY dataset{0}, check_name{0}"
+                " FROM {1} ORDER BY dataset{0}, check_name{0}"
             ),
-            DB::BYTE_ORDER
+            DB::BYTE_ORDER,
+            DB::LATEST_RESULTS
         );
         let rows = sqlx::query(AssertSqlSafe(query))
             .fetch_all(self.reader())
@@ -688,12 +717,11 @@ where
         check: &str,
         since: Option<DateTime<Utc>>,
     ) -> Result<Vec<MetricPoint>, StoreError> {
-        let mut query =
-            QueryBuilder::<DB>::new(concat!(
-                "SELECT ",
-                metric_point_columns!(),
-                " FROM metric_points WHERE dataset = "
-            ));
+        let mut query = QueryBuilder::<DB>::new(concat!(
+            "SELECT ",
+            metric_point_columns!(),
+            " FROM metric_points WHERE dataset = "
+        ));
         query
             .push_bind(dataset)
             .push(" AND check_name = ")
@@ -724,6 +752,24 @@ where
         let mut points = all(&rows, StoreRow::metric_point)?;
         points.reverse();
         Ok(points)
+    }
+
+    async fn accept_shift(
+        &self,
+        dataset: &str,
+        check: &str,
+        since: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE metric_points SET shift = TRUE \
+             WHERE dataset = $1 AND check_name = $2 AND at >= $3 AND anomalous AND NOT shift",
+        )
+        .bind(dataset)
+        .bind(check)
+        .bind(DB::time(since))
+        .execute(self.writer())
+        .await?;
+        Ok(())
     }
 
     async fn mark_result(&self, id: i64, feedback: Option<Feedback>) -> Result<(), StoreError> {
@@ -758,6 +804,35 @@ where
         .fetch_optional(self.reader())
         .await?;
         row.as_ref().map(StoreRow::snapshot).transpose()
+    }
+
+    async fn distribution_profiles(
+        &self,
+        query: &ProfileQuery<'_>,
+    ) -> Result<Vec<StoredProfile>, StoreError> {
+        let mut select = QueryBuilder::<DB>::new(
+            "SELECT run_id, taken_at, profile FROM distribution_profiles WHERE dataset = ",
+        );
+        select
+            .push_bind(query.dataset)
+            .push(" AND check_name = ")
+            .push_bind(query.check)
+            .push(" AND column_name = ")
+            .push_bind(query.column);
+        and_where(&mut select, "taken_at >= ", query.since.map(DB::time));
+        and_where(&mut select, "taken_at <= ", query.until.map(DB::time));
+        select
+            .push(" ORDER BY taken_at DESC, id DESC LIMIT ")
+            .push_bind(i64::from(query.limit));
+        let rows = select.build().fetch_all(self.reader()).await?;
+        all(&rows, |row| {
+            Ok(StoredProfile {
+                run_id: row.uuid("run_id")?,
+                taken_at: row.time("taken_at")?,
+                profile: DB::json(row, "profile")?
+                    .ok_or_else(|| StoreError::Query("a stored profile is NULL".into()))?,
+            })
+        })
     }
 
     async fn schema_history(&self, dataset: &str) -> Result<Vec<SchemaSnapshot>, StoreError> {
@@ -908,10 +983,7 @@ where
                 Some(base) => update_incident::<DB>(&mut tx, &change.incident, base).await?,
             };
             for notification in &change.notifications {
-                let key = format!(
-                    "{id}/{}/{}",
-                    change.incident.version, notification.channel
-                );
+                let key = format!("{id}/{}/{}", change.incident.version, notification.channel);
                 let row = sqlx::query(
                     "INSERT INTO notifications (idempotency_key, incident_id, transition, \
                      channel, payload, status, next_attempt_at, created_at) \
@@ -1117,6 +1189,58 @@ where
             .fetch_one(self.reader())
             .await?
             .optional_time("next")
+    }
+
+    async fn upsert_edges(&self, edges: &[Edge]) -> Result<(), StoreError> {
+        // One statement may not update a row twice (Postgres): repeats are merged first.
+        let mut merged = Graph::default();
+        edges.iter().cloned().for_each(|edge| merged.add_edge(edge));
+        let merged: Vec<&Edge> = merged.edges().collect();
+        let mut tx = DB::begin_write(self.writer()).await?;
+        for chunk in merged.chunks(EDGES_PER_STATEMENT) {
+            let mut upsert = QueryBuilder::<DB>::new(
+                "INSERT INTO lineage_edges (upstream, downstream, source, first_seen, last_seen) ",
+            );
+            upsert.push_values(chunk, |mut row, edge| {
+                row.push_bind(edge.upstream.as_str())
+                    .push_bind(edge.downstream.as_str())
+                    .push_bind(edge.source.as_str())
+                    .push_bind(DB::time(edge.first_seen))
+                    .push_bind(DB::time(edge.last_seen));
+            });
+            // CASE rather than least()/greatest(), which SQLite spells min()/max().
+            upsert.push(
+                " ON CONFLICT (upstream, downstream, source) DO UPDATE SET \
+                 first_seen = CASE WHEN excluded.first_seen < lineage_edges.first_seen \
+                 THEN excluded.first_seen ELSE lineage_edges.first_seen END, \
+                 last_seen = CASE WHEN excluded.last_seen > lineage_edges.last_seen \
+                 THEN excluded.last_seen ELSE lineage_edges.last_seen END",
+            );
+            upsert.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn edges(&self) -> Result<Vec<Edge>, StoreError> {
+        let order = DB::BYTE_ORDER;
+        let query = format!(
+            "SELECT upstream, downstream, source, first_seen, last_seen FROM lineage_edges \
+             ORDER BY upstream{order}, downstream{order}, source"
+        );
+        let rows = sqlx::query(AssertSqlSafe(query))
+            .fetch_all(self.reader())
+            .await?;
+        all(&rows, |row| {
+            let source = row.text("source")?;
+            Ok(Edge {
+                upstream: row.text("upstream")?,
+                downstream: row.text("downstream")?,
+                source: parsed("lineage source", &source, Source::parse)?,
+                first_seen: row.time("first_seen")?,
+                last_seen: row.time("last_seen")?,
+            })
+        })
     }
 }
 

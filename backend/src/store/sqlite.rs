@@ -117,6 +117,9 @@ impl Dialect for Sqlite {
     // SQLite's default collation (BINARY) already compares bytes.
     const BYTE_ORDER: &'static str = "";
     const IN_ID_LIST: &'static str = "IN (SELECT value FROM json_each($1))";
+    // SQLite looks each pointer up by primary key on its own.
+    const LATEST_RESULTS: &'static str =
+        "(SELECT result_id FROM latest_results) latest JOIN check_results ON id = result_id";
     // The IMMEDIATE transaction holds the file's write lock: nothing else writes meanwhile.
     const LOCK_RUNS_TO_PRUNE: &'static str = "";
     // One writer at a time: a claim's UPDATE already has the file to itself.

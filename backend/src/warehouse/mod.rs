@@ -32,6 +32,15 @@ pub enum WarehouseError {
     Shape(String),
 }
 
+/// One value of a small result table ([`Warehouse::fetch_rows`]): numbers are cast to
+/// doubles by the planner, labels to text.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Cell {
+    Null,
+    Number(f64),
+    Text(String),
+}
+
 /// A column as the warehouse describes it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Column {
@@ -63,6 +72,31 @@ impl TableSchema {
     pub fn column(&self, name: &str) -> Option<&Column> {
         self.columns.iter().find(|c| c.name == name)
     }
+}
+
+/// A view as the warehouse's catalog keeps it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct View {
+    pub schema: String,
+    pub name: String,
+    /// The `SELECT` (Postgres, MySQL) or the whole `CREATE VIEW` (SQLite).
+    pub sql: String,
+}
+
+impl View {
+    /// `schema.name`.
+    pub fn qualified_name(&self) -> String {
+        format!("{}.{}", self.schema, self.name)
+    }
+}
+
+/// A warehouse's views, with what unqualified names in them refer to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Views {
+    pub dialect: Dialect,
+    /// The schema (MySQL: database) unqualified names resolve in.
+    pub default_schema: String,
+    pub views: Vec<View>,
 }
 
 pub struct Warehouse {
@@ -174,6 +208,53 @@ impl Warehouse {
     pub async fn fetch_number(&self, sql: &str) -> Result<Option<f64>, WarehouseError> {
         self.timed(self.pool.fetch_single_number(self.dialect, sql))
             .await
+    }
+
+    /// Runs a query that returns a few rows (a distribution profile); more than `max_rows`
+    /// is an error, so a planning mistake can never pull a table into memory.
+    #[tracing::instrument(
+        name = "tidemark.warehouse_query",
+        skip_all,
+        fields(
+            query = "profile",
+            warehouse = %self.name,
+            db.system = self.dialect.name(),
+            db.query.text = sql,
+            otel.kind = "client",
+        )
+    )]
+    pub async fn fetch_rows(
+        &self,
+        sql: &str,
+        max_rows: usize,
+    ) -> Result<Vec<Vec<Cell>>, WarehouseError> {
+        self.timed(self.pool.fetch_rows(self.dialect, sql, max_rows))
+            .await
+    }
+
+    /// Every view's definition, as the warehouse's catalog keeps it.
+    #[tracing::instrument(
+        name = "tidemark.warehouse_query",
+        skip_all,
+        fields(
+            query = "views",
+            warehouse = %self.name,
+            db.system = self.dialect.name(),
+            otel.kind = "client",
+        )
+    )]
+    pub async fn views(&self) -> Result<Views, WarehouseError> {
+        let rows = self.timed(self.pool.views(self.dialect)).await?;
+        let default_schema = rows.first().map(|row| row.3.clone()).unwrap_or_default();
+        let views = rows
+            .into_iter()
+            .map(|(schema, name, sql, _)| View { schema, name, sql })
+            .collect();
+        Ok(Views {
+            dialect: self.dialect,
+            default_schema,
+            views,
+        })
     }
 
     pub async fn close(&self) {

@@ -14,7 +14,7 @@ use sqlx::sqlite::{Sqlite, SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use sqlx::types::Decimal;
 use sqlx::{AssertSqlSafe, Column, Executor, Row, TypeInfo};
 
-use super::{Dialect, WarehouseError};
+use super::{Cell, Dialect, WarehouseError};
 use crate::spec::TableRef;
 
 /// How long connecting may take before the warehouse counts as unreachable.
@@ -234,6 +234,86 @@ impl AnyPool {
         }
     }
 
+    pub async fn fetch_rows(
+        &self,
+        dialect: Dialect,
+        sql: &str,
+        max_rows: usize,
+    ) -> Result<Vec<Vec<Cell>>, WarehouseError> {
+        // A number where the driver reads one, else text; NULL of any type is `Null`.
+        macro_rules! cell {
+            ($row:expr, $i:expr) => {
+                match $row.try_get::<Option<f64>, _>($i) {
+                    Ok(number) => Ok(number.map_or(Cell::Null, Cell::Number)),
+                    Err(_) => $row
+                        .try_get::<Option<String>, _>($i)
+                        .map(|text| text.map_or(Cell::Null, Cell::Text)),
+                }
+            };
+        }
+        macro_rules! rows {
+            ($rows:ident) => {{
+                let mut rows = $rows;
+                let mut table = Vec::new();
+                while let Some(row) = rows.try_next().await? {
+                    if table.len() == max_rows {
+                        return Err(WarehouseError::Shape(format!(
+                            "the query returned more than {max_rows} rows"
+                        )));
+                    }
+                    table.push(
+                        (0..row.len())
+                            .map(|i| cell!(row, i))
+                            .collect::<Result<Vec<_>, _>>()?,
+                    );
+                }
+                table
+            }};
+        }
+        Ok(match self {
+            AnyPool::Postgres(pool) => in_read_only_tx!(pool, dialect, sql, |rows| rows!(rows)),
+            AnyPool::MySql(pool) => in_read_only_tx!(pool, dialect, sql, |rows| rows!(rows)),
+            AnyPool::Sqlite(pool, timeout) => {
+                let mut conn = sqlite_with_deadline(pool, *timeout).await?;
+                let rows = sqlx::query(AssertSqlSafe(sql.to_owned())).fetch(&mut *conn);
+                rows!(rows)
+            }
+        })
+    }
+
+    /// `(schema, name, definition, default schema)` of every view outside the system
+    /// schemas, by schema and name.
+    pub async fn views(
+        &self,
+        dialect: Dialect,
+    ) -> Result<Vec<(String, String, String, String)>, WarehouseError> {
+        let sql = views_query(dialect);
+        macro_rules! views {
+            ($rows:ident) => {{
+                let rows: Vec<_> = $rows.try_collect().await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok((
+                            row.try_get(0)?,
+                            row.try_get(1)?,
+                            row.try_get(2)?,
+                            row.try_get(3)?,
+                        ))
+                    })
+                    .collect::<Result<Vec<_>, sqlx::Error>>()?
+            }};
+        }
+        Ok(match self {
+            AnyPool::Postgres(pool) => in_read_only_tx!(pool, dialect, sql, |rows| views!(rows)),
+            AnyPool::MySql(pool) => in_read_only_tx!(pool, dialect, sql, |rows| views!(rows)),
+            AnyPool::Sqlite(pool, timeout) => {
+                let mut conn = sqlite_with_deadline(pool, *timeout).await?;
+                let rows = sqlx::query(sql).fetch(&mut *conn);
+                views!(rows)
+            }
+        })
+    }
+
     pub async fn close(&self) {
         match self {
             AnyPool::Postgres(pool) => pool.close().await,
@@ -308,6 +388,31 @@ fn schema_query(dialect: Dialect, with_schema: bool) -> &'static str {
         }
         (Dialect::Sqlite, true) => "SELECT name, type, type FROM pragma_table_info(?1, ?2)",
         (Dialect::Sqlite, false) => "SELECT name, type, type FROM pragma_table_info(?1)",
+    }
+}
+
+/// The views query for each warehouse. Postgres reads `pg_views` (and materialized views)
+/// rather than `information_schema.views`, which hides the definitions of views the
+/// connecting role does not own.
+fn views_query(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Postgres => {
+            "SELECT schemaname::text, viewname::text, definition, \
+             COALESCE(current_schema(), 'public')::text FROM pg_catalog.pg_views \
+             WHERE schemaname NOT IN ('pg_catalog', 'information_schema') \
+             UNION ALL SELECT schemaname::text, matviewname::text, definition, \
+             COALESCE(current_schema(), 'public')::text FROM pg_catalog.pg_matviews \
+             ORDER BY 1, 2"
+        }
+        Dialect::MySql => {
+            "SELECT TABLE_SCHEMA, TABLE_NAME, VIEW_DEFINITION, COALESCE(DATABASE(), '') \
+             FROM information_schema.VIEWS \
+             WHERE TABLE_SCHEMA NOT IN ('sys', 'mysql', 'information_schema', 'performance_schema') \
+             ORDER BY 1, 2"
+        }
+        Dialect::Sqlite => {
+            "SELECT 'main', name, sql, 'main' FROM sqlite_master WHERE type = 'view' ORDER BY name"
+        }
     }
 }
 

@@ -161,9 +161,7 @@ impl Latest {
     async fn listing(state: &AppState, project: &Arc<Project>) -> Result<Bytes, ApiError> {
         let latest = Latest::current(state).await?;
         let mut cached = state.latest.0.lock().await;
-        let current = cached
-            .as_mut()
-            .filter(|c| Arc::ptr_eq(&c.latest, &latest));
+        let current = cached.as_mut().filter(|c| Arc::ptr_eq(&c.latest, &latest));
         if let Some((listed, body)) = current.as_ref().and_then(|c| c.listing.as_ref())
             && Arc::ptr_eq(listed, project)
         {
@@ -174,10 +172,9 @@ impl Latest {
             .iter()
             .map(|dataset| latest.summary(project, dataset))
             .collect();
-        let body = Bytes::from(
-            serde_json::to_vec(&PageBody { items, next: None })
-                .map_err(|e| ApiError::Internal(StoreError::Query(format!("listing datasets: {e}"))))?,
-        );
+        let body = Bytes::from(serde_json::to_vec(&PageBody { items, next: None }).map_err(
+            |e| ApiError::Internal(StoreError::Query(format!("listing datasets: {e}"))),
+        )?);
         // (A newer read replaced the cache meanwhile: answer, but do not keep it.)
         if let Some(current) = current {
             current.listing = Some((Arc::clone(project), body.clone()));

@@ -14,6 +14,9 @@ pub enum ApiError {
     /// A query or path parameter that could not be used; `parameter` names it.
     #[error("invalid parameter {parameter}: {message}")]
     BadParameter { parameter: String, message: String },
+    /// A request body that could not be used (a malformed OpenLineage event).
+    #[error("invalid request body: {0}")]
+    InvalidBody(String),
     /// No bearer token, or one the store does not know.
     #[error("{}", if *.given { "the bearer token is not valid" } else { "this endpoint needs a bearer token (Authorization: Bearer <token>)" })]
     Unauthorized { given: bool },
@@ -49,7 +52,7 @@ impl ApiError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::BadParameter { .. } => StatusCode::BAD_REQUEST,
+            ApiError::BadParameter { .. } | ApiError::InvalidBody(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -66,6 +69,7 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::BadParameter { .. } => "invalid_parameter",
+            ApiError::InvalidBody(_) => "invalid_body",
             ApiError::Unauthorized { .. } => "unauthorized",
             ApiError::NotFound(_) => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
@@ -78,8 +82,9 @@ impl ApiError {
     }
 
     /// Every code [`ApiError::code`] can return, for the OpenAPI document.
-    pub const CODES: [&'static str; 9] = [
+    pub const CODES: [&'static str; 10] = [
         "invalid_parameter",
+        "invalid_body",
         "unauthorized",
         "not_found",
         "method_not_allowed",
@@ -194,6 +199,7 @@ mod tests {
     fn every_code_is_listed() {
         let all = [
             ApiError::bad_parameter("x", "y"),
+            ApiError::InvalidBody("x".into()),
             ApiError::Unauthorized { given: false },
             ApiError::NotFound("x".into()),
             ApiError::MethodNotAllowed,

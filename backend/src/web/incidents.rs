@@ -10,10 +10,10 @@ use super::error::ApiError;
 use super::params::{ApiPath, Params};
 use super::redact::Redactor;
 use super::{AppState, PageBody};
-use crate::alerts::{self, Action, ActError};
+use crate::alerts::{self, ActError, Action};
 use crate::store::{
-    Incident, IncidentFilter, IncidentStatus, Notification, NotificationFilter,
-    NotificationStatus, StoreApi, StoreError,
+    Incident, IncidentFilter, IncidentStatus, Notification, NotificationFilter, NotificationStatus,
+    StoreApi, StoreError,
 };
 
 /// `GET /incidents?dataset=&status=&limit=&before=`

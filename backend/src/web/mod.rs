@@ -15,6 +15,7 @@
 //! | `results`  | check result history                                                 |
 //! | `commands` | actions sent to the scheduler: run now, reload                       |
 //! | `incidents`| incidents (list, acknowledge, resolve, mute) and notifications       |
+//! | `lineage`  | OpenLineage events in, the dataset graph and impact out              |
 //! | `openapi`  | the OpenAPI 3.1 document                                             |
 //! | `redact`   | masking the project's secrets in free text                           |
 
@@ -23,6 +24,7 @@ mod datasets;
 mod error;
 mod health;
 mod incidents;
+mod lineage;
 mod openapi;
 mod params;
 mod redact;

@@ -12,6 +12,7 @@ use super::datasets::Health;
 use super::error::ApiError;
 use super::params::Params;
 use super::router::{API_PREFIX, Access, Operation, ROUTES, Route};
+use crate::lineage::Source;
 use crate::store::{IncidentKind, IncidentStatus, NotificationStatus, Page, Transition};
 
 /// `GET /openapi.json`
@@ -284,6 +285,43 @@ fn describe(operation: Operation) -> Value {
                 "400": error_ref("BadRequest"),
             },
         }),
+        Operation::RecordLineage => json!({
+            "operationId": "recordLineage",
+            "tags": ["lineage"],
+            "summary": "Record an OpenLineage run event",
+            "description": "The path Marquez serves, so OpenLineage integrations (Airflow, \
+                Spark, dbt) can post here as they are. The job's inputs feed its outputs; a \
+                run's START may carry the inputs and its COMPLETE the outputs. Dataset names \
+                are kept without their namespaces.",
+            "requestBody": {
+                "required": true,
+                "content": { "application/json": { "schema": {
+                    "type": "object",
+                    "description": "An OpenLineage RunEvent or JobEvent \
+                        (https://openlineage.io/spec/2-0-2/OpenLineage.json)",
+                    "required": ["eventTime", "job"],
+                } } },
+            },
+            "responses": {
+                "201": ok("LineageRecorded", "The event's job and datasets, recorded"),
+                "400": error_ref("InvalidBody"),
+            },
+        }),
+        Operation::GetLineage => json!({
+            "operationId": "getLineage",
+            "tags": ["lineage"],
+            "summary": "The dataset graph, or what is upstream and downstream of a dataset",
+            "description": "Built from the datasets' `upstream:` lists, the dbt manifest named \
+                in tidemark.yml and the OpenLineage events recorded. With `dataset`, only the \
+                nodes reached from it (in `direction`, up to `depth` edges away) and the edges \
+                between them; each node's `distance` says how far.",
+            "parameters": [param("lineageDataset"), param("direction"), param("depth")],
+            "responses": {
+                "200": ok("Lineage", "The graph"),
+                "400": error_ref("BadRequest"),
+                "404": error_ref("NotFound"),
+            },
+        }),
     }
 }
 
@@ -334,6 +372,8 @@ fn error_responses() -> Value {
             `error.parameter` names it"),
         "Unauthorized": response("The bearer token is missing or not valid \
             (with a `WWW-Authenticate: Bearer` challenge)"),
+        "InvalidBody": response("The request body could not be used; `error.message` \
+            says why"),
         "NotFound": response("No such dataset, check or run"),
         "RunRefused": response("The scheduler declined to start the run"),
         "Conflict": response("The action does not fit the incident's state (it is resolved, \
@@ -384,6 +424,12 @@ fn parameters() -> Value {
             "schema": { "type": "string", "format": "date-time" },
         },
         "datasetFilter": query("dataset", "Only this dataset", json!({ "type": "string" })),
+        "lineageDataset": query("dataset", "Only what is upstream or downstream of this \
+            dataset (by its name in the graph)", json!({ "type": "string" })),
+        "direction": query("direction", "Which way from `dataset`",
+            json!({ "enum": ["upstream", "downstream", "both"], "default": "both" })),
+        "depth": query("depth", "At most this many edges from `dataset` (default: any)",
+            json!({ "type": "integer", "minimum": 1 })),
         "checkFilter": query("check", "Only this check", json!({ "type": "string" })),
         "status": query("status", "Only runs in this state", schema_ref("RunStatus")),
         "trigger": query("trigger", "Only runs started this way", schema_ref("Trigger")),
@@ -578,6 +624,10 @@ fn schemas() -> Value {
                     },
                     "upper": { "type": "number" },
                     "anomalous": { "type": "boolean" },
+                    "shift": {
+                        "type": "boolean",
+                        "description": "An anomaly later accepted as part of a level shift",
+                    },
                     "feedback": schema_ref("Feedback"),
                 }), &["lower", "upper", "feedback"]),
             },
@@ -599,6 +649,7 @@ fn schemas() -> Value {
     });
     if let Some(all) = all.as_object_mut() {
         all.extend(alert_schemas());
+        all.extend(lineage_schemas());
     }
     all
 }
@@ -661,6 +712,59 @@ fn alert_schemas() -> Map<String, Value> {
             "delivered_at": opt_time,
         }), &[]),
         "NotificationPage": page_of("Notification"),
+    });
+    match schemas {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+/// The lineage graph and what recording an event answers.
+fn lineage_schemas() -> Map<String, Value> {
+    let string = json!({ "type": "string" });
+    let strings = json!({ "type": "array", "items": { "type": "string" } });
+    let opt_string = json!({ "type": ["string", "null"] });
+    let time = json!({ "type": "string", "format": "date-time" });
+    let schemas = json!({
+        "LineageRecorded": object(json!({
+            "job": { "type": "string", "description": "namespace/name of the event's job" },
+            "inputs": strings,
+            "outputs": strings,
+        }), &[]),
+        "LineageSource": { "type": "string", "enum": Source::ALL.map(Source::as_str) },
+        "Lineage": object(json!({
+            "nodes": {
+                "type": "array",
+                "items": object(json!({
+                    "name": string,
+                    "warehouse": opt_string,
+                    "dataset": { "type": ["string", "null"],
+                        "description": "The project's dataset of that name, if declared" },
+                    "distance": { "type": ["integer", "null"], "minimum": 0,
+                        "description": "Edges away from `dataset` (null without one)" },
+                }), &[]),
+            },
+            "edges": {
+                "type": "array",
+                "items": object(json!({
+                    "upstream": string,
+                    "downstream": string,
+                    "source": schema_ref("LineageSource"),
+                    "first_seen": time,
+                    "last_seen": time,
+                }), &[]),
+            },
+            "cycles": {
+                "type": "array",
+                "description": "Each cycle as a path from a node back to itself",
+                "items": strings,
+            },
+            "problems": {
+                "type": "array",
+                "description": "Sources that could not be read (an invalid dbt manifest)",
+                "items": string,
+            },
+        }), &[]),
     });
     match schemas {
         Value::Object(map) => map,

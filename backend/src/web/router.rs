@@ -8,7 +8,9 @@ use axum::middleware::from_fn_with_state;
 use axum::routing::{MethodFilter, MethodRouter, on};
 
 use super::error::ApiError;
-use super::{AppState, auth, commands, datasets, health, incidents, openapi, results, runs};
+use super::{
+    AppState, auth, commands, datasets, health, incidents, lineage, openapi, results, runs,
+};
 
 /// Where the API is mounted; paths in [`ROUTES`] and in the OpenAPI document are relative
 /// to it (the document's `servers` entry).
@@ -69,6 +71,8 @@ pub enum Operation {
     ResolveIncident,
     MuteIncident,
     ListNotifications,
+    RecordLineage,
+    GetLineage,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -89,7 +93,7 @@ const fn route(verb: Verb, path: &'static str, access: Access, operation: Operat
     }
 }
 
-pub const ROUTES: [Route; 19] = {
+pub const ROUTES: [Route; 21] = {
     use Access::*;
     use Operation::*;
     use Verb::*;
@@ -109,10 +113,17 @@ pub const ROUTES: [Route; 19] = {
         route(Post, "/reload", Write, Reload),
         route(Get, "/incidents", Read, ListIncidents),
         route(Get, "/incidents/{id}", Read, GetIncident),
-        route(Post, "/incidents/{id}/acknowledge", Write, AcknowledgeIncident),
+        route(
+            Post,
+            "/incidents/{id}/acknowledge",
+            Write,
+            AcknowledgeIncident,
+        ),
         route(Post, "/incidents/{id}/mute", Write, MuteIncident),
         route(Post, "/incidents/{id}/resolve", Write, ResolveIncident),
         route(Get, "/notifications", Read, ListNotifications),
+        route(Post, "/lineage", Write, RecordLineage),
+        route(Get, "/lineage", Read, GetLineage),
     ]
 };
 
@@ -138,6 +149,8 @@ fn handler(operation: Operation, filter: MethodFilter) -> MethodRouter<AppState>
         Operation::ResolveIncident => on(filter, incidents::resolve),
         Operation::MuteIncident => on(filter, incidents::mute),
         Operation::ListNotifications => on(filter, incidents::notifications),
+        Operation::RecordLineage => on(filter, lineage::record),
+        Operation::GetLineage => on(filter, lineage::graph),
     }
 }
 
