@@ -12,7 +12,9 @@ use tidemark::store::{
 };
 
 use crate::receivers::{Answer, Mail, SlackHook, SmtpSink};
-use crate::support::{Output, Project, ServeProcess, SqliteDb, eventually, run_tidemark_with_env};
+use crate::support::{
+    Output, Project, ServeProcess, SqliteDb, eventually, http, run_tidemark_with_env,
+};
 
 /// Retries quickly and gives up on a silent receiver after two seconds.
 const FAST: [(&str, &str); 3] = [
@@ -499,11 +501,6 @@ async fn serve(setup: &Setup) -> (ServeProcess, String) {
     token.assert_code(0);
     let server = ServeProcess::start(setup.project.path(), &FAST);
     (server, token.stdout.trim().to_owned())
-}
-
-fn http() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::new()
 }
 
 async fn post(client: &reqwest::Client, url: &str, token: &str) -> (u16, Value) {

@@ -12,7 +12,7 @@ use tidemark::store::{
 };
 use uuid::Uuid;
 
-use crate::support::{Project, ServeProcess, SqliteDb, run_tidemark};
+use crate::support::{Project, ServeProcess, SqliteDb, api_token, http, run_tidemark};
 
 const DATASET: &str = "orders";
 const CHECK: &str = "row_count";
@@ -137,8 +137,7 @@ async fn results_above(store: &Store, value: f64) -> Vec<StoredResult> {
 
 /// `POST /api/v1/results/{id}/feedback?mark=…` with a token; the reply's JSON.
 async fn mark(server: &ServeProcess, token: &str, result: i64, mark: &str) -> Value {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let reply = reqwest::Client::new()
+    let reply = http()
         .post(server.url(&format!("/api/v1/results/{result}/feedback?mark={mark}")))
         .bearer_auth(token)
         .send()
@@ -173,9 +172,7 @@ async fn feedback_through_the_api_changes_what_the_next_run_learns() {
 
     // The owner says the shift was an incident (a duplicated load): the next run learns
     // only from the four weeks before it, and 5,002 rows are an anomaly again.
-    let token = run_tidemark(project.path(), &["token", "create", "."]);
-    token.assert_code(0);
-    let token = token.stdout.trim().to_owned();
+    let token = api_token(project.path());
     let server = ServeProcess::start(project.path(), &[]);
     let shift = results_above(&store, 4_000.0).await;
     assert_eq!(
@@ -207,8 +204,7 @@ async fn feedback_through_the_api_changes_what_the_next_run_learns() {
     assert_eq!(third["outcome"], "pass", "{third}");
 
     // Unknown results and marks are refused, not ignored.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = reqwest::Client::new();
+    let client = http();
     for (path, status) in [
         ("/api/v1/results/999999/feedback?mark=incident", 404),
         ("/api/v1/results/1/feedback?mark=maybe", 400),

@@ -12,7 +12,7 @@ use serde_json::Value;
 use tidemark::engine::Outcome;
 use tidemark::store::{Page, ResultFilter, RunStatus, Store, StoreApi, Trigger};
 
-use crate::support::{PgCluster, Project, ServeProcess, SqliteDb, eventually, runs_of};
+use crate::support::{PgCluster, Project, ServeProcess, SqliteDb, eventually, http, runs_of};
 
 /// Generous: two cores are shared with other tests.
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -81,13 +81,6 @@ where
             context()
         ),
     }
-}
-
-/// An HTTP client. reqwest is built without a TLS crypto provider of its own (telemetry
-/// installs ring): without one installed, building a client panics, even for plain HTTP.
-fn http() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::new()
 }
 
 async fn get_json(server: &ServeProcess, path: &str) -> (StatusCode, Value) {

@@ -11,7 +11,7 @@ use serde_json::Value;
 use tidemark::lineage::{Edge, Source};
 use tidemark::store::{Store, StoreApi};
 
-use crate::support::{MyDb, PgDb, Project, ServeProcess, SqliteDb, run_tidemark};
+use crate::support::{MyDb, PgDb, Project, ServeProcess, SqliteDb, api_token, http};
 
 /// A file of tests/lineage/.
 fn fixture(relative: &str) -> PathBuf {
@@ -277,17 +277,6 @@ async fn cycles_are_reported_as_paths_and_sqlite_views_are_read() {
 // ---------------------------------------------------------------------------------------
 // The API
 
-fn http() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::new()
-}
-
-fn token(project: &Project) -> String {
-    let out = run_tidemark(project.path(), &["token", "create", "."]);
-    out.assert_code(0);
-    out.stdout.trim().to_owned()
-}
-
 async fn get(server: &ServeProcess, path: &str) -> (StatusCode, Value) {
     let response = http()
         .get(server.url(path))
@@ -328,7 +317,7 @@ async fn openlineage_examples_posted_to_serve_join_the_declared_graph() {
             ),
         ],
     );
-    let token = token(&project);
+    let token = api_token(project.path());
     let server = ServeProcess::start(project.path(), &[]);
     let example =
         |name: &str| std::fs::read(fixture(&format!("openlineage/{name}"))).unwrap_or_default();

@@ -24,8 +24,8 @@ use tidemark::store::{
 };
 
 use crate::support::{
-    PgDb, Project, ServeProcess, SqliteDb, eventually, pg_server_url, run_tidemark, runs_of,
-    unique_name, with_database,
+    PgDb, Project, ServeProcess, SqliteDb, api_token, eventually, http, pg_server_url,
+    run_tidemark, runs_of, unique_name, with_database,
 };
 
 /// Generous: runs are quick, but two cores are shared with other tests.
@@ -137,20 +137,6 @@ fn stop(server: &mut ServeProcess) {
         "exit status {status:?} after SIGTERM; stderr:\n{}",
         server.stderr()
     );
-}
-
-/// An HTTP client. reqwest is built without a TLS crypto provider of its own (telemetry
-/// installs ring): without one installed, building a client panics, even for plain HTTP.
-fn http() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::new()
-}
-
-/// A new API token for the project's store.
-fn token(project: &Project) -> String {
-    let out = run_tidemark(project.path(), &["token", "create", "."]);
-    out.assert_code(0);
-    out.stdout.trim().to_owned()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -306,7 +292,7 @@ async fn run_now_through_the_api_records_a_manual_run() {
         .config(&config(&warehouse.url, None))
         .dataset("events", &dataset("events", None, ""))
         .build();
-    let token = token(&project);
+    let token = api_token(project.path());
     let mut server = ServeProcess::start(project.path(), &[]);
 
     let response = http()
@@ -358,7 +344,7 @@ async fn sighup_reloads_new_datasets_and_a_broken_reload_keeps_the_running_confi
         .config(&config(&warehouse.url, None))
         .dataset("first", &dataset("first", None, ""))
         .build();
-    let token = token(&project);
+    let token = api_token(project.path());
     let mut server = ServeProcess::start(project.path(), &[]);
     let store = open_store(None, &project).await;
 

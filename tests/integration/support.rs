@@ -184,6 +184,20 @@ impl Output {
 
 /// Runs the `tidemark` binary with `args`, in `dir`, with a clean environment for it (no
 /// inherited store URL, no colours).
+/// An HTTP client. reqwest is built without a TLS crypto provider of its own (telemetry
+/// installs ring): without one installed, building a client panics, even for plain HTTP.
+pub fn http() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
+/// A new API token for the store of the project in `dir`.
+pub fn api_token(dir: &Path) -> String {
+    let out = run_tidemark(dir, &["token", "create", "."]);
+    out.assert_code(0);
+    out.stdout.trim().to_owned()
+}
+
 pub fn run_tidemark(dir: &Path, args: &[&str]) -> Output {
     run_tidemark_with_env(dir, args, &[])
 }

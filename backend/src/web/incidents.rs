@@ -32,15 +32,7 @@ pub async fn list(
     let page = params.page()?;
     params.finish()?;
     let paged = state.store.incidents(&filter, page).await?;
-    let redactor = Redactor::new(&state.project());
-    Ok(Json(PageBody {
-        items: paged
-            .items
-            .into_iter()
-            .map(|incident| redacted(incident, &redactor))
-            .collect(),
-        next: paged.next,
-    }))
+    Ok(PageBody::redacted(paged, &state, redacted))
 }
 
 /// `GET /incidents/{id}`
@@ -109,17 +101,9 @@ pub async fn notifications(
     let page = params.page()?;
     params.finish()?;
     let paged = state.store.notifications(&filter, page).await?;
-    let redactor = Redactor::new(&state.project());
-    Ok(Json(PageBody {
-        items: paged
-            .items
-            .into_iter()
-            .map(|mut notification| {
-                notification.last_error = redactor.option(notification.last_error.as_deref());
-                notification
-            })
-            .collect(),
-        next: paged.next,
+    Ok(PageBody::redacted(paged, &state, |mut notification, redactor| {
+        notification.last_error = redactor.option(notification.last_error.as_deref());
+        notification
     }))
 }
 

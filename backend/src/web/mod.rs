@@ -90,3 +90,22 @@ pub struct PageBody<T> {
     items: Vec<T>,
     next: Option<i64>,
 }
+
+impl<T> PageBody<T> {
+    /// A page from the store, with the project's secrets masked in each item by `redact`.
+    fn redacted(
+        paged: crate::store::Paged<T>,
+        state: &AppState,
+        redact: impl Fn(T, &redact::Redactor) -> T,
+    ) -> axum::Json<PageBody<T>> {
+        let redactor = redact::Redactor::new(&state.project());
+        axum::Json(PageBody {
+            items: paged
+                .items
+                .into_iter()
+                .map(|item| redact(item, &redactor))
+                .collect(),
+            next: paged.next,
+        })
+    }
+}

@@ -32,15 +32,7 @@ pub async fn list(
     let page = params.page()?;
     params.finish()?;
     let paged = state.store.results(&filter, page).await?;
-    let redactor = Redactor::new(&state.project());
-    Ok(Json(PageBody {
-        items: paged
-            .items
-            .into_iter()
-            .map(|result| redacted(result, &redactor))
-            .collect(),
-        next: paged.next,
-    }))
+    Ok(PageBody::redacted(paged, &state, redacted))
 }
 
 #[derive(Debug, Serialize)]

@@ -27,15 +27,7 @@ pub async fn list(
     let page = params.page()?;
     params.finish()?;
     let paged = state.store.runs(&filter, page).await?;
-    let redactor = Redactor::new(&state.project());
-    Ok(Json(PageBody {
-        items: paged
-            .items
-            .into_iter()
-            .map(|run| redacted(run, &redactor))
-            .collect(),
-        next: paged.next,
-    }))
+    Ok(PageBody::redacted(paged, &state, redacted))
 }
 
 /// `GET /runs/{id}`
