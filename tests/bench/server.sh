@@ -408,7 +408,9 @@ api() {
     "${PG[@]}" -d $db >"$OUT/explain.api.txt" <<SQL
 \pset format aligned
 \echo latest_results (GET /datasets), as the store has issued it:
-SELECT query FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = '$db')
+-- (pg_stat_statements normalizes constants: the store's OFFSET 0 comes back as a parameter)
+SELECT replace(query, 'OFFSET \$1', 'OFFSET 0') AS query FROM pg_stat_statements
+  WHERE dbid = (SELECT oid FROM pg_database WHERE datname = '$db')
   AND query ILIKE 'SELECT id, run_id%' AND query ILIKE '%ORDER BY dataset%' LIMIT 1 \\gset latest_
 EXPLAIN (ANALYZE, BUFFERS) :latest_query;
 \echo results (GET /results?dataset=&limit=100)
