@@ -22,6 +22,7 @@
 //! | `scheduler` | cron slots, claiming them once across replicas, retries, reaping  |
 //! | `server`    | `tidemark serve`: start-up, signals, graceful stop                |
 //! | `web`       | the JSON API under `/api/v1`, tokens, OpenAPI                     |
+//! | `dashboard` | server-rendered HTML pages and SVG charts beside the API          |
 //! | `telemetry` | logs (text/JSON), OTLP traces and metrics, Prometheus `/metrics`  |
 //! | `lineage`   | the dataset graph from its four sources, impact, cycles           |
 //! | `report`    | rendering results for terminals, JSON and JUnit                   |
@@ -31,6 +32,7 @@
 pub mod alerts;
 pub mod anomaly;
 pub mod cli;
+pub mod dashboard;
 pub mod demo;
 pub mod distribution;
 pub mod engine;

@@ -99,15 +99,24 @@ pub async fn serve(project: Project, listen: String, read_needs_token: bool) -> 
     };
     let scheduler = tokio::spawn(scheduler.run(commands_rx, shutdown_rx.clone()));
     tokio::spawn(signals.handle(commands_tx.clone(), shutdown_tx));
-    let app = web::router(AppState {
+    let state = AppState {
         store,
         project: project_rx,
         commands: commands_tx,
         read_needs_token,
         latest: Default::default(),
-    })
-    // `GET /metrics` for Prometheus: counts and timings only, no names or secrets.
-    .merge(crate::telemetry::metrics_router());
+    };
+    let dashboard = match crate::dashboard::router(state.clone()) {
+        Ok(dashboard) => dashboard,
+        Err(e) => {
+            eprintln!("error: a dashboard template is invalid: {e}");
+            return EXIT_ERROR;
+        }
+    };
+    let app = web::router(state)
+        .merge(dashboard)
+        // `GET /metrics` for Prometheus: counts and timings only, no names or secrets.
+        .merge(crate::telemetry::metrics_router());
 
     println!("listening on http://{address}");
     // Nothing useful can be done if stdout is gone; the server runs on.

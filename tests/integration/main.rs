@@ -9,6 +9,7 @@ mod anomaly_cli;
 mod anomaly_feedback;
 mod api;
 mod cli;
+mod dashboard;
 mod diagnostics;
 mod distribution;
 mod durability;

@@ -33,6 +33,7 @@ mod slack;
 mod templates;
 
 pub use incidents::{Action, Refused};
+pub use templates::{dataset_link, expectation};
 
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;

@@ -139,7 +139,7 @@ fn moment(at: DateTime<Utc>) -> String {
 
 /// A result's `expected` for people: `{"max": 0}` → `max 0`, `{"between": [10, 500]}` →
 /// `between 10 and 500`, levels as `warn: max 10; fail: max 100`.
-fn expectation(expected: &serde_json::Value) -> String {
+pub fn expectation(expected: &serde_json::Value) -> String {
     use serde_json::Value;
     match expected {
         Value::Object(entries) => entries

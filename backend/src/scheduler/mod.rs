@@ -291,6 +291,8 @@ pub struct Scheduler {
     reaper: JoinHandle<()>,
     /// Claims of due slots being made in the store.
     claims: JoinSet<Claims>,
+    /// The datasets of each claim in progress, to release should its task fail.
+    claiming: HashMap<tokio::task::Id, Vec<String>>,
     /// Renews the leases of claimed runs still waiting for a worker.
     renew: tokio::time::Interval,
     /// Runs in flight, and which dataset each task runs.
@@ -337,6 +339,7 @@ impl Scheduler {
             events,
             reaper,
             claims: JoinSet::new(),
+            claiming: HashMap::new(),
             renew,
             runs: JoinSet::new(),
             tasks: HashMap::new(),
@@ -363,7 +366,7 @@ impl Scheduler {
                 Some(()) = self.ticks.recv() => self.tick(),
                 Some(event) = self.events.recv() => self.event(event),
                 Some(command) = commands.recv() => self.command(command).await,
-                Some(joined) = self.claims.join_next() => self.claimed(joined),
+                Some(joined) = self.claims.join_next_with_id() => self.claimed(joined),
                 Some(joined) = self.runs.join_next_with_id() => self.finished(joined),
                 _ = self.renew.tick() => self.renew_waiting(),
             }
@@ -401,18 +404,27 @@ impl Scheduler {
             claims.push((dataset.clone(), run));
         }
         if !claims.is_empty() {
-            self.claims
+            let names = claims.iter().map(|(d, _)| d.name.clone()).collect();
+            let task = self
+                .claims
                 .spawn(claim_slots(Arc::clone(&self.store), claims));
+            self.claiming.insert(task.id(), names);
         }
     }
 
     /// Queues the runs whose slots this replica claimed; retries claims the store failed.
-    fn claimed(&mut self, joined: Result<Claims, JoinError>) {
+    fn claimed(&mut self, joined: Result<(tokio::task::Id, Claims), JoinError>) {
         let claims = match joined {
-            Ok(claims) => claims,
+            Ok((id, claims)) => {
+                self.claiming.remove(&id);
+                claims
+            }
             Err(e) => {
-                // Its datasets stay counted as running; their leases lapse if any started.
+                // Runs it may have started are left to lapse and be marked abandoned.
                 tracing::error!("claiming due slots stopped unexpectedly: {e}");
+                for dataset in self.claiming.remove(&e.id()).unwrap_or_default() {
+                    self.release(&dataset);
+                }
                 return;
             }
         };

@@ -39,7 +39,18 @@ pub enum Health {
 impl Health {
     pub const ALL: [&'static str; 5] = ["pass", "warn", "fail", "error", "unknown"];
 
-    fn of(outcomes: impl IntoIterator<Item = Outcome>) -> Self {
+    /// The spelling in JSON, in URLs and on the dashboard.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Health::Pass => "pass",
+            Health::Warn => "warn",
+            Health::Fail => "fail",
+            Health::Error => "error",
+            Health::Unknown => "unknown",
+        }
+    }
+
+    pub(crate) fn of(outcomes: impl IntoIterator<Item = Outcome>) -> Self {
         match outcomes.into_iter().max() {
             None => Health::Unknown,
             Some(Outcome::Pass) => Health::Pass,
@@ -112,7 +123,7 @@ fn find_check<'d>(dataset: &'d Dataset, name: &str) -> Result<&'d Check, ApiErro
 }
 
 /// The latest result of each check, by dataset and warehouse.
-struct Latest {
+pub(crate) struct Latest {
     by_dataset: HashMap<(String, String), Vec<StoredResult>>,
 }
 
@@ -137,7 +148,7 @@ const LATEST_MAX_AGE: Duration = Duration::from_secs(10);
 
 impl Latest {
     /// The current latest results: cached while no newer result was stored.
-    async fn current(state: &AppState) -> Result<Arc<Latest>, ApiError> {
+    pub(crate) async fn current(state: &AppState) -> Result<Arc<Latest>, ApiError> {
         let version = state.store.latest_results_version().await?;
         let mut cached = state.latest.0.lock().await;
         if let Some(c) = &*cached
@@ -195,7 +206,7 @@ impl Latest {
     }
 
     /// The dataset's latest results for checks it still declares.
-    fn of<'l>(&'l self, dataset: &'l Dataset) -> impl Iterator<Item = &'l StoredResult> {
+    pub(crate) fn of<'l>(&'l self, dataset: &'l Dataset) -> impl Iterator<Item = &'l StoredResult> {
         self.by_dataset
             .get(&(dataset.name.clone(), dataset.warehouse.clone()))
             .into_iter()
@@ -327,6 +338,19 @@ mod tests {
     #[test]
     fn health_is_the_worst_outcome() {
         assert_eq!(Health::of([]), Health::Unknown);
+        for (health, spelled) in [
+            Health::Pass,
+            Health::Warn,
+            Health::Fail,
+            Health::Error,
+            Health::Unknown,
+        ]
+        .into_iter()
+        .zip(Health::ALL)
+        {
+            assert_eq!(health.as_str(), spelled);
+            assert_eq!(serde_json::json!(health), spelled);
+        }
         assert_eq!(Health::of([Outcome::Pass, Outcome::Warn]), Health::Warn);
         assert_eq!(
             Health::of([Outcome::Fail, Outcome::Error, Outcome::Pass]),

@@ -101,10 +101,14 @@ pub async fn notifications(
     let page = params.page()?;
     params.finish()?;
     let paged = state.store.notifications(&filter, page).await?;
-    Ok(PageBody::redacted(paged, &state, |mut notification, redactor| {
-        notification.last_error = redactor.option(notification.last_error.as_deref());
-        notification
-    }))
+    Ok(PageBody::redacted(
+        paged,
+        &state,
+        |mut notification, redactor| {
+            notification.last_error = redactor.option(notification.last_error.as_deref());
+            notification
+        },
+    ))
 }
 
 async fn perform(state: &AppState, id: &str, action: Action) -> Result<Json<Incident>, ApiError> {

@@ -1,7 +1,7 @@
-//! The HTTP side of `tidemark serve`: the JSON API under `/api/v1` (and, later, the
-//! dashboard). Handlers read the store and the current project; actions (run a dataset now,
-//! reload the configuration) are sent to the scheduler as [`ServerCommand`]s, so the web
-//! layer never runs checks itself.
+//! The HTTP side of `tidemark serve`: the JSON API under `/api/v1` (the dashboard pages,
+//! in [`crate::dashboard`], read the same state). Handlers read the store and the current
+//! project; actions (run a dataset now, reload the configuration) are sent to the scheduler
+//! as [`ServerCommand`]s, so the web layer never runs checks itself.
 //!
 //! | module     | owns                                                                 |
 //! |------------|----------------------------------------------------------------------|
@@ -34,9 +34,11 @@ mod runs;
 
 pub mod auth;
 
-pub use datasets::LatestCache;
+pub(crate) use datasets::Latest;
+pub use datasets::{Health, LatestCache};
 pub use error::ApiError;
 pub use openapi::document as openapi_document;
+pub(crate) use redact::Redactor;
 pub use router::{API_PREFIX, Access, Operation, ROUTES, Route, Verb, router};
 
 use std::sync::Arc;
@@ -78,7 +80,7 @@ pub struct AppState {
 
 impl AppState {
     /// The configuration in force now (a cheap clone; never hold the borrow across `await`).
-    fn project(&self) -> Arc<Project> {
+    pub(crate) fn project(&self) -> Arc<Project> {
         Arc::clone(&self.project.borrow())
     }
 }

@@ -1,0 +1,336 @@
+//! The dashboard: HTML pages rendered on the server from the templates in `frontend/`,
+//! beside the JSON API and reading the same state ([`AppState`]). Server-rendered so that
+//! it works without JavaScript, from the binary alone (no CDN, no node build step), and so
+//! that every page has a stable URL an alert can link to (`/datasets/<name>`).
+//!
+//! | module   | owns                                                        |
+//! |----------|-------------------------------------------------------------|
+//! | `render` | the embedded templates and stylesheet; escaping             |
+//! | `views`  | what each page shows, formatted, with secrets masked        |
+//! | `chart`  | metric history as an SVG line chart with band and thresholds |
+//!
+//! Reading is open, or closed when the server requires a token for reading: browsers send
+//! no bearer tokens, so until the dashboard has sign-in the pages then answer 401 and point
+//! to the API.
+
+mod chart;
+mod render;
+mod views;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{Next, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::{TimeDelta, Utc};
+use serde::Serialize;
+
+use crate::store::{Page, RunFilter, StoreApi, StoreError};
+use crate::web::{ApiError, AppState, Latest};
+use render::Pages;
+use views::{DatasetPage, Filters, History, Overview};
+
+/// How far back the dataset page charts each check.
+const CHART_DAYS: i64 = 90;
+/// How many of a dataset's runs its page lists.
+const RECENT_RUNS: u32 = 20;
+
+/// No scripts, styles only from this server, no framing: a value that slipped past the
+/// escaping still could not run.
+const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
+                   base-uri 'none'; frame-ancestors 'none'";
+
+#[derive(Clone)]
+struct Dashboard {
+    state: AppState,
+    pages: Arc<Pages>,
+}
+
+/// The dashboard's routes, to merge beside the API; unknown paths outside the API get the
+/// dashboard's 404 page. Fails only if a built-in template does not compile.
+pub fn router(state: AppState) -> Result<Router, handlebars::TemplateError> {
+    let dashboard = Dashboard {
+        state,
+        pages: Arc::new(Pages::new()?),
+    };
+    Ok(Router::new()
+        .route("/", get(overview))
+        .route("/datasets/{name}", get(dataset))
+        .route_layer(from_fn_with_state(dashboard.clone(), open_reading))
+        .route("/static/style.css", get(style))
+        .fallback(not_found)
+        .with_state(dashboard))
+}
+
+/// Why a page could not be shown.
+#[derive(Debug)]
+enum PageError {
+    NotFound(String),
+    BadRequest(String),
+    /// Logged where it happened; the page says only that it failed.
+    Failed(StatusCode),
+}
+
+impl From<ApiError> for PageError {
+    fn from(error: ApiError) -> Self {
+        let cause = std::error::Error::source(&error).map(ToString::to_string);
+        tracing::error!(cause, "dashboard: {error}");
+        PageError::Failed(error.status())
+    }
+}
+
+impl From<StoreError> for PageError {
+    fn from(error: StoreError) -> Self {
+        ApiError::from(error).into()
+    }
+}
+
+/// The text of a message page.
+#[derive(Serialize)]
+struct Message<'a> {
+    title: &'a str,
+    text: &'a str,
+}
+
+impl Dashboard {
+    /// The page `name` with `data`, or the error page the failure calls for.
+    fn respond(&self, page: Result<(&str, impl Serialize), PageError>) -> Response {
+        let rendered = page.and_then(|(name, data)| {
+            self.pages.render(name, &data).map_err(|e| {
+                tracing::error!("dashboard: rendering {name} failed: {e}");
+                PageError::Failed(StatusCode::INTERNAL_SERVER_ERROR)
+            })
+        });
+        match rendered {
+            Ok(body) => html(StatusCode::OK, body),
+            Err(PageError::NotFound(text)) => self.message(StatusCode::NOT_FOUND, &text),
+            Err(PageError::BadRequest(text)) => self.message(StatusCode::BAD_REQUEST, &text),
+            Err(PageError::Failed(status)) => self.message(
+                status,
+                "The page could not be read from the store. Try again in a moment.",
+            ),
+        }
+    }
+
+    fn message(&self, status: StatusCode, text: &str) -> Response {
+        let title = status.canonical_reason().unwrap_or("Error");
+        let message = Message { title, text };
+        match self.pages.render("message", &message) {
+            Ok(body) => html(status, body),
+            Err(e) => {
+                tracing::error!("dashboard: rendering the message page failed: {e}");
+                (status, title.to_owned()).into_response()
+            }
+        }
+    }
+}
+
+/// An HTML response with the headers every page carries.
+fn html(status: StatusCode, body: String) -> Response {
+    let headers = [
+        (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+        (header::CONTENT_SECURITY_POLICY, CSP),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "same-origin"),
+    ];
+    (status, headers, body).into_response()
+}
+
+/// Lets page requests through unless the server requires a token for reading.
+async fn open_reading(
+    State(dashboard): State<Dashboard>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if !dashboard.state.read_needs_token {
+        return next.run(request).await;
+    }
+    let mut response = dashboard.message(
+        StatusCode::UNAUTHORIZED,
+        "This server requires a token for reading, and the dashboard cannot sign in yet. \
+         Read the same data through the API under /api/v1 with Authorization: Bearer <token> \
+         (tidemark token create).",
+    );
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"tidemark\""),
+    );
+    response
+}
+
+/// `GET /?owner=&tag=&warehouse=&health=&q=`
+async fn overview(
+    State(dashboard): State<Dashboard>,
+    filters: Result<Query<Filters>, QueryRejection>,
+) -> Response {
+    dashboard.respond(overview_page(&dashboard.state, filters).await)
+}
+
+async fn overview_page(
+    state: &AppState,
+    filters: Result<Query<Filters>, QueryRejection>,
+) -> Result<(&'static str, Overview), PageError> {
+    let Query(filters) = filters.map_err(|e| PageError::BadRequest(e.body_text()))?;
+    let project = state.project();
+    let latest = Latest::current(state).await?;
+    let names: Vec<String> = project.datasets.iter().map(|d| d.name.clone()).collect();
+    let incidents = state.store.latest_incidents(&names).await?;
+    Ok((
+        "overview",
+        Overview::new(&project, &latest, &incidents, &filters),
+    ))
+}
+
+/// `GET /datasets/{name}`
+async fn dataset(
+    State(dashboard): State<Dashboard>,
+    name: Result<Path<String>, PathRejection>,
+) -> Response {
+    dashboard.respond(dataset_page(&dashboard.state, name).await)
+}
+
+async fn dataset_page(
+    state: &AppState,
+    name: Result<Path<String>, PathRejection>,
+) -> Result<(&'static str, DatasetPage), PageError> {
+    let Path(name) = name.map_err(|_| PageError::NotFound("No such page.".into()))?;
+    let project = state.project();
+    let dataset = project
+        .datasets
+        .iter()
+        .find(|d| d.name == name)
+        .ok_or_else(|| PageError::NotFound(format!("There is no dataset named {name:?}.")))?;
+    let latest = Latest::current(state).await?;
+    let since = Utc::now() - TimeDelta::days(CHART_DAYS);
+    let mut series = Vec::with_capacity(dataset.checks.len());
+    for check in &dataset.checks {
+        series.push(
+            state
+                .store
+                .metric_series(&name, &check.name, Some(since))
+                .await?,
+        );
+    }
+    let filter = RunFilter {
+        dataset: Some(name.clone()),
+        ..RunFilter::default()
+    };
+    let page = Page {
+        limit: RECENT_RUNS,
+        before: None,
+    };
+    let history = History {
+        series,
+        runs: state.store.runs(&filter, page).await?.items,
+        incidents: state.store.latest_incidents(&[name]).await?,
+    };
+    Ok((
+        "dataset",
+        DatasetPage::new(&project, dataset, &latest, &history),
+    ))
+}
+
+/// `GET /static/style.css`: cached briefly, since its URL does not change with it.
+async fn style() -> Response {
+    let headers = [
+        (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+        (header::CACHE_CONTROL, "public, max-age=300"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    ];
+    (headers, render::STYLE).into_response()
+}
+
+async fn not_found(State(dashboard): State<Dashboard>) -> Response {
+    dashboard.message(StatusCode::NOT_FOUND, "There is no page at this address.")
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::{Body, to_bytes};
+    use tokio::sync::{mpsc, watch};
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::store::Store;
+
+    /// The dashboard over a real SQLite store and a one-dataset project in `dir`.
+    async fn app(dir: &std::path::Path, read_needs_token: bool) -> Router {
+        std::fs::create_dir_all(dir.join("checks")).expect("create checks/");
+        let config =
+            "version: 1\nwarehouses:\n  main:\n    url: sqlite://w.db\nchecks: [checks/]\n";
+        std::fs::write(dir.join("tidemark.yml"), config).expect("write tidemark.yml");
+        let dataset = "dataset: orders\nchecks:\n  - row_count: { min: 1 }\n";
+        std::fs::write(dir.join("checks/orders.yml"), dataset).expect("write a dataset");
+        let project = crate::spec::load_with_env(dir, &|_| None).expect("a valid project");
+        let url = format!("sqlite:{}", dir.join("store.db").display());
+        let store = Store::open(Some(&url), dir).await.expect("open the store");
+        let (_, project) = watch::channel(Arc::new(project));
+        let (commands, _) = mpsc::channel(1);
+        let state = AppState {
+            store: Arc::new(store),
+            project,
+            commands,
+            read_needs_token,
+            latest: Default::default(),
+        };
+        router(state).expect("the templates compile")
+    }
+
+    async fn get(app: &Router, uri: &str) -> (StatusCode, Response) {
+        let request = Request::builder()
+            .uri(uri)
+            .body(Body::empty())
+            .expect("a request");
+        let response = app.clone().oneshot(request).await.expect("infallible");
+        (response.status(), response)
+    }
+
+    async fn text(response: Response) -> String {
+        let bytes = to_bytes(response.into_body(), 1 << 20)
+            .await
+            .expect("the body");
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    #[tokio::test]
+    async fn closed_reading_answers_401_pages_but_serves_the_stylesheet() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let app = app(dir.path(), true).await;
+        for uri in ["/", "/datasets/orders"] {
+            let (status, response) = get(&app, uri).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{uri}");
+            assert!(response.headers().contains_key(header::WWW_AUTHENTICATE));
+            assert!(
+                text(response)
+                    .await
+                    .contains("requires a token for reading")
+            );
+        }
+        let (status, _) = get(&app, "/static/style.css").await;
+        assert_eq!(status, StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn bad_requests_get_pages_not_panics() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let app = app(dir.path(), false).await;
+        let (status, response) = get(&app, "/").await;
+        assert_eq!(status, StatusCode::OK);
+        let csp = response.headers().get(header::CONTENT_SECURITY_POLICY);
+        assert_eq!(csp.and_then(|v| v.to_str().ok()), Some(CSP));
+        assert!(text(response).await.contains("health-unknown"));
+
+        let (status, response) = get(&app, "/?owner=a&owner=b").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(text(response).await.contains("duplicate field"));
+        let (status, _) = get(&app, "/datasets/%FF").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, response) = get(&app, "/datasets/orders").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(text(response).await.contains("No runs yet."));
+    }
+}

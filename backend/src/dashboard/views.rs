@@ -1,0 +1,405 @@
+//! What the templates are given: plain, already formatted values (times in UTC, numbers as
+//! the CLI prints them, secrets masked), so the templates only lay them out. Built from the
+//! project, the latest results and what the store returns, without I/O of their own.
+
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::chart::{Threshold, line_chart};
+use crate::alerts::{dataset_link, expectation};
+use crate::engine::format_number;
+use crate::spec::{Check, Dataset, Project};
+use crate::store::{Incident, MetricPoint, Run, StoredResult};
+use crate::web::{Health, Latest, Redactor};
+
+/// A time as the pages show it.
+fn moment(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// An age in seconds, coarsely: `45s`, `12m`, `3h 5m`, `2d 4h`.
+fn age(seconds: f64) -> String {
+    let s = seconds.max(0.0).round() as u64;
+    let (d, h, m) = (s / 86_400, s % 86_400 / 3_600, s % 3_600 / 60);
+    match (d, h, m) {
+        (0, 0, 0) => format!("{s}s"),
+        (0, 0, m) => format!("{m}m"),
+        (0, h, m) => format!("{h}h {m}m"),
+        (d, h, _) => format!("{d}d {h}h"),
+    }
+}
+
+/// A dataset's current state, as both pages show it.
+#[derive(Debug, Serialize)]
+pub struct Status {
+    health: &'static str,
+    /// How old the newest data was at the last run (the stalest of its freshness checks).
+    freshness: Option<String>,
+    last_run: Option<String>,
+}
+
+impl Status {
+    fn of(latest: &Latest, dataset: &Dataset) -> (Health, Status) {
+        let health = Health::of(latest.of(dataset).map(|r| r.result.outcome));
+        let freshness = latest
+            .of(dataset)
+            .filter(|r| r.result.kind == "freshness")
+            .filter_map(|r| r.result.value)
+            .reduce(f64::max);
+        let last_run = latest.of(dataset).map(|r| r.observed_at).max();
+        let status = Status {
+            health: health.as_str(),
+            freshness: freshness.map(age),
+            last_run: last_run.map(moment),
+        };
+        (health, status)
+    }
+}
+
+/// The overview's query: `?owner=&tag=&warehouse=&health=&q=`; empty means any.
+#[derive(Debug, Default, Deserialize)]
+pub struct Filters {
+    owner: Option<String>,
+    tag: Option<String>,
+    warehouse: Option<String>,
+    health: Option<String>,
+    /// Part of the name, in any case.
+    q: Option<String>,
+}
+
+impl Filters {
+    fn given(value: &Option<String>) -> Option<&str> {
+        value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+    }
+
+    fn keeps(&self, dataset: &Dataset, health: Health) -> bool {
+        let is = |filter: &Option<String>, value: Option<&str>| {
+            Filters::given(filter).is_none_or(|wanted| value == Some(wanted))
+        };
+        is(&self.owner, dataset.owner.as_deref())
+            && is(&self.warehouse, Some(&dataset.warehouse))
+            && is(&self.health, Some(health.as_str()))
+            && Filters::given(&self.tag).is_none_or(|tag| dataset.tags.iter().any(|t| t == tag))
+            && Filters::given(&self.q)
+                .is_none_or(|q| dataset.name.to_lowercase().contains(&q.to_lowercase()))
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct Choice {
+    value: String,
+    selected: bool,
+}
+
+/// The options of one `<select>`: every value in use, the filtered one selected.
+fn choices<'a>(values: impl Iterator<Item = &'a str>, filter: &Option<String>) -> Vec<Choice> {
+    let selected = Filters::given(filter);
+    values
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .map(|value| Choice {
+            value: value.to_owned(),
+            selected: selected == Some(value),
+        })
+        .collect()
+}
+
+#[derive(Debug, Serialize)]
+struct Form {
+    q: String,
+    owners: Vec<Choice>,
+    tags: Vec<Choice>,
+    warehouses: Vec<Choice>,
+    healths: Vec<Choice>,
+    filtered: bool,
+}
+
+impl Form {
+    fn new(project: &Project, filters: &Filters) -> Form {
+        let datasets = &project.datasets;
+        Form {
+            q: Filters::given(&filters.q).unwrap_or_default().to_owned(),
+            owners: choices(
+                datasets.iter().filter_map(|d| d.owner.as_deref()),
+                &filters.owner,
+            ),
+            tags: choices(
+                datasets
+                    .iter()
+                    .flat_map(|d| d.tags.iter().map(String::as_str)),
+                &filters.tag,
+            ),
+            warehouses: choices(
+                datasets.iter().map(|d| d.warehouse.as_str()),
+                &filters.warehouse,
+            ),
+            healths: choices(Health::ALL.into_iter(), &filters.health),
+            filtered: [
+                &filters.owner,
+                &filters.tag,
+                &filters.warehouse,
+                &filters.health,
+                &filters.q,
+            ]
+            .into_iter()
+            .any(|f| Filters::given(f).is_some()),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct Row {
+    name: String,
+    link: String,
+    warehouse: String,
+    owner: Option<String>,
+    tags: Vec<String>,
+    #[serde(flatten)]
+    status: Status,
+    open_incidents: usize,
+}
+
+/// `GET /`: every dataset the filters keep, in the project's order.
+#[derive(Debug, Serialize)]
+pub struct Overview {
+    title: &'static str,
+    form: Form,
+    rows: Vec<Row>,
+    shown: usize,
+    total: usize,
+}
+
+impl Overview {
+    /// `incidents`: the latest incident of each check of the project's datasets.
+    pub fn new(
+        project: &Project,
+        latest: &Latest,
+        incidents: &[Incident],
+        filters: &Filters,
+    ) -> Overview {
+        let mut open: HashMap<&str, usize> = HashMap::new();
+        for incident in incidents.iter().filter(|i| i.status.is_active()) {
+            *open.entry(incident.dataset.as_str()).or_default() += 1;
+        }
+        let rows = project
+            .datasets
+            .iter()
+            .filter_map(|dataset| {
+                let (health, status) = Status::of(latest, dataset);
+                filters.keeps(dataset, health).then(|| Row {
+                    name: dataset.name.clone(),
+                    link: dataset_link("", &dataset.name),
+                    warehouse: dataset.warehouse.clone(),
+                    owner: dataset.owner.clone(),
+                    tags: dataset.tags.clone(),
+                    status,
+                    open_incidents: open.get(dataset.name.as_str()).copied().unwrap_or(0),
+                })
+            })
+            .collect::<Vec<_>>();
+        Overview {
+            title: "Datasets",
+            form: Form::new(project, filters),
+            shown: rows.len(),
+            rows,
+            total: project.datasets.len(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct CheckRow {
+    name: String,
+    kind: &'static str,
+    column: Option<String>,
+    description: Option<String>,
+    severity: Option<&'static str>,
+    outcome: Option<&'static str>,
+    value: Option<String>,
+    expected: Option<String>,
+    message: Option<String>,
+    observed_at: Option<String>,
+    /// SVG markup, escaped by the chart itself.
+    chart: Option<String>,
+}
+
+impl CheckRow {
+    fn new(
+        check: &Check,
+        latest: Option<&StoredResult>,
+        series: &[MetricPoint],
+        redactor: &Redactor,
+    ) -> CheckRow {
+        let result = latest.map(|r| &r.result);
+        CheckRow {
+            name: check.name.clone(),
+            kind: check.kind.keyword(),
+            column: check.kind.column().map(str::to_owned),
+            description: check.description.clone(),
+            severity: check.severity.map(|s| s.as_str()),
+            outcome: result.map(|r| r.outcome.as_str()),
+            value: result.and_then(|r| r.value).map(format_number),
+            expected: result.and_then(|r| r.expected.as_ref()).map(expectation),
+            message: result.map(|r| redactor.text(&r.message)),
+            observed_at: latest.map(|r| moment(r.observed_at)),
+            chart: line_chart(&check.name, series, &Threshold::of(&check.thresholds)),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct RunRow {
+    started_at: String,
+    trigger: &'static str,
+    status: &'static str,
+    /// `2 pass, 1 fail`: the outcomes of its checks.
+    outcomes: String,
+    error: Option<String>,
+}
+
+impl RunRow {
+    fn new(run: &Run, redactor: &Redactor) -> RunRow {
+        let counts = [
+            ("pass", run.summary.pass),
+            ("warn", run.summary.warn),
+            ("fail", run.summary.fail),
+            ("error", run.summary.error),
+        ];
+        let outcomes = counts
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(outcome, n)| format!("{n} {outcome}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        RunRow {
+            started_at: moment(run.started_at),
+            trigger: run.trigger.as_str(),
+            status: run.status.as_str(),
+            outcomes,
+            error: run.error.as_deref().map(|e| redactor.text(e)),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct IncidentRow {
+    id: i64,
+    check: String,
+    kind: &'static str,
+    severity: &'static str,
+    status: &'static str,
+    opened_at: String,
+    count: i64,
+    message: String,
+}
+
+impl IncidentRow {
+    fn new(incident: &Incident, redactor: &Redactor) -> IncidentRow {
+        IncidentRow {
+            id: incident.id,
+            check: incident.check.clone(),
+            kind: incident.kind.as_str(),
+            severity: incident.severity.as_str(),
+            status: incident.status.as_str(),
+            opened_at: moment(incident.opened_at),
+            count: incident.count,
+            message: redactor.text(&incident.message),
+        }
+    }
+}
+
+/// What the dataset page reads from the store besides the latest results.
+pub struct History {
+    /// Each check's metric series, in the order of the dataset's checks.
+    pub series: Vec<Vec<MetricPoint>>,
+    /// Newest first.
+    pub runs: Vec<Run>,
+    /// The latest incident of each of its checks that has one.
+    pub incidents: Vec<Incident>,
+}
+
+/// `GET /datasets/{name}`.
+#[derive(Debug, Serialize)]
+pub struct DatasetPage {
+    title: String,
+    name: String,
+    warehouse: String,
+    owner: Option<String>,
+    tags: Vec<String>,
+    upstream: Vec<String>,
+    schedule: Option<String>,
+    timezone: &'static str,
+    #[serde(flatten)]
+    status: Status,
+    checks: Vec<CheckRow>,
+    runs: Vec<RunRow>,
+    incidents: Vec<IncidentRow>,
+}
+
+impl DatasetPage {
+    pub fn new(project: &Project, dataset: &Dataset, latest: &Latest, history: &History) -> Self {
+        let redactor = Redactor::new(project);
+        let checks = dataset
+            .checks
+            .iter()
+            .zip(&history.series)
+            .map(|(check, series)| {
+                let result = latest.of(dataset).find(|r| r.result.check == check.name);
+                CheckRow::new(check, result, series, &redactor)
+            })
+            .collect();
+        DatasetPage {
+            title: dataset.name.clone(),
+            name: dataset.name.clone(),
+            warehouse: dataset.warehouse.clone(),
+            owner: dataset.owner.clone(),
+            tags: dataset.tags.clone(),
+            upstream: dataset.upstream.clone(),
+            schedule: dataset
+                .schedule
+                .clone()
+                .or_else(|| project.defaults.schedule.clone()),
+            timezone: dataset.timezone.unwrap_or(project.defaults.timezone).name(),
+            status: Status::of(latest, dataset).1,
+            checks,
+            runs: history
+                .runs
+                .iter()
+                .map(|r| RunRow::new(r, &redactor))
+                .collect(),
+            incidents: history
+                .incidents
+                .iter()
+                .filter(|i| i.status.is_active())
+                .map(|i| IncidentRow::new(i, &redactor))
+                .collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_read_coarsely() {
+        assert_eq!(age(-5.0), "0s");
+        assert_eq!(age(45.0), "45s");
+        assert_eq!(age(12.0 * 60.0 + 5.0), "12m");
+        assert_eq!(age(3.0 * 3600.0 + 5.0 * 60.0), "3h 5m");
+        assert_eq!(age(2.0 * 86_400.0 + 4.0 * 3600.0 + 59.0), "2d 4h");
+    }
+
+    #[test]
+    fn choices_are_distinct_sorted_and_selected() {
+        let wanted = Some("b".to_owned());
+        let choices = choices(["b", "a", "b"].into_iter(), &wanted);
+        let seen: Vec<(&str, bool)> = choices
+            .iter()
+            .map(|c| (c.value.as_str(), c.selected))
+            .collect();
+        assert_eq!(seen, [("a", false), ("b", true)]);
+    }
+}
