@@ -162,19 +162,7 @@ mod tests {
     use statrs::stats_tests::chisquare::chisquare;
 
     use super::*;
-
-    fn values(top: &[(&str, f64)], other: f64) -> Profile {
-        Profile::Values {
-            top: top
-                .iter()
-                .map(|(value, count)| Count {
-                    value: (*value).into(),
-                    count: *count,
-                })
-                .collect(),
-            other,
-        }
-    }
+    use crate::distribution::fixtures::values;
 
     fn row(value: Option<&str>, reference: f64, current: f64) -> Row {
         Row {

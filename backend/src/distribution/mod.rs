@@ -194,11 +194,13 @@ fn psi(expected: &[f64], actual: &[f64]) -> f64 {
         .sum()
 }
 
+/// Profiles for unit tests here and in the engine.
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(crate) mod fixtures {
+    use super::{Bin, Count, Profile};
 
-    fn values(top: &[(&str, f64)], other: f64) -> Profile {
+    /// Value frequencies: the top values with their counts, and the rest.
+    pub fn values(top: &[(&str, f64)], other: f64) -> Profile {
         Profile::Values {
             top: top
                 .iter()
@@ -211,7 +213,8 @@ mod tests {
         }
     }
 
-    fn points(xs: &[f64]) -> Profile {
+    /// A numeric profile of single values, one bin each.
+    pub fn points(xs: &[f64]) -> Profile {
         Profile::Numeric {
             bins: xs
                 .iter()
@@ -223,6 +226,12 @@ mod tests {
                 .collect(),
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::{points, values};
+    use super::*;
 
     #[test]
     fn profiles_round_trip_as_tagged_json() {

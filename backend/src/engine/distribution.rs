@@ -457,6 +457,7 @@ mod tests {
     use uuid::Uuid;
 
     use super::*;
+    use crate::distribution::fixtures::points;
     use crate::spec::{Thresholds, TypeFamily, fixtures};
     use crate::warehouse::Column;
 
@@ -492,19 +493,6 @@ mod tests {
             ..fixtures::dataset(vec![check.clone()])
         };
         plan(&dataset, check, dialect, schema)
-    }
-
-    fn points(xs: &[f64]) -> Profile {
-        Profile::Numeric {
-            bins: xs
-                .iter()
-                .map(|x| Bin {
-                    min: *x,
-                    max: *x,
-                    count: 1.0,
-                })
-                .collect(),
-        }
     }
 
     fn stored(profile: Profile, at: &str) -> StoredProfile {

@@ -955,24 +955,21 @@ async fn execute(
 /// Claims the slots in one batch, except those of datasets with a run still going on
 /// another replica (one query for all).
 async fn claim_slots(store: Arc<Store>, claims: Vec<(Dataset, NewRun)>) -> Claims {
-    let busy: HashMap<String, String> = match store.running(Utc::now()).await {
-        Ok(going) => going
-            .into_iter()
-            .map(|run| (run.dataset, (run.slot, run.replica)))
-            .filter_map(|(dataset, (slot, replica))| {
-                // A run of the very slot being claimed is a claim lost, not an overlap.
-                let claiming = claims.iter().find(|(_, run)| run.dataset == dataset)?;
-                (claiming.1.slot != slot).then(|| {
-                    let reason = format!("the dataset's previous run is still going on {replica}");
-                    (dataset, reason)
-                })
-            })
-            .collect(),
+    let going = match store.running(Utc::now()).await {
+        Ok(going) => going,
         Err(e) => return failed(claims, &e),
     };
+    let busy = busy_elsewhere(&claims, going);
     let (busy_claims, mut free): (Vec<_>, Vec<_>) = claims
         .into_iter()
         .partition(|(_, run)| busy.contains_key(&run.dataset));
+    let mut claimed: Claims = busy_claims
+        .into_iter()
+        .map(|(dataset, run)| {
+            let reason = busy.get(&run.dataset).cloned().unwrap_or_default();
+            (dataset, run, SlotClaim::Busy(reason))
+        })
+        .collect();
     // The claim's time is the run's start: what the scheduler's lag is measured to.
     let now = Utc::now();
     for (_, run) in &mut free {
@@ -980,33 +977,48 @@ async fn claim_slots(store: Arc<Store>, claims: Vec<(Dataset, NewRun)>) -> Claim
         run.lease_until = now + runner::lease();
     }
     let runs: Vec<NewRun> = free.iter().map(|(_, run)| run.clone()).collect();
-    let started: HashSet<Uuid> = match store.start_runs(&runs).await {
-        Ok(started) => started.into_iter().collect(),
-        Err(e) => {
-            let mut claimed = failed(free, &e);
-            claimed.extend(busy_claims.into_iter().map(|(d, r)| {
-                let reason = busy.get(&r.dataset).cloned().unwrap_or_default();
-                (d, r, SlotClaim::Busy(reason))
+    match store.start_runs(&runs).await {
+        Ok(started) => {
+            let started: HashSet<Uuid> = started.into_iter().collect();
+            claimed.extend(free.into_iter().map(|(dataset, run)| {
+                let claim = if started.contains(&run.id) {
+                    SlotClaim::Started
+                } else {
+                    SlotClaim::Taken
+                };
+                (dataset, run, claim)
             }));
-            return claimed;
         }
-    };
-    let mut claimed: Claims = free
-        .into_iter()
-        .map(|(dataset, run)| {
-            let claim = if started.contains(&run.id) {
-                SlotClaim::Started
-            } else {
-                SlotClaim::Taken
-            };
-            (dataset, run, claim)
-        })
-        .collect();
-    claimed.extend(busy_claims.into_iter().map(|(dataset, run)| {
-        let reason = busy.get(&run.dataset).cloned().unwrap_or_default();
-        (dataset, run, SlotClaim::Busy(reason))
-    }));
+        Err(e) => claimed.extend(failed(free, &e)),
+    }
     claimed
+}
+
+/// The datasets being claimed that have a run still going for another slot (a run of the
+/// very slot being claimed is a claim lost, not an overlap), with the reason to skip.
+fn busy_elsewhere(
+    claims: &[(Dataset, NewRun)],
+    going: Vec<crate::store::Running>,
+) -> HashMap<String, String> {
+    let slots: HashMap<&str, Option<DateTime<Utc>>> = claims
+        .iter()
+        .map(|(_, run)| (run.dataset.as_str(), run.slot))
+        .collect();
+    going
+        .into_iter()
+        .filter(|run| {
+            slots
+                .get(run.dataset.as_str())
+                .is_some_and(|slot| *slot != run.slot)
+        })
+        .map(|run| {
+            let reason = format!(
+                "the dataset's previous run is still going on {}",
+                run.replica
+            );
+            (run.dataset, reason)
+        })
+        .collect()
 }
 
 /// Every claim failed with the store's error.
@@ -1100,5 +1112,35 @@ pub(crate) mod tests {
                 column: 1,
             },
         }
+    }
+
+    #[test]
+    fn only_runs_of_other_slots_make_a_dataset_busy() {
+        let slot = super::utc("2026-03-10T12:01:00Z");
+        let earlier = super::utc("2026-03-10T12:00:00Z");
+        let claim = |name: &str| {
+            let request = super::slot_request(slot, uuid::Uuid::new_v4());
+            (
+                dataset(name),
+                crate::runner::new_run(&dataset(name), &request),
+            )
+        };
+        let going = |name: &str, slot| crate::store::Running {
+            dataset: name.to_owned(),
+            slot: Some(slot),
+            replica: "host-b:7".to_owned(),
+        };
+        let claims = [claim("a"), claim("b")];
+        let busy = super::busy_elsewhere(
+            &claims,
+            vec![going("a", earlier), going("b", slot), going("c", earlier)],
+        );
+        assert_eq!(
+            busy.into_iter().collect::<Vec<_>>(),
+            vec![(
+                "a".to_owned(),
+                "the dataset's previous run is still going on host-b:7".to_owned()
+            )]
+        );
     }
 }
