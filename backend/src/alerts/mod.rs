@@ -439,20 +439,7 @@ mod tests {
     use crate::spec::fixtures;
 
     fn result(check: &str, outcome: Outcome, message: &str) -> CheckResult {
-        CheckResult {
-            dataset: "shop.orders".into(),
-            warehouse: "main".into(),
-            check: check.into(),
-            kind: "row_count".into(),
-            column: None,
-            columns: None,
-            outcome,
-            value: None,
-            expected: None,
-            message: message.into(),
-            severity: None,
-            band: None,
-        }
+        crate::engine::fixtures::result(check, outcome, message)
     }
 
     #[test]

@@ -12,7 +12,7 @@ use crate::alerts::{dataset_link, expectation};
 use crate::engine::format_number;
 use crate::spec::{Check, Dataset, Project};
 use crate::store::{Incident, MetricPoint, Run, StoredResult};
-use crate::web::{Health, Latest, Redactor};
+use crate::web::{Declared, Health, Latest, Redactor};
 
 /// A time as the pages show it.
 fn moment(at: DateTime<Utc>) -> String {
@@ -324,13 +324,8 @@ pub struct History {
 #[derive(Debug, Serialize)]
 pub struct DatasetPage {
     title: String,
-    name: String,
-    warehouse: String,
-    owner: Option<String>,
-    tags: Vec<String>,
-    upstream: Vec<String>,
-    schedule: Option<String>,
-    timezone: &'static str,
+    #[serde(flatten)]
+    declared: Declared,
     #[serde(flatten)]
     status: Status,
     checks: Vec<CheckRow>,
@@ -352,16 +347,7 @@ impl DatasetPage {
             .collect();
         DatasetPage {
             title: dataset.name.clone(),
-            name: dataset.name.clone(),
-            warehouse: dataset.warehouse.clone(),
-            owner: dataset.owner.clone(),
-            tags: dataset.tags.clone(),
-            upstream: dataset.upstream.clone(),
-            schedule: dataset
-                .schedule
-                .clone()
-                .or_else(|| project.defaults.schedule.clone()),
-            timezone: dataset.timezone.unwrap_or(project.defaults.timezone).name(),
+            declared: Declared::of(project, dataset),
             status: Status::of(latest, dataset).1,
             checks,
             runs: history

@@ -173,19 +173,10 @@ mod tests {
     }
 
     fn result(value: f64) -> CheckResult {
+        let message = format!("row_count is {value}");
         CheckResult {
-            dataset: "shop.orders".into(),
-            warehouse: "main".into(),
-            check: "row_count".into(),
-            kind: "row_count".into(),
-            column: None,
-            columns: None,
-            outcome: Outcome::Pass,
             value: Some(value),
-            expected: None,
-            message: format!("row_count is {value}"),
-            severity: None,
-            band: None,
+            ..crate::engine::fixtures::result("row_count", Outcome::Pass, &message)
         }
     }
 

@@ -14,6 +14,8 @@ pub use anomaly::{AnomalyContext, MAX_HISTORY, anomaly_settings, judge_anomaly};
 pub use distribution::{Baselines, ProfilePlan};
 pub use evaluate::{DriftBase, format_number};
 pub use plan::{CheckPlan, DatasetPlan, Derivation, plan_alone, plan_dataset};
+#[cfg(test)]
+pub(crate) use result::fixtures;
 pub use result::{Band, CheckResult, Outcome, RunReport, Summary, serialize_number};
 
 use std::collections::BTreeMap;

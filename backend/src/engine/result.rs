@@ -135,24 +135,39 @@ pub fn json_number(value: Option<f64>) -> Option<serde_json::Number> {
     }
 }
 
+/// Results for unit tests elsewhere in the crate.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use super::{CheckResult, Outcome};
+
+    /// A `row_count` result of `shop.orders` on `main` with no value: tests adjust it with
+    /// struct update syntax.
+    pub fn result(check: &str, outcome: Outcome, message: &str) -> CheckResult {
+        CheckResult {
+            dataset: "shop.orders".into(),
+            warehouse: "main".into(),
+            check: check.into(),
+            kind: "row_count".into(),
+            column: None,
+            columns: None,
+            outcome,
+            value: None,
+            expected: None,
+            message: message.into(),
+            severity: None,
+            band: None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn result(outcome: Outcome) -> CheckResult {
         CheckResult {
-            dataset: "d".into(),
-            warehouse: "w".into(),
-            check: "row_count".into(),
-            kind: "row_count".into(),
-            column: None,
-            columns: None,
-            outcome,
             value: Some(37.0),
-            expected: None,
-            message: String::new(),
-            severity: None,
-            band: None,
+            ..fixtures::result("row_count", outcome, "")
         }
     }
 

@@ -131,20 +131,7 @@ mod tests {
     }
 
     fn result(outcome: Outcome, message: &str) -> CheckResult {
-        CheckResult {
-            dataset: "orders".into(),
-            warehouse: "main".into(),
-            check: "rows".into(),
-            kind: "row_count".into(),
-            column: None,
-            columns: None,
-            outcome,
-            value: None,
-            expected: None,
-            message: message.into(),
-            severity: None,
-            band: None,
-        }
+        crate::engine::fixtures::result("rows", outcome, message)
     }
 
     #[test]

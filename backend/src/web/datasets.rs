@@ -61,8 +61,9 @@ impl Health {
     }
 }
 
+/// What the project declares about a dataset, as the API and the dashboard show it.
 #[derive(Debug, Serialize)]
-pub struct DatasetSummary {
+pub struct Declared {
     name: String,
     /// The warehouse's name; its URL is a secret and never shown.
     warehouse: String,
@@ -73,6 +74,29 @@ pub struct DatasetSummary {
     /// server does not schedule it.
     schedule: Option<String>,
     timezone: &'static str,
+}
+
+impl Declared {
+    pub fn of(project: &Project, dataset: &Dataset) -> Declared {
+        Declared {
+            name: dataset.name.clone(),
+            warehouse: dataset.warehouse.clone(),
+            owner: dataset.owner.clone(),
+            tags: dataset.tags.clone(),
+            upstream: dataset.upstream.clone(),
+            schedule: dataset
+                .schedule
+                .clone()
+                .or_else(|| project.defaults.schedule.clone()),
+            timezone: dataset.timezone.unwrap_or(project.defaults.timezone).name(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct DatasetSummary {
+    #[serde(flatten)]
+    declared: Declared,
     check_count: usize,
     health: Health,
     /// The run that produced the newest of the latest results.
@@ -217,16 +241,7 @@ impl Latest {
     fn summary(&self, project: &Project, dataset: &Dataset) -> DatasetSummary {
         let newest = self.of(dataset).max_by_key(|r| (r.observed_at, r.id));
         DatasetSummary {
-            name: dataset.name.clone(),
-            warehouse: dataset.warehouse.clone(),
-            owner: dataset.owner.clone(),
-            tags: dataset.tags.clone(),
-            upstream: dataset.upstream.clone(),
-            schedule: dataset
-                .schedule
-                .clone()
-                .or_else(|| project.defaults.schedule.clone()),
-            timezone: dataset.timezone.unwrap_or(project.defaults.timezone).name(),
+            declared: Declared::of(project, dataset),
             check_count: dataset.checks.len(),
             health: Health::of(self.of(dataset).map(|r| r.result.outcome)),
             last_run_id: newest.map(|r| r.run_id),

@@ -35,7 +35,7 @@ mod runs;
 pub mod auth;
 
 pub(crate) use datasets::Latest;
-pub use datasets::{Health, LatestCache};
+pub use datasets::{Declared, Health, LatestCache};
 pub use error::ApiError;
 pub use openapi::document as openapi_document;
 pub(crate) use redact::Redactor;
