@@ -216,10 +216,7 @@ pub async fn run_recorded_with(
     started: impl FnOnce(Uuid) + Send,
 ) -> Result<Recorded, RecordError> {
     let outcome = record(store, warehouses, dataset, request, started).await;
-    if let Err(RecordError::NotStarted(_)) = &outcome {
-        count(request.trigger, RunState::NotStarted);
-    }
-    outcome
+    counted_if_not_started(request.trigger, outcome)
 }
 
 /// Runs and records a run the caller already started in the store (the scheduler claims
@@ -231,8 +228,16 @@ pub async fn run_started(
     run: &NewRun,
 ) -> Result<Recorded, RecordError> {
     let outcome = record_started(store, warehouses, dataset, run, |_| {}).await;
+    counted_if_not_started(run.trigger, outcome)
+}
+
+/// Counts a run that could not start in `tidemark_runs_total`, and passes its outcome on.
+fn counted_if_not_started(
+    trigger: Trigger,
+    outcome: Result<Recorded, RecordError>,
+) -> Result<Recorded, RecordError> {
     if let Err(RecordError::NotStarted(_)) = &outcome {
-        count(run.trigger, RunState::NotStarted);
+        count(trigger, RunState::NotStarted);
     }
     outcome
 }

@@ -5,14 +5,12 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value;
 
-use tidemark::engine::{Band, CheckResult, Outcome};
-use tidemark::store::{
-    Claim, FinishedRun, NewRun, Page, ResultFilter, RunStatus, Store, StoreApi, StoredResult,
-    Trigger,
-};
-use uuid::Uuid;
+use tidemark::engine::{Band, CheckResult};
+use tidemark::store::{Page, ResultFilter, Store, StoreApi, StoredResult};
 
-use crate::support::{Project, ServeProcess, SqliteDb, api_token, http, run_tidemark};
+use crate::support::{
+    Project, ServeProcess, SqliteDb, api_token, http, past_result, record_past_run, run_tidemark,
+};
 
 const DATASET: &str = "orders";
 const CHECK: &str = "row_count";
@@ -41,42 +39,11 @@ fn project(warehouse: &SqliteDb) -> Project {
 
 /// Records a past run of the check at `at` with `value` (judged normal when `band` says so).
 async fn remember(store: &Store, at: DateTime<Utc>, value: f64, band: Option<Band>) {
-    let run = NewRun {
-        id: Uuid::new_v4(),
-        batch_id: Uuid::new_v4(),
-        dataset: DATASET.into(),
-        warehouse: "main".into(),
-        trigger: Trigger::Cli,
-        slot: None,
-        replica: "history".into(),
-        started_at: at,
-        lease_until: at + TimeDelta::minutes(1),
-    };
-    assert_eq!(store.start_run(&run).await.ok(), Some(Claim::Started));
     let result = CheckResult {
-        dataset: DATASET.into(),
-        warehouse: "main".into(),
-        check: CHECK.into(),
-        kind: CHECK.into(),
-        column: None,
-        columns: None,
-        outcome: Outcome::Pass,
-        value: Some(value),
-        expected: None,
-        message: format!("{value} rows"),
-        severity: None,
         band,
+        ..past_result(DATASET, CHECK, value)
     };
-    let finished = FinishedRun {
-        id: run.id,
-        status: RunStatus::Completed,
-        finished_at: at,
-        error: None,
-        results: vec![(result, "h".into())],
-        snapshot: None,
-        profiles: Vec::new(),
-    };
-    store.finish_run(&finished).await.expect("store a past run");
+    record_past_run(store, DATASET, at, vec![result]).await;
 }
 
 /// Days of history: four weeks at about 1,000 rows, then [`SHIFTED`] days at about 5,000.

@@ -5,16 +5,12 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 use reqwest::StatusCode;
-use uuid::Uuid;
 
 use tidemark::engine::{Band, CheckResult, Outcome};
 use tidemark::spec::Severity;
-use tidemark::store::{
-    Claim, FinishedRun, Incident, IncidentChange, IncidentKind, IncidentStatus, NewRun, RunStatus,
-    Store, StoreApi, Trigger,
-};
+use tidemark::store::{Incident, IncidentChange, IncidentKind, IncidentStatus, Store, StoreApi};
 
-use crate::support::{Project, ServeProcess, SqliteDb, http};
+use crate::support::{Project, ServeProcess, SqliteDb, http, past_result, record_past_run};
 
 /// A dataset name, an owner, a description and a message written to break out of HTML.
 const HOSTILE: &str = "<script>alert(1)</script>";
@@ -64,48 +60,17 @@ struct Past<'a> {
 
 /// Records a finished run at `at` holding `results`.
 async fn remember(store: &Store, at: DateTime<Utc>, results: &[Past<'_>]) {
-    let run = NewRun {
-        id: Uuid::new_v4(),
-        batch_id: Uuid::new_v4(),
-        dataset: results[0].dataset.into(),
-        warehouse: "main".into(),
-        trigger: Trigger::Cli,
-        slot: None,
-        replica: "history".into(),
-        started_at: at,
-        lease_until: at + TimeDelta::minutes(1),
-    };
-    assert_eq!(store.start_run(&run).await.ok(), Some(Claim::Started));
+    let dataset = results[0].dataset;
     let results = results
         .iter()
-        .map(|past| {
-            let result = CheckResult {
-                dataset: past.dataset.into(),
-                warehouse: "main".into(),
-                check: past.check.into(),
-                kind: "row_count".into(),
-                column: None,
-                columns: None,
-                outcome: past.outcome,
-                value: Some(past.value),
-                expected: None,
-                message: past.message.into(),
-                severity: None,
-                band: past.band,
-            };
-            (result, "h".to_owned())
+        .map(|past| CheckResult {
+            outcome: past.outcome,
+            message: past.message.into(),
+            band: past.band,
+            ..past_result(past.dataset, past.check, past.value)
         })
         .collect();
-    let finished = FinishedRun {
-        id: run.id,
-        status: RunStatus::Completed,
-        finished_at: at,
-        error: None,
-        results,
-        snapshot: None,
-        profiles: Vec::new(),
-    };
-    store.finish_run(&finished).await.expect("store a past run");
+    record_past_run(store, dataset, at, results).await;
 }
 
 /// Five days of `orders` (the last an anomaly that failed, with its open incident) and one

@@ -184,6 +184,58 @@ impl Output {
 
 /// Runs the `tidemark` binary with `args`, in `dir`, with a clean environment for it (no
 /// inherited store URL, no colours).
+/// A `row_count` result of a past run of `dataset` on warehouse `main`, passing with
+/// `value`: tests adjust it with struct update syntax.
+pub fn past_result(dataset: &str, check: &str, value: f64) -> tidemark::engine::CheckResult {
+    tidemark::engine::CheckResult {
+        dataset: dataset.into(),
+        warehouse: "main".into(),
+        check: check.into(),
+        kind: "row_count".into(),
+        column: None,
+        columns: None,
+        outcome: tidemark::engine::Outcome::Pass,
+        value: Some(value),
+        expected: None,
+        message: format!("{value} rows"),
+        severity: None,
+        band: None,
+    }
+}
+
+/// Records a completed CLI run of `dataset` that finished at `at` with `results`: history,
+/// as if earlier runs had stored it.
+pub async fn record_past_run(
+    store: &tidemark::store::Store,
+    dataset: &str,
+    at: chrono::DateTime<chrono::Utc>,
+    results: Vec<tidemark::engine::CheckResult>,
+) {
+    use tidemark::store::{Claim, FinishedRun, NewRun, RunStatus, StoreApi, Trigger};
+    let run = NewRun {
+        id: uuid::Uuid::new_v4(),
+        batch_id: uuid::Uuid::new_v4(),
+        dataset: dataset.into(),
+        warehouse: "main".into(),
+        trigger: Trigger::Cli,
+        slot: None,
+        replica: "history".into(),
+        started_at: at,
+        lease_until: at + chrono::TimeDelta::minutes(1),
+    };
+    assert_eq!(store.start_run(&run).await.ok(), Some(Claim::Started));
+    let finished = FinishedRun {
+        id: run.id,
+        status: RunStatus::Completed,
+        finished_at: at,
+        error: None,
+        results: results.into_iter().map(|r| (r, "h".to_owned())).collect(),
+        snapshot: None,
+        profiles: Vec::new(),
+    };
+    store.finish_run(&finished).await.expect("store a past run");
+}
+
 /// An HTTP client. reqwest is built without a TLS crypto provider of its own (telemetry
 /// installs ring): without one installed, building a client panics, even for plain HTTP.
 pub fn http() -> reqwest::Client {
