@@ -1401,33 +1401,17 @@ async fn the_openapi_document_lists_every_route_the_router_serves() {
 /// An open incident of `analytics.orders`, with a pending notification; its id.
 async fn seed_incident(store: &Store) -> i64 {
     use tidemark::spec::Severity;
-    use tidemark::store::{
-        Incident, IncidentChange, IncidentKind, IncidentStatus, NewNotification, Transition,
-    };
+    use tidemark::store::{Incident, IncidentChange, IncidentStatus, NewNotification, Transition};
     let now = Utc::now();
     let incident = Incident {
-        id: 0,
-        dataset: ORDERS_NAME.into(),
-        check: "row_count".into(),
-        kind: IncidentKind::Failure,
         sla: false,
         severity: Severity::Medium,
-        status: IncidentStatus::Open,
-        opened_at: now,
-        last_seen_at: now,
-        resolved_at: None,
-        resolved_by: None,
-        acknowledged_at: None,
-        muted_until: None,
-        count: 1,
-        flaps: 0,
         value: Some(0.0),
         expected: Some(json!({"min": 1})),
         message: "0 rows (expected at least 1)".into(),
-        cause: None,
-        version: 1,
         announced: Some(IncidentStatus::Open),
         last_notified_at: Some(now),
+        ..crate::support::incident(ORDERS_NAME, "row_count", now)
     };
     let change = IncidentChange {
         incident,

@@ -7,10 +7,11 @@ use chrono::{DateTime, TimeDelta, Utc};
 use reqwest::StatusCode;
 
 use tidemark::engine::{Band, CheckResult, Outcome};
-use tidemark::spec::Severity;
-use tidemark::store::{Incident, IncidentChange, IncidentKind, IncidentStatus, Store, StoreApi};
+use tidemark::store::{Incident, IncidentChange, Store, StoreApi};
 
-use crate::support::{Project, ServeProcess, SqliteDb, http, past_result, record_past_run};
+use crate::support::{
+    Project, ServeProcess, SqliteDb, http, incident, past_result, record_past_run,
+};
 
 /// A dataset name, an owner, a description and a message written to break out of HTML.
 const HOSTILE: &str = "<script>alert(1)</script>";
@@ -122,28 +123,11 @@ async fn seed(project: &Project) {
 /// An open incident of `orders`' anomaly check.
 async fn open_incident(store: &Store, now: DateTime<Utc>) {
     let incident = Incident {
-        id: 0,
-        dataset: "orders".into(),
-        check: "row_count".into(),
-        kind: IncidentKind::Failure,
         sla: false,
-        severity: Severity::High,
-        status: IncidentStatus::Open,
-        opened_at: now,
-        last_seen_at: now,
-        resolved_at: None,
-        resolved_by: None,
-        acknowledged_at: None,
-        muted_until: None,
-        count: 1,
-        flaps: 0,
         value: Some(9_000.0),
         expected: None,
         message: INCIDENT.into(),
-        cause: None,
-        version: 1,
-        announced: None,
-        last_notified_at: None,
+        ..incident("orders", "row_count", now)
     };
     let change = IncidentChange {
         incident,

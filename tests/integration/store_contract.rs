@@ -19,7 +19,7 @@ use tidemark::store::{
 use tidemark::store::{NewProfile, ProfileQuery, StoredProfile};
 use uuid::Uuid;
 
-use crate::support::PgDb;
+use crate::support::{PgDb, incident};
 
 // ---------------------------------------------------------------------------------------
 // Fixture
@@ -1597,37 +1597,9 @@ async fn the_sqlite_store_creates_its_folder_and_uses_wal() {
 // Incidents and the notification outbox
 
 use tidemark::store::{
-    Due, Incident, IncidentChange, IncidentFilter, IncidentKind, IncidentStatus, NewNotification,
+    Due, Incident, IncidentChange, IncidentFilter, IncidentStatus, NewNotification,
     NotificationFilter, NotificationStatus, Settlement, Transition,
 };
-
-/// An open failure incident of `dataset`'s `check`, first seen at `at`.
-fn incident(dataset: &str, check: &str, at: DateTime<Utc>) -> Incident {
-    Incident {
-        id: 0,
-        dataset: dataset.to_owned(),
-        check: check.to_owned(),
-        kind: IncidentKind::Failure,
-        sla: true,
-        severity: Severity::High,
-        status: IncidentStatus::Open,
-        opened_at: at,
-        last_seen_at: at,
-        resolved_at: None,
-        resolved_by: None,
-        acknowledged_at: None,
-        muted_until: None,
-        count: 1,
-        flaps: 0,
-        value: Some(0.5),
-        expected: Some(json!({"max": 0})),
-        message: "0.5 is too much".to_owned(),
-        cause: None,
-        version: 1,
-        announced: None,
-        last_notified_at: None,
-    }
-}
 
 fn opened(incident: Incident, channels: &[&str]) -> IncidentChange {
     IncidentChange {

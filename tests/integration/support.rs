@@ -184,6 +184,40 @@ impl Output {
 
 /// Runs the `tidemark` binary with `args`, in `dir`, with a clean environment for it (no
 /// inherited store URL, no colours).
+/// An open failure incident of `dataset`'s `check` (an SLA breach), first seen at `at`:
+/// tests adjust it with struct update syntax.
+pub fn incident(
+    dataset: &str,
+    check: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> tidemark::store::Incident {
+    use tidemark::store::{Incident, IncidentKind, IncidentStatus};
+    Incident {
+        id: 0,
+        dataset: dataset.to_owned(),
+        check: check.to_owned(),
+        kind: IncidentKind::Failure,
+        sla: true,
+        severity: tidemark::spec::Severity::High,
+        status: IncidentStatus::Open,
+        opened_at: at,
+        last_seen_at: at,
+        resolved_at: None,
+        resolved_by: None,
+        acknowledged_at: None,
+        muted_until: None,
+        count: 1,
+        flaps: 0,
+        value: Some(0.5),
+        expected: Some(serde_json::json!({"max": 0})),
+        message: "0.5 is too much".to_owned(),
+        cause: None,
+        version: 1,
+        announced: None,
+        last_notified_at: None,
+    }
+}
+
 /// A `row_count` result of a past run of `dataset` on warehouse `main`, passing with
 /// `value`: tests adjust it with struct update syntax.
 pub fn past_result(dataset: &str, check: &str, value: f64) -> tidemark::engine::CheckResult {

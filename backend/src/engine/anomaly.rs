@@ -9,7 +9,7 @@ use chrono_tz::Tz;
 use super::result::{Band, CheckResult, Outcome};
 use crate::anomaly::{self, HolidayCalendar, MetricKind, Point, Verdict};
 use crate::spec::{AnomalySpec, AnomalyWatch, Check};
-use crate::store::{Feedback, MetricPoint};
+use crate::store::MetricPoint;
 
 /// Points of history an anomaly threshold learns from at most: enough for weekly patterns
 /// of an hourly check (12 weeks), and what the detector is measured against.
@@ -116,17 +116,9 @@ fn training(history: &[MetricPoint]) -> Vec<Point> {
     history[start..].iter().map(point).collect()
 }
 
-/// A stored point as the detector learns from it. An anomaly a user marked `expected`, or
-/// one a later run accepted as part of a level shift, is the new normal: the detector
-/// restarts the level from it ([`anomaly::Mark::Shift`]).
+/// A stored point as the detector learns from it ([`MetricPoint::mark`]).
 fn point(p: &MetricPoint) -> Point {
-    let mark = match (p.feedback, p.anomalous, p.shift) {
-        (Some(Feedback::Incident), _, _) => anomaly::Mark::Incident,
-        (Some(Feedback::Expected), true, _) | (None, true, true) => anomaly::Mark::Shift,
-        (None, true, false) => anomaly::Mark::Anomaly,
-        (_, false, _) => anomaly::Mark::Normal,
-    };
-    Point::new(p.at, p.value).marked(mark)
+    Point::new(p.at, p.value).marked(p.mark())
 }
 
 /// Rows added between consecutive runs, and now: the series of differences of the totals,
@@ -155,6 +147,7 @@ mod tests {
 
     use super::*;
     use crate::spec::{CheckKind, Thresholds, fixtures};
+    use crate::store::Feedback;
 
     fn now() -> DateTime<Utc> {
         DateTime::parse_from_rfc3339("2026-03-10T06:00:00Z")

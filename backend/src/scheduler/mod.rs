@@ -429,25 +429,24 @@ impl Scheduler {
             }
         };
         for (dataset, run, claim) in claims {
-            let work = Work::Claimed(Box::new(run));
+            let slot = run.slot;
             match claim {
                 SlotClaim::Started => {
-                    if let Work::Claimed(run) = &work {
-                        runner::slot_claimed(run);
-                    }
-                    self.enqueue(dataset, work, None);
+                    runner::slot_claimed(&run);
+                    self.enqueue(dataset, Work::Claimed(Box::new(run)), None);
                 }
                 SlotClaim::Taken => {
-                    tracing::debug!(dataset = %dataset.name, slot = ?work.slot().map(|s| s.slot), "slot claimed by another replica");
+                    tracing::debug!(dataset = %dataset.name, ?slot, "slot claimed by another replica");
                     self.release(&dataset.name);
                 }
                 SlotClaim::Busy(reason) => {
-                    tracing::warn!(dataset = %dataset.name, slot = ?work.slot().map(|s| s.slot), "slot skipped: {reason}");
+                    tracing::warn!(dataset = %dataset.name, ?slot, "slot skipped: {reason}");
                     self.release(&dataset.name);
                 }
                 SlotClaim::Failed(e) => {
-                    tracing::error!(dataset = %dataset.name, "the slot could not be claimed: {e}");
+                    tracing::error!(dataset = %dataset.name, ?slot, "the slot could not be claimed: {e}");
                     self.release(&dataset.name);
+                    let work = Work::Claimed(Box::new(run));
                     self.schedule_retry(&dataset.name, &work, true, "the store was unavailable");
                 }
             }

@@ -19,6 +19,8 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+
+use crate::anomaly::Mark;
 use uuid::Uuid;
 
 use crate::distribution::Profile;
@@ -209,14 +211,21 @@ pub struct MetricPoint {
 }
 
 impl MetricPoint {
-    /// Whether anomaly detection learns from this point: not from anomalies (unless a user
-    /// said, or a level shift showed, they are the new normal), never from incidents.
-    pub fn trains(&self) -> bool {
-        match self.feedback {
-            Some(Feedback::Expected) => true,
-            Some(Feedback::Incident) => false,
-            None => !self.anomalous || self.shift,
+    /// How anomaly detection learns from this point. An anomaly a user marked `expected`,
+    /// or one a later run accepted as part of a level shift, is the new normal: the
+    /// detector restarts the level from it. Incidents never train.
+    pub fn mark(&self) -> Mark {
+        match (self.feedback, self.anomalous, self.shift) {
+            (Some(Feedback::Incident), _, _) => Mark::Incident,
+            (Some(Feedback::Expected), true, _) | (None, true, true) => Mark::Shift,
+            (None, true, false) => Mark::Anomaly,
+            (_, false, _) => Mark::Normal,
         }
+    }
+
+    /// Whether anomaly detection learns from this point as it is.
+    pub fn trains(&self) -> bool {
+        matches!(self.mark(), Mark::Normal | Mark::Shift)
     }
 }
 
