@@ -5,7 +5,7 @@
 //!
 //! | module   | owns                                                        |
 //! |----------|-------------------------------------------------------------|
-//! | `render` | the embedded templates and stylesheet; escaping             |
+//! | `render` | the embedded templates and static files; escaping           |
 //! | `views`  | what each page shows, formatted, with secrets masked        |
 //! | `chart`  | metric history as an SVG line chart with band and thresholds |
 //!
@@ -61,7 +61,7 @@ pub fn router(state: AppState) -> Result<Router, handlebars::TemplateError> {
         .route("/", get(overview))
         .route("/datasets/{name}", get(dataset))
         .route_layer(from_fn_with_state(dashboard.clone(), open_reading))
-        .route("/static/style.css", get(style))
+        .route("/static/{file}", get(asset))
         .fallback(not_found)
         .with_state(dashboard))
 }
@@ -234,14 +234,20 @@ async fn dataset_page(
     ))
 }
 
-/// `GET /static/style.css`: cached briefly, since its URL does not change with it.
-async fn style() -> Response {
+/// `GET /static/{file}`: cached briefly, since a file's URL does not change with it.
+async fn asset(
+    State(dashboard): State<Dashboard>,
+    file: Result<Path<String>, PathRejection>,
+) -> Response {
+    let Some((body, kind)) = file.ok().and_then(|Path(name)| render::asset(&name)) else {
+        return not_found(State(dashboard)).await;
+    };
     let headers = [
-        (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+        (header::CONTENT_TYPE, kind),
         (header::CACHE_CONTROL, "public, max-age=300"),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
     ];
-    (headers, render::STYLE).into_response()
+    (headers, body).into_response()
 }
 
 async fn not_found(State(dashboard): State<Dashboard>) -> Response {

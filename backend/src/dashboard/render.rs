@@ -1,38 +1,41 @@
-//! The page templates of `frontend/`, compiled into the binary with `include_str!` (as the
-//! alert templates are): the dashboard works from the binary alone, with no files to
-//! deploy and nothing fetched from elsewhere, and a broken template fails the unit tests
-//! rather than a request.
+//! The page templates and static files of `frontend/`, embedded in the binary with
+//! rust-embed (in debug builds too, `debug-embed`): the dashboard works from the binary
+//! alone, with no files to deploy and nothing fetched from elsewhere, and a broken template
+//! fails the unit tests rather than a request.
 //!
-//! Every `{{value}}` is HTML-escaped (quotes and backticks too, so values are safe inside
-//! attributes); strict mode makes a template naming a missing field an error instead of an
-//! empty string. The only unescaped value is a chart's SVG, built and escaped by
-//! [`super::chart`].
+//! A template is named for its file without `.hbs` (`frontend/templates/overview.hbs` is
+//! `overview`). Every `{{value}}` is HTML-escaped (quotes and backticks too, so values are
+//! safe inside attributes); strict mode makes a template naming a missing field an error
+//! instead of an empty string. The only unescaped values are SVG drawings built and escaped
+//! in Rust (charts, the lineage graph).
+
+use std::borrow::Cow;
 
 use handlebars::{Handlebars, RenderError, TemplateError};
+use rust_embed::RustEmbed;
 use serde::Serialize;
 
-/// `(name, source)`: pages render `{{#> layout}}…{{/layout}}` around their content.
-const TEMPLATES: [(&str, &str); 4] = [
-    (
-        "layout",
-        include_str!("../../../frontend/templates/layout.hbs"),
-    ),
-    (
-        "overview",
-        include_str!("../../../frontend/templates/overview.hbs"),
-    ),
-    (
-        "dataset",
-        include_str!("../../../frontend/templates/dataset.hbs"),
-    ),
-    (
-        "message",
-        include_str!("../../../frontend/templates/message.hbs"),
-    ),
-];
+#[derive(RustEmbed)]
+#[folder = "$CARGO_MANIFEST_DIR/../frontend/templates"]
+#[include = "*.hbs"]
+struct Templates;
 
-/// The stylesheet every page links to as `/static/style.css`.
-pub const STYLE: &str = include_str!("../../../frontend/static/style.css");
+#[derive(RustEmbed)]
+#[folder = "$CARGO_MANIFEST_DIR/../frontend/static"]
+struct Static;
+
+/// A file of `frontend/static/` by its name there, with its content type.
+pub fn asset(name: &str) -> Option<(Cow<'static, [u8]>, &'static str)> {
+    let file = Static::get(name)?;
+    let kind = match name.rsplit_once('.').map(|(_, ext)| ext) {
+        Some("css") => "text/css; charset=utf-8",
+        Some("js") => "text/javascript; charset=utf-8",
+        Some("svg") => "image/svg+xml",
+        Some("png") => "image/png",
+        _ => "application/octet-stream",
+    };
+    Some((file.data, kind))
+}
 
 /// The compiled page templates.
 pub struct Pages(Handlebars<'static>);
@@ -43,9 +46,7 @@ impl Pages {
         registry.set_strict_mode(true);
         // The default already; stated because the pages' safety rests on it.
         registry.register_escape_fn(handlebars::html_escape);
-        for (name, source) in TEMPLATES {
-            registry.register_template_string(name, source)?;
-        }
+        registry.register_embed_templates_with_extension::<Templates>(".hbs")?;
         Ok(Pages(registry))
     }
 
@@ -76,5 +77,14 @@ mod tests {
         let pages = Pages::new().expect("the built-in templates compile");
         assert!(pages.render("message", &json!({"title": "x"})).is_err());
         assert!(pages.render("overview", &json!({"title": "x"})).is_err());
+    }
+
+    #[test]
+    fn static_files_are_embedded_with_their_type() {
+        let (css, kind) = asset("style.css").expect("the stylesheet is embedded");
+        assert!(!css.is_empty());
+        assert_eq!(kind, "text/css; charset=utf-8");
+        assert!(asset("../Cargo.toml").is_none());
+        assert!(asset("missing.css").is_none());
     }
 }
