@@ -1,6 +1,11 @@
 //! `tidemark demo`: the example suite of `checks/` (compiled into the binary, so the demo
 //! runs from any directory) and a SQLite warehouse of realistic shop data generated next to
-//! it, with a few problems placed on purpose for the checks to find.
+//! it, with a few problems placed on purpose for the checks to find; [`history`] back-fills
+//! the store with the past the dashboard shows.
+
+mod history;
+
+pub use history::{DAYS as HISTORY_DAYS, backfill};
 
 use std::path::{Path, PathBuf};
 
@@ -30,6 +35,14 @@ const SUITE: &[(&str, &str)] = &[
         "datasets/events.yml",
         include_str!("../../checks/datasets/events.yml"),
     ),
+    (
+        "datasets/sessions.yml",
+        include_str!("../../checks/datasets/sessions.yml"),
+    ),
+    (
+        "datasets/revenue.yml",
+        include_str!("../../checks/datasets/revenue.yml"),
+    ),
 ];
 
 /// The warehouse file, at the path `checks/tidemark.yml` names by default.
@@ -40,7 +53,14 @@ pub const PLACED_PROBLEMS: &[&str] = &[
     "orders: 7 orders without a customer, 2 order ids loaded twice, one negative amount",
     "customers: 4 customers without an email (a warning), one malformed email",
     "payments: the declared `currency` column was never added",
-    "events: the loader stalled 30 hours ago",
+    "events: the loader stalled 30 hours ago, so sessions (built from events) are stale too",
+];
+
+/// What the back-filled history holds besides today's problems.
+pub const PLACED_HISTORY: &[&str] = &[
+    "orders: a volume drop four days ago, for nine hours",
+    "events: a spike of events without a user nine days ago",
+    "events: an earlier loader stall, seventeen days ago",
 ];
 
 /// Default place for the demo: the system's temporary directory, never the user's tree.
@@ -48,8 +68,13 @@ pub fn default_dir() -> PathBuf {
     std::env::temp_dir().join("tidemark-demo")
 }
 
-/// Writes the example project into `dir` and (re)creates its warehouse.
-pub async fn prepare(dir: &Path) -> anyhow::Result<()> {
+/// Writes the example project into `dir` and (re)creates its warehouse; with
+/// `fresh_store`, removes the project's embedded store too, so the history back-filled
+/// next is the only one.
+pub async fn prepare(dir: &Path, fresh_store: bool) -> anyhow::Result<()> {
+    if fresh_store {
+        remove_store(dir)?;
+    }
     for (name, contents) in SUITE {
         let path = dir.join(name);
         if let Some(parent) = path.parent() {
@@ -68,6 +93,20 @@ pub async fn prepare(dir: &Path) -> anyhow::Result<()> {
         .await?;
     sqlx::raw_sql(SEED).execute(&mut conn).await?;
     conn.close().await?;
+    Ok(())
+}
+
+/// Removes the embedded store (with SQLite's write-ahead log files) if there is one.
+fn remove_store(dir: &Path) -> std::io::Result<()> {
+    let store = dir.join(crate::store::DEFAULT_SQLITE_PATH);
+    for suffix in ["", "-wal", "-shm"] {
+        let mut path = store.clone().into_os_string();
+        path.push(suffix);
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
     Ok(())
 }
 
@@ -122,5 +161,18 @@ SELECT i, CASE WHEN i % 10 = 0 THEN NULL ELSE 1 + (i * 13) % 500 END,
        CASE i % 4 WHEN 0 THEN 'page_view' WHEN 1 THEN 'add_to_cart' WHEN 2 THEN 'search' ELSE 'checkout' END,
        strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-30 hours', '-' || ((5000 - i) * 30) || ' seconds')
 FROM n;
+
+CREATE TABLE sessions (session_id INTEGER PRIMARY KEY, user_id INTEGER, event_count INTEGER,
+                       started_at TIMESTAMP, ended_at TIMESTAMP);
+INSERT INTO sessions (user_id, event_count, started_at, ended_at)
+SELECT user_id, count(*), min(occurred_at), max(occurred_at)
+FROM events WHERE user_id IS NOT NULL GROUP BY user_id, event_id / 500;
+
+CREATE TABLE revenue (day TEXT PRIMARY KEY, orders INTEGER, amount DECIMAL(12,2), updated_at DATETIME);
+INSERT INTO revenue
+SELECT substr(o.created_at, 1, 10), count(*), round(sum(p.amount), 2),
+       strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-20 minutes')
+FROM orders o JOIN payments p ON p.order_id = o.order_id
+GROUP BY substr(o.created_at, 1, 10);
 COMMIT;
 "#;

@@ -17,6 +17,7 @@ use crate::engine::{
     AnomalyContext, Baselines, CheckResult, DatasetRun, DriftBase, MAX_HISTORY, Outcome, RunReport,
     Summary, Warehouses, check_dataset, judge_anomaly,
 };
+use crate::lineage::emit;
 use crate::spec::{Check, Dataset};
 use crate::store::{
     Claim, FinishedRun, NewRun, RunStatus, SnapshotColumn, Store, StoreApi, StoreError, Trigger,
@@ -181,6 +182,7 @@ pub async fn run_batch(
 }
 
 async fn run_unrecorded(warehouses: &Warehouses, dataset: &Dataset) -> Vec<CheckResult> {
+    let emission = emit::start(dataset, Uuid::new_v4());
     let mut results = check_dataset(
         dataset,
         warehouses.get(&dataset.warehouse),
@@ -190,7 +192,9 @@ async fn run_unrecorded(warehouses: &Warehouses, dataset: &Dataset) -> Vec<Check
     .await
     .results;
     judge_anomalies(None, warehouses, dataset, &mut results).await;
-    crate::alerts::sla::judge(dataset, results, Utc::now())
+    let results = crate::alerts::sla::judge(dataset, results, Utc::now());
+    emission.finish(dataset, &results);
+    results
 }
 
 /// Claims, runs and records one dataset. On a store failure after the checks ran, their
@@ -321,6 +325,7 @@ async fn record_started(
     let baselines = Baselines::load(store, dataset, Utc::now())
         .await
         .map_err(RecordError::NotStarted)?;
+    let emission = emit::start(dataset, run_id);
     // Boxed: the checks' and the store's futures are large (tens of KB); inline, every run
     // waiting for a warehouse slot would reserve their space, and the nesting overflows the
     // compiler's layout depth in release builds.
@@ -337,6 +342,7 @@ async fn record_started(
     } = with_heartbeat(store, run_id, checks).await;
     judge_anomalies(Some(store), warehouses, dataset, &mut results).await;
     let results = crate::alerts::sla::judge(dataset, results, Utc::now());
+    emission.finish(dataset, &results);
     let finished = FinishedRun {
         id: run_id,
         status: RunStatus::Completed,

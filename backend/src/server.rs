@@ -16,6 +16,7 @@
 //! delay, 10), `TIDEMARK_LOG` (log filter), `TIDEMARK_ALERT_*` (see [`alerts::Settings`]).
 
 use std::io::Write as _;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
@@ -35,6 +36,27 @@ const EXIT_ERROR: u8 = 2;
 /// stopped; returns the process exit code. Reloads read the project again from its root.
 /// With `read_needs_token`, reading the API needs a bearer token too.
 pub async fn serve(project: Project, listen: String, read_needs_token: bool) -> u8 {
+    let listener = match TcpListener::bind(&listen).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            eprintln!("error: cannot listen on {listen}: {e}");
+            return EXIT_ERROR;
+        }
+    };
+    serve_on(project, listener, read_needs_token, |address| {
+        format!("listening on http://{address}")
+    })
+    .await
+}
+
+/// [`serve`] on a bound listener, printing `announce(address)` once ready (`tidemark demo`
+/// announces its dashboard).
+pub async fn serve_on(
+    project: Project,
+    listener: TcpListener,
+    read_needs_token: bool,
+    announce: fn(SocketAddr) -> String,
+) -> u8 {
     let dir = project.root.clone();
     let project = Arc::new(project);
     let url = project.store.as_ref().map(|url| url.expose());
@@ -46,13 +68,6 @@ pub async fn serve(project: Project, listen: String, read_needs_token: bool) -> 
         }
     };
     let connections = Arc::new(Connections::connect(Arc::clone(&project)).await);
-    let listener = match TcpListener::bind(&listen).await {
-        Ok(listener) => listener,
-        Err(e) => {
-            eprintln!("error: cannot listen on {listen}: {e}");
-            return EXIT_ERROR;
-        }
-    };
     let address = match listener.local_addr() {
         Ok(address) => address,
         Err(e) => {
@@ -77,6 +92,7 @@ pub async fn serve(project: Project, listen: String, read_needs_token: bool) -> 
         }
     };
     alerts::enable(&alerting);
+    crate::lineage::emit::enable(project_rx.clone());
     // Stopped after the scheduler drained, so the alerts of the last runs go out too.
     let (alerts_stop, alerts_stopped) = watch::channel(false);
     let alerts = tokio::spawn(alerts::run(alerting, Arc::clone(&store), alerts_stopped));
@@ -118,7 +134,7 @@ pub async fn serve(project: Project, listen: String, read_needs_token: bool) -> 
         // `GET /metrics` for Prometheus: counts and timings only, no names or secrets.
         .merge(crate::telemetry::metrics_router());
 
-    println!("listening on http://{address}");
+    println!("{}", announce(address));
     // Nothing useful can be done if stdout is gone; the server runs on.
     let _ = std::io::stdout().flush();
 
@@ -141,6 +157,7 @@ pub async fn serve(project: Project, listen: String, read_needs_token: bool) -> 
         tracing::error!("alerting failed: {e}");
         code = 1;
     }
+    crate::lineage::emit::flush(crate::lineage::emit::TIMEOUT * 2).await;
     tracing::info!("stopped");
     code
 }

@@ -464,6 +464,77 @@ async fn incidents_caused_upstream_are_folded_into_the_upstreams_notifications()
     assert_eq!(setup.hook.delivered().len(), 3, "told once");
 }
 
+/// Stores an OpenLineage run event of `job` reading `input` and writing `output`, as
+/// `POST /api/v1/lineage` does.
+async fn job_edges(store: &Store, job: &str, input: &str, output: &str) {
+    let event = serde_json::json!({
+        "eventType": "COMPLETE",
+        "eventTime": "2026-11-26T10:00:00Z",
+        "run": { "runId": "0176a8c2-fe01-7439-87e6-56a1a1b4029f" },
+        "job": { "namespace": "airflow", "name": job },
+        "inputs": [{ "namespace": "postgres://warehouse", "name": input }],
+        "outputs": [{ "namespace": "postgres://warehouse", "name": output }],
+        "producer": "https://example.com/airflow",
+    });
+    let event = tidemark::lineage::RunEvent::parse(event.to_string().as_bytes())
+        .expect("a valid run event");
+    store
+        .upsert_edges(&event.edges())
+        .await
+        .expect("store edges");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lineage_from_openlineage_alone_folds_and_names_what_is_at_risk() {
+    // No `upstream:` anywhere: raw_orders feeds orders only through two jobs and a table
+    // Tidemark does not check, as an orchestrator reported them.
+    let raw = "dataset: raw_orders\nowner: shop\nchecks:\n  - row_count: { min: 1 }\n";
+    let setup = Setup::new(&[], &[("raw", raw), ("orders", ORDERS)], "").await;
+    let store = setup.store().await;
+    job_edges(
+        &store,
+        "clean",
+        "shop.main.raw_orders",
+        "staging.orders_clean",
+    )
+    .await;
+    job_edges(
+        &store,
+        "publish",
+        "staging.orders_clean",
+        "shop.main.orders",
+    )
+    .await;
+
+    setup.alert_run(&["--dataset", "raw_orders"]).await;
+    let [post] = setup.hook.wait_for(1).await.try_into().expect("one post");
+    let text = mrkdwn(&post);
+    assert!(
+        text.contains(
+            "*At risk downstream:* staging.orders_clean, orders (shop)\n*Owners to tell:* shop\n"
+        ),
+        "{text}"
+    );
+    let [mail]: [Mail; 1] = setup.smtp.wait_for(1).await.try_into().expect("one email");
+    let body = mail.text.as_deref().unwrap_or_default();
+    assert!(
+        body.contains(
+            "\nAt risk downstream:\n  - staging.orders_clean\n  - orders (owner: shop)\n\
+             Owners to tell: shop\n"
+        ),
+        "{body}"
+    );
+    let html = mail.html.as_deref().unwrap_or_default();
+    assert!(html.contains("<li>orders (owner: shop)</li>"), "{html}");
+
+    // orders fails two hops below: folded under raw_orders, not alerted on its own.
+    setup.alert_run(&["--dataset", "orders"]).await;
+    let cause = latest(&store, "raw_orders").await;
+    assert_eq!(latest(&store, "orders").await.cause, Some(cause.id));
+    assert_eq!(setup.hook.texts(), ["Check failed: raw_orders · row_count"]);
+    assert_eq!(setup.smtp.mails().len(), 1);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn hostile_names_and_messages_are_escaped() {
     let hostile = "dataset: orders\nowner: shop\nchecks:\n  - sql_metric:\n      \

@@ -14,8 +14,8 @@ use crate::support::{
 };
 
 /// A dataset name, an owner, a description and a message written to break out of HTML.
-const HOSTILE: &str = "<script>alert(1)</script>";
-const OWNER: &str = "\"><img src=x onerror=alert(2)>";
+pub(crate) const HOSTILE: &str = "<script>alert(1)</script>";
+pub(crate) const OWNER: &str = "\"><img src=x onerror=alert(2)>";
 const DESCRIPTION: &str = "<iframe src=javascript:alert(3)>";
 const MESSAGE: &str = "<svg onload=alert(4)>";
 const INCIDENT: &str = "<img src=y onerror=alert(5)>";
@@ -141,7 +141,7 @@ async fn open_incident(store: &Store, now: DateTime<Utc>) {
 }
 
 /// `GET path`: the status, the content type and the body.
-async fn get(server: &ServeProcess, path: &str) -> (StatusCode, String, String) {
+pub(crate) async fn get(server: &ServeProcess, path: &str) -> (StatusCode, String, String) {
     let reply = http()
         .get(server.url(path))
         .send()
@@ -158,7 +158,7 @@ async fn get(server: &ServeProcess, path: &str) -> (StatusCode, String, String) 
 }
 
 /// A page that must be HTML with no hostile text left raw.
-async fn page(server: &ServeProcess, path: &str) -> String {
+pub(crate) async fn page(server: &ServeProcess, path: &str) -> String {
     let (status, content_type, body) = get(server, path).await;
     assert_eq!(status, StatusCode::OK, "{path}: {body}");
     assert_eq!(content_type, "text/html; charset=utf-8", "{path}");

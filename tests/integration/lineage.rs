@@ -11,7 +11,10 @@ use serde_json::Value;
 use tidemark::lineage::{Edge, Source};
 use tidemark::store::{Store, StoreApi};
 
-use crate::support::{MyDb, PgDb, Project, ServeProcess, SqliteDb, api_token, http};
+use crate::receivers::SlackHook;
+use crate::support::{
+    MyDb, PgDb, Project, ServeProcess, SqliteDb, api_token, http, run_tidemark_with_env,
+};
 
 /// A file of tests/lineage/.
 fn fixture(relative: &str) -> PathBuf {
@@ -469,4 +472,210 @@ async fn impact_on_five_thousand_datasets_counts_exactly() {
         .filter(|n| n["dataset"].is_string())
         .count();
     assert_eq!(declared, 1);
+}
+
+// ---------------------------------------------------------------------------------------
+// Emitting OpenLineage events of Tidemark's own runs
+
+/// The API key the emitting tests configure, to be sent and never printed.
+const EMIT_KEY: &str = "ol-key-5ec12e7";
+
+/// A warehouse with `orders` (4 rows: a duplicate id, a missing customer) and a project
+/// that checks it (and `broken`, whose check cannot run), emitting to `url`.
+async fn emitting_project(url: &str) -> (SqliteDb, Project) {
+    let warehouse = SqliteDb::new().await;
+    warehouse
+        .exec(
+            "CREATE TABLE orders (id INTEGER, customer_id INTEGER, amount REAL);
+             INSERT INTO orders VALUES (1, 10, 5.0), (2, NULL, 7.5), (3, 11, 7.5), (3, 12, 2.0);",
+        )
+        .await;
+    let orders = "dataset: orders\nchecks:\n  - row_count: { min: 1 }\n  \
+                  - missing_count: { column: customer_id, max: 0 }\n  \
+                  - missing_count: { column: id, max: 0 }\n  \
+                  - duplicate_count: { columns: [id], max: 0 }\n  \
+                  - min: { column: amount, min: 0 }\n  \
+                  - max: { column: amount, max: 100 }\n  \
+                  - max: { column: id, max: 2, filter: \"amount > 5\" }\n";
+    let broken = "dataset: broken\nchecks:\n  - sql_metric: { name: gone, query: select count(*) from nowhere, max: 0 }\n";
+    let project = Project::builder()
+        .config(&format!(
+            "version: 1\nwarehouses:\n  main: {{ url: \"{}\" }}\n\
+             lineage:\n  emit:\n    url: {url}\n    namespace: quality\n    \
+             api_key: ${{LINEAGE_KEY}}\nchecks: [checks/]\n",
+            warehouse.url
+        ))
+        .dataset("orders", orders)
+        .dataset("broken", broken)
+        .build();
+    (warehouse, project)
+}
+
+/// The events received for `dataset`'s job, in order.
+fn events_of(hook: &SlackHook, dataset: &str) -> Vec<Value> {
+    let job = format!("tidemark.{dataset}");
+    hook.delivered()
+        .into_iter()
+        .filter(|post| post.body["job"]["name"] == job.as_str())
+        .map(|post| post.body)
+        .collect()
+}
+
+/// Checks the START and COMPLETE events of a run of `orders` against its results, and
+/// that Tidemark's own `POST /api/v1/lineage` parser reads them.
+fn assert_orders_events(events: &[Value]) {
+    let [start, complete] = events else {
+        panic!("expected START and COMPLETE: {events:#?}");
+    };
+    assert_eq!(start["eventType"], "START");
+    assert_eq!(complete["eventType"], "COMPLETE");
+    assert_eq!(start["run"]["runId"], complete["run"]["runId"]);
+    for event in [start, complete] {
+        assert_eq!(event["job"]["namespace"], "quality", "{event:#}");
+        assert_eq!(event["inputs"][0]["namespace"], "sqlite:main");
+        assert_eq!(event["inputs"][0]["name"], "orders");
+        assert_eq!(
+            event["schemaURL"],
+            "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
+        );
+        assert!(
+            event["producer"]
+                .as_str()
+                .is_some_and(|p| p.starts_with("https://"))
+        );
+        let parsed = tidemark::lineage::RunEvent::parse(event.to_string().as_bytes())
+            .unwrap_or_else(|e| panic!("{e}: {event:#}"));
+        assert_eq!(
+            (parsed.job.as_str(), parsed.inputs.as_slice()),
+            ("quality/tidemark.orders", ["orders".to_owned()].as_slice())
+        );
+    }
+    let facets = &complete["inputs"][0]["inputFacets"];
+    let assertions = &facets["dataQualityAssertions"];
+    assert_eq!(
+        assertions["_schemaURL"],
+        "https://openlineage.io/spec/facets/1-0-1/DataQualityAssertionsDatasetFacet.json#/$defs/DataQualityAssertionsDatasetFacet"
+    );
+    assert_eq!(assertions["_producer"], complete["producer"]);
+    assert_eq!(
+        assertions["assertions"],
+        serde_json::json!([
+            { "assertion": "row_count", "success": true },
+            { "assertion": "missing_count(customer_id)", "success": false, "column": "customer_id" },
+            { "assertion": "missing_count(id)", "success": true, "column": "id" },
+            { "assertion": "duplicate_count(id)", "success": false, "column": "id" },
+            { "assertion": "min(amount)", "success": true, "column": "amount" },
+            { "assertion": "max(amount)", "success": true, "column": "amount" },
+            { "assertion": "max(id)", "success": true, "column": "id" },
+        ])
+    );
+    let metrics = &facets["dataQualityMetrics"];
+    assert_eq!(
+        metrics["_schemaURL"],
+        "https://openlineage.io/spec/facets/1-0-2/DataQualityMetricsInputDatasetFacet.json#/$defs/DataQualityMetricsInputDatasetFacet"
+    );
+    // `max(id)` has its own filter: it measured part of the rows and is left out.
+    assert_eq!(metrics["rowCount"], 4);
+    assert_eq!(
+        metrics["columnMetrics"],
+        serde_json::json!({
+            "amount": { "min": 2.0, "max": 7.5 },
+            "customer_id": { "nullCount": 1 },
+            "id": { "nullCount": 0, "distinctCount": 3 },
+        })
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tidemark_run_emits_start_and_complete_with_quality_facets() {
+    let hook = SlackHook::start(&[]).await;
+    let (_warehouse, project) = emitting_project(&hook.url).await;
+    let dir = project.path().to_owned();
+    let out = tokio::task::spawn_blocking(move || {
+        run_tidemark_with_env(&dir, &["run"], &[("LINEAGE_KEY", EMIT_KEY)])
+    })
+    .await
+    .expect("join the run");
+    out.assert_code(2);
+    assert!(!out.both().contains(EMIT_KEY), "{}", out.both());
+    // `tidemark run` waits for its events before it exits: they are all here.
+    assert_eq!(hook.delivered().len(), 4, "{:#?}", hook.delivered());
+    assert_orders_events(&events_of(&hook, "orders"));
+    assert!(
+        hook.delivered()
+            .iter()
+            .all(|post| post.authorization.as_deref() == Some(&format!("Bearer {EMIT_KEY}")))
+    );
+
+    let broken = events_of(&hook, "broken");
+    assert_eq!(broken.len(), 2, "{broken:#?}");
+    assert_eq!(broken[1]["eventType"], "FAIL");
+    let error = &broken[1]["run"]["facets"]["errorMessage"];
+    assert_eq!(error["programmingLanguage"], "Rust");
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("nowhere")),
+        "{error:#}"
+    );
+    // Nothing was judged: no assertion passes or fails for a check that could not run.
+    assert_eq!(
+        broken[1]["inputs"][0]["inputFacets"]["dataQualityAssertions"]["assertions"],
+        serde_json::json!([])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tidemark_serve_emits_its_runs_and_its_own_api_reads_them() {
+    let hook = SlackHook::start(&[]).await;
+    let (_warehouse, project) = emitting_project(&hook.url).await;
+    let token = api_token(project.path());
+    let server = ServeProcess::start(project.path(), &[("LINEAGE_KEY", EMIT_KEY)]);
+    let run = http()
+        .post(server.url("/api/v1/datasets/orders/run"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("POST run");
+    assert_eq!(run.status(), StatusCode::ACCEPTED);
+    let events = crate::support::eventually(
+        "the run's START and COMPLETE",
+        std::time::Duration::from_secs(60),
+        || async {
+            let events = events_of(&hook, "orders");
+            (events.len() >= 2).then_some(events)
+        },
+    )
+    .await;
+    assert_orders_events(&events);
+    for event in &events {
+        let (status, recorded) = post(&server, Some(&token), event.to_string().into_bytes()).await;
+        assert_eq!(status, StatusCode::CREATED, "{recorded}");
+        assert_eq!(recorded["job"], "quality/tidemark.orders");
+        assert_eq!(recorded["inputs"], serde_json::json!(["orders"]));
+    }
+    assert!(!server.stderr().contains(EMIT_KEY));
+}
+
+#[test]
+fn an_invalid_emit_url_is_located_in_tidemark_yml() {
+    let project = Project::builder()
+        .config(
+            "version: 1\nwarehouses: { main: { url: 'sqlite://w.db' } }\n\
+             lineage:\n  emit:\n    url: marquez:5000/api/v1/lineage\n    api_key: k\n",
+        )
+        .dataset(
+            "orders",
+            "dataset: orders\nchecks:\n  - row_count: { min: 1 }\n",
+        )
+        .build();
+    let out = project.run(&["validate"]);
+    out.assert_code(2);
+    assert!(
+        out.stderr
+            .contains("tidemark.yml:5:10: 'url' must be an http:// or https:// URL"),
+        "{}",
+        out.both()
+    );
+    assert!(!out.stderr.contains("marquez:5000"), "{}", out.both());
 }

@@ -128,6 +128,8 @@ pub struct Post {
     pub at: Instant,
     pub body: Value,
     pub idempotency_key: Option<String>,
+    /// The `Authorization` header (OpenLineage endpoints take an API key).
+    pub authorization: Option<String>,
 }
 
 #[derive(Default)]
@@ -212,14 +214,19 @@ impl SlackHook {
     }
 }
 
+fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
 async fn receive(State(log): State<Arc<Mutex<Log>>>, headers: HeaderMap, body: Bytes) -> Response {
     let post = Post {
         at: Instant::now(),
         body: serde_json::from_slice(&body).unwrap_or(Value::Null),
-        idempotency_key: headers
-            .get("idempotency-key")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
+        idempotency_key: header_text(&headers, "idempotency-key"),
+        authorization: header_text(&headers, "authorization"),
     };
     let answer = {
         let mut log = log.lock().expect("lock");

@@ -1420,6 +1420,47 @@ on_each_store!(
     sqlite: sqlite_tokens_are_known_by_hash,
 );
 
+async fn sessions_live_until_they_expire_or_end(f: &Fixture) {
+    let store = &*f.store;
+    let now = Utc::now();
+    ok!(store.create_token("dashboard", "token-hash"));
+    ok!(store.create_session("session-a", "token-hash", now + TimeDelta::hours(12)));
+    assert!(ok!(store.session_valid("session-a", now)));
+    // Another replica sharing the store knows the session.
+    let replica = f.reopen().await;
+    assert!(ok!(replica.session_valid("session-a", now)));
+    assert!(!ok!(
+        store.session_valid("session-a", now + TimeDelta::hours(12))
+    ));
+    assert!(!ok!(store.session_valid("session-b", now)));
+
+    // An expired session is no session, and is cleared out when the next one opens.
+    ok!(store.create_session("session-old", "token-hash", now - minutes(1)));
+    assert!(!ok!(store.session_valid("session-old", now)));
+    ok!(store.create_session("session-b", "token-hash", now + minutes(5)));
+    assert!(ok!(store.session_valid("session-b", now)));
+
+    ok!(store.delete_session("session-a"));
+    assert!(!ok!(replica.session_valid("session-a", now)));
+    assert!(ok!(store.session_valid("session-b", now)));
+    ok!(store.delete_session("session-a"));
+
+    // A session belongs to a stored token.
+    assert!(
+        store
+            .create_session("session-c", "no-such-token", now + minutes(5))
+            .await
+            .is_err()
+    );
+    assert!(!ok!(store.session_valid("session-c", now)));
+}
+
+on_each_store!(
+    sessions_live_until_they_expire_or_end,
+    postgres: postgres_sessions_live_until_they_expire_or_end,
+    sqlite: sqlite_sessions_live_until_they_expire_or_end,
+);
+
 async fn prune_keeps_what_retention_keeps(f: &Fixture) {
     let store = &*f.store;
     let now = at("2026-06-01T00:00:00Z");

@@ -245,6 +245,17 @@ pub async fn record_past_run(
     at: chrono::DateTime<chrono::Utc>,
     results: Vec<tidemark::engine::CheckResult>,
 ) {
+    record_past_run_with_snapshot(store, dataset, at, results, None).await;
+}
+
+/// [`record_past_run`] that also saw the table's columns (a schema snapshot).
+pub async fn record_past_run_with_snapshot(
+    store: &tidemark::store::Store,
+    dataset: &str,
+    at: chrono::DateTime<chrono::Utc>,
+    results: Vec<tidemark::engine::CheckResult>,
+    snapshot: Option<Vec<tidemark::store::SnapshotColumn>>,
+) {
     use tidemark::store::{Claim, FinishedRun, NewRun, RunStatus, StoreApi, Trigger};
     let run = NewRun {
         id: uuid::Uuid::new_v4(),
@@ -264,7 +275,7 @@ pub async fn record_past_run(
         finished_at: at,
         error: None,
         results: results.into_iter().map(|r| (r, "h".to_owned())).collect(),
-        snapshot: None,
+        snapshot,
         profiles: Vec::new(),
     };
     store.finish_run(&finished).await.expect("store a past run");
@@ -852,17 +863,24 @@ impl ServeProcess {
     /// Starts the server on `dir` with `env` added to a clean environment, and waits for its
     /// `listening on http://ADDR` line (panicking, with its stderr, if it does not come).
     pub fn start(dir: &Path, env: &[(&str, &str)]) -> ServeProcess {
+        let args = ["serve", &dir.display().to_string(), "--listen", "127.0.0.1:0"];
+        ServeProcess::start_with(dir, &args, "listening on ", env)
+    }
+
+    /// Starts `tidemark ARGS` in `dir` as [`ServeProcess::start`] does, waiting for the line
+    /// of stdout that starts with `ready_line` (what follows it is [`ServeProcess::base`]).
+    pub fn start_with(
+        dir: &Path,
+        args: &[&str],
+        ready_line: &'static str,
+        env: &[(&str, &str)],
+    ) -> ServeProcess {
         use std::io::{BufRead, BufReader, Read};
         use std::process::Stdio;
 
         let mut command = Command::new(env!("CARGO_BIN_EXE_tidemark"));
         command
-            .args([
-                "serve",
-                &dir.display().to_string(),
-                "--listen",
-                "127.0.0.1:0",
-            ])
+            .args(args)
             .current_dir(dir)
             .env_remove("TIDEMARK_STORE_URL")
             .env_remove("WAREHOUSE_URL")
@@ -904,7 +922,7 @@ impl ServeProcess {
             // Reads on to the end, so the server never blocks on a full pipe.
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
-                if let Some(address) = line.strip_prefix("listening on ") {
+                if let Some(address) = line.strip_prefix(ready_line) {
                     let _ = ready_tx.send(address.trim().to_owned());
                 }
             }
@@ -926,7 +944,7 @@ impl ServeProcess {
         match ready.recv_timeout(SERVER_START_TIMEOUT) {
             Ok(base) => server.base = base,
             Err(_) => panic!(
-                "tidemark serve did not print `listening on http://…` within {SERVER_START_TIMEOUT:?}; \
+                "tidemark {args:?} did not print `{ready_line}…` within {SERVER_START_TIMEOUT:?}; \
                  exit status {:?}; stderr:\n{}",
                 server.wait_exit(std::time::Duration::from_secs(1)),
                 server.stderr()

@@ -25,6 +25,8 @@
 //! is down), that is one incident for the dataset's check [`ALL_CHECKS`], not one per check.
 
 mod email;
+mod impact;
+pub mod inbox;
 mod incidents;
 mod outbox;
 mod routing;
@@ -32,8 +34,9 @@ pub mod sla;
 mod slack;
 mod templates;
 
+pub use impact::Impact;
 pub use incidents::{Action, Refused};
-pub use templates::{dataset_link, expectation};
+pub use templates::{AtRisk, check_link, dataset_link, expectation};
 
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -219,32 +222,60 @@ pub async fn after_run(store: &Store, dataset: &Dataset, results: &[CheckResult]
         return;
     };
     let project = alerting.project();
-    match observe(store, &project, dataset, results, Utc::now()).await {
+    let now = Utc::now();
+    let impact = Impact::load(store, &project, now).await;
+    match observe(store, &project, &impact, dataset, results, now).await {
         Ok(ids) => alerting.enqueued(&ids),
         Err(e) => tracing::error!(dataset = %dataset.name, "incidents not updated: {e}"),
     }
 }
 
+/// A run that finished in the past, as [`after_past_runs`] replays it.
+pub struct PastRun<'a> {
+    pub dataset: &'a Dataset,
+    pub at: DateTime<Utc>,
+    pub results: Vec<CheckResult>,
+}
+
+/// Moves incidents along with runs that finished in the past, oldest first, as if each had
+/// just finished then: the demo back-fills its history through here, so its incidents open
+/// and resolve when its results say. Unlike [`after_run`] it works whether alerting is on
+/// or not; the notifications wait in the outbox for a worker.
+pub async fn after_past_runs(
+    store: &Store,
+    project: &Project,
+    runs: &[PastRun<'_>],
+) -> Result<(), StoreError> {
+    let impact = Impact::load(store, project, Utc::now()).await;
+    for run in runs {
+        observe(store, project, &impact, run.dataset, &run.results, run.at).await?;
+    }
+    wake();
+    Ok(())
+}
+
 /// Judges `results` against the dataset's incidents and writes the changes; the ids of
-/// the notifications enqueued. Lost races with another replica are judged again.
+/// the notifications enqueued. An incident whose dataset has an active incident anywhere
+/// upstream in `impact` is folded under it. Lost races with another replica are judged
+/// again.
 async fn observe(
     store: &Store,
     project: &Project,
+    impact: &Impact,
     dataset: &Dataset,
     results: &[CheckResult],
     now: DateTime<Utc>,
 ) -> Result<Vec<i64>, StoreError> {
+    let upstream = impact.upstream(dataset);
     let mut datasets = vec![dataset.name.clone()];
-    datasets.extend(dataset.upstream.iter().cloned());
+    datasets.extend(upstream.keys().cloned());
+    let at_risk = impact.downstream(&dataset.name, project);
     let timing = Timing::of(&project.alerts);
     let results = grouped(dataset, results);
     let mut attempt = 0;
     loop {
         let latest = store.latest_incidents(&datasets).await?;
-        let cause = latest
-            .iter()
-            .find(|i| i.dataset != dataset.name && i.status.is_active())
-            .map(|i| i.id);
+        let cause = impact::likely_cause(&latest, &upstream);
         let changes: Vec<IncidentChange> = results
             .iter()
             .flat_map(|result| {
@@ -254,7 +285,7 @@ async fn observe(
                 let observation = observation(dataset, result, now, cause);
                 incidents::observe(previous, &observation, timing)
             })
-            .map(|step| routing::change(step, Some(dataset), project))
+            .map(|step| routing::change(step, Some(dataset), project, &at_risk))
             .collect();
         if changes.is_empty() {
             return Ok(Vec::new());
@@ -350,7 +381,8 @@ pub async fn act(
             return Ok(incident);
         };
         let dataset = project.datasets.iter().find(|d| d.name == incident.dataset);
-        let change = routing::change(step, dataset, project);
+        // Acknowledging or resolving by hand puts nothing new at risk.
+        let change = routing::change(step, dataset, project, &[]);
         attempt += 1;
         match store
             .write_incidents(std::slice::from_ref(&change), now)
@@ -382,12 +414,21 @@ pub async fn remind(
         resolved_before: now.checked_sub_signed(timing.flap_window).unwrap_or(now),
     };
     let mut moved = 0;
+    // Built at the first incident that has something to tell: most sweeps find none.
+    let mut impact = None;
     for incident in store.incidents_due(due).await? {
         let Some(step) = incidents::review(&incident, now, timing) else {
             continue;
         };
+        if impact.is_none() {
+            impact = Some(Impact::load(store, &project, now).await);
+        }
+        let at_risk = impact
+            .as_ref()
+            .map(|impact| impact.downstream(&incident.dataset, &project))
+            .unwrap_or_default();
         let dataset = project.datasets.iter().find(|d| d.name == incident.dataset);
-        let change = routing::change(step, dataset, &project);
+        let change = routing::change(step, dataset, &project, &at_risk);
         match store
             .write_incidents(std::slice::from_ref(&change), now)
             .await

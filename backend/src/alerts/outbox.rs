@@ -133,6 +133,12 @@ async fn deliver(alerting: &Alerting, store: &Store, notification: &Notification
             }
             Err(e) => Attempt::Refused(format!("rendering the Slack message: {e}")),
         },
+        // Kept, not sent: the dashboard's inbox renders it when it is read. Rendering it
+        // now too refuses what the inbox could never show.
+        Channel::Inbox => match alerting.templates.email(&message) {
+            Ok(_) => Attempt::Delivered,
+            Err(e) => Attempt::Refused(format!("rendering the inbox message: {e}")),
+        },
         Channel::Email { to } => {
             let Some(smtp) = &project.smtp else {
                 return Attempt::Refused("tidemark.yml has no 'smtp' section".to_owned());

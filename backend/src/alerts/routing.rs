@@ -7,7 +7,7 @@ use crate::spec::{AlertRoute, Dataset, Project, Severity};
 use crate::store::{IncidentChange, NewNotification};
 
 use super::incidents::Step;
-use super::templates::Message;
+use super::templates::{AtRisk, Message};
 
 /// The channels of an incident of `dataset` at `severity`, each once, the owner's first.
 /// A dataset no longer in the project (renamed, removed) reaches only the routes without
@@ -38,12 +38,19 @@ fn matches(route: &AlertRoute, tags: &[String], severity: Severity) -> bool {
     tagged && severe
 }
 
-/// The store write of a step, with a notification per channel when it tells anything.
-pub fn change(step: Step, dataset: Option<&Dataset>, project: &Project) -> IncidentChange {
+/// The store write of a step, with a notification per channel when it tells anything;
+/// the message names the downstream datasets `at_risk`.
+pub fn change(
+    step: Step,
+    dataset: Option<&Dataset>,
+    project: &Project,
+    at_risk: &[AtRisk],
+) -> IncidentChange {
     let notifications = match step.notify {
         Some(transition) => {
             let owner = dataset.and_then(|d| d.owner.as_deref());
-            let message = Message::new(&step.incident, transition, owner, &project.dashboard_url);
+            let message = Message::new(&step.incident, transition, owner, &project.dashboard_url)
+                .with_downstream(at_risk);
             let payload = serde_json::to_value(message).unwrap_or_default();
             channels(project, dataset, step.incident.severity)
                 .into_iter()

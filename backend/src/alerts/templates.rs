@@ -63,6 +63,25 @@ pub struct Message {
     pub link: String,
     /// Active downstream incidents whose likely cause this one is.
     pub folded: Vec<Folded>,
+    /// Datasets downstream of this one in the lineage graph (to any depth, nearest first):
+    /// what the incident puts at risk; at most [`AT_RISK_LISTED`].
+    pub downstream: Vec<AtRisk>,
+    /// How many more downstream datasets there are than `downstream` lists.
+    pub downstream_more: usize,
+    /// The owners of every downstream dataset (listed or not), each once, by name.
+    pub downstream_owners: Vec<String>,
+}
+
+/// How many downstream datasets a notification names; the rest are counted.
+pub const AT_RISK_LISTED: usize = 10;
+
+/// A dataset downstream of an incident's dataset.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AtRisk {
+    pub dataset: String,
+    /// Its owner in the project; empty when it has none (or is not a project dataset).
+    pub owner: String,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -105,7 +124,25 @@ impl Message {
             count: incident.count,
             incident_id: incident.id,
             link: dataset_link(dashboard_url, &incident.dataset),
-            folded: Vec::new(),
+            ..Message::default()
+        }
+    }
+
+    /// The message naming what is downstream (`at_risk`, nearest first): the first
+    /// [`AT_RISK_LISTED`] and how many more, and all their owners.
+    pub fn with_downstream(self, at_risk: &[AtRisk]) -> Message {
+        let mut owners: Vec<String> = at_risk
+            .iter()
+            .filter(|d| !d.owner.is_empty())
+            .map(|d| d.owner.clone())
+            .collect();
+        owners.sort();
+        owners.dedup();
+        Message {
+            downstream: at_risk.iter().take(AT_RISK_LISTED).cloned().collect(),
+            downstream_more: at_risk.len().saturating_sub(AT_RISK_LISTED),
+            downstream_owners: owners,
+            ..self
         }
     }
 }
@@ -123,14 +160,29 @@ impl Folded {
 /// `<dashboard>/datasets/<name>`, the name percent-encoded as one path segment.
 pub fn dataset_link(dashboard_url: &str, dataset: &str) -> String {
     let mut link = format!("{}/datasets/", dashboard_url.trim_end_matches('/'));
-    for byte in dataset.bytes() {
+    push_segment(&mut link, dataset);
+    link
+}
+
+/// The dashboard page of one check of a dataset: `<dataset link>/checks/<check>`, the
+/// check's name encoded like the dataset's (names like `avg(amount)` or `a/b` stay one
+/// segment).
+pub fn check_link(dashboard_url: &str, dataset: &str, check: &str) -> String {
+    let mut link = dataset_link(dashboard_url, dataset);
+    link.push_str("/checks/");
+    push_segment(&mut link, check);
+    link
+}
+
+/// Appends `name` as one URL path segment: everything but unreserved bytes percent-encoded.
+fn push_segment(link: &mut String, name: &str) {
+    for byte in name.bytes() {
         if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
             link.push(char::from(byte));
         } else {
             link.push_str(&format!("%{byte:02X}"));
         }
     }
-    link
 }
 
 fn moment(at: DateTime<Utc>) -> String {
@@ -294,6 +346,12 @@ impl Message {
             incident_id: 1,
             link: "http://127.0.0.1:8321/datasets/analytics.orders".into(),
             folded: vec![Folded::default()],
+            downstream: vec![AtRisk {
+                dataset: "analytics.revenue".into(),
+                owner: "finance".into(),
+            }],
+            downstream_more: 2,
+            downstream_owners: vec!["finance".into()],
             ..Message::default()
         }
     }
@@ -500,10 +558,55 @@ mod tests {
     }
 
     #[test]
+    fn downstream_datasets_are_capped_and_their_owners_named_once() {
+        let at_risk: Vec<AtRisk> = (0..13)
+            .map(|i| AtRisk {
+                dataset: format!("d{i:02}"),
+                owner: if i % 2 == 0 { "even" } else { "" }.into(),
+            })
+            .collect();
+        let message = Message::example().with_downstream(&at_risk);
+        assert_eq!(
+            (message.downstream.len(), message.downstream_more),
+            (AT_RISK_LISTED, 3)
+        );
+        assert_eq!(message.downstream_owners, ["even"]);
+        let templates = templates();
+        let slack = templates.slack(&message).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            slack.body.contains(
+                "*At risk downstream:* d00 (even), d01, d02 (even), d03, d04 (even), d05, \
+                 d06 (even), d07, d08 (even), d09 and 3 more\n*Owners to tell:* even\n"
+            ),
+            "{}",
+            slack.body
+        );
+        let email = templates.email(&message).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            email
+                .text
+                .contains("  - d09\n  - and 3 more\nOwners to tell: even\n"),
+            "{}",
+            email.text
+        );
+        let resolved = Message {
+            resolved: true,
+            ..message
+        };
+        let email = templates.email(&resolved).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!email.text.contains("At risk"), "{}", email.text);
+        assert!(!email.html.contains("At risk"), "{}", email.html);
+    }
+
+    #[test]
     fn dataset_links_encode_the_name_as_one_segment() {
         assert_eq!(
             dataset_link("http://tm.example/", "shop.Order Items/<x>"),
             "http://tm.example/datasets/shop.Order%20Items%2F%3Cx%3E"
+        );
+        assert_eq!(
+            check_link("", "orders", "avg(amount)/x"),
+            "/datasets/orders/checks/avg%28amount%29%2Fx"
         );
     }
 

@@ -103,8 +103,9 @@ enum Command {
         /// Address to listen on; port 0 picks a free port.
         #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8321")]
         listen: String,
-        /// Reading the API needs a bearer token too (writing always does).
-        #[arg(long)]
+        /// Reading the API needs a bearer token too (writing always does); the dashboard then
+        /// needs signing in.
+        #[arg(long, env = "TIDEMARK_READ_NEEDS_TOKEN")]
         read_needs_token: bool,
     },
     /// Replay a dataset's stored history through anomaly detection and show which points
@@ -131,11 +132,19 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
-    /// Generate a demo warehouse with placed problems and run the example suite on it.
+    /// The whole product with no setup: a demo warehouse with placed problems, 60 days of
+    /// history, the scheduler and the dashboard (prints `dashboard: http://ADDR/` once ready).
     Demo {
         /// Where to write the demo project and warehouse [default: <temp dir>/tidemark-demo].
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// Only run the example suite once, print its report and exit.
+        #[arg(long)]
+        once: bool,
+        /// Address for the dashboard; port 0 picks a free port [default: 127.0.0.1:8321, or a
+        /// free port when that one is taken].
+        #[arg(long, value_name = "ADDR", conflicts_with = "once")]
+        listen: Option<String>,
     },
     /// Anomaly detection on a metric series, outside any project.
     Anomaly {
@@ -195,7 +204,10 @@ pub fn main() -> ExitCode {
     // Kept to the end: dropping it flushes the last spans and metrics.
     let _telemetry = telemetry::init(telemetry::Options {
         log_format: cli.log_format,
-        prometheus: matches!(cli.command, Command::Serve { .. }),
+        prometheus: matches!(
+            cli.command,
+            Command::Serve { .. } | Command::Demo { once: false, .. }
+        ),
     });
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -260,7 +272,14 @@ async fn execute(command: Command) -> u8 {
             Ok(project) => crate::server::serve(project, listen, read_needs_token).await,
             Err(code) => code,
         },
-        Command::Demo { dir } => demo(dir.unwrap_or_else(demo::default_dir)).await,
+        Command::Demo { dir, once, listen } => {
+            let dir = dir.unwrap_or_else(demo::default_dir);
+            if once {
+                demo_once(dir).await
+            } else {
+                demo_served(dir, listen).await
+            }
+        }
         Command::Anomaly { command } => anomaly::run(command),
         Command::Lineage { dir, format } => match load(&dir, Format::Human) {
             Ok(project) => lineage::run(&project, format).await,
@@ -418,6 +437,8 @@ async fn run(project: Project, selection: Selection, format: Format, record: Rec
         eprintln!("error: no dataset matches the selection");
         return EXIT_ERROR;
     }
+    // The runs' OpenLineage events, when `lineage.emit` is configured.
+    crate::lineage::emit::enable(tokio::sync::watch::channel(Arc::clone(&project)).1);
     let alerting = match record {
         Record::AndAlert => match start_alerting(&project) {
             Ok(alerting) => Some(alerting),
@@ -454,6 +475,8 @@ async fn run(project: Project, selection: Selection, format: Format, record: Rec
     if let (Some(alerting), Some(store)) = (&alerting, &store) {
         send_alerts(alerting, store).await;
     }
+    // A run's START and its COMPLETE, one after the other.
+    crate::lineage::emit::flush(crate::lineage::emit::TIMEOUT * 2).await;
     let output = match format {
         Format::Human => report::render_human(&report, human_style()),
         Format::Json => report::render_json(&report),
@@ -510,9 +533,82 @@ fn human_style() -> HumanStyle {
     }
 }
 
-async fn demo(dir: PathBuf) -> u8 {
+/// Where the demo's dashboard listens unless told: `serve`'s default port.
+const DEMO_LISTEN: &str = "127.0.0.1:8321";
+
+/// `tidemark demo`: prepares the project and its history, then serves it like `serve`.
+async fn demo_served(dir: PathBuf, listen: Option<String>) -> u8 {
+    eprintln!(
+        "Generating the demo warehouse and {} days of history in {} …",
+        demo::HISTORY_DAYS,
+        dir.display()
+    );
+    if let Err(e) = demo::prepare(&dir, true).await {
+        eprintln!("error: cannot prepare the demo in {}: {e:#}", dir.display());
+        return EXIT_ERROR;
+    }
+    let listener = match demo_listener(listen).await {
+        Ok(listener) => listener,
+        Err(code) => return code,
+    };
+    let mut project = match load(&dir, Format::Human) {
+        Ok(project) => project,
+        Err(code) => return code,
+    };
+    // Alerts link to this dashboard, wherever it ended up listening.
+    if let Ok(address) = listener.local_addr() {
+        project.dashboard_url = format!("http://{address}");
+    }
+    let store = match open_store(&project).await {
+        Ok(store) => store,
+        Err(code) => return code,
+    };
+    match demo::backfill(&store, &project, chrono::Utc::now()).await {
+        Ok(runs) => eprintln!("Recorded {runs} past runs."),
+        Err(e) => {
+            eprintln!("error: cannot record the demo's history: {e:#}");
+            return EXIT_ERROR;
+        }
+    }
+    drop(store);
+    print_placed(&dir);
+    crate::server::serve_on(project, listener, false, |address| {
+        format!("dashboard: http://{address}/")
+    })
+    .await
+}
+
+/// Binds `listen`, or [`DEMO_LISTEN`] falling back to a free port when it is taken.
+async fn demo_listener(listen: Option<String>) -> Result<tokio::net::TcpListener, u8> {
+    use tokio::net::TcpListener;
+    let bound = match &listen {
+        Some(listen) => TcpListener::bind(listen).await,
+        None => match TcpListener::bind(DEMO_LISTEN).await {
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+                TcpListener::bind("127.0.0.1:0").await
+            }
+            other => other,
+        },
+    };
+    bound.map_err(|e| {
+        let listen = listen.as_deref().unwrap_or(DEMO_LISTEN);
+        eprintln!("error: cannot listen on {listen}: {e}");
+        EXIT_ERROR
+    })
+}
+
+fn print_placed(dir: &Path) {
+    println!("The demo data has these problems placed on purpose:");
+    for problem in demo::PLACED_PROBLEMS.iter().chain(demo::PLACED_HISTORY) {
+        println!("  - {problem}");
+    }
+    println!("The project is in {}.", dir.display());
+}
+
+/// `tidemark demo --once`: runs the example suite once and prints its report.
+async fn demo_once(dir: PathBuf) -> u8 {
     eprintln!("Generating the demo warehouse in {} …", dir.display());
-    if let Err(e) = demo::prepare(&dir).await {
+    if let Err(e) = demo::prepare(&dir, false).await {
         eprintln!("error: cannot prepare the demo in {}: {e:#}", dir.display());
         return EXIT_ERROR;
     }

@@ -151,9 +151,35 @@ fn time_label(at: DateTime<Utc>, span: TimeDelta) -> String {
     at.format(format).to_string()
 }
 
-/// The chart of a check's series (oldest first), titled `title` for screen readers; `None`
-/// when there is nothing to draw.
+/// How a chart singles a point out: the CSS class added to its dot and the word its
+/// tooltip adds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mark {
+    pub class: &'static str,
+    pub label: &'static str,
+}
+
+/// A point an anomaly threshold judged an anomaly.
+pub const ANOMALY: Mark = Mark {
+    class: "anomalous",
+    label: "anomaly",
+};
+
+/// The chart of a check's series (oldest first), titled `title` for screen readers, with
+/// its anomalies marked; `None` when there is nothing to draw.
 pub fn line_chart(title: &str, points: &[MetricPoint], thresholds: &[Threshold]) -> Option<String> {
+    marked_chart(title, points, thresholds, &|p| {
+        p.anomalous.then_some(ANOMALY)
+    })
+}
+
+/// [`line_chart`] marking the points `mark` picks out instead of the anomalies.
+pub fn marked_chart(
+    title: &str,
+    points: &[MetricPoint],
+    thresholds: &[Threshold],
+    mark: &dyn Fn(&MetricPoint) -> Option<Mark>,
+) -> Option<String> {
     let points: Vec<&MetricPoint> = points.iter().filter(|p| p.value.is_finite()).collect();
     let (first, last) = (points.first()?, points.last()?);
     let band_values = points
@@ -177,7 +203,7 @@ pub fn line_chart(title: &str, points: &[MetricPoint], thresholds: &[Threshold])
     plot.time_ticks(&mut svg, &x_ticks, last.at - first.at);
     plot.bands(&mut svg, &points);
     plot.thresholds(&mut svg, thresholds);
-    plot.series(&mut svg, &points);
+    plot.series(&mut svg, &points, mark);
     svg.push_str("</svg>");
     Some(svg)
 }
@@ -278,9 +304,14 @@ impl Plot {
         }
     }
 
-    /// The line through every value, then a dot per point (larger and marked for anomalies)
-    /// whose tooltip gives its time and value.
-    fn series(&self, svg: &mut String, points: &[&MetricPoint]) {
+    /// The line through every value, then a dot per point (larger and classed for the
+    /// points `mark` picks out) whose tooltip gives its time and value.
+    fn series(
+        &self,
+        svg: &mut String,
+        points: &[&MetricPoint],
+        mark: &dyn Fn(&MetricPoint) -> Option<Mark>,
+    ) {
         let line = points.iter().map(|p| self.xy(p.at, p.value));
         let _ = write!(
             svg,
@@ -289,12 +320,10 @@ impl Plot {
         );
         for point in points {
             let (x, y) = self.xy(point.at, point.value);
-            let (class, radius) = if point.anomalous {
-                ("point anomalous", 4.5)
-            } else {
-                ("point", 2.5)
+            let (class, radius, what) = match mark(point) {
+                Some(m) => (format!("point {}", m.class), 4.5, format!(" ({})", m.label)),
+                None => ("point".to_owned(), 2.5, String::new()),
             };
-            let what = if point.anomalous { " (anomaly)" } else { "" };
             let _ = write!(
                 svg,
                 r#"<circle class="{class}" cx="{x:.1}" cy="{y:.1}" r="{radius}"><title>{}: {}{what}</title></circle>"#,
@@ -446,6 +475,23 @@ mod tests {
             point(1, f64::MAX, None, false),
         ];
         assert_eq!(line_chart("x", &extremes, &[]), None);
+    }
+
+    #[test]
+    fn marks_pick_their_points() {
+        const LATE: Mark = Mark {
+            class: "breach",
+            label: "late",
+        };
+        let points = [point(0, 1.0, None, true), point(1, 5.0, None, false)];
+        let svg =
+            marked_chart("x", &points, &[], &|p| (p.value > 2.0).then_some(LATE)).expect("a chart");
+        assert_eq!(
+            attributes(&svg, "<circle", "class"),
+            ["point", "point breach"]
+        );
+        assert!(svg.contains(": 5 (late)</title>"), "{svg}");
+        assert!(!svg.contains("anomaly"), "{svg}");
     }
 
     #[test]

@@ -8,13 +8,28 @@
 //! | `render` | the embedded templates and static files; escaping           |
 //! | `views`  | what each page shows, formatted, with secrets masked        |
 //! | `chart`  | metric history as an SVG line chart with band and thresholds |
+//! | `lineage`| the lineage page: the graph around a dataset, grouped when large |
+//! | `graph`  | a directed graph laid out in layers and drawn as SVG         |
+//! | `session`| signing in with an API token, the [`Viewer`], csrf checks of forms |
+//! | `check`  | a check's page (history, definition) and its feedback forms  |
+//! | `context`| the dataset page's freshness, schema changes and neighbours  |
+//! | `source` | a check's definition as written in its file              |
+//! | `incidents` | the incident list and pages, with cause, impact and actions |
 //!
-//! Reading is open, or closed when the server requires a token for reading: browsers send
-//! no bearer tokens, so until the dashboard has sign-in the pages then answer 401 and point
-//! to the API.
+//! Reading is open, or, when the server requires a token for reading, open to signed-in
+//! viewers: others are sent to `/signin` (browsers send no bearer tokens). Actions (forms
+//! that POST) always need a signed-in viewer and the form's csrf value.
 
 mod chart;
+mod check;
+mod context;
+mod graph;
+mod inbox;
+mod incidents;
+mod lineage;
 mod render;
+mod session;
+mod source;
 mod views;
 
 use std::sync::Arc;
@@ -22,16 +37,19 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use chrono::{TimeDelta, Utc};
 use serde::Serialize;
 
+use crate::spec::{Dataset, Project};
 use crate::store::{Page, RunFilter, StoreApi, StoreError};
 use crate::web::{ApiError, AppState, Latest};
 use render::Pages;
+use session::Viewer;
+use source::LoadedSources;
 use views::{DatasetPage, Filters, History, Overview};
 
 /// How far back the dataset page charts each check.
@@ -48,19 +66,31 @@ const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-ac
 struct Dashboard {
     state: AppState,
     pages: Arc<Pages>,
+    /// The dataset files as the configuration in force was loaded from them.
+    sources: LoadedSources,
 }
 
 /// The dashboard's routes, to merge beside the API; unknown paths outside the API get the
 /// dashboard's 404 page. Fails only if a built-in template does not compile.
 pub fn router(state: AppState) -> Result<Router, handlebars::TemplateError> {
     let dashboard = Dashboard {
+        sources: LoadedSources::watch(state.project.clone()),
         state,
         pages: Arc::new(Pages::new()?),
     };
     Ok(Router::new()
         .route("/", get(overview))
         .route("/datasets/{name}", get(dataset))
+        .route("/datasets/{dataset}/checks/{check}", get(check::page))
+        .route("/lineage", get(lineage::page))
+        .route("/inbox", get(inbox::page))
+        .route("/incidents", get(incidents::list))
+        .route("/incidents/{id}", get(incidents::page))
         .route_layer(from_fn_with_state(dashboard.clone(), open_reading))
+        .route("/signin", get(session::sign_in_form).post(session::sign_in))
+        .route("/signout", post(session::sign_out))
+        .route("/incidents/{id}/{action}", post(incidents::act))
+        .route("/results/{id}/feedback", post(check::feedback))
         .route("/static/{file}", get(asset))
         .fallback(not_found)
         .with_state(dashboard))
@@ -71,6 +101,10 @@ pub fn router(state: AppState) -> Result<Router, handlebars::TemplateError> {
 enum PageError {
     NotFound(String),
     BadRequest(String),
+    /// An action by a viewer who is not signed in (401).
+    SignIn,
+    /// An action refused: a wrong csrf value, another site's form (403).
+    Forbidden(String),
     /// Logged where it happened; the page says only that it failed.
     Failed(StatusCode),
 }
@@ -94,37 +128,75 @@ impl From<StoreError> for PageError {
 struct Message<'a> {
     title: &'a str,
     text: &'a str,
+    /// Offer the sign-in link.
+    sign_in: bool,
 }
 
 impl Dashboard {
-    /// The page `name` with `data`, or the error page the failure calls for.
-    fn respond(&self, page: Result<(&str, impl Serialize), PageError>) -> Response {
-        let rendered = page.and_then(|(name, data)| {
-            self.pages.render(name, &data).map_err(|e| {
-                tracing::error!("dashboard: rendering {name} failed: {e}");
-                PageError::Failed(StatusCode::INTERNAL_SERVER_ERROR)
-            })
-        });
-        match rendered {
+    /// The page `name` with `data` (and the `viewer`), or the error page the failure calls
+    /// for.
+    fn respond(
+        &self,
+        viewer: &Viewer,
+        page: Result<(&str, impl Serialize), PageError>,
+    ) -> Response {
+        match page.and_then(|(name, data)| self.render(viewer, name, &data)) {
             Ok(body) => html(StatusCode::OK, body),
-            Err(PageError::NotFound(text)) => self.message(StatusCode::NOT_FOUND, &text),
-            Err(PageError::BadRequest(text)) => self.message(StatusCode::BAD_REQUEST, &text),
-            Err(PageError::Failed(status)) => self.message(
+            Err(error) => self.fail(viewer, error),
+        }
+    }
+
+    /// The page `name`: `data`'s fields and `viewer`, for the layout and action forms.
+    fn render(
+        &self,
+        viewer: &Viewer,
+        name: &str,
+        data: &impl Serialize,
+    ) -> Result<String, PageError> {
+        let failed = |e: &dyn std::fmt::Display| {
+            tracing::error!("dashboard: rendering {name} failed: {e}");
+            PageError::Failed(StatusCode::INTERNAL_SERVER_ERROR)
+        };
+        let mut value = serde_json::to_value(data).map_err(|e| failed(&e))?;
+        let viewer = serde_json::to_value(viewer).map_err(|e| failed(&e))?;
+        let serde_json::Value::Object(fields) = &mut value else {
+            return Err(failed(&"the page data is not an object"));
+        };
+        fields.insert("viewer".into(), viewer);
+        self.pages.render(name, &value).map_err(|e| failed(&e))
+    }
+
+    /// The error page for `error`.
+    fn fail(&self, viewer: &Viewer, error: PageError) -> Response {
+        match error {
+            PageError::NotFound(text) => self.message(viewer, StatusCode::NOT_FOUND, &text),
+            PageError::BadRequest(text) => self.message(viewer, StatusCode::BAD_REQUEST, &text),
+            PageError::SignIn => self.message(
+                viewer,
+                StatusCode::UNAUTHORIZED,
+                "Sign in with an API token to do this.",
+            ),
+            PageError::Forbidden(text) => self.message(viewer, StatusCode::FORBIDDEN, &text),
+            PageError::Failed(status) => self.message(
+                viewer,
                 status,
                 "The page could not be read from the store. Try again in a moment.",
             ),
         }
     }
 
-    fn message(&self, status: StatusCode, text: &str) -> Response {
+    fn message(&self, viewer: &Viewer, status: StatusCode, text: &str) -> Response {
         let title = status.canonical_reason().unwrap_or("Error");
-        let message = Message { title, text };
-        match self.pages.render("message", &message) {
+        let sign_in = status == StatusCode::UNAUTHORIZED && !viewer.signed_in;
+        let message = Message {
+            title,
+            text,
+            sign_in,
+        };
+        match self.render(viewer, "message", &message) {
             Ok(body) => html(status, body),
-            Err(e) => {
-                tracing::error!("dashboard: rendering the message page failed: {e}");
-                (status, title.to_owned()).into_response()
-            }
+            // Logged by render.
+            Err(_) => (status, title.to_owned()).into_response(),
         }
     }
 }
@@ -140,7 +212,8 @@ fn html(status: StatusCode, body: String) -> Response {
     (status, headers, body).into_response()
 }
 
-/// Lets page requests through unless the server requires a token for reading.
+/// Lets page requests through unless the server requires a token for reading; then only
+/// signed-in viewers read, and others are sent to sign in first (and then back here).
 async fn open_reading(
     State(dashboard): State<Dashboard>,
     request: Request,
@@ -149,25 +222,24 @@ async fn open_reading(
     if !dashboard.state.read_needs_token {
         return next.run(request).await;
     }
-    let mut response = dashboard.message(
-        StatusCode::UNAUTHORIZED,
-        "This server requires a token for reading, and the dashboard cannot sign in yet. \
-         Read the same data through the API under /api/v1 with Authorization: Bearer <token> \
-         (tidemark token create).",
-    );
-    response.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        HeaderValue::from_static("Bearer realm=\"tidemark\""),
-    );
-    response
+    let (mut parts, body) = request.into_parts();
+    match session::viewer_of(&mut parts, &dashboard).await {
+        Ok(viewer) if viewer.signed_in => next.run(Request::from_parts(parts, body)).await,
+        Ok(_) => {
+            let here = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+            session::sign_in_first(here)
+        }
+        Err(response) => response,
+    }
 }
 
 /// `GET /?owner=&tag=&warehouse=&health=&q=`
 async fn overview(
     State(dashboard): State<Dashboard>,
+    viewer: Viewer,
     filters: Result<Query<Filters>, QueryRejection>,
 ) -> Response {
-    dashboard.respond(overview_page(&dashboard.state, filters).await)
+    dashboard.respond(&viewer, overview_page(&dashboard.state, filters).await)
 }
 
 async fn overview_page(
@@ -188,9 +260,19 @@ async fn overview_page(
 /// `GET /datasets/{name}`
 async fn dataset(
     State(dashboard): State<Dashboard>,
+    viewer: Viewer,
     name: Result<Path<String>, PathRejection>,
 ) -> Response {
-    dashboard.respond(dataset_page(&dashboard.state, name).await)
+    dashboard.respond(&viewer, dataset_page(&dashboard.state, name).await)
+}
+
+/// The project's dataset `name`, or the 404 page saying there is none.
+fn find_dataset<'p>(project: &'p Project, name: &str) -> Result<&'p Dataset, PageError> {
+    project
+        .datasets
+        .iter()
+        .find(|d| d.name == name)
+        .ok_or_else(|| PageError::NotFound(format!("There is no dataset named {name:?}.")))
 }
 
 async fn dataset_page(
@@ -199,11 +281,7 @@ async fn dataset_page(
 ) -> Result<(&'static str, DatasetPage), PageError> {
     let Path(name) = name.map_err(|_| PageError::NotFound("No such page.".into()))?;
     let project = state.project();
-    let dataset = project
-        .datasets
-        .iter()
-        .find(|d| d.name == name)
-        .ok_or_else(|| PageError::NotFound(format!("There is no dataset named {name:?}.")))?;
+    let dataset = find_dataset(&project, &name)?;
     let latest = Latest::current(state).await?;
     let since = Utc::now() - TimeDelta::days(CHART_DAYS);
     let mut series = Vec::with_capacity(dataset.checks.len());
@@ -226,6 +304,8 @@ async fn dataset_page(
     let history = History {
         series,
         runs: state.store.runs(&filter, page).await?.items,
+        schema: state.store.schema_history(&name).await?,
+        lineage: state.lineage_graph().await?.0,
         incidents: state.store.latest_incidents(&[name]).await?,
     };
     Ok((
@@ -240,7 +320,11 @@ async fn asset(
     file: Result<Path<String>, PathRejection>,
 ) -> Response {
     let Some((body, kind)) = file.ok().and_then(|Path(name)| render::asset(&name)) else {
-        return not_found(State(dashboard)).await;
+        // Static files are open even when reading is not: no session lookup for them.
+        return dashboard.fail(
+            &Viewer::default(),
+            PageError::NotFound("There is no such file.".into()),
+        );
     };
     let headers = [
         (header::CONTENT_TYPE, kind),
@@ -250,8 +334,9 @@ async fn asset(
     (headers, body).into_response()
 }
 
-async fn not_found(State(dashboard): State<Dashboard>) -> Response {
-    dashboard.message(StatusCode::NOT_FOUND, "There is no page at this address.")
+async fn not_found(State(dashboard): State<Dashboard>, viewer: Viewer) -> Response {
+    let error = PageError::NotFound("There is no page at this address.".into());
+    dashboard.fail(&viewer, error)
 }
 
 #[cfg(test)]
@@ -303,21 +388,31 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn closed_reading_answers_401_pages_but_serves_the_stylesheet() {
+    async fn closed_reading_sends_to_sign_in_but_serves_the_stylesheet() {
         let dir = tempfile::tempdir().expect("a temporary folder");
         let app = app(dir.path(), true).await;
-        for uri in ["/", "/datasets/orders"] {
+        for (uri, next) in [
+            ("/", "/"),
+            ("/datasets/orders?x=1", "/datasets/orders%3Fx%3D1"),
+        ] {
             let (status, response) = get(&app, uri).await;
-            assert_eq!(status, StatusCode::UNAUTHORIZED, "{uri}");
-            assert!(response.headers().contains_key(header::WWW_AUTHENTICATE));
-            assert!(
-                text(response)
-                    .await
-                    .contains("requires a token for reading")
+            assert_eq!(status, StatusCode::SEE_OTHER, "{uri}");
+            let location = response.headers().get(header::LOCATION);
+            let expected = format!("/signin?next={next}");
+            assert_eq!(
+                location.and_then(|v| v.to_str().ok()),
+                Some(expected.as_str())
             );
         }
         let (status, _) = get(&app, "/static/style.css").await;
         assert_eq!(status, StatusCode::OK);
+        let (status, response) = get(&app, "/signin?next=/datasets/orders").await;
+        assert_eq!(status, StatusCode::OK);
+        let page = text(response).await;
+        assert!(
+            page.contains(r#"name="next" value="/datasets/orders""#),
+            "{page}"
+        );
     }
 
     #[tokio::test]

@@ -8,14 +8,16 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::chart::{Threshold, line_chart};
-use crate::alerts::{dataset_link, expectation};
+use super::context::Context;
+use crate::alerts::{check_link, dataset_link, expectation};
 use crate::engine::format_number;
+use crate::lineage::Graph;
 use crate::spec::{Check, Dataset, Project};
-use crate::store::{Incident, MetricPoint, Run, StoredResult};
+use crate::store::{Incident, MetricPoint, Run, SchemaSnapshot, StoredResult};
 use crate::web::{Declared, Health, Latest, Redactor};
 
 /// A time as the pages show it.
-fn moment(at: DateTime<Utc>) -> String {
+pub(super) fn moment(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
@@ -209,9 +211,12 @@ impl Overview {
     }
 }
 
+/// A check with its latest result and its chart: on the dataset page and its own page.
 #[derive(Debug, Serialize)]
-struct CheckRow {
+pub(super) struct CheckRow {
     name: String,
+    /// Its own page.
+    link: String,
     kind: &'static str,
     column: Option<String>,
     description: Option<String>,
@@ -226,7 +231,8 @@ struct CheckRow {
 }
 
 impl CheckRow {
-    fn new(
+    pub(super) fn new(
+        dataset: &str,
         check: &Check,
         latest: Option<&StoredResult>,
         series: &[MetricPoint],
@@ -235,6 +241,7 @@ impl CheckRow {
         let result = latest.map(|r| &r.result);
         CheckRow {
             name: check.name.clone(),
+            link: check_link("", dataset, &check.name),
             kind: check.kind.keyword(),
             column: check.kind.column().map(str::to_owned),
             description: check.description.clone(),
@@ -284,7 +291,7 @@ impl RunRow {
 }
 
 #[derive(Debug, Serialize)]
-struct IncidentRow {
+pub(super) struct IncidentRow {
     id: i64,
     check: String,
     kind: &'static str,
@@ -296,7 +303,7 @@ struct IncidentRow {
 }
 
 impl IncidentRow {
-    fn new(incident: &Incident, redactor: &Redactor) -> IncidentRow {
+    pub(super) fn new(incident: &Incident, redactor: &Redactor) -> IncidentRow {
         IncidentRow {
             id: incident.id,
             check: incident.check.clone(),
@@ -318,6 +325,10 @@ pub struct History {
     pub runs: Vec<Run>,
     /// The latest incident of each of its checks that has one.
     pub incidents: Vec<Incident>,
+    /// Snapshots of its table that changed shape, newest first.
+    pub schema: Vec<SchemaSnapshot>,
+    /// The lineage graph in force.
+    pub lineage: Graph,
 }
 
 /// `GET /datasets/{name}`.
@@ -331,6 +342,8 @@ pub struct DatasetPage {
     checks: Vec<CheckRow>,
     runs: Vec<RunRow>,
     incidents: Vec<IncidentRow>,
+    #[serde(flatten)]
+    context: Context,
 }
 
 impl DatasetPage {
@@ -342,7 +355,7 @@ impl DatasetPage {
             .zip(&history.series)
             .map(|(check, series)| {
                 let result = latest.of(dataset).find(|r| r.result.check == check.name);
-                CheckRow::new(check, result, series, &redactor)
+                CheckRow::new(&dataset.name, check, result, series, &redactor)
             })
             .collect();
         DatasetPage {
@@ -361,6 +374,14 @@ impl DatasetPage {
                 .filter(|i| i.status.is_active())
                 .map(|i| IncidentRow::new(i, &redactor))
                 .collect(),
+            context: Context::new(
+                project,
+                dataset,
+                latest,
+                &history.series,
+                &history.schema,
+                &history.lineage,
+            ),
         }
     }
 }

@@ -221,6 +221,12 @@ pub fn all_errors(dataset: &Dataset, reason: &str) -> Vec<CheckResult> {
         .collect()
 }
 
+/// A check's result for a value measured elsewhere, judged against its fixed thresholds as
+/// a run would: the demo back-fills its history with it.
+pub fn judged(dataset: &Dataset, check: &Check, value: Option<f64>) -> CheckResult {
+    result(dataset, check, judge_metric(check, value))
+}
+
 fn result(dataset: &Dataset, check: &Check, verdict: Verdict) -> CheckResult {
     let columns = match &check.kind {
         CheckKind::DuplicateCount { columns } if columns.len() > 1 => Some(columns.clone()),

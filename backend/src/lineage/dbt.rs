@@ -4,7 +4,9 @@
 //! have in the warehouse; tests and other nodes that build no relation are left out.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::SystemTime;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -36,6 +38,46 @@ pub fn read_manifest(path: &Path, fallback: DateTime<Utc>) -> Result<Vec<Edge>, 
         path: shown(),
         reason,
     })
+}
+
+/// A manifest read, and the file's identity when it was: its length and modification time.
+struct Cached {
+    path: PathBuf,
+    stamp: (u64, SystemTime),
+    edges: Vec<Edge>,
+}
+
+/// [`read_manifest`], parsed again only when the file changed (its length or modification
+/// time): the graph is built at every run's alerts, and a manifest of a large dbt project
+/// takes long to parse. One file is remembered (a project names one). Edges of a manifest
+/// without `generated_at` keep the `fallback` of the read that parsed it.
+pub fn read_manifest_cached(
+    path: &Path,
+    fallback: DateTime<Utc>,
+) -> Result<Vec<Edge>, ManifestError> {
+    static CACHE: Mutex<Option<Cached>> = Mutex::new(None);
+    let stamp = std::fs::metadata(path)
+        .and_then(|m| Ok((m.len(), m.modified()?)))
+        .ok();
+    let Some(stamp) = stamp else {
+        return read_manifest(path, fallback);
+    };
+    if let Ok(cache) = CACHE.lock()
+        && let Some(cached) = cache
+            .as_ref()
+            .filter(|c| c.path == path && c.stamp == stamp)
+    {
+        return Ok(cached.edges.clone());
+    }
+    let edges = read_manifest(path, fallback)?;
+    if let Ok(mut cache) = CACHE.lock() {
+        *cache = Some(Cached {
+            path: path.to_owned(),
+            stamp,
+            edges: edges.clone(),
+        });
+    }
+    Ok(edges)
 }
 
 fn edges(text: &[u8], fallback: DateTime<Utc>) -> Result<Vec<Edge>, String> {

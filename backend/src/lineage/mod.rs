@@ -20,9 +20,11 @@
 //! | `views`       | tables a view definition reads (sqlparser)             |
 //! | `openlineage` | run events and the job edges they leave                |
 //! | `dbt`         | manifest models, seeds, snapshots and sources          |
+//! | `emit`        | OpenLineage events of Tidemark's own runs, posted out  |
 //! | `json`        | reading other tools' JSON with paths in every message  |
 
 mod dbt;
+pub mod emit;
 mod graph;
 mod json;
 mod openlineage;
@@ -79,7 +81,7 @@ impl Builder {
             }
         }
         if let Some(path) = &project.lineage.dbt_manifest {
-            match dbt::read_manifest(path, now) {
+            match dbt::read_manifest_cached(path, now) {
                 Ok(edges) => builder.edges(edges),
                 Err(problem) => builder.problems.push(problem.to_string()),
             }

@@ -76,6 +76,24 @@ pub struct LineageConfig {
     /// A dbt `manifest.json`, read each time the graph is built (so a new `dbt compile` is
     /// seen without a reload).
     pub dbt_manifest: Option<PathBuf>,
+    /// Where Tidemark posts OpenLineage events of its own runs (`emit:`).
+    pub emit: Option<EmitConfig>,
+}
+
+/// `lineage: {emit: {url, namespace, api_key}}`: an OpenLineage endpoint (Marquez's
+/// `/api/v1/lineage`, another Tidemark's) that hears of every run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EmitConfig {
+    /// The endpoint events are POSTed to; a secret, as it may carry credentials.
+    pub url: Secret,
+    /// The namespace of the jobs (`tidemark` unless given).
+    pub namespace: String,
+    /// Sent as `Authorization: Bearer <api_key>` when given.
+    pub api_key: Option<Secret>,
+}
+
+impl EmitConfig {
+    pub const DEFAULT_NAMESPACE: &str = "tidemark";
 }
 
 impl Project {
@@ -178,6 +196,9 @@ pub struct Owner {
 pub enum Channel {
     Slack { webhook_url: Secret },
     Email { to: Vec<String> },
+    /// `inbox: {}`: nothing is sent; the rendered Slack and email messages are kept for the
+    /// dashboard's inbox page (`/inbox`), so the demo shows its alerts without any setup.
+    Inbox,
 }
 
 #[derive(Clone, Debug)]

@@ -9,8 +9,8 @@ use super::check::SEVERITIES;
 use super::reader::{Cx, Fields};
 use super::yaml::{Node, Pos, Value};
 use super::{
-    AlertPolicy, AlertRoute, Channel, Defaults, LineageConfig, Owner, Project, Retention, Secret,
-    Severity, Smtp, WarehouseConfig, suggest,
+    AlertPolicy, AlertRoute, Channel, Defaults, EmitConfig, LineageConfig, Owner, Project,
+    Retention, Secret, Severity, Smtp, WarehouseConfig, suggest,
 };
 use crate::anomaly::HolidayCalendar;
 
@@ -29,12 +29,13 @@ pub(crate) const PROJECT_KEYS: [&str; 13] = [
     "lineage",
     "checks",
 ];
-pub(crate) const LINEAGE_KEYS: [&str; 1] = ["dbt_manifest"];
+pub(crate) const LINEAGE_KEYS: [&str; 2] = ["dbt_manifest", "emit"];
+pub(crate) const EMIT_KEYS: [&str; 3] = ["url", "namespace", "api_key"];
 pub(crate) const WAREHOUSE_KEYS: [&str; 3] = ["url", "max_connections", "query_timeout"];
 pub(crate) const DEFAULTS_KEYS: [&str; 2] = ["schedule", "timezone"];
 pub(crate) const RETENTION_KEYS: [&str; 2] = ["results", "metrics"];
 pub(crate) const HOLIDAYS_KEYS: [&str; 2] = ["country", "dates"];
-pub(crate) const CHANNEL_KEYS: [&str; 2] = ["slack", "email"];
+pub(crate) const CHANNEL_KEYS: [&str; 3] = ["slack", "email", "inbox"];
 pub(crate) const SMTP_KEYS: [&str; 2] = ["url", "from"];
 pub(crate) const OWNER_KEYS: [&str; 1] = ["channels"];
 pub(crate) const ALERTS_KEYS: [&str; 5] = [
@@ -295,11 +296,12 @@ fn channels(cx: &mut Cx<'_>, node: &Node, has_smtp: bool) -> Option<BTreeMap<Str
     channels.into_iter().collect()
 }
 
-/// Exactly one of `slack: {webhook_url}` or `email: {to: [...]}`.
+/// Exactly one of `slack: {webhook_url}`, `email: {to: [...]}` or `inbox: {}`.
 fn channel(cx: &mut Cx<'_>, node: &Node, name: &str, has_smtp: bool) -> Option<Channel> {
     let fields = cx.fields(node, name, &CHANNEL_KEYS)?;
-    match (fields.get("slack"), fields.get("email")) {
-        (Some(slack), None) => {
+    match (fields.get("slack"), fields.get("email"), fields.get("inbox")) {
+        (None, None, Some(inbox)) => cx.fields(inbox, "inbox", &[]).map(|_| Channel::Inbox),
+        (Some(slack), None, None) => {
             let fields = cx.fields(slack, "slack", &["webhook_url"])?;
             let node = fields.require(cx, "webhook_url")?;
             let url = http_url(cx, node, "webhook_url")?;
@@ -307,7 +309,7 @@ fn channel(cx: &mut Cx<'_>, node: &Node, name: &str, has_smtp: bool) -> Option<C
                 webhook_url: Secret::new(url),
             })
         }
-        (None, Some(node)) => {
+        (None, Some(node), None) => {
             if !has_smtp {
                 cx.error(
                     node.pos,
@@ -332,7 +334,7 @@ fn channel(cx: &mut Cx<'_>, node: &Node, name: &str, has_smtp: bool) -> Option<C
         _ => {
             cx.error(
                 fields.pos,
-                "a channel needs exactly one of 'slack' or 'email'",
+                "a channel needs exactly one of 'slack', 'email' or 'inbox'",
             );
             None
         }
@@ -449,8 +451,8 @@ fn alerts(cx: &mut Cx<'_>, node: &Node, channels: &[String], root: &Path) -> Opt
     })
 }
 
-/// `lineage: {dbt_manifest: target/manifest.json}`: the manifest must exist and read as one
-/// now, so that a wrong path is reported where it is written.
+/// `lineage: {dbt_manifest: target/manifest.json, emit: {…}}`: the manifest must exist and
+/// read as one now, so that a wrong path is reported where it is written.
 fn lineage(cx: &mut Cx<'_>, node: &Node, root: &Path) -> Option<LineageConfig> {
     let fields = cx.fields(node, "lineage", &LINEAGE_KEYS)?;
     let dbt_manifest = fields.read(cx, "dbt_manifest", |cx, node, key| {
@@ -463,8 +465,41 @@ fn lineage(cx: &mut Cx<'_>, node: &Node, root: &Path) -> Option<LineageConfig> {
             }
         }
     });
+    let emit = fields.read(cx, "emit", |cx, node, _| emit(cx, node));
     Some(LineageConfig {
         dbt_manifest: dbt_manifest?,
+        emit: emit?,
+    })
+}
+
+/// `emit: {url, namespace, api_key}`: `url` is required and must be an absolute http(s)
+/// URL; neither it nor the key is ever shown in a message.
+fn emit(cx: &mut Cx<'_>, node: &Node) -> Option<EmitConfig> {
+    let fields = cx.fields(node, "emit", &EMIT_KEYS)?;
+    let url = fields.require(cx, "url").and_then(|node| {
+        let url = http_url(cx, node, "url")?;
+        if reqwest::Url::parse(&url).is_ok_and(|u| u.host_str().is_some_and(|h| !h.is_empty())) {
+            return Some(Secret::new(url));
+        }
+        cx.error(
+            node.pos,
+            "'url' is not a valid URL (expected e.g. http://marquez:5000/api/v1/lineage)",
+        );
+        None
+    });
+    let namespace = fields.read(cx, "namespace", |cx, node, key| {
+        let namespace = cx.string(node, key)?;
+        if namespace.trim().is_empty() {
+            cx.error(node.pos, "'namespace' must not be empty");
+            return None;
+        }
+        Some(namespace)
+    });
+    let api_key = fields.read(cx, "api_key", |cx, node, key| cx.string(node, key));
+    Some(EmitConfig {
+        url: url?,
+        namespace: namespace?.unwrap_or_else(|| EmitConfig::DEFAULT_NAMESPACE.to_owned()),
+        api_key: api_key?.map(Secret::new),
     })
 }
 

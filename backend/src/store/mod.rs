@@ -536,6 +536,26 @@ pub trait StoreApi: Send + Sync {
 
     fn token_valid(&self, hash: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
+    /// Opens a dashboard session: `id_hash` is the SHA-256 of the session id (the id itself
+    /// lives only in the browser's cookie), `token_hash` the API token it was opened with.
+    /// Clears out expired sessions on the way, so the table holds only live ones.
+    fn create_session(
+        &self,
+        id_hash: &str,
+        token_hash: &str,
+        expires_at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Whether the session exists, has not expired at `now`, and its token still does.
+    fn session_valid(
+        &self,
+        id_hash: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Ends a session (signing out); ending one that does not exist is not an error.
+    fn delete_session(&self, id_hash: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+
     /// Deletes what retention no longer keeps: runs started before `now - results` (with
     /// their results and snapshots) unless still running, and metric points from before
     /// `now - metrics`.
@@ -767,6 +787,20 @@ impl StoreApi for Store {
     }
     async fn token_valid(&self, hash: &str) -> Result<bool, StoreError> {
         delegate!(self, s => s.token_valid(hash))
+    }
+    async fn create_session(
+        &self,
+        id_hash: &str,
+        token_hash: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        delegate!(self, s => s.create_session(id_hash, token_hash, expires_at))
+    }
+    async fn session_valid(&self, id_hash: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        delegate!(self, s => s.session_valid(id_hash, now))
+    }
+    async fn delete_session(&self, id_hash: &str) -> Result<(), StoreError> {
+        delegate!(self, s => s.delete_session(id_hash))
     }
     async fn prune(&self, now: DateTime<Utc>, retention: Retention) -> Result<Pruned, StoreError> {
         delegate!(self, s => s.prune(now, retention))

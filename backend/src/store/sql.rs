@@ -885,6 +885,53 @@ where
             .flag("valid")
     }
 
+    async fn create_session(
+        &self,
+        id_hash: &str,
+        token_hash: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let now = Utc::now();
+        let mut tx = DB::begin_write(self.writer()).await?;
+        sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+            .bind(DB::time(now))
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO sessions (id_hash, token_hash, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(id_hash)
+        .bind(token_hash)
+        .bind(DB::time(now))
+        .bind(DB::time(expires_at))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn session_valid(&self, id_hash: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        // The join: a session whose token is gone is no session.
+        sqlx::query(
+            "SELECT EXISTS (SELECT 1 FROM sessions s JOIN api_tokens t ON t.hash = s.token_hash \
+             WHERE s.id_hash = $1 AND s.expires_at > $2) AS valid",
+        )
+        .bind(id_hash)
+        .bind(DB::time(now))
+        .fetch_one(self.reader())
+        .await?
+        .flag("valid")
+    }
+
+    async fn delete_session(&self, id_hash: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+            .bind(id_hash)
+            .execute(self.writer())
+            .await?;
+        Ok(())
+    }
+
     async fn prune(&self, now: DateTime<Utc>, retention: Retention) -> Result<Pruned, StoreError> {
         let mut pruned = Pruned::default();
         if let Some(cutoff) = cutoff(now, retention.results) {

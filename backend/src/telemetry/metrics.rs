@@ -10,6 +10,7 @@
 //! | `tidemark.run.duration`  | `tidemark_run_duration_seconds`  | `trigger`             |
 //! | `tidemark.scheduler.lag` | `tidemark_scheduler_lag_seconds` | —                     |
 //! | `tidemark.queue.depth`   | `tidemark_queue_depth`           | `waiting_for`         |
+//! | `tidemark.lineage.events`| `tidemark_lineage_events_total`  | `status`              |
 
 use std::sync::{LazyLock, RwLock};
 
@@ -41,6 +42,9 @@ pub struct Metrics {
     /// Runs waiting, by `waiting_for`: `warehouse` (a connection slot of their warehouse)
     /// or `start` (scheduled, not started yet). Use [`Metrics::queued`].
     pub queue_depth: UpDownCounter<i64>,
+    /// OpenLineage events of runs posted to `lineage.emit`, by `status`: `sent` or
+    /// `failed` (refused, unreachable, timed out).
+    pub lineage_events: Counter<u64>,
 }
 
 /// Histogram bounds in seconds: from a fast SQLite check to a long warehouse scan.
@@ -78,6 +82,10 @@ impl Metrics {
             queue_depth: meter
                 .i64_up_down_counter("tidemark.queue.depth")
                 .with_description("Runs waiting for a warehouse connection or to start")
+                .build(),
+            lineage_events: meter
+                .u64_counter("tidemark.lineage.events")
+                .with_description("OpenLineage events of runs posted, by status")
                 .build(),
         }
     }

@@ -15,7 +15,7 @@ use serde::Serialize;
 use super::AppState;
 use super::error::ApiError;
 use super::params::Params;
-use crate::lineage::{Builder, Direction, Report, RunEvent};
+use crate::lineage::{Builder, Direction, Graph, Report, RunEvent};
 use crate::store::StoreApi;
 
 /// What `POST /lineage` recorded.
@@ -44,6 +44,17 @@ pub async fn record(
     ))
 }
 
+impl AppState {
+    /// The graph of the project in force and the stored edges, and the problems met
+    /// building it (the API and the dashboard's lineage page draw the same graph).
+    pub(crate) async fn lineage_graph(&self) -> Result<(Graph, Vec<String>), ApiError> {
+        let stored = self.store.edges().await?;
+        let mut builder = Builder::new(&self.project(), Utc::now());
+        builder.edges(stored);
+        Ok(builder.finish())
+    }
+}
+
 /// `GET /lineage?dataset=&direction=upstream|downstream|both&depth=`: the whole graph, or
 /// what is upstream and/or downstream of one dataset (to any depth, or `depth` edges).
 pub async fn graph(
@@ -62,10 +73,7 @@ pub async fn graph(
         s.parse::<usize>().ok().filter(|n| *n >= 1)
     })?;
     params.finish()?;
-    let stored = state.store.edges().await?;
-    let mut builder = Builder::new(&state.project(), Utc::now());
-    builder.edges(stored);
-    let (graph, problems) = builder.finish();
+    let (graph, problems) = state.lineage_graph().await?;
     let Some(dataset) = dataset else {
         return Ok(Json(Report::new(&graph, &BTreeMap::new(), problems)));
     };

@@ -39,6 +39,7 @@ pub use datasets::{Declared, Health, LatestCache};
 pub use error::ApiError;
 pub use openapi::document as openapi_document;
 pub(crate) use redact::Redactor;
+pub(crate) use results::{mark_result, parse_mark};
 pub use router::{API_PREFIX, Access, Operation, ROUTES, Route, Verb, router};
 
 use std::sync::Arc;

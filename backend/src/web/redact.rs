@@ -26,7 +26,7 @@ impl Redactor {
             .chain(project.smtp.iter().map(|s| &s.url))
             .chain(project.channels.values().filter_map(|c| match c {
                 Channel::Slack { webhook_url } => Some(webhook_url),
-                Channel::Email { .. } => None,
+                Channel::Email { .. } | Channel::Inbox => None,
             }))
             .map(|secret| secret.expose());
         let mut secrets = Vec::new();

@@ -52,17 +52,33 @@ pub async fn mark(
         return Err(ApiError::NotFound(format!("no result with id {id:?}")));
     };
     let mark = params
-        .parsed("mark", "one of expected, incident, none", |s| match s {
-            "none" => Some(None),
-            other => Feedback::parse(other).map(Some),
-        })?
+        .parsed("mark", "one of expected, incident, none", parse_mark)?
         .ok_or_else(|| ApiError::bad_parameter("mark", "required: expected, incident or none"))?;
     params.finish()?;
-    state.store.mark_result(result_id, mark).await?;
+    mark_result(&state, result_id, mark).await?;
     Ok(Json(ResultMark {
         result_id,
         feedback: mark,
     }))
+}
+
+/// A mark as the API and the dashboard's forms spell it: `expected`, `incident`, or `none`
+/// (which clears the mark).
+pub(crate) fn parse_mark(text: &str) -> Option<Option<Feedback>> {
+    match text {
+        "none" => Some(None),
+        other => Feedback::parse(other).map(Some),
+    }
+}
+
+/// Marks a result's metric point, or clears its mark: what the API endpoint and the
+/// dashboard's feedback forms both do.
+pub(crate) async fn mark_result(
+    state: &AppState,
+    result_id: i64,
+    mark: Option<Feedback>,
+) -> Result<(), ApiError> {
+    Ok(state.store.mark_result(result_id, mark).await?)
 }
 
 /// The result with the project's secrets masked in its message.

@@ -1,0 +1,154 @@
+//! What the lineage graph tells alerts: which datasets upstream of a failing one may have
+//! caused it (its incident is then folded under theirs), and which downstream ones it puts
+//! at risk (its notification names them and their owners).
+//!
+//! The graph is the whole one ([`crate::lineage::Builder`]: declared `upstream:`, the dbt
+//! manifest, stored OpenLineage edges), walked to any depth. It is built once per use (a
+//! run's results, a reminder sweep), not per incident.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+
+use super::templates::AtRisk;
+use crate::lineage::{Builder, Direction, Graph, normalize};
+use crate::spec::{Dataset, Project};
+use crate::store::{Incident, Store, StoreApi};
+
+/// The project's lineage graph, as alerts read it.
+pub struct Impact {
+    graph: Graph,
+}
+
+impl Impact {
+    /// The graph of every source. Stored edges the store cannot give, or a manifest that
+    /// cannot be read now, are logged and left out: the declared lineage still folds.
+    pub async fn load(store: &Store, project: &Project, now: DateTime<Utc>) -> Impact {
+        let mut builder = Builder::new(project, now);
+        match store.edges().await {
+            Ok(edges) => builder.edges(edges),
+            Err(e) => tracing::warn!("lineage edges not read; alerts use the others: {e}"),
+        }
+        let (graph, problems) = builder.finish();
+        for problem in problems {
+            tracing::warn!("lineage source left out of alerts: {problem}");
+        }
+        Impact { graph }
+    }
+
+    /// The names of the project's datasets upstream of `dataset` (to any depth), each with
+    /// its distance; its declared `upstream:` names always among them (at distance 1).
+    pub fn upstream(&self, dataset: &Dataset) -> BTreeMap<String, usize> {
+        let mut upstream: BTreeMap<String, usize> = self
+            .reached(&dataset.name, Direction::Upstream)
+            .into_iter()
+            .filter_map(|(node, distance)| Some((self.declared(&node)?.to_owned(), distance)))
+            .collect();
+        for name in &dataset.upstream {
+            upstream.entry(name.clone()).or_insert(1);
+        }
+        upstream.remove(&dataset.name);
+        upstream
+    }
+
+    /// Every dataset downstream of `dataset` (to any depth), nearest first, with its owner
+    /// when the project declares it.
+    pub fn downstream(&self, dataset: &str, project: &Project) -> Vec<AtRisk> {
+        let mut reached: Vec<(usize, String)> = self
+            .reached(dataset, Direction::Downstream)
+            .into_iter()
+            .map(|(node, distance)| {
+                let shown = self.declared(&node).map(str::to_owned);
+                (distance, shown.unwrap_or(node))
+            })
+            .collect();
+        reached.sort();
+        reached
+            .into_iter()
+            .map(|(_, name)| AtRisk {
+                owner: owner_of(project, &name).unwrap_or_default().to_owned(),
+                dataset: name,
+            })
+            .collect()
+    }
+
+    /// The nodes `direction` of the dataset (to any depth, itself left out), by name.
+    fn reached(&self, dataset: &str, direction: Direction) -> BTreeMap<String, usize> {
+        let mut reached = self.graph.impact(&normalize(dataset), direction, None);
+        reached.retain(|_, distance| *distance > 0);
+        reached
+    }
+
+    /// The project's dataset a node stands for.
+    fn declared(&self, node: &str) -> Option<&str> {
+        self.graph.node(node)?.dataset.as_deref()
+    }
+}
+
+fn owner_of<'p>(project: &'p Project, dataset: &str) -> Option<&'p str> {
+    let declared = project.datasets.iter().find(|d| d.name == dataset)?;
+    declared.owner.as_deref()
+}
+
+/// The incident a new incident of a dataset is folded under: among the active incidents
+/// of datasets upstream of it, the root causes (not themselves folded) before the folded,
+/// the nearest first, then the oldest. A folded one stands for its own cause, so a chain
+/// of failures folds under the incident at its root.
+pub fn likely_cause(latest: &[Incident], upstream: &BTreeMap<String, usize>) -> Option<i64> {
+    latest
+        .iter()
+        .filter(|i| i.status.is_active())
+        .filter_map(|i| Some((i.cause.is_some(), *upstream.get(&i.dataset)?, i.id, i)))
+        .min_by_key(|(folded, distance, id, _)| (*folded, *distance, *id))
+        .map(|(_, _, _, i)| i.cause.unwrap_or(i.id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::IncidentStatus;
+
+    fn incident(id: i64, dataset: &str, status: IncidentStatus, cause: Option<i64>) -> Incident {
+        let at = Utc::now();
+        Incident {
+            id,
+            dataset: dataset.into(),
+            check: "row_count".into(),
+            kind: crate::store::IncidentKind::Failure,
+            sla: false,
+            severity: crate::spec::Severity::Medium,
+            status,
+            opened_at: at,
+            last_seen_at: at,
+            resolved_at: None,
+            resolved_by: None,
+            acknowledged_at: None,
+            muted_until: None,
+            count: 1,
+            flaps: 0,
+            value: None,
+            expected: None,
+            message: String::new(),
+            cause,
+            version: 1,
+            announced: None,
+            last_notified_at: None,
+        }
+    }
+
+    #[test]
+    fn the_cause_is_the_nearest_active_root_upstream() {
+        let upstream = BTreeMap::from([("raw".to_owned(), 2), ("stg".to_owned(), 1)]);
+        let raw = incident(1, "raw", IncidentStatus::Open, None);
+        let stg_folded = incident(2, "stg", IncidentStatus::Open, Some(1));
+        let stg_root = incident(3, "stg", IncidentStatus::Acknowledged, None);
+        let elsewhere = incident(4, "other", IncidentStatus::Open, None);
+        let closed = incident(5, "stg", IncidentStatus::Resolved, None);
+        let cause = |latest: &[Incident]| likely_cause(latest, &upstream);
+        assert_eq!(cause(&[raw.clone(), stg_root.clone()]), Some(3));
+        // A folded incident stands for its own cause.
+        assert_eq!(cause(std::slice::from_ref(&stg_folded)), Some(1));
+        assert_eq!(cause(&[stg_folded, raw.clone()]), Some(1));
+        assert_eq!(cause(&[elsewhere, closed]), None);
+    }
+}

@@ -1,0 +1,83 @@
+//! `tidemark demo`: the whole product from one command, with no setup, checked through HTTP
+//! as someone opening the dashboard for the first time would see it.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use crate::support::{ServeProcess, eventually, http};
+
+/// Waits long enough for the outbox to deliver the back-filled alerts on a busy machine.
+const DELIVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+#[tokio::test]
+async fn the_demo_serves_history_incidents_and_an_inbox_then_stops_on_sigterm() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let project = dir.path().join("demo");
+    let project = project.to_str().expect("a UTF-8 path");
+    let args = ["demo", "--dir", project, "--listen", "127.0.0.1:0"];
+    let mut demo = ServeProcess::start_with(dir.path(), &args, "dashboard: ", &[]);
+    assert!(demo.base.ends_with('/'), "{}", demo.base);
+    demo.base = demo.base.trim_end_matches('/').to_owned();
+    let client = http();
+    let get = |path: &str| {
+        let request = client.get(demo.url(path));
+        async move {
+            let response = request.send().await.expect("the demo answers");
+            assert!(response.status().is_success(), "{}", response.status());
+            response.text().await.expect("a body")
+        }
+    };
+
+    let overview = get("/").await;
+    assert!(overview.contains("health-pass"), "{overview}");
+    assert!(overview.contains("health-fail"), "{overview}");
+
+    let orders = get("/datasets/orders").await;
+    assert!(orders.contains(r#"<polygon class="band""#), "{orders}");
+
+    let series: Value =
+        serde_json::from_str(&get("/api/v1/datasets/orders/metrics/volume").await).expect("JSON");
+    let times: Vec<DateTime<Utc>> = series["points"]
+        .as_array()
+        .expect("points")
+        .iter()
+        .filter_map(|p| p["at"].as_str()?.parse().ok())
+        .collect();
+    let span = times
+        .last()
+        .zip(times.first())
+        .map(|(last, first)| *last - *first);
+    assert!(
+        span.is_some_and(|span| span.num_days() >= 59),
+        "{span:?} of history"
+    );
+
+    let open: Value =
+        serde_json::from_str(&get("/api/v1/incidents?status=open").await).expect("JSON");
+    let open = open["items"].as_array().expect("items");
+    let stalled = open
+        .iter()
+        .find(|i| i["dataset"] == "events" && i["check"] == "freshness(occurred_at)")
+        .expect("the stalled events loader has an open incident");
+    let downstream = open
+        .iter()
+        .find(|i| i["dataset"] == "sessions")
+        .expect("sessions, built from events, have an open incident");
+    assert_eq!(downstream["cause"], stalled["id"], "{downstream}");
+
+    let inbox = eventually("a delivered alert in the inbox", DELIVERY, || async {
+        let page = get("/inbox").await;
+        page.contains("inbox-message").then_some(page)
+    })
+    .await;
+    assert!(inbox.contains("events"), "{inbox}");
+    assert!(!inbox.contains("<script"), "{inbox}");
+
+    demo.signal("TERM");
+    let status = demo.wait_exit(std::time::Duration::from_secs(60));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "{status:?}; stderr:\n{}",
+        demo.stderr()
+    );
+}
