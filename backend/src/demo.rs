@@ -166,7 +166,7 @@ CREATE TABLE sessions (session_id INTEGER PRIMARY KEY, user_id INTEGER, event_co
                        started_at TIMESTAMP, ended_at TIMESTAMP);
 INSERT INTO sessions (user_id, event_count, started_at, ended_at)
 SELECT user_id, count(*), min(occurred_at), max(occurred_at)
-FROM events WHERE user_id IS NOT NULL GROUP BY user_id, event_id / 500;
+FROM events WHERE user_id IS NOT NULL GROUP BY user_id, event_id / 2500;
 
 CREATE TABLE revenue (day TEXT PRIMARY KEY, orders INTEGER, amount DECIMAL(12,2), updated_at DATETIME);
 INSERT INTO revenue

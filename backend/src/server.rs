@@ -157,7 +157,7 @@ pub async fn serve_on(
         tracing::error!("alerting failed: {e}");
         code = 1;
     }
-    crate::lineage::emit::flush(crate::lineage::emit::TIMEOUT * 2).await;
+    crate::lineage::emit::flush(crate::lineage::emit::TIMEOUT).await;
     tracing::info!("stopped");
     code
 }

@@ -9,7 +9,8 @@
 # transaction per store, as tests/bench/server.sh does), timed over HTTP by wrk with ONE
 # connection (-c1 -t1): requests follow each other, so each latency is one request's
 # render time on an otherwise idle server (parse, store reads, templates, network on
-# loopback), not queueing behind other requests. Prints a markdown table on stdout.
+# loopback), not queueing behind other requests; and the server's CPU time per request
+# (/proc/PID/stat), which moves less with the machine's load. Prints markdown tables.
 #
 # 1. Overview (GET /): $DATASETS datasets (5,000), each with 2 checks and one recent run
 #    (a health mix: every 50th fails and has an open incident, every 17th warns).
@@ -22,7 +23,7 @@
 #    (large graphs grouped by schema), every box drawn (?collapse=none), and one dataset's
 #    neighbourhood (?dataset=…&depth=3).
 #
-# Environment: DATASETS, CHECKS, HOURS, NODES, DURATION (wrk's, default 20s per page),
+# Environment: DATASETS, HOURS, NODES, DURATION (wrk's, default 20s per page),
 # PARTS ("overview dataset lineage"), TIDEMARK_BIN (a prebuilt binary instead of building
 # the release one), BENCH_OUT (where logs and wrk's output are kept). A small trial:
 #
@@ -84,6 +85,9 @@ start_server() {
     exit 1
 }
 
+# proc_cpu_secs PID: user + system CPU seconds the process has used.
+proc_cpu_secs() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat"; }
+
 stop_server() {
     kill -TERM "$SERVER_PID"
     wait "$SERVER_PID" 2>/dev/null || true
@@ -131,20 +135,25 @@ render_row() {
     local code size
     read -r code size < <(curl -s -o /dev/null -w '%{http_code} %{size_download}\n' "$url")
     [[ $code == 200 ]] || { say "$url answered $code"; exit 1; }
+    # The server's own CPU time per request: less sensitive than latency to what else the
+    # machine is doing (Postgres' share is not in it).
+    local cpu0 cpu1
+    cpu0=$(proc_cpu_secs "$SERVER_PID")
     # wrk leaves requests slower than --timeout out of its percentiles: 30 s keeps them in.
     wrk -c1 -t1 -d"$DURATION" --timeout 30s --latency "$url" >"$file"
-    awk -v name="$name" -v size="$size" -v loadavg="$(cut -d' ' -f1-3 /proc/loadavg)" '
+    cpu1=$(proc_cpu_secs "$SERVER_PID")
+    awk -v name="$name" -v size="$size" -v loadavg="$(cut -d' ' -f1-3 /proc/loadavg)" -v cpu="$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN { print b - a }')" '
         function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /m$/) return v * 60000; if (v ~ /s$/) return v * 1000; return v }
         $1 == "50%" { p50 = ms($2) } $1 == "90%" { p90 = ms($2) } $1 == "99%" { p99 = ms($2) }
         $1 == "Latency" && !max { max = ms($4) }
         /requests in/ { n = $1 } /Non-2xx/ { bad = $NF }
-        END { printf "| %s | %d | %.1f | %.1f | %.1f | %.1f | %d | %.0f | %s |\n", name, n, p50, p90, p99, max, bad + 0, size / 1024, loadavg }' "$file"
+        END { printf "| %s | %d | %.1f | %.1f | %.1f | %.1f | %.1f | %d | %.0f | %s |\n", name, n, p50, p90, p99, max, 1000 * cpu / n, bad + 0, size / 1024, loadavg }' "$file"
 }
 
 table_head() {
     printf '\n### %s\n\n' "$1"
-    printf '| page | requests | p50 (ms) | p90 (ms) | p99 (ms) | max (ms) | non-2xx | body (KiB) | load average after |\n'
-    printf '|---|---|---|---|---|---|---|---|---|\n'
+    printf '| page | requests | p50 (ms) | p90 (ms) | p99 (ms) | max (ms) | server CPU per request (ms) | non-2xx | body (KiB) | load average after |\n'
+    printf '|---|---|---|---|---|---|---|---|---|---|\n'
 }
 
 # --- 1 and 2: overview and dataset page --------------------------------------------------

@@ -307,7 +307,7 @@ async fn the_example_projects_sla_breach_alerts_once_and_its_recovery_once() {
     let dir = tempfile::tempdir().expect("a temporary folder");
     let demo = dir.path().join("demo");
     let demo_arg = demo.display().to_string();
-    run_blocking(dir.path(), &["demo", "--dir", &demo_arg], &[])
+    run_blocking(dir.path(), &["demo", "--once", "--dir", &demo_arg], &[])
         .await
         .assert_code(0);
     let env = [
@@ -315,6 +315,8 @@ async fn the_example_projects_sla_breach_alerts_once_and_its_recovery_once() {
         FAST[1],
         ("TIDEMARK_DEMO_SLACK_URL", hook.url.as_str()),
         ("TIDEMARK_DEMO_SMTP_URL", &smtp.url()),
+        ("TIDEMARK_DEMO_SLACK_CHANNEL", "data-slack"),
+        ("TIDEMARK_DEMO_EMAIL_CHANNEL", "data-email"),
     ];
     let run = ["run", &demo_arg, "--alert", "--dataset", "events"];
     run_blocking(dir.path(), &run, &env).await.assert_code(1);

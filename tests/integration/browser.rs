@@ -1,10 +1,12 @@
 //! The dashboard in a real headless Chromium (see `browser/driver.rs`), against the real
 //! `tidemark serve` on a store seeded directly: every page loads with an empty console (no
-//! failed load, no CSP violation), the overview's search and filters work through the form,
-//! and hostile names stay text.
+//! failed load, no CSP violation), signed out and signed in; the overview's search and
+//! filters work through the form; hostile names stay text and run nothing; a person signs
+//! in with an API token and acknowledges an incident with its button, while the same form
+//! posted from another origin is refused and changes nothing.
 //!
 //! With `TIDEMARK_SCREENSHOTS=DIR`, the ignored test `screenshots` writes a PNG of each
-//! page into DIR (the README's images come from `docs/screenshots`):
+//! page of `tidemark demo` into DIR (the README's images are `docs/screenshots`):
 //!
 //! ```sh
 //! TIDEMARK_SCREENSHOTS=docs/screenshots cargo test -p tidemark --test integration \
@@ -27,7 +29,7 @@ use crate::support::{
 use driver::{Browser, lines};
 use site::{Reply, Site};
 
-/// A dataset name that is a script, as the brief of every XSS test has it.
+/// A dataset name that is a script: it must show as text and run nothing.
 const SCRIPT_NAME: &str = "<script>alert(1)</script>";
 /// An owner whose markup, if it ever became markup, would set a probe variable.
 const PROBE_OWNER: &str = "\"><img src=x onerror=\"window.tidemarkProbe=1;alert(2)\">";
@@ -191,6 +193,12 @@ async fn every_page_loads_without_console_errors() {
             .await
             .expect("count stylesheets");
         assert_eq!(sheets, Value::from(1), "{name} ({path}) has no stylesheet");
+        // What a template shows when it prints an object where it expected text.
+        let text = browser.text("body").await;
+        assert!(
+            !text.contains("[object"),
+            "{name} ({path}) prints a structure as text:\n{text}"
+        );
     }
     // A missing page: Chromium logs the document's own 404, and nothing else (its
     // stylesheet and icon load).
@@ -408,9 +416,10 @@ async fn a_hostile_dataset_name_is_shown_as_text_and_runs_nothing() {
     browser.close().await;
 }
 
-/// Signs in through the form with `token` and waits for the page it leads to.
-async fn sign_in(browser: &Browser, server: &ServeProcess, token: &str) {
-    browser.open_cleanly(&server.url("/signin")).await;
+/// Signs in at the dashboard at `base` through the form with `token`, and waits for the
+/// page it leads to.
+async fn sign_in(browser: &Browser, base: &str, token: &str) {
+    browser.open_cleanly(&format!("{base}/signin")).await;
     let form = browser
         .client
         .form(Locator::Css("form.signin"))
@@ -484,7 +493,7 @@ async fn a_signed_in_person_acknowledges_an_incident_and_forged_forms_are_refuse
     browser.open_cleanly(&page).await;
     assert_eq!(browser.count("section.actions form").await, 0);
 
-    sign_in(&browser, &server, &token).await;
+    sign_in(&browser, &server.base, &token).await;
     // Signed in, every page still loads cleanly (the action forms among them).
     for (name, path) in pages(incident) {
         browser.open_cleanly(&server.url(&path)).await;
@@ -550,159 +559,72 @@ async fn a_signed_in_person_acknowledges_an_incident_and_forged_forms_are_refuse
     browser.close().await;
 }
 
-/// A project that looks like a team's: a few schemas, a lineage chain, every health.
-fn showcase(warehouse: &SqliteDb) -> Project {
-    let config = format!(
-        "version: 1\nwarehouses:\n  main:\n    url: {}\nowners:\n  analytics: {{}}\n  \
-         platform: {{}}\n  finance: {{}}\nchecks: [checks/]\n",
-        quote(&warehouse.url)
-    );
-    let dataset = |name: &str, owner: &str, tags: &str, upstream: &str, checks: &str| {
-        format!(
-            "dataset: {name}\nowner: {owner}\ntags: [{tags}]\nupstream: [{upstream}]\n\
-             checks:\n{checks}"
-        )
-    };
-    let volume = "  - row_count: { name: rows, anomaly: {} }\n  \
-                  - freshness: { name: fresh, column: updated_at, warn_after: 2h, fail_after: 6h }\n  \
-                  - missing_count: { name: missing_ids, column: id, max: 0 }\n";
-    let mut builder = Project::builder().config(&config);
-    for (stem, name, owner, tags, upstream) in [
-        ("events", "raw.events", "platform", "tier-1", ""),
-        ("payments", "raw.payments", "platform", "tier-1, pii", ""),
-        (
-            "customers",
-            "analytics.customers",
-            "analytics",
-            "tier-1, pii",
-            "raw.events",
-        ),
-        (
-            "orders",
-            "analytics.orders",
-            "analytics",
-            "tier-1",
-            "raw.events, analytics.customers",
-        ),
-        (
-            "items",
-            "analytics.order_items",
-            "analytics",
-            "tier-2",
-            "analytics.orders",
-        ),
-        (
-            "revenue",
-            "finance.revenue_daily",
-            "finance",
-            "tier-1",
-            "analytics.orders, raw.payments",
-        ),
-        (
-            "campaigns",
-            "marketing.campaigns",
-            "analytics",
-            "tier-3",
-            "analytics.customers",
-        ),
-    ] {
-        builder = builder.dataset(stem, &dataset(name, owner, tags, upstream, volume));
-    }
-    builder.build()
+/// `tidemark demo` on a fresh folder: the product's own demo (60 days of history with placed
+/// problems, incidents, alerts in the inbox), which is what the README shows. Killed when
+/// dropped.
+struct Demo {
+    child: std::process::Child,
+    dir: tempfile::TempDir,
+    /// `http://127.0.0.1:PORT`
+    base: String,
 }
 
-/// Thirty days of runs every six hours for the showcase; `orders` ends in an anomaly with
-/// an open incident, `order_items` warns (stale), `campaigns` has never run. Returns the
-/// incident's id.
-async fn seed_showcase(project: &Project) -> i64 {
-    let store = Store::open(None, project.path()).await.expect("the store");
-    let now = Utc::now();
-    let datasets = [
-        ("raw.events", 52_000.0, Outcome::Pass),
-        ("raw.payments", 8_300.0, Outcome::Pass),
-        ("analytics.customers", 12_400.0, Outcome::Pass),
-        ("analytics.orders", 9_100.0, Outcome::Fail),
-        ("analytics.order_items", 27_000.0, Outcome::Warn),
-        ("finance.revenue_daily", 30.0, Outcome::Pass),
-    ];
-    let runs = 30 * 4;
-    for (d, (dataset, level, last)) in datasets.into_iter().enumerate() {
-        for run in 0..runs {
-            let newest = run == runs - 1;
-            let t = run as f64;
-            // A daily rhythm and a weekly one, with some noise.
-            let expected = level
-                * (1.0 + 0.12 * (t * std::f64::consts::PI / 2.0).sin() + 0.05 * (t / 4.5).sin());
-            let noise = level * 0.02 * ((t * 7.3 + d as f64).sin());
-            let value = if newest && last == Outcome::Fail {
-                expected * 0.35
-            } else {
-                expected + noise
-            };
-            let band = Band {
-                lower: expected * 0.9,
-                upper: expected * 1.1,
-                anomalous: newest && last == Outcome::Fail,
-            };
-            let fresh_minutes = if newest && last == Outcome::Warn {
-                190.0
-            } else {
-                25.0
-            };
-            let results = vec![
-                CheckResult {
-                    outcome: if newest && last == Outcome::Fail {
-                        last
-                    } else {
-                        Outcome::Pass
-                    },
-                    band: (run > 8).then_some(band),
-                    message: format!("{} rows", value.round()),
-                    ..past_result(dataset, "rows", value.round())
-                },
-                CheckResult {
-                    kind: "freshness".into(),
-                    outcome: if newest && last == Outcome::Warn {
-                        last
-                    } else {
-                        Outcome::Pass
-                    },
-                    message: format!("newest row {fresh_minutes} minutes old"),
-                    ..past_result(dataset, "fresh", fresh_minutes * 60.0)
-                },
-                CheckResult {
-                    kind: "missing_count".into(),
-                    ..past_result(dataset, "missing_ids", 0.0)
-                },
-            ];
-            let at = now - TimeDelta::hours(6 * (runs - run) as i64);
-            record_past_run(&store, dataset, at, results).await;
-        }
+impl Demo {
+    fn start() -> Demo {
+        use std::io::{BufRead, BufReader};
+        let dir = tempfile::Builder::new()
+            .prefix("tidemark-demo-")
+            .tempdir()
+            .expect("a folder for the demo");
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tidemark"))
+            .args(["demo", "--listen", "127.0.0.1:0", "--dir"])
+            .arg(dir.path())
+            .env_remove("TIDEMARK_STORE_URL")
+            .env("NO_COLOR", "1")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn tidemark demo");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (ready_tx, ready) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            // Reads on to the end, so the demo never blocks on a full pipe.
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Some(url) = line.strip_prefix("dashboard: ") {
+                    let _ = ready_tx.send(url.trim().trim_end_matches('/').to_owned());
+                }
+            }
+        });
+        let base = ready
+            .recv_timeout(std::time::Duration::from_secs(300))
+            .expect("tidemark demo prints `dashboard: http://ADDR/` within 5 minutes");
+        Demo { child, dir, base }
     }
-    let change = IncidentChange {
-        incident: Incident {
-            sla: false,
-            value: Some(3_185.0),
-            expected: None,
-            message: "3185 rows is below the expected 8190 to 10010 for this hour".into(),
-            ..incident("analytics.orders", "rows", now - TimeDelta::hours(6))
-        },
-        base: None,
-        notifications: Vec::new(),
-    };
-    store
-        .write_incidents(&[change], now)
-        .await
-        .expect("write an incident");
-    let incidents = store
-        .latest_incidents(&["analytics.orders".to_owned()])
-        .await
-        .expect("read the incident back");
-    incidents.first().map(|i| i.id).expect("the incident")
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// `GET /api/v1/{path}` as JSON.
+    async fn api(&self, path: &str) -> Value {
+        let url = self.url(&format!("/api/v1/{path}"));
+        let reply = http().get(&url).send().await.expect("the API answers");
+        assert!(reply.status().is_success(), "GET {url}: {}", reply.status());
+        reply.json().await.expect("JSON")
+    }
 }
 
-/// Writes a PNG of each page into `$TIDEMARK_SCREENSHOTS` (run on purpose, see the module
-/// comment), from a project that looks like a team's.
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Writes a PNG of each page of the demo into `$TIDEMARK_SCREENSHOTS` (run on purpose, see
+/// the module comment), signed in as the people who act on incidents are.
 #[tokio::test]
 #[ignore = "writes screenshots: TIDEMARK_SCREENSHOTS=docs/screenshots ... -- --ignored"]
 async fn screenshots() {
@@ -714,26 +636,33 @@ async fn screenshots() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let dir = root.join(dir);
     std::fs::create_dir_all(&dir).expect("create the screenshot folder");
-    let warehouse = SqliteDb::new().await;
-    let project = showcase(&warehouse);
-    let incident = seed_showcase(&project).await;
-    let token = api_token(project.path());
-    let server = ServeProcess::start(project.path(), &[]);
+    let demo = Demo::start();
+    let token = api_token(demo.dir.path());
+    // The newest incident: its dataset and check are the pages worth showing.
+    let incidents = demo.api("incidents").await;
+    let incident = &incidents["items"][0];
+    let (id, dataset, check) = (
+        incident["id"].as_i64().expect("an incident id"),
+        incident["dataset"]
+            .as_str()
+            .expect("its dataset")
+            .to_owned(),
+        incident["check"].as_str().expect("its check").to_owned(),
+    );
     let browser = Browser::start().await;
-    // Signed in, as the people who act on incidents are.
-    sign_in(&browser, &server, &token).await;
+    sign_in(&browser, &demo.base, &token).await;
 
     let shots = [
         ("overview", "/".to_owned()),
-        ("dataset", "/datasets/analytics.orders".to_owned()),
-        ("check", "/datasets/analytics.orders/checks/rows".to_owned()),
+        ("dataset", format!("/datasets/{dataset}")),
+        ("check", format!("/datasets/{dataset}/checks/{check}")),
         ("incidents", "/incidents".to_owned()),
-        ("incident", format!("/incidents/{incident}")),
+        ("incident", format!("/incidents/{id}")),
         ("lineage", "/lineage".to_owned()),
         ("inbox", "/inbox".to_owned()),
     ];
     for (name, path) in shots {
-        browser.open_cleanly(&server.url(&path)).await;
+        browser.open_cleanly(&demo.url(&path)).await;
         let png = browser.screenshot().await;
         let file = dir.join(format!("{name}.png"));
         std::fs::write(&file, png).unwrap_or_else(|e| panic!("write {}: {e}", file.display()));

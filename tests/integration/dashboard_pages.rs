@@ -73,13 +73,13 @@ fn row_count(i: usize) -> f64 {
     }
 }
 
-/// The columns the table had at run `i`, when that run took a snapshot: `note` added and
-/// `status` removed at run 30, `id` widened at run 45.
+/// The columns the table had at run `i`, when that run took a snapshot: `note` and a
+/// hostile column added and `status` removed at run 30, `id` widened at run 45.
 fn columns(i: usize) -> Option<Vec<SnapshotColumn>> {
     let columns: &[(&str, &str)] = match i {
         0 => &[("id", "integer"), ("status", "text")],
-        30 => &[("id", "integer"), ("note", "text")],
-        45 => &[("id", "bigint"), ("note", "text")],
+        30 => &[("id", "integer"), ("note", "text"), (HOSTILE, "text")],
+        45 => &[("id", "bigint"), ("note", "text"), (HOSTILE, "text")],
         _ => return None,
     };
     let column = |(name, data_type): &(&str, &str)| SnapshotColumn {
@@ -493,6 +493,7 @@ async fn the_dataset_page_shows_freshness_schema_changes_and_neighbours() {
         r#"<span class="column retyped">id <code>integer</code> → <code>bigint</code></span>"#
     ));
     assert!(schema.contains("First snapshot (columns: 2)"));
+    assert!(schema.contains("+ &lt;script&gt;alert(1)&lt;/script&gt; <code>text</code>"));
 
     let lineage = between(&body, "<h2>Lineage</h2>", "<h2>Schema changes</h2>");
     let upstream = between(lineage, "<h3>Upstream</h3>", "<h3>Downstream</h3>");

@@ -61,7 +61,7 @@ async fn the_demo_serves_history_incidents_and_an_inbox_then_stops_on_sigterm() 
         .expect("the stalled events loader has an open incident");
     let downstream = open
         .iter()
-        .find(|i| i["dataset"] == "sessions")
+        .find(|i| i["dataset"] == "sessions" && i["check"] == "freshness(ended_at)")
         .expect("sessions, built from events, have an open incident");
     assert_eq!(downstream["cause"], stalled["id"], "{downstream}");
 

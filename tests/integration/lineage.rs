@@ -11,7 +11,7 @@ use serde_json::Value;
 use tidemark::lineage::{Edge, Source};
 use tidemark::store::{Store, StoreApi};
 
-use crate::receivers::SlackHook;
+use crate::receivers::{Answer, SlackHook};
 use crate::support::{
     MyDb, PgDb, Project, ServeProcess, SqliteDb, api_token, http, run_tidemark_with_env,
 };
@@ -566,7 +566,7 @@ fn assert_orders_events(events: &[Value]) {
             { "assertion": "duplicate_count(id)", "success": false, "column": "id" },
             { "assertion": "min(amount)", "success": true, "column": "amount" },
             { "assertion": "max(amount)", "success": true, "column": "amount" },
-            { "assertion": "max(id)", "success": true, "column": "id" },
+            { "assertion": "max(id)", "success": false, "column": "id" },
         ])
     );
     let metrics = &facets["dataQualityMetrics"];
@@ -629,8 +629,11 @@ async fn tidemark_run_emits_start_and_complete_with_quality_facets() {
 async fn tidemark_serve_emits_its_runs_and_its_own_api_reads_them() {
     let hook = SlackHook::start(&[]).await;
     let (_warehouse, project) = emitting_project(&hook.url).await;
-    let token = api_token(project.path());
-    let server = ServeProcess::start(project.path(), &[("LINEAGE_KEY", EMIT_KEY)]);
+    let env = [("LINEAGE_KEY", EMIT_KEY)];
+    let created = run_tidemark_with_env(project.path(), &["token", "create", "."], &env);
+    created.assert_code(0);
+    let token = created.stdout.trim().to_owned();
+    let server = ServeProcess::start(project.path(), &env);
     let run = http()
         .post(server.url("/api/v1/datasets/orders/run"))
         .bearer_auth(&token)
@@ -655,6 +658,35 @@ async fn tidemark_serve_emits_its_runs_and_its_own_api_reads_them() {
         assert_eq!(recorded["inputs"], serde_json::json!(["orders"]));
     }
     assert!(!server.stderr().contains(EMIT_KEY));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_endpoint_changes_nothing_about_the_run_and_is_logged_without_secrets() {
+    let hook = SlackHook::start(&[Answer::Status(500); 4]).await;
+    let url = hook.url.replace("http://", "http://user:tok3n@");
+    let (_warehouse, project) = emitting_project(&url).await;
+    let dir = project.path().to_owned();
+    let out = tokio::task::spawn_blocking(move || {
+        run_tidemark_with_env(
+            &dir,
+            &["run", "--format", "json"],
+            &[("LINEAGE_KEY", EMIT_KEY)],
+        )
+    })
+    .await
+    .expect("join the run");
+    out.assert_code(2);
+    assert_eq!(crate::support::summary(&out.json()), [4, 0, 3, 1]);
+    assert_eq!(hook.requests().len(), 4);
+    assert!(
+        out.stderr
+            .contains("OpenLineage event not sent: the endpoint answered 500"),
+        "{}",
+        out.both()
+    );
+    for secret in ["tok3n", EMIT_KEY] {
+        assert!(!out.both().contains(secret), "{}", out.both());
+    }
 }
 
 #[test]

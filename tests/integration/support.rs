@@ -863,7 +863,12 @@ impl ServeProcess {
     /// Starts the server on `dir` with `env` added to a clean environment, and waits for its
     /// `listening on http://ADDR` line (panicking, with its stderr, if it does not come).
     pub fn start(dir: &Path, env: &[(&str, &str)]) -> ServeProcess {
-        let args = ["serve", &dir.display().to_string(), "--listen", "127.0.0.1:0"];
+        let args = [
+            "serve",
+            &dir.display().to_string(),
+            "--listen",
+            "127.0.0.1:0",
+        ];
         ServeProcess::start_with(dir, &args, "listening on ", env)
     }
 

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 
 use super::templates::AtRisk;
-use crate::lineage::{Builder, Direction, Graph, normalize};
+use crate::lineage::{Builder, Direction, Edge, Graph, normalize};
 use crate::spec::{Dataset, Project};
 use crate::store::{Incident, Store, StoreApi};
 
@@ -24,11 +24,17 @@ impl Impact {
     /// The graph of every source. Stored edges the store cannot give, or a manifest that
     /// cannot be read now, are logged and left out: the declared lineage still folds.
     pub async fn load(store: &Store, project: &Project, now: DateTime<Utc>) -> Impact {
+        let stored = store.edges().await.unwrap_or_else(|e| {
+            tracing::warn!("lineage edges not read; alerts use the others: {e}");
+            Vec::new()
+        });
+        Impact::new(project, stored, now)
+    }
+
+    /// The graph of the project's own sources and the `stored` edges.
+    fn new(project: &Project, stored: Vec<Edge>, now: DateTime<Utc>) -> Impact {
         let mut builder = Builder::new(project, now);
-        match store.edges().await {
-            Ok(edges) => builder.edges(edges),
-            Err(e) => tracing::warn!("lineage edges not read; alerts use the others: {e}"),
-        }
+        builder.edges(stored);
         let (graph, problems) = builder.finish();
         for problem in problems {
             tracing::warn!("lineage source left out of alerts: {problem}");
@@ -134,6 +140,71 @@ mod tests {
             announced: None,
             last_notified_at: None,
         }
+    }
+
+    /// `raw` (owner `a`) feeds `mart` (owner `b`) as declared; an orchestrator reported
+    /// `mart` feeding `x.report` through a job, and `x.report` feeding `raw` (a cycle).
+    fn impact(dir: &std::path::Path) -> (Impact, Project) {
+        let write = |path: &str, text: &str| {
+            std::fs::create_dir_all(dir.join("checks")).ok();
+            std::fs::write(dir.join(path), text).ok();
+        };
+        write(
+            "tidemark.yml",
+            "version: 1\nwarehouses: { main: { url: 'sqlite://a.db' } }\n\
+             owners: { a: {}, b: {} }\n",
+        );
+        write("checks/raw.yml", "dataset: raw\nowner: a\nchecks: []\n");
+        write(
+            "checks/mart.yml",
+            "dataset: mart\nowner: b\nupstream: [raw]\nchecks: []\n",
+        );
+        let project =
+            crate::spec::load_with_env(dir, &|_| None).unwrap_or_else(|e| panic!("{e:?}"));
+        let mut stored = crate::lineage::RunEvent {
+            job: "airflow/report".into(),
+            event_time: Utc::now(),
+            inputs: vec!["db.mart".into()],
+            outputs: vec!["x.report".into()],
+        }
+        .edges();
+        stored.push(Edge::seen(
+            "x.report",
+            "raw",
+            crate::lineage::Source::OpenLineage,
+            Utc::now(),
+        ));
+        (Impact::new(&project, stored, Utc::now()), project)
+    }
+
+    #[test]
+    fn upstream_and_downstream_walk_every_source_to_any_depth() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let (impact, project) = impact(dir.path());
+        let dataset = |name: &str| project.datasets.iter().find(|d| d.name == name);
+        let Some(mart) = dataset("mart") else {
+            panic!("no mart");
+        };
+        // Only project datasets can have incidents; `x.report` is not one.
+        assert_eq!(impact.upstream(mart), BTreeMap::from([("raw".into(), 1)]));
+        let at_risk = |name: &str| -> Vec<(String, String)> {
+            impact
+                .downstream(name, &project)
+                .into_iter()
+                .map(|d| (d.dataset, d.owner))
+                .collect()
+        };
+        assert_eq!(
+            at_risk("raw"),
+            [
+                ("mart".into(), "b".into()),
+                ("x.report".into(), String::new())
+            ]
+        );
+        assert_eq!(
+            at_risk("x.report"),
+            [("raw".into(), "a".into()), ("mart".into(), "b".into())]
+        );
     }
 
     #[test]

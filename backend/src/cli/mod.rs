@@ -475,8 +475,8 @@ async fn run(project: Project, selection: Selection, format: Format, record: Rec
     if let (Some(alerting), Some(store)) = (&alerting, &store) {
         send_alerts(alerting, store).await;
     }
-    // A run's START and its COMPLETE, one after the other.
-    crate::lineage::emit::flush(crate::lineage::emit::TIMEOUT * 2).await;
+    // At most one post's timeout: a START went out when its run started.
+    crate::lineage::emit::flush(crate::lineage::emit::TIMEOUT).await;
     let output = match format {
         Format::Human => report::render_human(&report, human_style()),
         Format::Json => report::render_json(&report),
@@ -555,6 +555,9 @@ async fn demo_served(dir: PathBuf, listen: Option<String>) -> u8 {
         Ok(project) => project,
         Err(code) => return code,
     };
+    // Always the demo's own embedded store (the one `prepare` emptied): a TIDEMARK_STORE_URL
+    // in the environment must not receive made-up history.
+    project.store = None;
     // Alerts link to this dashboard, wherever it ended up listening.
     if let Ok(address) = listener.local_addr() {
         project.dashboard_url = format!("http://{address}");

@@ -178,8 +178,6 @@ fn longest_path(forward: &[Vec<usize>]) -> Vec<usize> {
     layer
 }
 
-/// The layers, each ordered by a few barycentre sweeps. A node's position is its offset
-
 /// Each edge with the waypoints it passes through, added to `layer` (indices from
 /// `count` on): the shortest spans first, while the budget lasts.
 fn waypoints(

@@ -80,3 +80,49 @@ async fn inbox_page(state: &AppState) -> Result<(&'static str, InboxPage), PageE
         },
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::dashboard::render::Pages;
+
+    #[test]
+    fn alerts_are_shown_as_escaped_text_never_as_markup() {
+        let pages = Pages::new().expect("the built-in templates compile");
+        let row = Row {
+            id: 1,
+            subject: "Failing: <b>orders</b>".into(),
+            channel: "inbox".into(),
+            transition: "opened",
+            at: "2026-11-26 12:00 UTC".into(),
+            incident_link: "/incidents/1".into(),
+            slack: "*Dataset:* <script>alert(1)</script>".into(),
+            email: "<img src=x onerror=alert(1)>".into(),
+        };
+        let mut data = json!(InboxPage {
+            title: "Inbox",
+            messages: vec![row],
+            has_inbox: true,
+        });
+        data["viewer"] = json!({ "signed_in": false });
+        let page = pages.render("inbox", &data).expect("the inbox renders");
+        assert!(
+            page.contains("Failing: &lt;b&gt;orders&lt;/b&gt;"),
+            "{page}"
+        );
+        assert!(
+            page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+            "{page}"
+        );
+        assert!(
+            !page.contains("<script") && !page.contains("<img"),
+            "{page}"
+        );
+        assert!(
+            page.contains(r#"href="/inbox""#),
+            "the layout links the inbox"
+        );
+    }
+}

@@ -225,6 +225,51 @@ mod tests {
         assert_eq!(entry("é: - x", 1, 6).as_deref(), Some("é: - x"));
     }
 
+    /// The definition of the one check of a project loaded from `dir`, read after `then`
+    /// changed the files.
+    async fn definition_after(then: impl FnOnce(&Path)) -> Definition {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let dir = dir.path();
+        std::fs::create_dir_all(dir.join("checks")).expect("create checks/");
+        let config =
+            "version: 1\nwarehouses:\n  main:\n    url: sqlite://w.db\nchecks: [checks/]\n";
+        std::fs::write(dir.join("tidemark.yml"), config).expect("write tidemark.yml");
+        let dataset = "dataset: orders\nchecks:\n  - row_count: { min: 1 }\n";
+        std::fs::write(dir.join("checks/orders.yml"), dataset).expect("write a dataset");
+        let project = crate::spec::load_with_env(dir, &|_| None).expect("a valid project");
+        let (_keep, project) = watch::channel(Arc::new(project));
+        let sources = LoadedSources::watch(project.clone());
+        then(&dir.join("checks/orders.yml"));
+        let project = Arc::clone(&project.borrow());
+        sources
+            .definition(&project, &project.datasets[0].checks[0])
+            .await
+    }
+
+    #[tokio::test]
+    async fn definitions_say_when_the_file_changed_since_loading() {
+        let unchanged = definition_after(|_| ()).await;
+        assert_eq!(unchanged.file, "checks/orders.yml");
+        assert_eq!(unchanged.line, 3);
+        assert_eq!(unchanged.text.as_deref(), Some("  - row_count: { min: 1 }"));
+        assert_eq!(unchanged.note, None);
+
+        let edited = definition_after(|file| {
+            let text = "dataset: orders\nchecks:\n  - row_count: { min: 5 }\n";
+            std::fs::write(file, text).expect("edit the file");
+        })
+        .await;
+        assert_eq!(edited.text.as_deref(), Some("  - row_count: { min: 5 }"));
+        assert_eq!(edited.note, Some(CHANGED));
+
+        let removed = definition_after(|file| {
+            std::fs::remove_file(file).expect("remove the file");
+        })
+        .await;
+        assert_eq!(removed.text.as_deref(), Some("  - row_count: { min: 1 }"));
+        assert_eq!(removed.note, Some(UNREADABLE_NOW));
+    }
+
     #[test]
     fn paths_are_shown_from_the_root() {
         let root = Path::new("/p");

@@ -385,3 +385,73 @@ fn incident_worthy(runs: Vec<PastRun<'_>>) -> Vec<PastRun<'_>> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::spec::fixtures;
+
+    fn at(day: u32, hour: u32) -> DateTime<Utc> {
+        // 2026-11-02 is a Monday.
+        Utc.with_ymd_and_hms(2026, 11, day, hour, 0, 0)
+            .single()
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn volume_follows_the_day_and_dips_at_weekends() {
+        let afternoon = season(at(4, 15));
+        assert!(afternoon > season(at(4, 3)), "the day peaks mid-afternoon");
+        assert!(season(at(7, 15)) < afternoon, "Saturdays are quieter");
+        assert!(season(at(8, 15)) < afternoon, "Sundays are quieter");
+    }
+
+    #[test]
+    fn slots_cover_the_days_before_now_and_every_hour_of_the_day() {
+        let mut dataset = fixtures::dataset(vec![]);
+        dataset.name = "orders".into();
+        let now = at(20, 10) + TimeDelta::minutes(7);
+        let slots = slots(&dataset, now);
+        let (first, last) = (slots[0], slots[slots.len() - 1]);
+        assert!(last < now && now - last <= TimeDelta::hours(FAST_CADENCE_HOURS));
+        assert!(first > now - TimeDelta::days(DAYS));
+        assert!(first - (now - TimeDelta::days(DAYS)) <= TimeDelta::hours(FAST_CADENCE_HOURS));
+        let hours: std::collections::BTreeSet<u32> = slots.iter().map(|s| s.hour()).collect();
+        assert_eq!(hours.len(), 24);
+    }
+
+    #[test]
+    fn the_noise_is_reproducible_and_bounded() {
+        let a = noise("orders", "volume", at(3, 4));
+        assert_eq!(a, noise("orders", "volume", at(3, 4)));
+        assert_ne!(a, noise("orders", "volume", at(3, 5)));
+        for hour in 0..24 {
+            let n = noise("events", "volume", at(9, hour));
+            assert!((-1.0..=1.0).contains(&n), "{n}");
+        }
+    }
+
+    #[test]
+    fn healthy_values_are_brought_within_the_thresholds() {
+        let mut check = fixtures::check(CheckKind::RowCount);
+        check.thresholds.fail = Some(Bound::Max(0.0));
+        assert_eq!(inside(&check, 7.0, 7.0), 0.0);
+        check.thresholds.fail = Some(Bound::Between(10.0, 500.0));
+        assert_eq!(inside(&check, 512.4, 512.4), 500.0);
+        assert_eq!(inside(&check, 12.0, 12.0), 12.0);
+    }
+
+    #[test]
+    fn a_table_stalled_today_ages_since_the_stall_began() {
+        let now = at(20, 12);
+        let stalled = 30.0 * 3600.0;
+        assert_eq!(
+            age("events", stalled, now - TimeDelta::hours(10), now),
+            20.0 * 3600.0
+        );
+        let before = age("events", stalled, now - TimeDelta::hours(40), now);
+        assert!(before <= (60 + LOAD_EVERY_SECS) as f64, "{before}");
+    }
+}

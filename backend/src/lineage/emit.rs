@@ -188,9 +188,12 @@ fn run_of(dataset: &Dataset, run_id: Uuid) -> Option<(&'static Emitter, Run)> {
             config,
             id: run_id,
             dataset: dataset.name.clone(),
-            dataset_namespace: project.warehouses.get(&dataset.warehouse).map_or_else(
-                || format!("tidemark:{}", dataset.warehouse),
-                |w| warehouse_namespace(w.url.expose(), &dataset.warehouse),
+            dataset_namespace: warehouse_namespace(
+                project
+                    .warehouses
+                    .get(&dataset.warehouse)
+                    .map(|w| w.url.expose()),
+                &dataset.warehouse,
             ),
         },
     ))
@@ -210,9 +213,10 @@ async fn post(http: &reqwest::Client, config: &EmitConfig, event: &Value) -> Res
 }
 
 /// A warehouse's OpenLineage namespace: `scheme://host[:port]` of its URL (no credentials,
-/// database or options), or `scheme:<warehouse name>` for a file (SQLite).
-fn warehouse_namespace(url: &str, warehouse: &str) -> String {
-    match reqwest::Url::parse(url).ok() {
+/// database or options), `scheme:<warehouse name>` for a file (SQLite), or
+/// `tidemark:<warehouse name>` when the URL does not parse.
+fn warehouse_namespace(url: Option<&str>, warehouse: &str) -> String {
+    match url.and_then(|url| reqwest::Url::parse(url).ok()) {
         Some(url) if url.scheme() != "sqlite" && url.host_str().is_some() => {
             let host = url.host_str().unwrap_or_default();
             match url.port() {
@@ -383,7 +387,7 @@ mod tests {
 
     #[test]
     fn warehouse_namespaces_keep_no_credentials() {
-        let namespace = |url: &str| warehouse_namespace(url, "main");
+        let namespace = |url: &str| warehouse_namespace(Some(url), "main");
         assert_eq!(
             namespace("postgres://app:s3cret@db.internal:5432/shop?sslmode=require"),
             "postgres://db.internal:5432"

@@ -191,13 +191,13 @@ pub struct Owner {
     pub channels: Vec<String>,
 }
 
-/// Notification channels are parsed and validated now; delivery comes with the alerts issue.
+/// Where alerts go. `Inbox` (`inbox: {}`) sends nothing: its alerts are listed, as Slack and
+/// email would have shown them, on the dashboard's inbox page (`/inbox`), so the demo shows
+/// alerts without any setup.
 #[derive(Clone, Debug)]
 pub enum Channel {
     Slack { webhook_url: Secret },
     Email { to: Vec<String> },
-    /// `inbox: {}`: nothing is sent; the rendered Slack and email messages are kept for the
-    /// dashboard's inbox page (`/inbox`), so the demo shows its alerts without any setup.
     Inbox,
 }
 

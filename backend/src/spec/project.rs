@@ -299,7 +299,11 @@ fn channels(cx: &mut Cx<'_>, node: &Node, has_smtp: bool) -> Option<BTreeMap<Str
 /// Exactly one of `slack: {webhook_url}`, `email: {to: [...]}` or `inbox: {}`.
 fn channel(cx: &mut Cx<'_>, node: &Node, name: &str, has_smtp: bool) -> Option<Channel> {
     let fields = cx.fields(node, name, &CHANNEL_KEYS)?;
-    match (fields.get("slack"), fields.get("email"), fields.get("inbox")) {
+    match (
+        fields.get("slack"),
+        fields.get("email"),
+        fields.get("inbox"),
+    ) {
         (None, None, Some(inbox)) => cx.fields(inbox, "inbox", &[]).map(|_| Channel::Inbox),
         (Some(slack), None, None) => {
             let fields = cx.fields(slack, "slack", &["webhook_url"])?;

@@ -753,3 +753,29 @@ fn project_defaults() -> Project {
     ]);
     load_with_env(dir.path(), &no_env).expect("valid")
 }
+
+#[test]
+fn an_inbox_channel_takes_no_settings() {
+    let config = |inbox: &str| {
+        format!(
+            "version: 1\nwarehouses: {{ main: {{ url: 'sqlite://w.db' }} }}\n\
+             channels:\n  kept: {inbox}\nowners:\n  shop: {{ channels: [kept] }}\n"
+        )
+    };
+    let dir = project(&[
+        ("tidemark.yml", &config("{ inbox: {} }")),
+        ("checks/orders.yml", ORDERS),
+    ]);
+    let loaded = load_with_env(dir.path(), &no_env).expect("valid");
+    assert!(matches!(loaded.channels["kept"], Channel::Inbox));
+    let dir = project(&[
+        (
+            "tidemark.yml",
+            &config("{ inbox: { to: [a@example.com] } }"),
+        ),
+        ("checks/orders.yml", ORDERS),
+    ]);
+    let problems = problems(&dir, &no_env);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].contains("'to'"), "{problems:?}");
+}

@@ -16,7 +16,7 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder};
@@ -31,6 +31,9 @@ pub const CHROMEDRIVER: &str = "chromedriver";
 /// The width pages are checked and photographed at.
 pub const WIDTH: u32 = 1280;
 const HEIGHT: u32 = 900;
+/// The tallest screenshot: a long page (the inbox, a dataset with many checks) is shown
+/// from its top, at a size a README can hold.
+const MAX_SHOT: u32 = 2400;
 /// How long chromedriver may take to answer `/status` as ready (it starts in milliseconds;
 /// the margin is for a machine busy compiling).
 const DRIVER_START: Duration = Duration::from_secs(60);
@@ -50,8 +53,9 @@ const FLAGS: [&str; 8] = [
 
 /// Held by each live [`Browser`]: tests run in parallel, and several Chromiums at once
 /// beside the server, the databases and the rest of the suite would starve a 2-core
-/// machine. A test that panicked poisons it harmlessly.
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+/// machine. tokio's: each test has its own runtime, and a waiting test must not block a
+/// thread; it is not poisoned by a test that panicked.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// One entry of Chromium's console log.
 #[derive(Debug, Clone, Deserialize)]
@@ -180,13 +184,13 @@ pub struct Browser {
     chromium_pid: Option<u64>,
     driver: Driver,
     _profile: tempfile::TempDir,
-    _turn: MutexGuard<'static, ()>,
+    _turn: tokio::sync::MutexGuard<'static, ()>,
 }
 
 impl Browser {
     /// Starts chromedriver and opens a session on a fresh profile, the window `WIDTH` wide.
     pub async fn start() -> Browser {
-        let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+        let turn = ONE_AT_A_TIME.lock().await;
         let driver = Driver::start();
         driver.wait_ready().await;
         let profile = tempfile::Builder::new()
@@ -317,8 +321,8 @@ impl Browser {
             .to_string()
     }
 
-    /// A PNG of the whole page, `WIDTH` wide: the window is made as tall as the document
-    /// first (a WebDriver screenshot shows the viewport only).
+    /// A PNG of the page, `WIDTH` wide and as tall as the document up to `MAX_SHOT`: the
+    /// window is resized first (a WebDriver screenshot shows the viewport only).
     pub async fn screenshot(&self) -> Vec<u8> {
         let height = self
             .client
@@ -330,7 +334,7 @@ impl Browser {
             .expect("the document's height")
             .as_u64()
             .unwrap_or(u64::from(HEIGHT));
-        let height = u32::try_from(height).unwrap_or(HEIGHT).clamp(400, 8000);
+        let height = u32::try_from(height).unwrap_or(HEIGHT).clamp(400, MAX_SHOT);
         self.client
             .set_window_size(WIDTH, height)
             .await
