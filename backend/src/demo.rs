@@ -43,6 +43,10 @@ const SUITE: &[(&str, &str)] = &[
         "datasets/revenue.yml",
         include_str!("../../checks/datasets/revenue.yml"),
     ),
+    (
+        "datasets/engagement.yml",
+        include_str!("../../checks/datasets/engagement.yml"),
+    ),
 ];
 
 /// The warehouse file, at the path `checks/tidemark.yml` names by default.
@@ -53,7 +57,8 @@ pub const PLACED_PROBLEMS: &[&str] = &[
     "orders: 7 orders without a customer, 2 order ids loaded twice, one negative amount",
     "customers: 4 customers without an email (a warning), one malformed email",
     "payments: the declared `currency` column was never added",
-    "events: the loader stalled 30 hours ago, so sessions (built from events) are stale too",
+    "events: the loader stalled 30 hours ago, so sessions (built from events) are stale too, \
+     and engagement (built from sessions) is at risk",
 ];
 
 /// What the back-filled history holds besides today's problems.
@@ -174,5 +179,11 @@ SELECT substr(o.created_at, 1, 10), count(*), round(sum(p.amount), 2),
        strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-20 minutes')
 FROM orders o JOIN payments p ON p.order_id = o.order_id
 GROUP BY substr(o.created_at, 1, 10);
+
+CREATE TABLE engagement (day TEXT PRIMARY KEY, active_users INTEGER, sessions INTEGER, updated_at DATETIME);
+INSERT INTO engagement
+SELECT substr(started_at, 1, 10), count(DISTINCT user_id), count(*),
+       strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-35 minutes')
+FROM sessions GROUP BY substr(started_at, 1, 10);
 COMMIT;
 "#;

@@ -732,7 +732,7 @@ fn the_demo_finds_exactly_its_placed_problems() {
     // The demo exists to show failures: finding them is success.
     out.assert_code(0);
     assert!(
-        out.stdout.contains("30 pass, 1 warn, 7 fail, 0 error"),
+        out.stdout.contains("34 pass, 1 warn, 7 fail, 0 error"),
         "{}",
         out.both()
     );

@@ -15,7 +15,12 @@ async fn the_demo_serves_history_incidents_and_an_inbox_then_stops_on_sigterm() 
     let project = dir.path().join("demo");
     let project = project.to_str().expect("a UTF-8 path");
     let args = ["demo", "--dir", project, "--listen", "127.0.0.1:0"];
-    let mut demo = ServeProcess::start_with(dir.path(), &args, "dashboard: ", &[]);
+    // Slack configured too (at a closed port): the back-filled past must not be sent there.
+    let slack = [
+        ("TIDEMARK_DEMO_SLACK_CHANNEL", "data-slack"),
+        ("TIDEMARK_DEMO_SLACK_URL", "http://127.0.0.1:9/slack"),
+    ];
+    let mut demo = ServeProcess::start_with(dir.path(), &args, "dashboard: ", &slack);
     assert!(demo.base.ends_with('/'), "{}", demo.base);
     demo.base = demo.base.trim_end_matches('/').to_owned();
     let client = http();
@@ -64,6 +69,14 @@ async fn the_demo_serves_history_incidents_and_an_inbox_then_stops_on_sigterm() 
         .find(|i| i["dataset"] == "sessions" && i["check"] == "freshness(ended_at)")
         .expect("sessions, built from events, have an open incident");
     assert_eq!(downstream["cause"], stalled["id"], "{downstream}");
+    // Its page names the cause upstream and what it puts at risk downstream, with owners.
+    let page = get(&format!("/incidents/{}", downstream["id"])).await;
+    let impact = page
+        .split_once("Impact downstream")
+        .map(|(_, after)| after)
+        .unwrap_or_default();
+    assert!(impact.contains("engagement"), "{page}");
+    assert!(impact.contains("marketing-team"), "{page}");
 
     let inbox = eventually("a delivered alert in the inbox", DELIVERY, || async {
         let page = get("/inbox").await;
@@ -72,6 +85,18 @@ async fn the_demo_serves_history_incidents_and_an_inbox_then_stops_on_sigterm() 
     .await;
     assert!(inbox.contains("events"), "{inbox}");
     assert!(!inbox.contains("<script"), "{inbox}");
+
+    // Past openings and resolutions went to the inbox only; Slack hears at most reminders
+    // of what is open now.
+    let sent: Value =
+        serde_json::from_str(&get("/api/v1/notifications?limit=1000").await).expect("JSON");
+    let sent = sent["items"].as_array().expect("items");
+    assert!(sent.iter().any(|n| n["channel"] == "inbox"), "{sent:?}");
+    let past_to_slack: Vec<&Value> = sent
+        .iter()
+        .filter(|n| n["channel"] == "data-slack" && n["transition"] != "reminder")
+        .collect();
+    assert!(past_to_slack.is_empty(), "{past_to_slack:?}");
 
     demo.signal("TERM");
     let status = demo.wait_exit(std::time::Duration::from_secs(60));

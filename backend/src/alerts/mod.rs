@@ -45,7 +45,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use tokio::sync::{Notify, watch};
 
 use crate::engine::{CheckResult, Outcome};
-use crate::spec::{Dataset, Diagnostic, Project, Severity};
+use crate::spec::{self, Dataset, Diagnostic, Project, Severity};
 use crate::store::{Due, Incident, IncidentChange, Store, StoreApi, StoreError};
 use incidents::{Observation, Timing};
 use templates::Templates;
@@ -224,7 +224,7 @@ pub async fn after_run(store: &Store, dataset: &Dataset, results: &[CheckResult]
     let project = alerting.project();
     let now = Utc::now();
     let impact = Impact::load(store, &project, now).await;
-    match observe(store, &project, &impact, dataset, results, now).await {
+    match observe(store, &project, &impact, dataset, results, now, Send::All).await {
         Ok(ids) => alerting.enqueued(&ids),
         Err(e) => tracing::error!(dataset = %dataset.name, "incidents not updated: {e}"),
     }
@@ -240,7 +240,8 @@ pub struct PastRun<'a> {
 /// Moves incidents along with runs that finished in the past, oldest first, as if each had
 /// just finished then: the demo back-fills its history through here, so its incidents open
 /// and resolve when its results say. Unlike [`after_run`] it works whether alerting is on
-/// or not; the notifications wait in the outbox for a worker.
+/// or not; the notifications wait in the outbox for a worker. Only inbox channels hear of
+/// these past changes: Slack and email would get weeks of stale alerts at once.
 pub async fn after_past_runs(
     store: &Store,
     project: &Project,
@@ -248,10 +249,29 @@ pub async fn after_past_runs(
 ) -> Result<(), StoreError> {
     let impact = Impact::load(store, project, Utc::now()).await;
     for run in runs {
-        observe(store, project, &impact, run.dataset, &run.results, run.at).await?;
+        let (dataset, results) = (run.dataset, &run.results);
+        observe(
+            store,
+            project,
+            &impact,
+            dataset,
+            results,
+            run.at,
+            Send::InboxOnly,
+        )
+        .await?;
     }
     wake();
     Ok(())
+}
+
+/// Which channels an observation notifies.
+#[derive(Clone, Copy, PartialEq)]
+enum Send {
+    /// Every channel routing names.
+    All,
+    /// Only `inbox` channels (changes replayed from the past).
+    InboxOnly,
 }
 
 /// Judges `results` against the dataset's incidents and writes the changes; the ids of
@@ -265,6 +285,7 @@ async fn observe(
     dataset: &Dataset,
     results: &[CheckResult],
     now: DateTime<Utc>,
+    send: Send,
 ) -> Result<Vec<i64>, StoreError> {
     let upstream = impact.upstream(dataset);
     let mut datasets = vec![dataset.name.clone()];
@@ -286,6 +307,15 @@ async fn observe(
                 incidents::observe(previous, &observation, timing)
             })
             .map(|step| routing::change(step, Some(dataset), project, &at_risk))
+            .map(|mut change| {
+                if send == Send::InboxOnly {
+                    let inbox = |name: &str| {
+                        matches!(project.channels.get(name), Some(spec::Channel::Inbox))
+                    };
+                    change.notifications.retain(|n| inbox(&n.channel));
+                }
+                change
+            })
             .collect();
         if changes.is_empty() {
             return Ok(Vec::new());
