@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use crate::forms::{Visitor, csrf_of};
 use crate::support::{ServeProcess, eventually, http};
 
 /// Waits long enough for the outbox to deliver the back-filled alerts on a busy machine.
@@ -98,6 +99,31 @@ async fn the_demo_serves_history_incidents_and_an_inbox_then_stops_on_sigterm() 
         .collect();
     assert!(past_to_slack.is_empty(), "{past_to_slack:?}");
 
+    // A newcomer signs in with the token the demo printed and acknowledges the incident.
+    let printed = demo.printed_before_ready();
+    let token = printed
+        .split_whitespace()
+        .find(|word| word.starts_with("tm_"))
+        .unwrap_or_else(|| panic!("no sign-in token printed:\n{printed}"))
+        .to_owned();
+    let incident = format!("/incidents/{}", downstream["id"]);
+    let mut visitor = Visitor::new(demo);
+    visitor.sign_in(&token, &incident).await;
+    let page = visitor.get(&incident).await;
+    let csrf = csrf_of(&page.body);
+    let acknowledge = format!("{incident}/acknowledge");
+    let reply = visitor.post(&acknowledge, &[("csrf", &csrf)], &[]).await;
+    assert_eq!(
+        reply.status,
+        reqwest::StatusCode::SEE_OTHER,
+        "{}",
+        reply.body
+    );
+    let id = downstream["id"].as_i64().expect("an incident id");
+    let acknowledged = visitor.api_incident(id).await;
+    assert_eq!(acknowledged["status"], "acknowledged", "{acknowledged}");
+
+    let demo = &mut visitor.server;
     demo.signal("TERM");
     let status = demo.wait_exit(std::time::Duration::from_secs(60));
     assert!(

@@ -1,6 +1,7 @@
 //! End-to-end tests: the `tidemark` binary against real Postgres, MariaDB and SQLite.
 //! One test binary (faster to link, shared helpers); one module per area.
 
+mod forms;
 mod receivers;
 mod support;
 

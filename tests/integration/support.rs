@@ -857,6 +857,8 @@ pub struct ServeProcess {
     exited: std::sync::mpsc::Receiver<std::process::ExitStatus>,
     status: Option<std::process::ExitStatus>,
     stderr: std::sync::Arc<std::sync::Mutex<String>>,
+    /// What it printed on stdout before its ready line.
+    before_ready: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 impl ServeProcess {
@@ -923,12 +925,19 @@ impl ServeProcess {
             }
         });
         let (ready_tx, ready) = std::sync::mpsc::channel();
+        let before_ready = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let printed = std::sync::Arc::clone(&before_ready);
         std::thread::spawn(move || {
             // Reads on to the end, so the server never blocks on a full pipe.
+            let mut ready = false;
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
                 if let Some(address) = line.strip_prefix(ready_line) {
+                    ready = true;
                     let _ = ready_tx.send(address.trim().to_owned());
+                } else if !ready && let Ok(mut text) = printed.lock() {
+                    text.push_str(&line);
+                    text.push('\n');
                 }
             }
         });
@@ -945,6 +954,7 @@ impl ServeProcess {
             exited,
             status: None,
             stderr,
+            before_ready,
         };
         match ready.recv_timeout(SERVER_START_TIMEOUT) {
             Ok(base) => server.base = base,
@@ -978,6 +988,14 @@ impl ServeProcess {
             self.status = self.exited.recv_timeout(timeout).ok();
         }
         self.status
+    }
+
+    /// What the server printed on stdout before its ready line.
+    pub fn printed_before_ready(&self) -> String {
+        self.before_ready
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_default()
     }
 
     /// Everything the server wrote on stderr so far (its logs).

@@ -573,12 +573,32 @@ async fn demo_served(dir: PathBuf, listen: Option<String>) -> u8 {
             return EXIT_ERROR;
         }
     }
+    // Acting on incidents needs a signed-in user. The demo's store is a throwaway of this
+    // terminal's user, so its token is shown here, as `tidemark token create` shows one.
+    let token = match demo_token(&store).await {
+        Ok(token) => token,
+        Err(e) => {
+            eprintln!("error: cannot create the demo's sign-in token: {e:#}");
+            return EXIT_ERROR;
+        }
+    };
     drop(store);
     print_placed(&dir);
+    println!(
+        "To acknowledge, resolve or mute incidents, sign in on the dashboard with the token {token}"
+    );
     crate::server::serve_on(project, listener, false, |address| {
         format!("dashboard: http://{address}/")
     })
     .await
+}
+
+/// A new API token in the demo's store.
+async fn demo_token(store: &Store) -> anyhow::Result<String> {
+    let token = crate::web::auth::new_token()?;
+    let hash = crate::web::auth::token_hash(&token);
+    store.create_token("demo", &hash).await?;
+    Ok(token)
 }
 
 /// Binds `listen`, or [`DEMO_LISTEN`] falling back to a free port when it is taken.
