@@ -21,10 +21,11 @@ use fantoccini::Locator;
 use serde_json::Value;
 
 use tidemark::engine::{Band, CheckResult, Outcome};
-use tidemark::store::{Incident, IncidentChange, Store, StoreApi};
+use tidemark::store::{Incident, Store};
 
 use crate::support::{
     Project, ServeProcess, SqliteDb, api_token, http, incident, past_result, record_past_run,
+    store_incident,
 };
 use driver::{Browser, lines};
 use site::{Reply, Site};
@@ -128,26 +129,14 @@ async fn seed(project: &Project, days: i64) -> i64 {
         vec![hostile],
     )
     .await;
-    let change = IncidentChange {
-        incident: Incident {
-            sla: false,
-            value: Some(9_000.0),
-            expected: None,
-            message: "9000 rows is outside the expected 900 to 1100".into(),
-            ..incident("orders", "row_count", now - TimeDelta::hours(2))
-        },
-        base: None,
-        notifications: Vec::new(),
+    let incident = Incident {
+        sla: false,
+        value: Some(9_000.0),
+        expected: None,
+        message: "9000 rows is outside the expected 900 to 1100".into(),
+        ..incident("orders", "row_count", now - TimeDelta::hours(2))
     };
-    store
-        .write_incidents(&[change], now)
-        .await
-        .expect("write an incident");
-    let incidents = store
-        .latest_incidents(&["orders".to_owned()])
-        .await
-        .expect("read the incident back");
-    incidents.first().map(|i| i.id).expect("the incident")
+    store_incident(&store, incident, now).await
 }
 
 /// Every page of the dashboard, as paths, given the seeded incident's id.

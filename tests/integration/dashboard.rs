@@ -7,10 +7,10 @@ use chrono::{DateTime, TimeDelta, Utc};
 use reqwest::StatusCode;
 
 use tidemark::engine::{Band, CheckResult, Outcome};
-use tidemark::store::{Incident, IncidentChange, Store, StoreApi};
+use tidemark::store::{Incident, Store};
 
 use crate::support::{
-    Project, ServeProcess, SqliteDb, http, incident, past_result, record_past_run,
+    Project, ServeProcess, SqliteDb, http, incident, past_result, record_past_run, store_incident,
 };
 
 /// A dataset name, an owner, a description and a message written to break out of HTML.
@@ -129,15 +129,7 @@ async fn open_incident(store: &Store, now: DateTime<Utc>) {
         message: INCIDENT.into(),
         ..incident("orders", "row_count", now)
     };
-    let change = IncidentChange {
-        incident,
-        base: None,
-        notifications: Vec::new(),
-    };
-    store
-        .write_incidents(&[change], now)
-        .await
-        .expect("write an incident");
+    store_incident(store, incident, now).await;
 }
 
 /// `GET path`: the status, the content type and the body.
@@ -241,6 +233,11 @@ async fn pages_show_health_history_and_escape_hostile_text() {
     );
     assert!(hostile.contains("&lt;iframe src&#x3D;javascript:alert(3)&gt;"));
     assert!(hostile.contains("&lt;svg onload&#x3D;alert(4)&gt;"));
+    // Its lineage link carries the name percent-encoded, as its own address does.
+    assert!(
+        hostile.contains(r#"href="/lineage?dataset&#x3D;%3Cscript%3Ealert%281%29%3C%2Fscript%3E""#),
+        "{hostile}"
+    );
 
     let (status, content_type, body) = get(&server, "/datasets/nowhere").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
@@ -261,4 +258,8 @@ async fn pages_show_health_history_and_escape_hostile_text() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(content_type, "text/css; charset=utf-8");
     assert!(css.contains("svg.chart .band"));
+    assert!(
+        css.contains(".health, .status {"),
+        "the status badge looks like health"
+    );
 }

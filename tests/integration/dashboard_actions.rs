@@ -8,10 +8,10 @@ use chrono::Utc;
 use reqwest::StatusCode;
 use reqwest::header;
 
-use tidemark::store::{IncidentChange, Store, StoreApi};
+use tidemark::store::Store;
 
 use crate::forms::{Visitor, csrf_of};
-use crate::support::{Project, ServeProcess, SqliteDb, api_token, incident};
+use crate::support::{Project, ServeProcess, SqliteDb, api_token, incident, store_incident};
 
 /// `raw_orders` feeds `orders`, which feeds `revenue`; each has an owner.
 fn project(warehouse: &SqliteDb) -> Project {
@@ -43,20 +43,7 @@ async fn seed(project: &Project) -> (i64, i64) {
     let now = Utc::now();
     let mut ids = Vec::new();
     for dataset in ["raw_orders", "orders"] {
-        let change = IncidentChange {
-            incident: incident(dataset, "row_count", now),
-            base: None,
-            notifications: Vec::new(),
-        };
-        store
-            .write_incidents(&[change], now)
-            .await
-            .expect("write an incident");
-        let latest = store
-            .latest_incidents(&[dataset.to_owned()])
-            .await
-            .expect("read it back");
-        ids.push(latest[0].id);
+        ids.push(store_incident(&store, incident(dataset, "row_count", now), now).await);
     }
     (ids[0], ids[1])
 }

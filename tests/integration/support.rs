@@ -219,6 +219,34 @@ pub fn incident(
 }
 
 /// A `row_count` result of a past run of `dataset` on warehouse `main`, passing with
+/// Writes `incident` as a new one at `now`; its id in the store.
+pub async fn store_incident(
+    store: &tidemark::store::Store,
+    incident: tidemark::store::Incident,
+    now: chrono::DateTime<chrono::Utc>,
+) -> i64 {
+    use tidemark::store::StoreApi;
+    let (dataset, check) = (incident.dataset.clone(), incident.check.clone());
+    let change = tidemark::store::IncidentChange {
+        incident,
+        base: None,
+        notifications: Vec::new(),
+    };
+    store
+        .write_incidents(&[change], now)
+        .await
+        .expect("write an incident");
+    let latest = store
+        .latest_incidents(&[dataset])
+        .await
+        .expect("read the incident back");
+    latest
+        .iter()
+        .find(|i| i.check == check)
+        .map(|i| i.id)
+        .expect("the incident just written")
+}
+
 /// `value`: tests adjust it with struct update syntax.
 pub fn past_result(dataset: &str, check: &str, value: f64) -> tidemark::engine::CheckResult {
     tidemark::engine::CheckResult {

@@ -347,7 +347,7 @@ async fn not_found(State(dashboard): State<Dashboard>, viewer: Viewer) -> Respon
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use axum::body::{Body, to_bytes};
     use tokio::sync::{mpsc, watch};
     use tower::ServiceExt;
@@ -355,15 +355,20 @@ mod tests {
     use super::*;
     use crate::store::Store;
 
-    /// The dashboard over a real SQLite store and a one-dataset project in `dir`.
-    async fn app(dir: &std::path::Path, read_needs_token: bool) -> Router {
+    /// Writes a project of one dataset, `orders` with one check, into `dir` and loads it.
+    pub(super) fn one_dataset_project(dir: &std::path::Path) -> crate::spec::Project {
         std::fs::create_dir_all(dir.join("checks")).expect("create checks/");
         let config =
             "version: 1\nwarehouses:\n  main:\n    url: sqlite://w.db\nchecks: [checks/]\n";
         std::fs::write(dir.join("tidemark.yml"), config).expect("write tidemark.yml");
         let dataset = "dataset: orders\nchecks:\n  - row_count: { min: 1 }\n";
         std::fs::write(dir.join("checks/orders.yml"), dataset).expect("write a dataset");
-        let project = crate::spec::load_with_env(dir, &|_| None).expect("a valid project");
+        crate::spec::load_with_env(dir, &|_| None).expect("a valid project")
+    }
+
+    /// The dashboard over a real SQLite store and a one-dataset project in `dir`.
+    async fn app(dir: &std::path::Path, read_needs_token: bool) -> Router {
+        let project = one_dataset_project(dir);
         let url = format!("sqlite:{}", dir.join("store.db").display());
         let store = Store::open(Some(&url), dir).await.expect("open the store");
         let (_, project) = watch::channel(Arc::new(project));

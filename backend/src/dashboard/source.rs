@@ -230,13 +230,7 @@ mod tests {
     async fn definition_after(then: impl FnOnce(&Path)) -> Definition {
         let dir = tempfile::tempdir().expect("a temporary folder");
         let dir = dir.path();
-        std::fs::create_dir_all(dir.join("checks")).expect("create checks/");
-        let config =
-            "version: 1\nwarehouses:\n  main:\n    url: sqlite://w.db\nchecks: [checks/]\n";
-        std::fs::write(dir.join("tidemark.yml"), config).expect("write tidemark.yml");
-        let dataset = "dataset: orders\nchecks:\n  - row_count: { min: 1 }\n";
-        std::fs::write(dir.join("checks/orders.yml"), dataset).expect("write a dataset");
-        let project = crate::spec::load_with_env(dir, &|_| None).expect("a valid project");
+        let project = crate::dashboard::tests::one_dataset_project(dir);
         let (_keep, project) = watch::channel(Arc::new(project));
         let sources = LoadedSources::watch(project.clone());
         then(&dir.join("checks/orders.yml"));
