@@ -164,7 +164,8 @@ async fn migrate_and_prune_work_on_the_project_store() {
     out.assert_code(0);
     assert_eq!(
         out.stdout.trim(),
-        "pruned 0 runs, 0 results, 0 metric points, 0 schema snapshots"
+        "pruned 0 runs, 0 results, 0 metric points, 0 schema snapshots, 0 resolved incidents, \
+         0 lineage edges"
     );
     let store = open_default_store(&project).await;
     assert_eq!(runs_of(&store, "items").await.len(), 1);

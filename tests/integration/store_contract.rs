@@ -1522,6 +1522,7 @@ async fn prune_keeps_what_retention_keeps(f: &Fixture) {
             results: 5,
             metric_points: 2,
             snapshots: 2,
+            ..Pruned::default()
         }
     );
     for gone in [&r40, &r20, &r15] {
@@ -2019,6 +2020,62 @@ on_each_store!(
     lineage_edges_keep_their_source_and_time_span,
     postgres: lineage_edges_postgres,
     sqlite: lineage_edges_sqlite,
+);
+
+/// Prune forgets incidents settled before the cut-off (with their notifications) and
+/// edges no job reported since; anything still open, unannounced or recent stays.
+async fn prune_forgets_settled_incidents_and_stale_edges(f: &Fixture) {
+    use tidemark::lineage::{Edge, Source};
+    let store = &*f.store;
+    let now = t0() + TimeDelta::days(30);
+    let retention = Retention {
+        results: days(10),
+        metrics: days(30),
+    };
+    let resolved = |dataset: &str, at: DateTime<Utc>, announced| Incident {
+        status: IncidentStatus::Resolved,
+        resolved_at: Some(at),
+        announced: Some(announced),
+        ..incident(dataset, "x", t0())
+    };
+    let old = t0() + TimeDelta::days(1);
+    ok!(store.write_incidents(
+        &[opened(
+            resolved("settled", old, IncidentStatus::Resolved),
+            &["a"]
+        )],
+        t0()
+    ));
+    let unannounced =
+        open_incident(store, resolved("unannounced", old, IncidentStatus::Open)).await;
+    let recent = open_incident(store, resolved("recent", now, IncidentStatus::Resolved)).await;
+    let open = open_incident(store, incident("open", "x", t0())).await;
+    let edge = |up: &str, last: DateTime<Utc>| Edge {
+        upstream: up.into(),
+        downstream: "orders".into(),
+        source: Source::OpenLineage,
+        first_seen: t0(),
+        last_seen: last,
+    };
+    ok!(store.upsert_edges(&[edge("stale", old), edge("live", now)]));
+
+    let pruned = ok!(store.prune(now, retention));
+    assert_eq!((pruned.incidents, pruned.lineage_edges), (1, 1));
+    let kept: Vec<i64> = ok!(store.incidents(&IncidentFilter::default(), everything()))
+        .items
+        .iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(kept, [open.id, recent.id, unannounced.id]);
+    let notifications = ok!(store.notifications(&NotificationFilter::default(), everything()));
+    assert!(notifications.items.is_empty(), "{:?}", notifications.items);
+    assert_eq!(ok!(store.edges()), [edge("live", now)]);
+}
+
+on_each_store!(
+    prune_forgets_settled_incidents_and_stale_edges,
+    postgres: prune_incidents_postgres,
+    sqlite: prune_incidents_sqlite,
 );
 
 // ---------------------------------------------------------------------------------------

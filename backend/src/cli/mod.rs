@@ -405,8 +405,14 @@ async fn prune(project: &Project) -> u8 {
     match store.prune(chrono::Utc::now(), project.retention).await {
         Ok(pruned) => {
             println!(
-                "pruned {} runs, {} results, {} metric points, {} schema snapshots",
-                pruned.runs, pruned.results, pruned.metric_points, pruned.snapshots
+                "pruned {} runs, {} results, {} metric points, {} schema snapshots, \
+                 {} resolved incidents, {} lineage edges",
+                pruned.runs,
+                pruned.results,
+                pruned.metric_points,
+                pruned.snapshots,
+                pruned.incidents,
+                pruned.lineage_edges
             );
             0
         }

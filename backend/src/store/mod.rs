@@ -384,6 +384,10 @@ pub struct Pruned {
     pub results: u64,
     pub metric_points: u64,
     pub snapshots: u64,
+    /// Resolved incidents, with their notifications.
+    pub incidents: u64,
+    /// OpenLineage edges no longer reported.
+    pub lineage_edges: u64,
 }
 
 /// The store's contract. Every method is one short transaction (prune: a few): nothing

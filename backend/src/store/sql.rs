@@ -979,6 +979,23 @@ where
                     break;
                 }
             }
+            // Incidents settled before the cut-off (resolved, and the resolution announced)
+            // go with the runs of their time; their notifications and delivery attempts
+            // cascade, and incidents folded under them keep standing alone.
+            pruned.incidents = sqlx::query(
+                "DELETE FROM incidents WHERE status = 'resolved' AND resolved_at < $1 \
+                 AND (announced IS NULL OR announced = 'resolved')",
+            )
+            .bind(DB::time(cutoff))
+            .execute(self.writer())
+            .await?
+            .rows_affected();
+            // A job that has not reported an edge since the cut-off stopped writing there.
+            pruned.lineage_edges = sqlx::query("DELETE FROM lineage_edges WHERE last_seen < $1")
+                .bind(DB::time(cutoff))
+                .execute(self.writer())
+                .await?
+                .rows_affected();
         }
         if let Some(cutoff) = cutoff(now, retention.metrics) {
             loop {
