@@ -180,7 +180,9 @@ Owner:     shop
 Seen:      1 failing result(s)
 
 {DASHBOARD}/datasets/orders
-"
+Acknowledge, resolve or mute it: {DASHBOARD}/incidents/{id}
+",
+                id = incident.id
             )
             .as_str()
         )
@@ -204,10 +206,12 @@ Seen:      1 failing result(s)
 <tr><th align=\"left\">Owner</th><td>shop</td></tr>
 <tr><th align=\"left\">Seen</th><td>1 failing result(s)</td></tr>
 </table>
-<p><a href=\"{DASHBOARD}/datasets/orders\">Open orders in Tidemark</a></p>
+<p><a href=\"{DASHBOARD}/datasets/orders\">Open orders in Tidemark</a> · \
+<a href=\"{DASHBOARD}/incidents/{id}\">Acknowledge, resolve or mute the incident</a></p>
 </body>
 </html>
-"
+",
+                id = incident.id
             )
             .as_str()
         )
@@ -227,7 +231,9 @@ Seen:      1 failing result(s)
 {message}
 *Value:* 0    *Expected:* min 1
 *Severity:* medium    *Since:* {since}    *Owner:* shop    *Seen:* 1×
-<{DASHBOARD}/datasets/orders|Open orders in Tidemark>"
+<{DASHBOARD}/datasets/orders|Open orders in Tidemark> · \
+<{DASHBOARD}/incidents/{id}|Acknowledge, resolve or mute>",
+            id = incident.id
         )
     );
     assert_eq!(

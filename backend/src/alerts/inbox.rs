@@ -67,16 +67,20 @@ pub async fn messages(
         let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
         InboxError::Templates(text.join("; "))
     })?;
-    Ok(inboxes.into_iter().map(|n| render(&templates, n)).collect())
+    let dashboard_url = &project.dashboard_url;
+    Ok(inboxes
+        .into_iter()
+        .map(|n| render(&templates, n, dashboard_url))
+        .collect())
 }
 
 /// A notification as its channel would have shown it; a message the templates cannot
 /// render says so instead of hiding the notification.
-fn render(templates: &Templates, notification: &Notification) -> InboxMessage {
+fn render(templates: &Templates, notification: &Notification, dashboard_url: &str) -> InboxMessage {
     let rendered = serde_json::from_value::<Message>(notification.payload.clone())
         .map_err(|e| format!("the stored message is unreadable: {e}"))
         .and_then(|mut message| {
-            message.incident_id = notification.incident_id;
+            message.at_delivery(notification.incident_id, dashboard_url);
             let email = templates.email(&message).map_err(|e| e.to_string())?;
             let slack = templates.slack(&message).map_err(|e| e.to_string())?;
             Ok((email, slack))

@@ -109,7 +109,7 @@ async fn deliver(alerting: &Alerting, store: &Store, notification: &Notification
         Ok(message) => message,
         Err(e) => return Attempt::Refused(format!("the stored message is unreadable: {e}")),
     };
-    message.incident_id = notification.incident_id;
+    message.at_delivery(notification.incident_id, &project.dashboard_url);
     match store.incidents_caused_by(notification.incident_id).await {
         Ok(folded) => {
             message.folded = folded
