@@ -61,6 +61,9 @@ pub struct Message {
     pub incident_id: i64,
     /// The dataset's page in the dashboard.
     pub link: String,
+    /// The incident's page in the dashboard, where it is acknowledged, resolved or muted;
+    /// set at delivery ([`Message::at_delivery`]), once the incident has its id.
+    pub incident_link: String,
     /// Active downstream incidents whose likely cause this one is.
     pub folded: Vec<Folded>,
     /// Datasets downstream of this one in the lineage graph (to any depth, nearest first):
@@ -93,6 +96,16 @@ pub struct Folded {
 }
 
 impl Message {
+    /// Completes a stored message for delivery: a new incident had no id when its
+    /// message was stored.
+    pub fn at_delivery(&mut self, incident_id: i64, dashboard_url: &str) {
+        self.incident_id = incident_id;
+        self.incident_link = format!(
+            "{}/incidents/{incident_id}",
+            dashboard_url.trim_end_matches('/')
+        );
+    }
+
     pub fn new(
         incident: &Incident,
         transition: Transition,
@@ -190,13 +203,24 @@ fn moment(at: DateTime<Utc>) -> String {
 }
 
 /// A result's `expected` for people: `{"max": 0}` → `max 0`, `{"between": [10, 500]}` →
-/// `between 10 and 500`, levels as `warn: max 10; fail: max 100`.
+/// `between 10 and 500`, levels as `warn: max 10; fail: max 100`, an anomaly threshold as
+/// `within the learned band`, with its settings in parentheses when it has any. Settings
+/// left unset (`null`) are left out.
 pub fn expectation(expected: &serde_json::Value) -> String {
     use serde_json::Value;
     match expected {
         Value::Object(entries) => entries
             .iter()
+            .filter(|(_, value)| !value.is_null())
             .map(|(key, value)| match value {
+                Value::Object(_) if key == "anomaly" => {
+                    let settings = expectation(value);
+                    if settings.is_empty() {
+                        "within the learned band".to_owned()
+                    } else {
+                        format!("within the learned band ({settings})")
+                    }
+                }
                 Value::Object(_) => format!("{key}: {}", expectation(value)),
                 _ => format!("{key} {}", expectation(value)),
             })
@@ -621,6 +645,18 @@ mod tests {
         assert_eq!(
             read(serde_json::json!({"warn": {"max": 10}, "fail": {"max": 100}})),
             "fail: max 100; warn: max 10"
+        );
+        // An anomaly threshold's unset settings are left out.
+        assert_eq!(
+            read(serde_json::json!({"anomaly": {"sensitivity": null, "direction": null}})),
+            "within the learned band"
+        );
+        assert_eq!(
+            read(serde_json::json!({
+                "warn": {"max": 10},
+                "anomaly": {"sensitivity": "high", "direction": null}
+            })),
+            "within the learned band (sensitivity high); warn: max 10"
         );
     }
 
