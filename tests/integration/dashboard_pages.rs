@@ -172,9 +172,10 @@ fn attribute(tag: &str, name: &str) -> f64 {
         .expect("a number")
 }
 
-/// The values the chart's dots stand for, left to right, read back from their position
-/// through the y axis' labelled grid lines; and how far off the rounding may put them.
-fn charted_values(body: &str) -> (Vec<f64>, f64) {
+/// What the chart draws, read back from positions through the y axis' labelled grid
+/// lines: the values its line goes through and those its dots stand for (with each dot's
+/// class), left to right; and how far off the rounding may put them.
+fn charted_values(body: &str) -> Charted {
     let svg = between(body, r#"<svg class="chart""#, "</svg>");
     let ticks: Vec<(f64, f64)> = svg
         .split(r#"<line class="grid""#)
@@ -188,18 +189,39 @@ fn charted_values(body: &str) -> (Vec<f64>, f64) {
         panic!("the chart has fewer than two ticks:\n{svg}");
     };
     let per_pixel = (v1 - v0) / (y1 - y0);
-    let dots: Vec<(f64, f64)> = svg
+    let value = |y: f64| v0 + (y - y0) * per_pixel;
+    let vertices: Vec<(f64, f64)> = between(svg, r#"<polyline class="series" points=""#, "\"")
+        .split(' ')
+        .map(|xy| {
+            let (x, y) = xy.split_once(',').expect("x,y");
+            (x.parse().expect("x"), y.parse().expect("y"))
+        })
+        .collect();
+    assert!(vertices.windows(2).all(|w| w[0].0 < w[1].0), "{svg}");
+    let dots: Vec<(f64, f64, String)> = svg
         .split("<circle ")
         .skip(1)
         .map(|dot| {
-            let y = attribute(dot, "cy");
-            (attribute(dot, "cx"), v0 + (y - y0) * per_pixel)
+            let class = between(dot, "class=\"", "\"").to_owned();
+            (attribute(dot, "cx"), value(attribute(dot, "cy")), class)
         })
         .collect();
     assert!(dots.windows(2).all(|w| w[0].0 < w[1].0), "{svg}");
-    let values = dots.into_iter().map(|(_, value)| value).collect();
-    // Every coordinate is rounded to a tenth of a pixel: the dot's and the ticks'.
-    (values, per_pixel.abs() * 0.2)
+    Charted {
+        line: vertices.into_iter().map(|(_, y)| value(y)).collect(),
+        dots: dots.into_iter().map(|(_, v, class)| (v, class)).collect(),
+        // Every coordinate is rounded to a tenth of a pixel: the point's and the ticks'.
+        tolerance: per_pixel.abs() * 0.2,
+    }
+}
+
+/// A chart read back by [`charted_values`].
+struct Charted {
+    /// The values the line goes through, left to right.
+    line: Vec<f64>,
+    /// The values of the dots, left to right, with their classes.
+    dots: Vec<(f64, String)>,
+    tolerance: f64,
 }
 
 /// An HTTP client that leaves redirects to the test.
@@ -306,14 +328,24 @@ async fn the_check_page_shows_definition_chart_and_paged_history() {
     assert!(!first.contains(r#"class="notice""#), "{first}");
     assert!(first.contains("Rows arrive hourly"));
 
-    // The chart draws every stored value where the axis says it is.
-    let (charted, tolerance) = charted_values(&first);
-    assert_eq!(charted.len(), RUNS);
-    for (i, value) in charted.iter().enumerate() {
+    // The line goes through every stored value (a short series is not thinned) where the
+    // axis says it is; dots mark the anomaly and the latest value.
+    let charted = charted_values(&first);
+    assert_eq!(charted.line.len(), RUNS);
+    for (i, value) in charted.line.iter().enumerate() {
         let stored = row_count(i);
         assert!(
-            (value - stored).abs() <= tolerance,
+            (value - stored).abs() <= charted.tolerance,
             "run {i}: {value} drawn for {stored}"
+        );
+    }
+    let dots: Vec<&str> = charted.dots.iter().map(|(_, c)| c.as_str()).collect();
+    assert_eq!(dots, ["point anomalous", "point latest"]);
+    for ((value, class), i) in charted.dots.iter().zip([ANOMALY, RUNS - 1]) {
+        let stored = row_count(i);
+        assert!(
+            (value - stored).abs() <= charted.tolerance,
+            "{class} dot: {value} drawn for {stored}"
         );
     }
     assert_eq!(first.matches(r#"class="point anomalous""#).count(), 1);
@@ -470,11 +502,15 @@ async fn the_dataset_page_shows_freshness_schema_changes_and_neighbours() {
 
     let body = page(&server, "/datasets/orders").await;
     let freshness = between(&body, r#"<figure class="chart freshness">"#, "</figure>");
-    assert_eq!(freshness.matches("<circle ").count(), RUNS);
+    let line = between(freshness, r#"<polyline class="series" points=""#, "\"");
+    assert_eq!(line.split(' ').count(), RUNS, "{freshness}");
+    // Dots for the breaches and the latest run only.
+    assert_eq!(freshness.matches("<circle ").count(), LATE.len() + 1);
     assert_eq!(
         freshness.matches(r#"class="point breach""#).count(),
         LATE.len()
     );
+    assert_eq!(freshness.matches(r#"class="point latest""#).count(), 1);
     assert!(
         freshness.contains("<title>fail max 2</title>"),
         "{freshness}"
@@ -496,6 +532,11 @@ async fn the_dataset_page_shows_freshness_schema_changes_and_neighbours() {
     assert!(schema.contains("+ &lt;script&gt;alert(1)&lt;/script&gt; <code>text</code>"));
 
     let lineage = between(&body, "<h2>Lineage</h2>", "<h2>Schema changes</h2>");
+    assert!(
+        // (`=` escaped as in every attribute handlebars writes.)
+        lineage.contains(r#"<a href="/lineage?dataset&#x3D;orders">"#),
+        "{lineage}"
+    );
     let upstream = between(lineage, "<h3>Upstream</h3>", "<h3>Downstream</h3>");
     assert!(
         upstream.contains(

@@ -3,6 +3,11 @@
 //! threshold expected as a shaded area, anomalous points marked, the fixed warn/fail bounds
 //! as horizontal lines, and both axes with a few ticks.
 //!
+//! A long series costs no more than the chart's width: the line and the band go through at
+//! most a few vertices per [`BUCKET`] of horizontal space (each bucket's first, lowest,
+//! highest and last value; the band's widest extent), so every spike stays visible, and
+//! only the points worth a tooltip get a dot: the marked ones and the latest.
+//!
 //! Pure: points in, markup out, deterministic (snapshot-friendly). The markup is inserted
 //! into the page unescaped, so every piece of text in it is escaped here.
 
@@ -13,7 +18,7 @@ use handlebars::html_escape;
 
 use crate::engine::format_number;
 use crate::spec::{Bound, Thresholds};
-use crate::store::MetricPoint;
+use crate::store::{Feedback, MetricPoint};
 
 /// The whole drawing, in SVG user units (it scales with the page through `viewBox`).
 const WIDTH: f64 = 640.0;
@@ -26,6 +31,10 @@ const BOTTOM: f64 = 28.0;
 /// About how many value ticks the y axis gets (the step is rounded to 1, 2 or 5 × 10ⁿ).
 const Y_TICKS: f64 = 4.0;
 const X_TICKS: usize = 4;
+/// The width, in SVG units, of the columns a dense series is thinned to: in each, the line
+/// keeps at most 4 points (first, lowest, highest, last), so at most 2 vertices per unit of
+/// the plot's width (~1,150 for 572 units, however long the series).
+const BUCKET: f64 = 2.0;
 
 /// A fixed bound of a check drawn across the chart: `warn max 10`.
 #[derive(Clone, Debug, PartialEq)]
@@ -165,15 +174,35 @@ pub const ANOMALY: Mark = Mark {
     label: "anomaly",
 };
 
+/// A point a user marked as the new normal (and that is not also an anomaly).
+pub const EXPECTED: Mark = Mark {
+    class: "feedback",
+    label: "marked expected",
+};
+
+/// A point a user marked as a real problem (and that is not also an anomaly).
+pub const INCIDENT: Mark = Mark {
+    class: "feedback",
+    label: "marked incident",
+};
+
 /// The chart of a check's series (oldest first), titled `title` for screen readers, with
-/// its anomalies marked; `None` when there is nothing to draw.
+/// its anomalies and the points users gave feedback on marked; `None` when there is
+/// nothing to draw.
 pub fn line_chart(title: &str, points: &[MetricPoint], thresholds: &[Threshold]) -> Option<String> {
     marked_chart(title, points, thresholds, &|p| {
-        p.anomalous.then_some(ANOMALY)
+        if p.anomalous {
+            return Some(ANOMALY);
+        }
+        p.feedback.map(|f| match f {
+            Feedback::Expected => EXPECTED,
+            Feedback::Incident => INCIDENT,
+        })
     })
 }
 
-/// [`line_chart`] marking the points `mark` picks out instead of the anomalies.
+/// [`line_chart`] marking the points `mark` picks out instead. Only those and the latest
+/// point get a dot (with a tooltip of its time and value).
 pub fn marked_chart(
     title: &str,
     points: &[MetricPoint],
@@ -263,17 +292,29 @@ impl Plot {
     }
 
     /// One shaded polygon per run of consecutive points that have a band: the upper edge
-    /// left to right, then the lower edge back. A lone point gets a narrow bar.
+    /// left to right, then the lower edge back. In each [`BUCKET`] the edges span from its
+    /// first point to its last at the bucket's widest extent (lowest lower, highest
+    /// upper). A lone point gets a narrow bar.
     fn bands(&self, svg: &mut String, points: &[&MetricPoint]) {
         for run in points.split(|p| band(p).is_none()) {
-            let edges: Vec<(f64, f64, f64)> = run
+            let banded: Vec<(f64, f64, f64)> = run
                 .iter()
                 .filter_map(|p| {
                     let (lower, upper) = band(p)?;
-                    let x = self.x.at(seconds(p.at));
-                    Some((x, self.y.at(lower), self.y.at(upper)))
+                    Some((self.x.at(seconds(p.at)), lower, upper))
                 })
                 .collect();
+            let mut edges: Vec<(f64, f64, f64)> = Vec::new();
+            for bucket in buckets(&banded, |&(x, _, _)| x) {
+                let lower = bucket.iter().map(|b| b.1).fold(f64::INFINITY, f64::min);
+                let upper = bucket.iter().map(|b| b.2).fold(f64::NEG_INFINITY, f64::max);
+                let (lower, upper) = (self.y.at(lower), self.y.at(upper));
+                let (first, last) = (bucket[0].0, bucket[bucket.len() - 1].0);
+                edges.push((first, lower, upper));
+                if last != first {
+                    edges.push((last, lower, upper));
+                }
+            }
             let edges = match edges.as_slice() {
                 [] => continue,
                 [(x, lower, upper)] => vec![(x - 3.0, *lower, *upper), (x + 3.0, *lower, *upper)],
@@ -281,11 +322,9 @@ impl Plot {
             };
             let upper = edges.iter().map(|&(x, _, upper)| (x, upper));
             let lower = edges.iter().rev().map(|&(x, lower, _)| (x, lower));
-            let _ = write!(
-                svg,
-                r#"<polygon class="band" points="{}"><title>expected band</title></polygon>"#,
-                coordinates(upper.chain(lower))
-            );
+            svg.push_str(r#"<polygon class="band" points=""#);
+            coordinates(svg, upper.chain(lower));
+            svg.push_str(r#""><title>expected band</title></polygon>"#);
         }
     }
 
@@ -304,25 +343,25 @@ impl Plot {
         }
     }
 
-    /// The line through every value, then a dot per point (larger and classed for the
-    /// points `mark` picks out) whose tooltip gives its time and value.
+    /// The line through the values (thinned to each [`BUCKET`]'s first, lowest, highest
+    /// and last), then a dot for each point `mark` picks out (larger, and classed as the
+    /// mark says) and for the latest point, whose tooltip gives its time and value.
     fn series(
         &self,
         svg: &mut String,
         points: &[&MetricPoint],
         mark: &dyn Fn(&MetricPoint) -> Option<Mark>,
     ) {
-        let line = points.iter().map(|p| self.xy(p.at, p.value));
-        let _ = write!(
-            svg,
-            r#"<polyline class="series" points="{}"/>"#,
-            coordinates(line)
-        );
-        for point in points {
-            let (x, y) = self.xy(point.at, point.value);
+        let xy: Vec<(f64, f64)> = points.iter().map(|p| self.xy(p.at, p.value)).collect();
+        svg.push_str(r#"<polyline class="series" points=""#);
+        coordinates(svg, thin(&xy).into_iter().map(|i| xy[i]));
+        svg.push_str(r#""/>"#);
+        let latest = points.len().saturating_sub(1);
+        for (i, (point, &(x, y))) in points.iter().zip(&xy).enumerate() {
             let (class, radius, what) = match mark(point) {
                 Some(m) => (format!("point {}", m.class), 4.5, format!(" ({})", m.label)),
-                None => ("point".to_owned(), 2.5, String::new()),
+                None if i == latest => ("point latest".to_owned(), 3.0, " (latest)".to_owned()),
+                None => continue,
             };
             let _ = write!(
                 svg,
@@ -334,12 +373,51 @@ impl Plot {
     }
 }
 
-/// `x,y x,y …` with one decimal: enough for a screen, and stable for tests.
-fn coordinates(points: impl Iterator<Item = (f64, f64)>) -> String {
-    points
-        .map(|(x, y)| format!("{x:.1},{y:.1}"))
-        .collect::<Vec<_>>()
-        .join(" ")
+/// Which [`BUCKET`] of the plot's width an x coordinate falls in.
+fn bucket_of(x: f64) -> i64 {
+    ((x - LEFT) / BUCKET).floor() as i64
+}
+
+/// `items` (left to right) cut into runs that fall in the same bucket, by `x`.
+fn buckets<T>(items: &[T], x: impl Fn(&T) -> f64) -> impl Iterator<Item = &[T]> {
+    items.chunk_by(move |a, b| bucket_of(x(a)) == bucket_of(x(b)))
+}
+
+/// The indices (ascending) of the vertices that draw the line through `xy` (left to right)
+/// as it looks at the chart's size: each bucket's first, lowest, highest and last point.
+/// A bucket of at most four points keeps them all, so a sparse series is drawn exactly.
+fn thin(xy: &[(f64, f64)]) -> Vec<usize> {
+    let mut keep: Vec<usize> = Vec::new();
+    let mut start = 0;
+    for bucket in buckets(xy, |&(x, _)| x) {
+        let end = start + bucket.len();
+        let (mut low, mut high) = (start, start);
+        for (i, &(_, y)) in bucket.iter().enumerate() {
+            if y < xy[low].1 {
+                low = start + i;
+            }
+            if y > xy[high].1 {
+                high = start + i;
+            }
+        }
+        let mut picks = [start, low, high, end - 1];
+        picks.sort_unstable();
+        for i in picks {
+            if keep.last() != Some(&i) {
+                keep.push(i);
+            }
+        }
+        start = end;
+    }
+    keep
+}
+
+/// Appends `x,y x,y …` with one decimal: enough for a screen, and stable for tests.
+fn coordinates(svg: &mut String, points: impl Iterator<Item = (f64, f64)>) {
+    for (i, (x, y)) in points.enumerate() {
+        let separator = if i == 0 { "" } else { " " };
+        let _ = write!(svg, "{separator}{x:.1},{y:.1}");
+    }
 }
 
 #[cfg(test)]
@@ -398,11 +476,9 @@ mod tests {
             attributes(&svg, "<polyline", "points"),
             ["56.0,192.0 342.0,102.0 628.0,12.0"]
         );
-        assert_eq!(attributes(&svg, "<circle", "r"), ["2.5", "2.5", "4.5"]);
-        assert_eq!(
-            attributes(&svg, "<circle", "class"),
-            ["point", "point", "point anomalous"]
-        );
+        // Only the marked point, here also the latest, gets a dot.
+        assert_eq!(attributes(&svg, "<circle", "r"), ["4.5"]);
+        assert_eq!(attributes(&svg, "<circle", "class"), ["point anomalous"]);
         // y(8) = 192 - 0.8 × 180 = 48; y(2) = 192 - 0.2 × 180 = 156.
         assert_eq!(
             attributes(&svg, "<polygon", "points"),
@@ -483,15 +559,112 @@ mod tests {
             class: "breach",
             label: "late",
         };
-        let points = [point(0, 1.0, None, true), point(1, 5.0, None, false)];
+        let points = [
+            point(0, 1.0, None, true),
+            point(1, 5.0, None, false),
+            point(2, 1.0, None, false),
+        ];
         let svg =
             marked_chart("x", &points, &[], &|p| (p.value > 2.0).then_some(LATE)).expect("a chart");
         assert_eq!(
             attributes(&svg, "<circle", "class"),
-            ["point", "point breach"]
+            ["point breach", "point latest"]
         );
         assert!(svg.contains(": 5 (late)</title>"), "{svg}");
+        assert!(svg.contains(": 1 (latest)</title>"), "{svg}");
         assert!(!svg.contains("anomaly"), "{svg}");
+    }
+
+    #[test]
+    fn feedback_is_marked() {
+        let mut marked = point(1, 2.0, None, false);
+        marked.feedback = Some(Feedback::Expected);
+        let points = [
+            point(0, 1.0, None, false),
+            marked,
+            point(2, 3.0, None, false),
+        ];
+        let svg = line_chart("x", &points, &[]).expect("a chart");
+        assert_eq!(
+            attributes(&svg, "<circle", "class"),
+            ["point feedback", "point latest"]
+        );
+        assert!(svg.contains(": 2 (marked expected)</title>"), "{svg}");
+    }
+
+    /// Where `value` lands on the y axis of a chart whose domain is 0..1000 (steps of 250).
+    fn y_of(value: f64) -> String {
+        format!("{:.1}", 192.0 - value / 1000.0 * 180.0)
+    }
+
+    #[test]
+    fn a_dense_series_is_thinned_to_the_width_and_keeps_its_spikes() {
+        // 90 days of hourly values between 400 and 600 with a band around them, one spike
+        // up to 1000 and one down to 0: 2,160 points.
+        const HOURS: i64 = 90 * 24;
+        const UP: i64 = 1_234;
+        const DOWN: i64 = 777;
+        let points: Vec<MetricPoint> = (0..HOURS)
+            .map(|h| {
+                let value = match h {
+                    UP => 1_000.0,
+                    DOWN => 0.0,
+                    _ => 500.0 + 100.0 * (h as f64 * std::f64::consts::PI / 12.0).sin(),
+                };
+                let band = if h == UP {
+                    (300.0, 990.0)
+                } else {
+                    (350.0, 650.0)
+                };
+                point(h, value, Some(band), h == UP)
+            })
+            .collect();
+        let svg = line_chart("x", &points, &[]).expect("a chart");
+        let line = attributes(&svg, "<polyline", "points");
+        let vertices: Vec<(f64, &str)> = line[0]
+            .split(' ')
+            .filter_map(|xy| {
+                let (x, y) = xy.split_once(',')?;
+                Some((x.parse().ok()?, y))
+            })
+            .collect();
+        let width = WIDTH - LEFT - RIGHT;
+        assert!(
+            vertices.len() as f64 <= 2.0 * width + 2.0,
+            "{} vertices",
+            vertices.len()
+        );
+        assert!(vertices.len() > 500, "{} vertices", vertices.len());
+        assert!(vertices.windows(2).all(|w| w[0].0 <= w[1].0));
+        // Both spikes, the ends and the daily swing are drawn.
+        let ys: Vec<&str> = vertices.iter().map(|v| v.1).collect();
+        for value in [1_000.0, 0.0, 400.0, 600.0, 500.0] {
+            assert!(ys.contains(&y_of(value).as_str()), "{value} is not drawn");
+        }
+        assert_eq!(vertices[0].0, LEFT);
+        assert_eq!(vertices[vertices.len() - 1].0, WIDTH - RIGHT);
+        // Dots only for the anomaly and the latest point.
+        assert_eq!(
+            attributes(&svg, "<circle", "class"),
+            ["point anomalous", "point latest"]
+        );
+        assert_eq!(attributes(&svg, "<circle", "cy")[0], y_of(1_000.0));
+        // One band, thinned too, that still reaches the spike's 990 and 300.
+        let band = attributes(&svg, "<polygon", "points");
+        assert_eq!(band.len(), 1);
+        let corners = band[0].split(' ').count() as f64;
+        assert!(corners <= 2.0 * width + 4.0, "{corners} corners");
+        assert!(
+            band[0].contains(&format!(",{} ", y_of(990.0))),
+            "{}",
+            band[0]
+        );
+        assert!(
+            band[0].contains(&format!(",{} ", y_of(300.0))),
+            "{}",
+            band[0]
+        );
+        assert!(svg.len() < 40_000, "{} bytes", svg.len());
     }
 
     #[test]

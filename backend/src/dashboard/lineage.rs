@@ -130,6 +130,11 @@ impl Request {
     }
 }
 
+/// The lineage page around `dataset` (its name percent-encoded).
+pub(super) fn around_link(dataset: &str) -> String {
+    format!("/lineage?dataset={}", query_value(dataset))
+}
+
 /// `value` percent-encoded for a query string: the encoding of a dataset page's path
 /// segment, which leaves only unreserved characters.
 fn query_value(value: &str) -> String {
@@ -320,7 +325,7 @@ impl Row {
         Row {
             name: entry.node.name.clone(),
             link: entry.node.dataset.as_deref().map(|d| dataset_link("", d)),
-            around: format!("/lineage?dataset={}", query_value(&entry.node.name)),
+            around: around_link(&entry.node.name),
             health: entry.health.as_str(),
             warehouse: entry.node.warehouse.clone(),
             upstream: entry.upstream,

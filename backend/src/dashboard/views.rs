@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::chart::{Threshold, line_chart};
 use super::context::Context;
+use super::lineage::around_link;
 use crate::alerts::{check_link, dataset_link, expectation};
 use crate::engine::format_number;
 use crate::lineage::Graph;
@@ -342,6 +343,8 @@ pub struct DatasetPage {
     checks: Vec<CheckRow>,
     runs: Vec<RunRow>,
     incidents: Vec<IncidentRow>,
+    /// The lineage page around this dataset.
+    lineage_link: String,
     #[serde(flatten)]
     context: Context,
 }
@@ -374,6 +377,7 @@ impl DatasetPage {
                 .filter(|i| i.status.is_active())
                 .map(|i| IncidentRow::new(i, &redactor))
                 .collect(),
+            lineage_link: around_link(&dataset.name),
             context: Context::new(
                 project,
                 dataset,
