@@ -181,16 +181,22 @@ pub async fn run_batch(
     (report, failures)
 }
 
-async fn run_unrecorded(warehouses: &Warehouses, dataset: &Dataset) -> Vec<CheckResult> {
-    let emission = emit::start(dataset, Uuid::new_v4());
-    let mut results = check_dataset(
+/// A dataset's checks measured now with nothing read from a store: no drift base and no
+/// anomaly history, so schema drift and anomaly thresholds are left for the caller.
+pub async fn measure_without_store(warehouses: &Warehouses, dataset: &Dataset) -> Vec<CheckResult> {
+    check_dataset(
         dataset,
         warehouses.get(&dataset.warehouse),
         DriftBase::NoStore,
         &Baselines::none(),
     )
     .await
-    .results;
+    .results
+}
+
+async fn run_unrecorded(warehouses: &Warehouses, dataset: &Dataset) -> Vec<CheckResult> {
+    let emission = emit::start(dataset, Uuid::new_v4());
+    let mut results = measure_without_store(warehouses, dataset).await;
     judge_anomalies(None, warehouses, dataset, &mut results).await;
     let results = crate::alerts::sla::judge(dataset, results, Utc::now());
     emission.finish(dataset, &results);

@@ -18,11 +18,8 @@ use chrono::{DateTime, Datelike, DurationRound, TimeDelta, Timelike, Utc, Weekda
 use uuid::Uuid;
 
 use crate::alerts::{self, PastRun};
-use crate::engine::{
-    AnomalyContext, Baselines, CheckResult, DriftBase, Outcome, Warehouses, check_dataset,
-    judge_anomaly, judged,
-};
-use crate::runner::check_hash;
+use crate::engine::{AnomalyContext, CheckResult, Outcome, Warehouses, judge_anomaly, judged};
+use crate::runner::{self, check_hash};
 use crate::spec::{Bound, Check, CheckKind, Dataset, Project};
 use crate::store::{FinishedRun, MetricPoint, NewRun, RunStatus, Store, StoreApi, Trigger};
 
@@ -111,14 +108,7 @@ pub async fn backfill(
     let warehouses = Warehouses::connect(project, &datasets).await;
     let mut histories = Vec::with_capacity(datasets.len());
     for dataset in &datasets {
-        let today = check_dataset(
-            dataset,
-            warehouses.get(&dataset.warehouse),
-            DriftBase::NoStore,
-            &Baselines::none(),
-        )
-        .await
-        .results;
+        let today = runner::measure_without_store(&warehouses, dataset).await;
         let context = AnomalyContext {
             at: now,
             timezone: dataset.timezone.unwrap_or(warehouses.calendar().timezone),
