@@ -28,6 +28,13 @@ impl Redactor {
                 Channel::Slack { webhook_url } => Some(webhook_url),
                 Channel::Email { .. } | Channel::Inbox => None,
             }))
+            .chain(
+                project
+                    .lineage
+                    .emit
+                    .iter()
+                    .flat_map(|emit| std::iter::once(&emit.url).chain(emit.api_key.as_ref())),
+            )
             .map(|secret| secret.expose());
         let mut secrets = Vec::new();
         for url in urls {
@@ -125,5 +132,20 @@ mod tests {
             "password *** rejected"
         );
         assert_eq!(percent_decode("s3cr%2Ft").as_deref(), Some("s3cr/t"));
+    }
+
+    #[test]
+    fn the_openlineage_endpoint_and_key_are_masked() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let config = "version: 1\nwarehouses:\n  main:\n    url: sqlite://w.db\n\
+                      lineage:\n  emit:\n    url: https://u:pw@ol.example/api/v1/lineage\n    \
+                      api_key: k3y-k3y\nchecks: []\n";
+        std::fs::write(dir.path().join("tidemark.yml"), config).expect("write tidemark.yml");
+        let project = crate::spec::load_with_env(dir.path(), &|_| None).expect("a project");
+        let redactor = Redactor::new(&project);
+        assert_eq!(
+            redactor.text("posting to https://u:pw@ol.example/api/v1/lineage with k3y-k3y"),
+            "posting to *** with ***"
+        );
     }
 }
