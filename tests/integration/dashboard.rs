@@ -263,3 +263,51 @@ async fn pages_show_health_history_and_escape_hostile_text() {
         "the status badge looks like health"
     );
 }
+
+#[tokio::test]
+async fn the_overview_pages_through_many_datasets_keeping_its_filters() {
+    let warehouse = SqliteDb::new().await;
+    let names: Vec<String> = (0..=500).map(|i| format!("d{i:03}")).collect();
+    let files: Vec<(String, String)> = names
+        .iter()
+        .map(|name| {
+            let yaml = format!("dataset: {name}\nchecks:\n  - row_count: {{ min: 1 }}\n");
+            (name.clone(), yaml)
+        })
+        .collect();
+    let files: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(n, y)| (n.as_str(), y.as_str()))
+        .collect();
+    let project = Project::with_datasets(&warehouse.url, &files);
+    let server = ServeProcess::start(project.path(), &[]);
+    let rows = |body: &str| body.matches(r#"<tr class="dataset">"#).count();
+
+    let first = page(&server, "/").await;
+    assert_eq!(rows(&first), 500);
+    assert!(
+        first.contains("501 of 501 datasets · 1–500 on this page"),
+        "{first}"
+    );
+    assert!(
+        first.contains(r#"<a href="/?page&#x3D;2" rel="next">"#),
+        "{first}"
+    );
+    assert!(!first.contains(r#"rel="prev""#));
+
+    let last = page(&server, "/?page=2").await;
+    assert_eq!(rows(&last), 1);
+    assert!(last.contains(r#"href="/datasets/d500""#), "{last}");
+    assert!(
+        last.contains(r#"<a href="/?page&#x3D;1" rel="prev">"#),
+        "{last}"
+    );
+
+    // A search narrows to one page: no page links, whatever page was asked for.
+    let searched = page(&server, "/?q=d4&page=2").await;
+    assert_eq!(rows(&searched), 100);
+    assert!(!searched.contains(r#"class="pages""#), "{searched}");
+
+    let (status, _, _) = get(&server, "/?page=first").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}

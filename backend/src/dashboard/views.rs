@@ -61,15 +61,27 @@ impl Status {
     }
 }
 
-/// The overview's query: `?owner=&tag=&warehouse=&health=&q=`; empty means any.
-#[derive(Debug, Default, Deserialize)]
+/// How many datasets one overview page lists: most projects fit on one page, and a page
+/// of thousands costs the server (and the browser) far more than it tells anyone.
+pub const OVERVIEW_PAGE: usize = 500;
+
+/// The overview's query: `?owner=&tag=&warehouse=&health=&q=&page=`; empty means any.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 pub struct Filters {
+    #[serde(skip_serializing_if = "Option::is_none")]
     owner: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     tag: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     warehouse: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     health: Option<String>,
     /// Part of the name, in any case.
+    #[serde(skip_serializing_if = "Option::is_none")]
     q: Option<String>,
+    /// Which page of the matching datasets, from 1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    page: Option<usize>,
 }
 
 impl Filters {
@@ -87,6 +99,47 @@ impl Filters {
             && Filters::given(&self.tag).is_none_or(|tag| dataset.tags.iter().any(|t| t == tag))
             && Filters::given(&self.q)
                 .is_none_or(|q| dataset.name.to_lowercase().contains(&q.to_lowercase()))
+    }
+}
+
+/// Where the overview's page `page` of the same filters is: `/?…&page=N`.
+fn page_link(filters: &Filters, page: usize) -> String {
+    let filters = Filters {
+        page: Some(page),
+        ..filters.clone()
+    };
+    // Only strings and a number: encoding them cannot fail.
+    format!(
+        "/?{}",
+        serde_urlencoded::to_string(&filters).unwrap_or_default()
+    )
+}
+
+/// One page of the matching datasets, and the links to its neighbours.
+#[derive(Debug, Serialize)]
+struct Paging {
+    /// The 1-based positions of the first and last dataset shown.
+    first: usize,
+    last: usize,
+    previous: Option<String>,
+    next: Option<String>,
+}
+
+impl Paging {
+    /// The part of `matched` datasets page `filters.page` shows, when there is more than
+    /// one page.
+    fn of(filters: &Filters, matched: usize) -> (std::ops::Range<usize>, Option<Paging>) {
+        let pages = matched.div_ceil(OVERVIEW_PAGE).max(1);
+        let page = filters.page.unwrap_or(1).clamp(1, pages);
+        let start = (page - 1) * OVERVIEW_PAGE;
+        let range = start..matched.min(start + OVERVIEW_PAGE);
+        let paging = (pages > 1).then(|| Paging {
+            first: range.start + 1,
+            last: range.end,
+            previous: (page > 1).then(|| page_link(filters, page - 1)),
+            next: (page < pages).then(|| page_link(filters, page + 1)),
+        });
+        (range, paging)
     }
 }
 
@@ -164,14 +217,17 @@ struct Row {
     open_incidents: usize,
 }
 
-/// `GET /`: every dataset the filters keep, in the project's order.
+/// `GET /`: the datasets the filters keep, in the project's order, a page at a time.
 #[derive(Debug, Serialize)]
 pub struct Overview {
     title: &'static str,
     form: Form,
     rows: Vec<Row>,
+    /// How many datasets the filters keep (on every page).
     shown: usize,
     total: usize,
+    /// Present when the datasets kept take more than one page.
+    paging: Option<Paging>,
 }
 
 impl Overview {
@@ -186,28 +242,37 @@ impl Overview {
         for incident in incidents.iter().filter(|i| i.status.is_active()) {
             *open.entry(incident.dataset.as_str()).or_default() += 1;
         }
-        let rows = project
+        let kept: Vec<(&Dataset, Status)> = project
             .datasets
             .iter()
             .filter_map(|dataset| {
                 let (health, status) = Status::of(latest, dataset);
-                filters.keeps(dataset, health).then(|| Row {
-                    name: dataset.name.clone(),
-                    link: dataset_link("", &dataset.name),
-                    warehouse: dataset.warehouse.clone(),
-                    owner: dataset.owner.clone(),
-                    tags: dataset.tags.clone(),
-                    status,
-                    open_incidents: open.get(dataset.name.as_str()).copied().unwrap_or(0),
-                })
+                filters.keeps(dataset, health).then_some((dataset, status))
             })
-            .collect::<Vec<_>>();
+            .collect();
+        let (range, paging) = Paging::of(filters, kept.len());
+        let shown = kept.len();
+        let rows = kept
+            .into_iter()
+            .skip(range.start)
+            .take(range.len())
+            .map(|(dataset, status)| Row {
+                name: dataset.name.clone(),
+                link: dataset_link("", &dataset.name),
+                warehouse: dataset.warehouse.clone(),
+                owner: dataset.owner.clone(),
+                tags: dataset.tags.clone(),
+                status,
+                open_incidents: open.get(dataset.name.as_str()).copied().unwrap_or(0),
+            })
+            .collect();
         Overview {
             title: "Datasets",
             form: Form::new(project, filters),
-            shown: rows.len(),
             rows,
+            shown,
             total: project.datasets.len(),
+            paging,
         }
     }
 }
@@ -401,6 +466,43 @@ mod tests {
         assert_eq!(age(12.0 * 60.0 + 5.0), "12m");
         assert_eq!(age(3.0 * 3600.0 + 5.0 * 60.0), "3h 5m");
         assert_eq!(age(2.0 * 86_400.0 + 4.0 * 3600.0 + 59.0), "2d 4h");
+    }
+
+    #[test]
+    fn the_overview_pages_keep_their_filters() {
+        let filters = Filters {
+            q: Some("a&b c".into()),
+            health: Some("fail".into()),
+            page: Some(2),
+            ..Filters::default()
+        };
+        let (range, paging) = Paging::of(&filters, 2 * OVERVIEW_PAGE + 1);
+        assert_eq!(range, OVERVIEW_PAGE..2 * OVERVIEW_PAGE);
+        let paging = paging.expect("three pages");
+        assert_eq!(
+            (paging.first, paging.last),
+            (OVERVIEW_PAGE + 1, 2 * OVERVIEW_PAGE)
+        );
+        assert_eq!(
+            paging.previous.as_deref(),
+            Some("/?health=fail&q=a%26b+c&page=1")
+        );
+        assert_eq!(
+            paging.next.as_deref(),
+            Some("/?health=fail&q=a%26b+c&page=3")
+        );
+        // The last page is short; a page past the end shows the last one.
+        let beyond = Filters {
+            page: Some(9),
+            ..filters.clone()
+        };
+        let (range, paging) = Paging::of(&beyond, 2 * OVERVIEW_PAGE + 1);
+        assert_eq!(range, 2 * OVERVIEW_PAGE..2 * OVERVIEW_PAGE + 1);
+        assert!(paging.is_some_and(|p| p.next.is_none() && p.previous.is_some()));
+        // One page: no paging at all.
+        let (range, paging) = Paging::of(&Filters::default(), 3);
+        assert_eq!(range, 0..3);
+        assert!(paging.is_none());
     }
 
     #[test]
