@@ -38,61 +38,8 @@ HOURS=${HOURS:-8760}
 NODES=${NODES:-2000}
 DURATION=${DURATION:-20s}
 PARTS=${PARTS:-overview dataset lineage}
-PG=(psql -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -U postgres)
-PG_URL=postgres://postgres@127.0.0.1:5432
-
-say() { printf 'bench: %s\n' "$*" >&2; }
-
-tests/run --services-only
-command -v wrk >/dev/null || { apt-get install -y -q wrk >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null; }; }
-if [[ -n ${TIDEMARK_BIN:-} ]]; then
-    BIN=$TIDEMARK_BIN
-else
-    cargo build --release -q -p tidemark
-    BIN=$CARGO_TARGET_DIR/release/tidemark
-fi
-
-WORK=$(mktemp -d)
-OUT=${BENCH_OUT:-$WORK/out}
-mkdir -p "$OUT"
-SERVER_PID=
-cleanup() {
-    [[ -n $SERVER_PID ]] && kill -9 "$SERVER_PID" 2>/dev/null
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-say "binary $BIN; logs in $OUT"
-
-fresh_db() {
-    "${PG[@]}" -d postgres -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)"
-    "${PG[@]}" -d postgres -c "CREATE DATABASE $1"
-}
-
-# start_server DIR LOG: `tidemark serve DIR --listen 127.0.0.1:0`; sets SERVER_PID and ADDR
-# once it prints `listening on http://ADDR`.
-start_server() {
-    local dir=$1 log=$2
-    : >"$log.out"
-    "$BIN" serve "$dir" --listen 127.0.0.1:0 >"$log.out" 2>"$log.err" &
-    SERVER_PID=$!
-    for _ in $(seq 1 1200); do
-        ADDR=$(sed -n 's#^listening on http://##p' "$log.out")
-        [[ -n $ADDR ]] && return
-        kill -0 "$SERVER_PID" 2>/dev/null || { cat "$log.err" >&2; say "the server exited"; exit 1; }
-        sleep 0.1
-    done
-    say "the server did not print its address in 120 s"
-    exit 1
-}
-
-# proc_cpu_secs PID: user + system CPU seconds the process has used.
-proc_cpu_secs() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat"; }
-
-stop_server() {
-    kill -TERM "$SERVER_PID"
-    wait "$SERVER_PID" 2>/dev/null || true
-    SERVER_PID=
-}
+# shellcheck source=tests/bench/serve-common.sh
+source tests/bench/serve-common.sh
 
 # project DIR DB: tidemark.yml on the Postgres store DB, no warehouse query ever runs
 # (no dataset has a schedule).
@@ -143,7 +90,7 @@ render_row() {
     wrk -c1 -t1 -d"$DURATION" --timeout 30s --latency "$url" >"$file"
     cpu1=$(proc_cpu_secs "$SERVER_PID")
     awk -v name="$name" -v size="$size" -v loadavg="$(cut -d' ' -f1-3 /proc/loadavg)" -v cpu="$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN { print b - a }')" '
-        function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /m$/) return v * 60000; if (v ~ /s$/) return v * 1000; return v }
+        '"$WRK_MS"'
         $1 == "50%" { p50 = ms($2) } $1 == "90%" { p90 = ms($2) } $1 == "99%" { p99 = ms($2) }
         $1 == "Latency" && !max { max = ms($4) }
         /requests in/ { n = $1 } /Non-2xx/ { bad = $NF }

@@ -44,72 +44,14 @@ API_CHECKS=10
 DURATION=${DURATION:-30s}
 CONNECTIONS=${CONNECTIONS:-50}
 PARTS=${PARTS:-scheduler api}
-PG=(psql -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -U postgres)
-PG_URL=postgres://postgres@127.0.0.1:5432
-
-say() { printf 'bench: %s\n' "$*" >&2; }
-
-tests/run --services-only
-command -v wrk >/dev/null || { apt-get install -y -q wrk >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null; }; }
-if [[ -n ${TIDEMARK_BIN:-} ]]; then
-    BIN=$TIDEMARK_BIN
-else
-    cargo build --release -q -p tidemark
-    BIN=$CARGO_TARGET_DIR/release/tidemark
-fi
-
-WORK=$(mktemp -d)
-OUT=${BENCH_OUT:-$WORK/out}
-mkdir -p "$OUT"
-SERVER_PID=
-SAMPLER_PID=
-cleanup() {
-    [[ -n $SAMPLER_PID ]] && kill "$SAMPLER_PID" 2>/dev/null
-    [[ -n $SERVER_PID ]] && kill -9 "$SERVER_PID" 2>/dev/null
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-say "binary $BIN; logs in $OUT"
+# shellcheck source=tests/bench/serve-common.sh
+source tests/bench/serve-common.sh
 
 # --- helpers ---------------------------------------------------------------------------
-
-fresh_db() {
-    "${PG[@]}" -d postgres -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)"
-    "${PG[@]}" -d postgres -c "CREATE DATABASE $1"
-}
 
 # kb FIELD PID: a /proc/PID/status field (VmRSS, VmHWM) in kB.
 kb() { awk -v f="$1:" '$1 == f { print $2 }' "/proc/$2/status"; }
 mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
-
-# start_server DIR LOG: starts `tidemark serve DIR --listen 127.0.0.1:0`, sets SERVER_PID
-# and ADDR once it prints `listening on http://ADDR`.
-start_server() {
-    local dir=$1 log=$2
-    : >"$log.out"
-    "$BIN" serve "$dir" --listen 127.0.0.1:0 >"$log.out" 2>"$log.err" &
-    SERVER_PID=$!
-    for _ in $(seq 1 1200); do
-        ADDR=$(sed -n 's#^listening on http://##p' "$log.out")
-        [[ -n $ADDR ]] && return
-        kill -0 "$SERVER_PID" 2>/dev/null || { cat "$log.err" >&2; say "the server exited"; exit 1; }
-        sleep 0.1
-    done
-    say "the server did not print its address in 120 s"
-    exit 1
-}
-
-# stop_server: SIGTERM (graceful: runs in flight finish), SIGKILL after 10 minutes.
-stop_server() {
-    kill -TERM "$SERVER_PID"
-    for _ in $(seq 1 6000); do
-        kill -0 "$SERVER_PID" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -9 "$SERVER_PID" 2>/dev/null && say "the server did not stop in 10 minutes: killed"
-    wait "$SERVER_PID" 2>/dev/null || true
-    SERVER_PID=
-}
 
 # sample_rss FILE INTERVAL: appends the server's VmRSS (kB) to FILE until stopped.
 sample_rss() {
@@ -123,7 +65,6 @@ max_of() { sort -n "$1" | tail -n1; }
 # cpu_jiffies: busy and total jiffies of the whole machine (/proc/stat).
 cpu_jiffies() { awk '$1 == "cpu" { b = $2 + $3 + $4 + $7 + $8; t = b + $5 + $6; print b, t }' /proc/stat; }
 busy_percent() { awk -v a="$1" -v b="$2" 'BEGIN { split(a, x, " "); split(b, y, " "); printf "%.0f", 100 * (y[1] - x[1]) / (y[2] - x[2]) }'; }
-proc_cpu_secs() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.1f", ($14 + $15) / hz }' "/proc/$1/stat"; }
 
 # warehouse FILE N: N tables t00001… of 3 rows each in one SQLite file.
 warehouse() {
@@ -362,9 +303,8 @@ wrk_row() {
     wrk -c"$CONNECTIONS" -t2 -d"$DURATION" --timeout 30s --latency "$url" >"$OUT/wrk.$file.txt"
     cpu1=$(proc_cpu_secs "$SERVER_PID")
     stop_sampling
-    # Latencies print as 850.00us, 12.34ms or 1.02s; in ms here.
     awk -v name="$name" -v rss="$(mb "$(max_of "$WORK/load.rss")")" -v cpu="$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN { print b - a }')" '
-        function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /m$/) return v * 60000; if (v ~ /s$/) return v * 1000; return v }
+        '"$WRK_MS"'
         $1 == "50%" { p50 = ms($2) } $1 == "90%" { p90 = ms($2) } $1 == "99%" { p99 = ms($2) }
         /requests in/ { n = $1 } /Requests\/sec/ { rps = $2 } /Non-2xx/ { bad = $NF }
         /Socket errors/ { sock = $0; sub(/.*Socket errors: /, "", sock) }
