@@ -472,6 +472,32 @@ async fn incidents_caused_upstream_are_folded_into_the_upstreams_notifications()
     assert_eq!(setup.hook.delivered().len(), 3, "told once");
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upstream_incident_found_second_adopts_the_downstream_one() {
+    let raw = "dataset: raw_orders\nowner: shop\nchecks:\n  - row_count: { min: 1 }\n";
+    let daily = "dataset: orders\nowner: shop\nupstream: [raw_orders]\nchecks:\n  - row_count: { min: 1 }\n";
+    let setup = Setup::new(&[], &[("raw", raw), ("orders", daily)], "").await;
+    // The downstream check runs first: nothing upstream is known to be broken yet.
+    setup.alert_run(&["--dataset", "orders"]).await;
+    setup.alert_run(&["--dataset", "raw_orders"]).await;
+    assert_eq!(
+        setup.hook.texts(),
+        [
+            "Check failed: orders · row_count",
+            "Check failed: raw_orders · row_count"
+        ]
+    );
+    let store = setup.store().await;
+    let cause = latest(&store, "raw_orders").await;
+    assert_eq!(cause.cause, None);
+    assert_eq!(latest(&store, "orders").await.cause, Some(cause.id));
+    let opened = mrkdwn(&setup.hook.delivered()[1]);
+    assert!(
+        opened.contains("*Likely also caused:* orders · row_count"),
+        "{opened}"
+    );
+}
+
 /// Stores an OpenLineage run event of `job` reading `input` and writing `output`, as
 /// `POST /api/v1/lineage` does.
 async fn job_edges(store: &Store, job: &str, input: &str, output: &str) {

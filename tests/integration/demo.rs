@@ -132,3 +132,36 @@ async fn the_demo_serves_history_incidents_and_an_inbox_then_stops_on_sigterm() 
         demo.stderr()
     );
 }
+
+/// The demo's history is drawn relative to the moment it starts, and the datasets run on
+/// different cadences: whatever the hour, the stale sessions are linked to the events
+/// stall that caused them.
+#[tokio::test]
+async fn at_any_hour_the_stale_sessions_are_caused_by_the_events_stall() {
+    use tidemark::store::{Store, StoreApi};
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    tidemark::demo::prepare(dir.path(), true)
+        .await
+        .expect("prepare the demo");
+    let project = tidemark::spec::load(dir.path()).expect("the demo project loads");
+    let names = ["events".to_owned(), "sessions".to_owned()];
+    // 5- and 7-hour cadences line up again after 35 hours; 7 starts spread over them.
+    for hour in (0..35).step_by(5) {
+        let now = Utc::now() + chrono::TimeDelta::hours(hour) + chrono::TimeDelta::minutes(hour);
+        let root = dir.path().join(format!("store-{hour}"));
+        let store = Store::open(None, &root).await.expect("a fresh store");
+        tidemark::demo::backfill(&store, &project, now)
+            .await
+            .expect("the history is recorded");
+        let latest = store.latest_incidents(&names).await.expect("incidents");
+        let open = |dataset: &str, check: &str| {
+            latest
+                .iter()
+                .find(|i| i.dataset == dataset && i.check == check && i.status.is_active())
+                .unwrap_or_else(|| panic!("{hour}h: no open {dataset} incident: {latest:?}"))
+        };
+        let stalled = open("events", "freshness(occurred_at)");
+        let stale = open("sessions", "freshness(ended_at)");
+        assert_eq!(stale.cause, Some(stalled.id), "{hour}h: {latest:?}");
+    }
+}

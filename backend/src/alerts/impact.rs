@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 
 use super::templates::AtRisk;
 use crate::lineage::{Builder, Direction, Edge, Graph, normalize};
@@ -107,6 +107,25 @@ pub fn likely_cause(latest: &[Incident], upstream: &BTreeMap<String, usize>) -> 
         .filter_map(|i| Some((i.cause.is_some(), *upstream.get(&i.dataset)?, i.id, i)))
         .min_by_key(|(folded, distance, id, _)| (*folded, *distance, *id))
         .map(|(_, _, _, i)| i.cause.unwrap_or(i.id))
+}
+
+/// How long before an upstream incident opened a downstream one may have opened and still
+/// be taken for its consequence: the downstream check ran first and failed first, the
+/// cause was found at its own next run.
+const ADOPT_WITHIN: TimeDelta = TimeDelta::days(1);
+
+/// The incidents among `latest` (of datasets downstream of `root`'s) that the new root
+/// incident `root` adopts as its consequences: active, not folded under anything yet, and
+/// opened at most [`ADOPT_WITHIN`] before it. A downstream incident older than that broke
+/// on its own.
+pub fn adopted<'a>(root: &Incident, latest: &'a [Incident]) -> impl Iterator<Item = &'a Incident> {
+    let since = root.opened_at - ADOPT_WITHIN;
+    latest.iter().filter(move |i| {
+        i.dataset != root.dataset
+            && i.status.is_active()
+            && i.cause.is_none()
+            && (since..=root.opened_at).contains(&i.opened_at)
+    })
 }
 
 #[cfg(test)]
@@ -221,5 +240,25 @@ mod tests {
         assert_eq!(cause(std::slice::from_ref(&stg_folded)), Some(1));
         assert_eq!(cause(&[stg_folded, raw.clone()]), Some(1));
         assert_eq!(cause(&[elsewhere, closed]), None);
+    }
+
+    #[test]
+    fn a_new_root_adopts_the_recent_unfolded_incidents_downstream() {
+        let root = incident(9, "raw", IncidentStatus::Open, None);
+        let opened = |mut i: Incident, hours_before: i64| {
+            i.opened_at = root.opened_at - TimeDelta::hours(hours_before);
+            i
+        };
+        let latest = [
+            root.clone(),
+            opened(incident(1, "mart", IncidentStatus::Open, None), 2),
+            opened(incident(2, "mart", IncidentStatus::Acknowledged, None), 23),
+            opened(incident(3, "mart", IncidentStatus::Open, Some(7)), 1),
+            opened(incident(4, "mart", IncidentStatus::Resolved, None), 1),
+            opened(incident(5, "mart", IncidentStatus::Open, None), 25),
+            opened(incident(6, "mart", IncidentStatus::Open, None), -1),
+        ];
+        let ids: Vec<i64> = adopted(&root, &latest).map(|i| i.id).collect();
+        assert_eq!(ids, [1, 2]);
     }
 }

@@ -12,6 +12,8 @@
 //! - **Upstream.** An incident opened while an upstream dataset has an active incident
 //!   links to it as its likely cause and is not announced on its own: the upstream's
 //!   notifications list it. If the cause resolves first, the sweep announces it then.
+//!   When the upstream incident opens second (the downstream check ran first), it adopts
+//!   the downstream incidents that opened in the day before it ([`adopt`]).
 //! - **Muted** incidents change as usual but announce nothing until the mute ends; the sweep
 //!   then catches up with what the channels missed.
 //!
@@ -178,6 +180,15 @@ pub fn review(incident: &Incident, now: DateTime<Utc>, timing: Timing) -> Option
         base: Some(incident.version),
         notify: Some(transition),
     })
+}
+
+/// An incident found to be the consequence of `cause`, an upstream incident that opened
+/// after it: linked quietly (the channels were told of it already; the cause's
+/// notifications list it from now on).
+pub fn adopt(incident: &Incident, cause: i64) -> Step {
+    let mut next = advanced(incident);
+    next.cause = Some(cause);
+    quiet(next, incident.version)
 }
 
 /// A failing result like the last one: the incident learns it, the channels do not.

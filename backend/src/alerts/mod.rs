@@ -323,7 +323,55 @@ async fn observe(
         attempt += 1;
         match store.write_incidents(&changes, now).await {
             Err(StoreError::Conflict(_)) if attempt < CONFLICT_RETRIES => continue,
-            written => return written,
+            Ok(enqueued) => {
+                if changes.iter().any(opens_a_root) {
+                    adopt_downstream(store, project, dataset, &at_risk, now).await;
+                }
+                return Ok(enqueued);
+            }
+            failed => return failed,
+        }
+    }
+}
+
+/// Whether a change opens an incident that is not folded under another.
+fn opens_a_root(change: &IncidentChange) -> bool {
+    change.base.is_none() && change.incident.cause.is_none()
+}
+
+/// Links the downstream incidents that opened shortly before `dataset`'s new root incident
+/// to it ([`impact::adopted`]). Best effort: the link helps the reader, and a failure to
+/// write it loses no result or notification, so it is logged rather than returned.
+async fn adopt_downstream(
+    store: &Store,
+    project: &Project,
+    dataset: &Dataset,
+    at_risk: &[AtRisk],
+    now: DateTime<Utc>,
+) {
+    let mut datasets = vec![dataset.name.clone()];
+    datasets.extend(at_risk.iter().map(|a| a.dataset.clone()));
+    for _ in 0..CONFLICT_RETRIES {
+        let latest = match store.latest_incidents(&datasets).await {
+            Ok(latest) => latest,
+            Err(e) => return tracing::warn!("downstream incidents not linked to their cause: {e}"),
+        };
+        let root = latest
+            .iter()
+            .filter(|i| i.dataset == dataset.name && i.status.is_active() && i.cause.is_none())
+            .max_by_key(|i| i.id);
+        let Some(root) = root else { return };
+        let changes: Vec<IncidentChange> = impact::adopted(root, &latest)
+            .map(|incident| incidents::adopt(incident, root.id))
+            .map(|step| routing::change(step, None, project, &[]))
+            .collect();
+        if changes.is_empty() {
+            return;
+        }
+        match store.write_incidents(&changes, now).await {
+            Err(StoreError::Conflict(_)) => continue,
+            Err(e) => return tracing::warn!("downstream incidents not linked to their cause: {e}"),
+            Ok(_) => return,
         }
     }
 }

@@ -125,7 +125,9 @@ pub async fn backfill(
     Ok(recorded)
 }
 
-/// The times a dataset ran, oldest first: on its cadence, the last one before `now`.
+/// The times a dataset ran, oldest first: on its cadence, then `now`, the run measured for
+/// real. Every dataset has that last run whatever the time of day, so today's problems
+/// have their incidents on first open.
 fn slots(dataset: &Dataset, now: DateTime<Utc>) -> Vec<DateTime<Utc>> {
     let hours = if FAST.contains(&dataset.name.as_str()) {
         FAST_CADENCE_HOURS
@@ -142,6 +144,7 @@ fn slots(dataset: &Dataset, now: DateTime<Utc>) -> Vec<DateTime<Utc>> {
         .rev()
         .map(|i| last - step * i32::try_from(i).unwrap_or(0))
         .filter(|at| *at > first)
+        .chain([now])
         .collect()
 }
 
@@ -217,8 +220,10 @@ fn past_result(
     at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> CheckResult {
-    // Checks without a number (schema, errors) looked as they look today.
-    let Some(today) = current.value.filter(|v| v.is_finite()) else {
+    // Checks without a number (schema, errors) looked as they look today; the run at
+    // `now` is today's.
+    let today = current.value.filter(|v| v.is_finite() && at < now);
+    let Some(today) = today else {
         return current.clone();
     };
     let noise = noise(&dataset.name, &check.name, at);
@@ -405,7 +410,9 @@ mod tests {
         let now = at(20, 10) + TimeDelta::minutes(7);
         let slots = slots(&dataset, now);
         let (first, last) = (slots[0], slots[slots.len() - 1]);
-        assert!(last < now && now - last <= TimeDelta::hours(FAST_CADENCE_HOURS));
+        assert_eq!(last, now, "the real run ends the history");
+        let before = slots[slots.len() - 2];
+        assert!(before < now && now - before <= TimeDelta::hours(FAST_CADENCE_HOURS));
         assert!(first > now - TimeDelta::days(DAYS));
         assert!(first - (now - TimeDelta::days(DAYS)) <= TimeDelta::hours(FAST_CADENCE_HOURS));
         let hours: std::collections::BTreeSet<u32> = slots.iter().map(|s| s.hour()).collect();
