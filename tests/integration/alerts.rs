@@ -422,11 +422,16 @@ async fn a_flapping_check_does_not_spam() {
     assert_eq!((incident.flaps, incident.count), (2, 3));
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn incidents_caused_upstream_are_folded_into_the_upstreams_notifications() {
+/// `raw_orders` feeding `orders` (declared), both empty: both checks fail.
+async fn raw_feeding_orders() -> Setup {
     let raw = "dataset: raw_orders\nowner: shop\nchecks:\n  - row_count: { min: 1 }\n";
     let daily = "dataset: orders\nowner: shop\nupstream: [raw_orders]\nchecks:\n  - row_count: { min: 1 }\n";
-    let setup = Setup::new(&[], &[("raw", raw), ("orders", daily)], "").await;
+    Setup::new(&[], &[("raw", raw), ("orders", daily)], "").await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn incidents_caused_upstream_are_folded_into_the_upstreams_notifications() {
+    let setup = raw_feeding_orders().await;
     setup.alert_run(&["--dataset", "raw_orders"]).await;
     setup.alert_run(&["--dataset", "orders"]).await;
     assert_eq!(setup.hook.texts(), ["Check failed: raw_orders · row_count"]);
@@ -474,9 +479,7 @@ async fn incidents_caused_upstream_are_folded_into_the_upstreams_notifications()
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_upstream_incident_found_second_adopts_the_downstream_one() {
-    let raw = "dataset: raw_orders\nowner: shop\nchecks:\n  - row_count: { min: 1 }\n";
-    let daily = "dataset: orders\nowner: shop\nupstream: [raw_orders]\nchecks:\n  - row_count: { min: 1 }\n";
-    let setup = Setup::new(&[], &[("raw", raw), ("orders", daily)], "").await;
+    let setup = raw_feeding_orders().await;
     // The downstream check runs first: nothing upstream is known to be broken yet.
     setup.alert_run(&["--dataset", "orders"]).await;
     setup.alert_run(&["--dataset", "raw_orders"]).await;
