@@ -52,7 +52,8 @@ pub fn lease() -> Duration {
 pub struct RunRequest {
     pub batch_id: Uuid,
     pub trigger: Trigger,
-    /// The cron slot of a scheduled run: claimed once across replicas.
+    /// The cron slot of a scheduled run (claimed once across replicas) or of a retry (it
+    /// claims nothing).
     pub slot: Option<DateTime<Utc>>,
 }
 
@@ -269,9 +270,9 @@ pub fn new_run(dataset: &Dataset, request: &RunRequest) -> NewRun {
 }
 
 /// Records the scheduler's lag for a run that just claimed its slot: how long after the
-/// slot it started.
+/// slot it started. A retry's delay is its backoff, not lag.
 pub fn slot_claimed(run: &NewRun) {
-    if let Some(slot) = run.slot {
+    if let Some(slot) = run.slot.filter(|_| run.trigger == Trigger::Schedule) {
         let lag = (run.started_at - slot).to_std().unwrap_or_default();
         metrics().scheduler_lag.record(lag.as_secs_f64(), &[]);
     }

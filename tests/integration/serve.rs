@@ -483,18 +483,18 @@ async fn a_warehouse_outage_is_retried_with_backoff_until_the_warehouse_is_back(
     .await;
     assert_eq!(failed.summary.error, 1, "{failed:#?}");
     let retry = wait_for_run(&store, "events", "a first retry", |r| {
-        r.trigger == Trigger::Manual && r.status == RunStatus::Completed
+        r.trigger == Trigger::Retry && r.status == RunStatus::Completed
     })
     .await;
     assert_eq!(
         (retry.batch_id, retry.slot, retry.summary.error),
-        (failed.batch_id, None, 1),
-        "a retry belongs to its slot's batch: {retry:#?}"
+        (failed.batch_id, failed.slot, 1),
+        "a retry belongs to its slot and its batch: {retry:#?}"
     );
 
     late.create(&admin).await;
     let recovered = wait_for_run(&store, "events", "a retry that gets through", |r| {
-        r.trigger == Trigger::Manual && r.summary.pass == 1
+        r.trigger == Trigger::Retry && r.summary.pass == 1
     })
     .await;
     assert_eq!(recovered.batch_id, failed.batch_id);

@@ -34,7 +34,7 @@
 //! its next slot (or when someone asks for it).
 //!
 //! **Retries.** See [`retry`]: warehouse outages are retried with backoff, before the next
-//! slot, as new runs (trigger `manual`, no slot) in the batch of the slot they retry.
+//! slot, as new runs (trigger `retry`, with the slot) in the batch of the slot they retry.
 //! `TIDEMARK_RETRY_SECS` sets the first delay (10 s).
 
 mod agenda;
@@ -723,11 +723,11 @@ impl Scheduler {
             work,
             ending,
         } = finished;
-        // As recorded: retries of a claimed slot are `manual` runs (see `retry`).
+        // As recorded: retries of a claimed slot are `retry` runs (see `retry`).
         let slot = work.slot().map(|s| s.slot);
         let trigger = match work.slot() {
             Some(SlotRetry { claim: true, .. }) => "schedule",
-            Some(SlotRetry { claim: false, .. }) => "retry (manual)",
+            Some(SlotRetry { claim: false, .. }) => "retry",
             None => "manual",
         };
         match ending {
@@ -915,15 +915,16 @@ async fn execute(
             claim: true,
             ..
         }) => slot_request(*slot, *batch_id),
-        // A retry of a claimed slot: see `retry` for why it is recorded as `manual`.
+        // A retry of a claimed slot: see `retry` for why it claims nothing.
         Work::Retry(SlotRetry {
+            slot,
             batch_id,
             claim: false,
             ..
         }) => RunRequest {
             batch_id: *batch_id,
-            trigger: Trigger::Manual,
-            slot: None,
+            trigger: Trigger::Retry,
+            slot: Some(*slot),
         },
         Work::Manual => RunRequest {
             batch_id: Uuid::new_v4(),

@@ -8,10 +8,9 @@
 //! retried: they are the check's answer until someone edits it.
 //!
 //! The slot itself is already claimed by the run that failed, and the store admits one
-//! scheduled run per slot (a scheduled run must carry its slot, so that the claim holds). So
-//! a retry is recorded the way "run this dataset now" is: a new run with trigger `manual`,
-//! no slot, and the failed run's `batch_id`, so the runs of one slot share a batch (and
-//! `last_slot`, hence catch-up, is unaffected). Only the replica that claimed the slot
+//! scheduled run per slot. So a retry is a new run with trigger `retry`: it carries the slot
+//! and the failed run's `batch_id`, so the runs of one slot share a batch, but claims
+//! nothing (the claim and `last_slot`, hence catch-up, count `schedule` runs only). Only the replica that claimed the slot
 //! retries it, so retries happen once across replicas too. A run whose claim itself failed
 //! (the store was unreachable) is retried by claiming the same slot again.
 

@@ -67,6 +67,9 @@ pub enum Trigger {
     Schedule,
     /// "Run this dataset now" through the API.
     Manual,
+    /// A scheduled run again, after the warehouse let it down: it carries the slot it
+    /// retries, but never claims it (the failed run did).
+    Retry,
 }
 
 impl Trigger {
@@ -75,13 +78,19 @@ impl Trigger {
             Trigger::Cli => "cli",
             Trigger::Schedule => "schedule",
             Trigger::Manual => "manual",
+            Trigger::Retry => "retry",
         }
     }
 
+    pub const ALL: [Trigger; 4] = [
+        Trigger::Cli,
+        Trigger::Schedule,
+        Trigger::Manual,
+        Trigger::Retry,
+    ];
+
     pub fn parse(s: &str) -> Option<Self> {
-        [Trigger::Cli, Trigger::Schedule, Trigger::Manual]
-            .into_iter()
-            .find(|t| t.as_str() == s)
+        Trigger::ALL.into_iter().find(|t| t.as_str() == s)
     }
 }
 

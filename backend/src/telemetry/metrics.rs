@@ -29,7 +29,7 @@ use super::env_set;
 /// The instruments. Get them with [`metrics()`]; record with the OpenTelemetry API, e.g.
 /// `metrics().scheduler_lag.record(lag.as_secs_f64(), &[])`.
 pub struct Metrics {
-    /// Dataset runs this process ran, by `trigger` (`cli`, `schedule`, `manual`) and
+    /// Dataset runs this process ran, by `trigger` (`cli`, `schedule`, `manual`, `retry`) and
     /// `status`: `completed` (checks ran, results recorded or `--no-store`), `not_stored`
     /// (checks ran, the store failed to keep them), `not_started` (the store failed first).
     pub runs: Counter<u64>,

@@ -527,7 +527,7 @@ fn schemas() -> Value {
         "RunStatus": {
             "type": "string", "enum": ["running", "completed", "failed", "abandoned"],
         },
-        "Trigger": { "type": "string", "enum": ["cli", "schedule", "manual"] },
+        "Trigger": { "type": "string", "enum": ["cli", "schedule", "manual", "retry"] },
         "Severity": { "type": "string", "enum": ["low", "medium", "high", "critical"] },
         "Summary": object(json!({
             "pass": count, "warn": count, "fail": count, "error": count,

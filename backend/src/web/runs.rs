@@ -22,7 +22,11 @@ pub async fn list(
             "one of running, completed, failed, abandoned",
             RunStatus::parse,
         )?,
-        trigger: params.parsed("trigger", "one of cli, schedule, manual", Trigger::parse)?,
+        trigger: params.parsed(
+            "trigger",
+            "one of cli, schedule, manual, retry",
+            Trigger::parse,
+        )?,
     };
     let page = params.page()?;
     params.finish()?;
