@@ -605,7 +605,8 @@ async fn hostile_names_and_messages_are_escaped() {
 
 /// `tidemark serve` for a setup, with a token for the write endpoints.
 async fn serve(setup: &Setup) -> (ServeProcess, String) {
-    let token = run_blocking(setup.project.path(), &["token", "create", "."], &[]).await;
+    let args = ["token", "create", ".", "--name", "oncall"];
+    let token = run_blocking(setup.project.path(), &args, &[]).await;
     token.assert_code(0);
     let server = ServeProcess::start(setup.project.path(), &FAST);
     (server, token.stdout.trim().to_owned())
@@ -704,6 +705,22 @@ async fn incidents_are_acknowledged_muted_and_resolved_through_the_api() {
     assert_eq!(
         (status, again["error"]["code"].as_str()),
         (409, Some("conflict"))
+    );
+    // The timeline says who did what: the check opened it, the token's owner did the rest.
+    let events = get(&http, &url("events")).await;
+    let timeline: Vec<(&str, &str)> = events["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|e| Some((e["kind"].as_str()?, e["actor"].as_str()?)))
+        .collect();
+    assert_eq!(
+        timeline,
+        [
+            ("opened", "check"),
+            ("acknowledged", "oncall"),
+            ("resolved", "oncall")
+        ]
     );
     let (status, missing) = post(
         &http,

@@ -1421,6 +1421,7 @@ async fn seed_incident(store: &Store) -> i64 {
             channel: "nowhere".into(),
             payload: json!({}),
         }],
+        event: None,
     };
     store
         .write_incidents(&[change], now)

@@ -180,6 +180,18 @@ async fn signed_in_viewers_act_on_incidents_through_the_forms() {
     assert_eq!(reply.status, StatusCode::CONFLICT);
     assert!(reply.body.contains("already resolved"), "{}", reply.body);
 
+    // The history names who acted: the token the viewer signed in with (`default`).
+    let page = browser.get(&page_path).await;
+    let history = page
+        .body
+        .split_once("<h2>History</h2>")
+        .map(|(_, after)| after)
+        .unwrap_or_default();
+    for done in ["Acknowledged", "Resolved"] {
+        let row = format!("<td>{done}</td><td>default</td>");
+        assert!(history.contains(&row), "{row} in {}", page.body);
+    }
+
     // Signing out ends the session: its cookie no longer acts.
     let reply = browser.post("/signout", &[("csrf", &csrf)], &[]).await;
     assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);

@@ -274,9 +274,15 @@ async fn a_scheduled_dataset_runs_at_its_next_slot_on_time() {
     .await;
     stop(&mut server);
     let slot = next.slot.expect("a slot");
-    assert_eq!(
-        slot,
-        first.slot.expect("a slot") + chrono::Duration::minutes(1)
+    let expected = first.slot.expect("a slot") + chrono::Duration::minutes(1);
+    // A slot that comes while the dataset's previous run is still going is skipped (the
+    // overlap rule): on a busy machine the catch-up run, started just before a minute
+    // boundary, may still be going at it.
+    let first = store.run(first.id).await.expect("the first run");
+    let overlapped = first.finished_at.is_none_or(|end| end > expected);
+    assert!(
+        slot == expected || (overlapped && slot == expected + chrono::Duration::minutes(1)),
+        "the next slot after {first:#?} was {slot}"
     );
     // Never before its time; how soon after is measured by the benchmark, not asserted.
     assert!(

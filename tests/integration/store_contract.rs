@@ -1407,14 +1407,14 @@ on_each_store!(
 
 async fn tokens_are_known_by_hash(f: &Fixture) {
     let store = &*f.store;
-    assert!(!ok!(store.token_valid("sha256:abc")));
+    assert_eq!(ok!(store.token_name("sha256:abc")), None);
     ok!(store.create_token("ci", "sha256:abc"));
-    assert!(ok!(store.token_valid("sha256:abc")));
-    assert!(!ok!(store.token_valid("sha256:abd")));
-    assert!(!ok!(store.token_valid("")));
+    assert_eq!(ok!(store.token_name("sha256:abc")).as_deref(), Some("ci"));
+    assert_eq!(ok!(store.token_name("sha256:abd")), None);
+    assert_eq!(ok!(store.token_name("")), None);
     // Names may repeat; hashes may not.
     ok!(store.create_token("ci", "sha256:def"));
-    assert!(ok!(store.token_valid("sha256:def")));
+    assert_eq!(ok!(store.token_name("sha256:def")).as_deref(), Some("ci"));
     match store.create_token("other", "sha256:abc").await {
         Err(StoreError::Query(message)) => {
             assert!(!message.contains("sha256:abc"), "{message}")
@@ -1432,26 +1432,28 @@ on_each_store!(
 async fn sessions_live_until_they_expire_or_end(f: &Fixture) {
     let store = &*f.store;
     let now = Utc::now();
+    let owner = Some("dashboard".to_owned());
     ok!(store.create_token("dashboard", "token-hash"));
     ok!(store.create_session("session-a", "token-hash", now + TimeDelta::hours(12)));
-    assert!(ok!(store.session_valid("session-a", now)));
+    assert_eq!(ok!(store.session_owner("session-a", now)), owner);
     // Another replica sharing the store knows the session.
     let replica = f.reopen().await;
-    assert!(ok!(replica.session_valid("session-a", now)));
-    assert!(!ok!(
-        store.session_valid("session-a", now + TimeDelta::hours(12))
-    ));
-    assert!(!ok!(store.session_valid("session-b", now)));
+    assert_eq!(ok!(replica.session_owner("session-a", now)), owner);
+    assert_eq!(
+        ok!(store.session_owner("session-a", now + TimeDelta::hours(12))),
+        None
+    );
+    assert_eq!(ok!(store.session_owner("session-b", now)), None);
 
     // An expired session is no session, and is cleared out when the next one opens.
     ok!(store.create_session("session-old", "token-hash", now - minutes(1)));
-    assert!(!ok!(store.session_valid("session-old", now)));
+    assert_eq!(ok!(store.session_owner("session-old", now)), None);
     ok!(store.create_session("session-b", "token-hash", now + minutes(5)));
-    assert!(ok!(store.session_valid("session-b", now)));
+    assert_eq!(ok!(store.session_owner("session-b", now)), owner);
 
     ok!(store.delete_session("session-a"));
-    assert!(!ok!(replica.session_valid("session-a", now)));
-    assert!(ok!(store.session_valid("session-b", now)));
+    assert_eq!(ok!(replica.session_owner("session-a", now)), None);
+    assert_eq!(ok!(store.session_owner("session-b", now)), owner);
     ok!(store.delete_session("session-a"));
 
     // A session belongs to a stored token.
@@ -1461,7 +1463,7 @@ async fn sessions_live_until_they_expire_or_end(f: &Fixture) {
             .await
             .is_err()
     );
-    assert!(!ok!(store.session_valid("session-c", now)));
+    assert_eq!(ok!(store.session_owner("session-c", now)), None);
 }
 
 on_each_store!(
@@ -1715,8 +1717,8 @@ async fn sqlite_stores_from_before_the_retry_trigger_keep_their_runs() {
 // Incidents and the notification outbox
 
 use tidemark::store::{
-    Due, Incident, IncidentChange, IncidentFilter, IncidentStatus, NewNotification,
-    NotificationFilter, NotificationStatus, Settlement, Transition,
+    Due, EventKind, Incident, IncidentChange, IncidentFilter, IncidentStatus, NewEvent,
+    NewNotification, NotificationFilter, NotificationStatus, Settlement, Transition,
 };
 
 fn opened(incident: Incident, channels: &[&str]) -> IncidentChange {
@@ -1731,6 +1733,11 @@ fn opened(incident: Incident, channels: &[&str]) -> IncidentChange {
                 payload: json!({"dataset": "orders"}),
             })
             .collect(),
+        event: Some(NewEvent {
+            kind: EventKind::Opened,
+            actor: "check".to_owned(),
+            detail: Some("0 rows".to_owned()),
+        }),
     }
 }
 
@@ -1803,6 +1810,7 @@ async fn incidents_are_written_once_per_check_and_versioned(f: &Fixture) {
         },
         base: Some(base),
         notifications: vec![],
+        event: None,
     };
     ok!(store.write_incidents(&[update(1, 2)], t0()));
     let stale = store.write_incidents(&[update(1, 3)], t0()).await;
@@ -1821,10 +1829,33 @@ async fn incidents_are_written_once_per_check_and_versioned(f: &Fixture) {
         &[IncidentChange {
             incident: resolved,
             base: Some(2),
-            notifications: vec![]
+            notifications: vec![],
+            event: Some(NewEvent {
+                kind: EventKind::Resolved,
+                actor: "ci".to_owned(),
+                detail: None,
+            }),
         }],
-        t0()
+        t0() + minutes(1)
     ));
+    // The timeline has what the changes said happened, in order; repeats add nothing.
+    let timeline: Vec<(EventKind, String, i64, DateTime<Utc>)> =
+        ok!(store.incident_events(stored.id))
+            .into_iter()
+            .map(|e| (e.kind, e.actor, e.version, e.at))
+            .collect();
+    assert_eq!(
+        timeline,
+        [
+            (EventKind::Opened, "check".to_owned(), 1, t0()),
+            (EventKind::Resolved, "ci".to_owned(), 3, t0() + minutes(1)),
+        ]
+    );
+    assert_eq!(
+        ok!(store.incident_events(stored.id))[0].detail.as_deref(),
+        Some("0 rows")
+    );
+    assert!(ok!(store.incident_events(stored.id + 1000)).is_empty());
     let upstream = open_incident(store, incident("raw", "row_count", t0())).await;
     let next = open_incident(
         store,

@@ -227,10 +227,16 @@ pub async fn store_incident(
 ) -> i64 {
     use tidemark::store::StoreApi;
     let (dataset, check) = (incident.dataset.clone(), incident.check.clone());
+    let event = tidemark::store::NewEvent {
+        kind: tidemark::store::EventKind::Opened,
+        actor: tidemark::store::ACTOR_CHECK.to_owned(),
+        detail: Some(incident.message.clone()),
+    };
     let change = tidemark::store::IncidentChange {
         incident,
         base: None,
         notifications: Vec::new(),
+        event: Some(event),
     };
     store
         .write_incidents(&[change], now)

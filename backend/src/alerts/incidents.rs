@@ -25,7 +25,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use crate::engine::{CheckResult, Outcome};
 use crate::spec::Severity;
 use crate::store::{
-    Incident, IncidentKind, IncidentStatus, RESOLVED_BY_API, RESOLVED_BY_CHECK, Transition,
+    ACTOR_CHECK, EventKind, Incident, IncidentKind, IncidentStatus, NewEvent, RESOLVED_BY_API,
+    RESOLVED_BY_CHECK, Transition,
 };
 
 /// A check's latest result as incidents see it.
@@ -41,12 +42,25 @@ pub struct Observation<'a> {
 }
 
 /// One incident write: the incident as it becomes, the version it was computed from
-/// (`None` for a new incident), and what to tell the channels.
+/// (`None` for a new incident), what to tell the channels, and what goes in its timeline.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Step {
     pub incident: Incident,
     pub base: Option<i64>,
     pub notify: Option<Transition>,
+    pub event: Option<NewEvent>,
+}
+
+impl Step {
+    /// The step, with `kind` done by `actor` in the incident's timeline.
+    fn logged(mut self, kind: EventKind, actor: &str, detail: Option<String>) -> Step {
+        self.event = Some(NewEvent {
+            kind,
+            actor: actor.to_owned(),
+            detail,
+        });
+        self
+    }
 }
 
 /// What the API can do to an incident.
@@ -97,7 +111,7 @@ pub fn observe(
         Outcome::Pass | Outcome::Warn => {
             let resolved = previous
                 .filter(|incident| incident.status.is_active())
-                .map(|incident| resolve(incident, observation.at, RESOLVED_BY_CHECK));
+                .map(|incident| resolve(incident, observation.at, RESOLVED_BY_CHECK, ACTOR_CHECK));
             return resolved.into_iter().collect();
         }
     };
@@ -106,7 +120,7 @@ pub fn observe(
             vec![repeat(incident, observation)]
         }
         Some(incident) if incident.status.is_active() => vec![
-            resolve(incident, observation.at, RESOLVED_BY_CHECK),
+            resolve(incident, observation.at, RESOLVED_BY_CHECK, ACTOR_CHECK),
             open(observation, kind),
         ],
         Some(incident) if flaps_back(incident, kind, observation.at, timing) => {
@@ -116,11 +130,13 @@ pub fn observe(
     }
 }
 
-/// The step an API action takes; `None` when the incident is already so.
+/// The step an API action of `actor` (an API token's name) takes; `None` when the incident
+/// is already so.
 pub fn act(
     incident: &Incident,
     action: Action,
     now: DateTime<Utc>,
+    actor: &str,
 ) -> Result<Option<Step>, Refused> {
     if !incident.status.is_active() {
         return Err(Refused::Resolved);
@@ -131,14 +147,15 @@ pub fn act(
             let mut next = advanced(incident);
             next.status = IncidentStatus::Acknowledged;
             next.acknowledged_at = Some(now);
-            quiet(next, incident.version)
+            quiet(next, incident.version).logged(EventKind::Acknowledged, actor, None)
         }
-        Action::Resolve => resolve(incident, now, RESOLVED_BY_API),
+        Action::Resolve => resolve(incident, now, RESOLVED_BY_API, actor),
         Action::MuteUntil(until) if until <= now => return Err(Refused::MuteInThePast),
         Action::MuteUntil(until) => {
             let mut next = advanced(incident);
             next.muted_until = Some(until);
-            quiet(next, incident.version)
+            let until = until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            quiet(next, incident.version).logged(EventKind::Muted, actor, Some(until))
         }
     };
     Ok(Some(step))
@@ -179,6 +196,7 @@ pub fn review(incident: &Incident, now: DateTime<Utc>, timing: Timing) -> Option
         incident: next,
         base: Some(incident.version),
         notify: Some(transition),
+        event: None,
     })
 }
 
@@ -188,7 +206,7 @@ pub fn review(incident: &Incident, now: DateTime<Utc>, timing: Timing) -> Option
 pub fn adopt(incident: &Incident, cause: i64) -> Step {
     let mut next = advanced(incident);
     next.cause = Some(cause);
-    quiet(next, incident.version)
+    quiet(next, incident.version).logged(EventKind::Linked, ACTOR_CHECK, Some(cause.to_string()))
 }
 
 /// A failing result like the last one: the incident learns it, the channels do not.
@@ -230,11 +248,14 @@ fn open(observation: &Observation<'_>, kind: IncidentKind) -> Step {
     if let Some(transition) = notify {
         announce(&mut incident, transition, observation.at);
     }
+    let message = incident.message.clone();
     Step {
         incident,
         base: None,
         notify,
+        event: None,
     }
+    .logged(EventKind::Opened, ACTOR_CHECK, Some(message))
 }
 
 /// Whether a failure of `kind` at `at` reopens this resolved incident: the check resolved
@@ -257,6 +278,7 @@ fn reopen(incident: &Incident, observation: &Observation<'_>) -> Step {
     seen(&mut next, observation);
     // Only a reopening the channels would not expect: they were told it resolved.
     let tell = incident.announced == Some(IncidentStatus::Resolved);
+    let message = next.message.clone();
     notified(
         next,
         incident.version,
@@ -264,9 +286,12 @@ fn reopen(incident: &Incident, observation: &Observation<'_>) -> Step {
         tell,
         observation.at,
     )
+    .logged(EventKind::Reopened, ACTOR_CHECK, Some(message))
 }
 
-fn resolve(incident: &Incident, at: DateTime<Utc>, by: &str) -> Step {
+/// Resolved `by` the check or through the API ([`Incident::resolved_by`]); `actor` as the
+/// timeline names who.
+fn resolve(incident: &Incident, at: DateTime<Utc>, by: &str, actor: &str) -> Step {
     let mut next = advanced(incident);
     next.status = IncidentStatus::Resolved;
     next.resolved_at = Some(at);
@@ -275,7 +300,11 @@ fn resolve(incident: &Incident, at: DateTime<Utc>, by: &str) -> Step {
     // person's is told at once.
     let told_open = incident.announced == Some(IncidentStatus::Open);
     let tell = told_open && (incident.flaps == 0 || by == RESOLVED_BY_API);
-    notified(next, incident.version, Transition::Resolved, tell, at)
+    notified(next, incident.version, Transition::Resolved, tell, at).logged(
+        EventKind::Resolved,
+        actor,
+        None,
+    )
 }
 
 /// A step that tells the channels `transition` when `tell` holds and the incident is not
@@ -295,6 +324,7 @@ fn notified(
         incident: next,
         base: Some(base),
         notify,
+        event: None,
     }
 }
 
@@ -303,6 +333,7 @@ fn quiet(incident: Incident, base: i64) -> Step {
         incident,
         base: Some(base),
         notify: None,
+        event: None,
     }
 }
 
@@ -371,10 +402,11 @@ mod tests {
     }
 
     /// Feeds results one by one, like runs, keeping the incident the store would hold; the
-    /// transitions announced, in order.
+    /// transitions announced, and the timeline (kind and actor), in order.
     struct Check {
         latest: Option<Incident>,
         told: Vec<Transition>,
+        timeline: Vec<(EventKind, String)>,
     }
 
     impl Check {
@@ -382,6 +414,7 @@ mod tests {
             Check {
                 latest: None,
                 told: vec![],
+                timeline: vec![],
             }
         }
 
@@ -401,6 +434,8 @@ mod tests {
 
         fn apply(&mut self, step: Step) {
             self.told.extend(step.notify);
+            self.timeline
+                .extend(step.event.map(|event| (event.kind, event.actor)));
             let mut incident = step.incident;
             if step.base.is_none() {
                 incident.id = self.latest.as_ref().map_or(1, |i| i.id + 1);
@@ -524,7 +559,7 @@ mod tests {
         check.sweep(240);
         check.sweep(300);
         assert_eq!(check.told, [Transition::Opened, Transition::Reminder]);
-        let step = act(check.incident(), Action::Acknowledge, t(301));
+        let step = act(check.incident(), Action::Acknowledge, t(301), "ana");
         check.apply(step.ok().flatten().expect("acknowledged"));
         check.sweep(1000);
         assert_eq!(
@@ -556,7 +591,7 @@ mod tests {
     fn muted_incidents_tell_nothing_until_the_mute_ends() {
         let mut check = Check::new();
         check.run(Outcome::Fail, 0, None);
-        let step = act(check.incident(), Action::MuteUntil(t(600)), t(1));
+        let step = act(check.incident(), Action::MuteUntil(t(600)), t(1), "ana");
         check.apply(step.ok().flatten().expect("muted"));
         check.run(Outcome::Pass, 2, None);
         check.sweep(300);
@@ -570,20 +605,52 @@ mod tests {
         let mut check = Check::new();
         check.run(Outcome::Fail, 0, None);
         assert_eq!(
-            act(check.incident(), Action::MuteUntil(t(0)), t(1)),
+            act(check.incident(), Action::MuteUntil(t(0)), t(1), "ana"),
             Err(Refused::MuteInThePast)
         );
-        let resolved = act(check.incident(), Action::Resolve, t(2));
+        let resolved = act(check.incident(), Action::Resolve, t(2), "ana");
         let step = resolved.ok().flatten().expect("resolved");
         assert_eq!(step.notify, Some(Transition::Resolved));
         assert_eq!(step.incident.resolved_by.as_deref(), Some(RESOLVED_BY_API));
+        let event = step.event.clone().expect("a timeline entry");
+        assert_eq!(
+            (event.kind, event.actor.as_str()),
+            (EventKind::Resolved, "ana")
+        );
         check.apply(step);
         assert_eq!(
-            act(check.incident(), Action::Acknowledge, t(3)),
+            act(check.incident(), Action::Acknowledge, t(3), "ana"),
             Err(Refused::Resolved)
         );
         // A person's resolution is final: the next failure is a new incident.
         check.run(Outcome::Fail, 4, None);
         assert_eq!(check.incident().id, 2);
+    }
+
+    #[test]
+    fn the_timeline_keeps_every_change_and_who_made_it_but_not_repeats() {
+        let mut check = Check::new();
+        check.run(Outcome::Fail, 0, None);
+        check.run(Outcome::Fail, 1, None);
+        check.run(Outcome::Pass, 2, None);
+        check.run(Outcome::Fail, 3, None);
+        let step = act(check.incident(), Action::MuteUntil(t(600)), t(4), "ana");
+        check.apply(step.ok().flatten().expect("muted"));
+        let step = act(check.incident(), Action::Acknowledge, t(5), "bo");
+        check.apply(step.ok().flatten().expect("acknowledged"));
+        check.apply(adopt(check.incident(), 7));
+        let step = act(check.incident(), Action::Resolve, t(6), "ana");
+        check.apply(step.ok().flatten().expect("resolved"));
+        let expected = [
+            (EventKind::Opened, ACTOR_CHECK),
+            (EventKind::Resolved, ACTOR_CHECK),
+            (EventKind::Reopened, ACTOR_CHECK),
+            (EventKind::Muted, "ana"),
+            (EventKind::Acknowledged, "bo"),
+            (EventKind::Linked, ACTOR_CHECK),
+            (EventKind::Resolved, "ana"),
+        ]
+        .map(|(kind, actor)| (kind, actor.to_owned()));
+        assert_eq!(check.timeline, expected);
     }
 }

@@ -441,13 +441,15 @@ pub enum ActError {
     Store(#[from] StoreError),
 }
 
-/// Acknowledges, resolves or mutes an incident (the API's actions); the incident after it.
+/// Acknowledges, resolves or mutes an incident (the API's actions) as `actor`, an API
+/// token's name; the incident after it.
 pub async fn act(
     store: &Store,
     project: &Project,
     id: i64,
     action: Action,
     now: DateTime<Utc>,
+    actor: &str,
 ) -> Result<Incident, ActError> {
     let mut attempt = 0;
     loop {
@@ -455,7 +457,7 @@ pub async fn act(
             Err(StoreError::NotFound) => return Err(ActError::NotFound(id)),
             other => other?,
         };
-        let Some(step) = incidents::act(&incident, action, now)? else {
+        let Some(step) = incidents::act(&incident, action, now, actor)? else {
             return Ok(incident);
         };
         let dataset = project.datasets.iter().find(|d| d.name == incident.dataset);

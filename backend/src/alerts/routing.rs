@@ -67,6 +67,7 @@ pub fn change(
         incident: step.incident,
         base: step.base,
         notifications,
+        event: step.event,
     }
 }
 

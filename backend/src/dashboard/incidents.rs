@@ -21,8 +21,8 @@ use super::{Dashboard, PageError};
 use crate::alerts::{self, ActError, Action, Impact, dataset_link};
 use crate::spec::Project;
 use crate::store::{
-    Incident, IncidentFilter, IncidentStatus, Notification, NotificationFilter, Page, StoreApi,
-    StoreError,
+    ACTOR_CHECK, EventKind, Incident, IncidentEvent, IncidentFilter, IncidentStatus, Notification,
+    NotificationFilter, Page, StoreApi, StoreError,
 };
 use crate::web::{AppState, Health, Latest, Redactor};
 
@@ -343,6 +343,10 @@ async fn list_page(
 struct Event {
     at: String,
     what: String,
+    /// `check`, or the name of the token of whoever acted.
+    who: String,
+    /// The incident a `linked` event points at.
+    link: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -389,31 +393,51 @@ struct IncidentPage {
     problem: Option<String>,
 }
 
-/// The incident's life from its own fields, oldest first.
-fn history(incident: &Incident) -> Vec<Event> {
-    let mut events = vec![(incident.opened_at, "Opened".to_owned())];
-    if incident.last_seen_at > incident.opened_at {
-        let failing = format!("Last failing result ({} in all)", incident.count);
-        events.push((incident.last_seen_at, failing));
+/// The incident's timeline, oldest first, with its latest failing result (repeats are not
+/// events) where it falls. Messages are masked like the incident's own.
+fn history(incident: &Incident, events: &[IncidentEvent], redactor: &Redactor) -> Vec<Event> {
+    let mut timeline: Vec<(DateTime<Utc>, Event)> = events
+        .iter()
+        .map(|event| (event.at, Event::of(event, redactor)))
+        .collect();
+    if incident.count > 1 {
+        let failing = Event {
+            at: moment(incident.last_seen_at),
+            what: format!("Last failing result ({} in all)", incident.count),
+            who: ACTOR_CHECK.to_owned(),
+            link: None,
+        };
+        timeline.push((incident.last_seen_at, failing));
     }
-    if let Some(at) = incident.acknowledged_at {
-        events.push((at, "Acknowledged".to_owned()));
-    }
-    if let Some(at) = incident.resolved_at {
-        let by = incident.resolved_by.as_deref().unwrap_or("unknown");
-        events.push((at, format!("Resolved (by {by})")));
-    }
-    if let Some(until) = incident.muted_until {
-        events.push((until, "Mute ends".to_owned()));
-    }
-    events.sort_by_key(|(at, _)| *at);
-    events
-        .into_iter()
-        .map(|(at, what)| Event {
-            at: moment(at),
+    timeline.sort_by_key(|(at, _)| *at);
+    timeline.into_iter().map(|(_, event)| event).collect()
+}
+
+impl Event {
+    fn of(event: &IncidentEvent, redactor: &Redactor) -> Event {
+        let detail = redactor.option(event.detail.as_deref()).unwrap_or_default();
+        let mut link = None;
+        let what = match event.kind {
+            EventKind::Opened => format!("Opened: {detail}"),
+            EventKind::Reopened => format!("Failing again: {detail}"),
+            EventKind::Acknowledged => "Acknowledged".to_owned(),
+            EventKind::Muted => {
+                let until = detail.parse::<DateTime<Utc>>().map(moment);
+                format!("Muted until {}", until.unwrap_or(detail))
+            }
+            EventKind::Resolved => "Resolved".to_owned(),
+            EventKind::Linked => {
+                link = detail.parse().ok().map(incident_link);
+                format!("Linked to its likely cause upstream, incident {detail}")
+            }
+        };
+        Event {
+            at: moment(event.at),
             what,
-        })
-        .collect()
+            who: event.actor.clone(),
+            link,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -458,13 +482,14 @@ async fn incident_page(
     };
     let notifications = state.store.notifications(&filter, page).await?.items;
     let folded = state.store.incidents_caused_by(id).await?;
+    let events = state.store.incident_events(id).await?;
     Ok((
         "incident",
         IncidentPage {
             title: format!("Incident {id}"),
             row: surroundings.row(&incident, now),
             can_acknowledge: incident.status == IncidentStatus::Open,
-            history: history(&incident),
+            history: history(&incident, &events, &surroundings.redactor),
             notifications: notifications.iter().map(NotificationRow::new).collect(),
             folded: folded.iter().map(|i| surroundings.row(i, now)).collect(),
             mute_choices: MUTE_CHOICES
@@ -504,9 +529,10 @@ pub(super) async fn act(
     form: Result<Form<ActionForm>, FormRejection>,
 ) -> Response {
     let form = form.map(|Form(f)| f).unwrap_or_default();
-    if let Err(error) = viewer.check(&form.csrf) {
-        return dashboard.fail(&viewer, error);
-    }
+    let actor = match viewer.check(&form.csrf) {
+        Ok(actor) => actor.to_owned(),
+        Err(error) => return dashboard.fail(&viewer, error),
+    };
     let now = Utc::now();
     let parsed = path
         .map_err(|_| not_found())
@@ -516,7 +542,8 @@ pub(super) async fn act(
         Err(error) => return dashboard.fail(&viewer, error),
     };
     let state = &dashboard.state;
-    let refused = match alerts::act(&state.store, &state.project(), id, action, now).await {
+    let acted = alerts::act(&state.store, &state.project(), id, action, now, &actor).await;
+    let refused = match acted {
         Ok(_) => return see_other(&incident_link(id)),
         Err(ActError::NotFound(_)) => return dashboard.fail(&viewer, not_found()),
         Err(ActError::Refused(refused)) => format!("Not done: {refused}."),

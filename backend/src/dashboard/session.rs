@@ -44,6 +44,8 @@ const SESSION_HOURS: i64 = 12;
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Viewer {
     pub signed_in: bool,
+    /// The name of the API token the viewer signed in with: who acts, in incident timelines.
+    pub name: Option<String>,
     /// What POST forms carry in their hidden `csrf` field; empty when signed out.
     pub csrf: String,
     /// The session id of a signed-in viewer, to sign out.
@@ -59,10 +61,10 @@ pub struct Viewer {
 }
 
 impl Viewer {
-    /// Whether a posted form may act: `Ok` for a signed-in viewer whose form carries the
-    /// session's csrf value and does not come from another origin. The error is the page
-    /// to answer with: 401 (sign in) without a session, 403 otherwise.
-    pub fn check(&self, posted_csrf: &str) -> Result<(), PageError> {
+    /// Whether a posted form may act: `Ok` with who acts for a signed-in viewer whose form
+    /// carries the session's csrf value and does not come from another origin. The error is
+    /// the page to answer with: 401 (sign in) without a session, 403 otherwise.
+    pub fn check(&self, posted_csrf: &str) -> Result<&str, PageError> {
         if !self.same_origin {
             return Err(PageError::Forbidden(
                 "This form was sent from another site, so it was not accepted.".into(),
@@ -78,7 +80,7 @@ impl Viewer {
                     .into(),
             ));
         }
-        Ok(())
+        Ok(self.name.as_deref().unwrap_or_default())
     }
 
     /// The viewer of a request: signed in when its cookie names a live session.
@@ -92,11 +94,12 @@ impl Viewer {
             return Ok(viewer);
         };
         let store = &dashboard.state.store;
-        if store
-            .session_valid(&sha256_hex(session), Utc::now())
-            .await?
-        {
+        let owner = store
+            .session_owner(&sha256_hex(session), Utc::now())
+            .await?;
+        if let Some(name) = owner {
             viewer.signed_in = true;
+            viewer.name = Some(name);
             viewer.csrf = csrf_token(session);
             viewer.session = Some(session.to_owned());
         }
@@ -204,8 +207,8 @@ pub(super) async fn sign_in(
     let next = local_path(Some(&form.next));
     let token = form.token.trim();
     let hash = token_hash(token);
-    let valid = match dashboard.state.store.token_valid(&hash).await {
-        Ok(valid) => valid && !token.is_empty(),
+    let valid = match dashboard.state.store.token_name(&hash).await {
+        Ok(name) => name.is_some() && !token.is_empty(),
         Err(error) => return dashboard.fail(&viewer, error.into()),
     };
     if !valid {
@@ -418,12 +421,13 @@ mod tests {
     fn checks_refuse_without_session_csrf_or_origin() {
         let signed_in = Viewer {
             signed_in: true,
+            name: Some("ana".into()),
             csrf: "c".repeat(64),
             session: None,
             same_origin: true,
             https: false,
         };
-        assert!(signed_in.check(&"c".repeat(64)).is_ok());
+        assert_eq!(signed_in.check(&"c".repeat(64)).ok(), Some("ana"));
         assert!(matches!(signed_in.check(""), Err(PageError::Forbidden(_))));
         assert!(matches!(signed_in.check("x"), Err(PageError::Forbidden(_))));
         let foreign = Viewer {

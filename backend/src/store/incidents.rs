@@ -60,6 +60,20 @@ pub enum NotificationStatus {
     Dead,
 }
 
+/// A change in an incident's timeline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventKind {
+    Opened,
+    /// Failing again soon after it resolved.
+    Reopened,
+    Acknowledged,
+    Muted,
+    Resolved,
+    /// Found to be the consequence of an upstream incident that opened after it.
+    Linked,
+}
+
 /// The text each enum is stored and shown as, and back.
 macro_rules! spelled {
     ($type:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
@@ -91,6 +105,14 @@ spelled!(Transition {
     Resolved => "resolved",
 });
 spelled!(NotificationStatus { Pending => "pending", Delivered => "delivered", Dead => "dead" });
+spelled!(EventKind {
+    Opened => "opened",
+    Reopened => "reopened",
+    Acknowledged => "acknowledged",
+    Muted => "muted",
+    Resolved => "resolved",
+    Linked => "linked",
+});
 
 impl IncidentStatus {
     pub fn is_active(self) -> bool {
@@ -156,6 +178,39 @@ pub struct IncidentChange {
     pub incident: Incident,
     pub base: Option<i64>,
     pub notifications: Vec<NewNotification>,
+    /// What the change adds to the incident's timeline (a repeat failure adds nothing).
+    pub event: Option<NewEvent>,
+}
+
+/// How many of its latest events an incident's timeline shows: a check flapping for months
+/// would have thousands, and the notifications tell the rest.
+pub const INCIDENT_EVENTS: i64 = 200;
+
+/// Who changed an incident when its check's results did: the check itself.
+pub const ACTOR_CHECK: &str = "check";
+
+/// An entry of an incident's timeline, to write with its change (which gives it its time
+/// and version).
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewEvent {
+    pub kind: EventKind,
+    /// [`ACTOR_CHECK`], or the name of the API token of the person who acted.
+    pub actor: String,
+    /// The failing message of an opening, the end of a mute, the cause of a link.
+    pub detail: Option<String>,
+}
+
+/// An entry of an incident's timeline, as stored.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct IncidentEvent {
+    pub id: i64,
+    pub incident_id: i64,
+    /// The incident's version the change made.
+    pub version: i64,
+    pub at: DateTime<Utc>,
+    pub kind: EventKind,
+    pub actor: String,
+    pub detail: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -547,7 +547,11 @@ pub trait StoreApi: Send + Sync {
         hash: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    fn token_valid(&self, hash: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// The name of the token with this hash (`None`: no such token): who acts with it.
+    fn token_name(
+        &self,
+        hash: &str,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
 
     /// Opens a dashboard session: `id_hash` is the SHA-256 of the session id (the id itself
     /// lives only in the browser's cookie), `token_hash` the API token it was opened with.
@@ -559,12 +563,13 @@ pub trait StoreApi: Send + Sync {
         expires_at: DateTime<Utc>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Whether the session exists, has not expired at `now`, and its token still does.
-    fn session_valid(
+    /// The name of the token a session was opened with, if the session exists, has not
+    /// expired at `now`, and its token still does; `None` otherwise.
+    fn session_owner(
         &self,
         id_hash: &str,
         now: DateTime<Utc>,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
 
     /// Ends a session (signing out); ending one that does not exist is not an error.
     fn delete_session(&self, id_hash: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
@@ -614,6 +619,12 @@ pub trait StoreApi: Send + Sync {
         &self,
         id: i64,
     ) -> impl Future<Output = Result<Vec<Incident>, StoreError>> + Send;
+
+    /// The latest [`INCIDENT_EVENTS`] entries of incident `id`'s timeline, oldest first.
+    fn incident_events(
+        &self,
+        id: i64,
+    ) -> impl Future<Output = Result<Vec<IncidentEvent>, StoreError>> + Send;
 
     /// Claims up to `limit` pending notifications due at `now` for `claimer` until `until`,
     /// oldest due first. A notification is claimed by one caller at a time, however many
@@ -798,8 +809,8 @@ impl StoreApi for Store {
     async fn create_token(&self, name: &str, hash: &str) -> Result<(), StoreError> {
         delegate!(self, s => s.create_token(name, hash))
     }
-    async fn token_valid(&self, hash: &str) -> Result<bool, StoreError> {
-        delegate!(self, s => s.token_valid(hash))
+    async fn token_name(&self, hash: &str) -> Result<Option<String>, StoreError> {
+        delegate!(self, s => s.token_name(hash))
     }
     async fn create_session(
         &self,
@@ -809,8 +820,12 @@ impl StoreApi for Store {
     ) -> Result<(), StoreError> {
         delegate!(self, s => s.create_session(id_hash, token_hash, expires_at))
     }
-    async fn session_valid(&self, id_hash: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
-        delegate!(self, s => s.session_valid(id_hash, now))
+    async fn session_owner(
+        &self,
+        id_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<String>, StoreError> {
+        delegate!(self, s => s.session_owner(id_hash, now))
     }
     async fn delete_session(&self, id_hash: &str) -> Result<(), StoreError> {
         delegate!(self, s => s.delete_session(id_hash))
@@ -843,6 +858,9 @@ impl StoreApi for Store {
     }
     async fn incidents_caused_by(&self, id: i64) -> Result<Vec<Incident>, StoreError> {
         delegate!(self, s => s.incidents_caused_by(id))
+    }
+    async fn incident_events(&self, id: i64) -> Result<Vec<IncidentEvent>, StoreError> {
+        delegate!(self, s => s.incident_events(id))
     }
     async fn claim_notifications(
         &self,

@@ -165,10 +165,10 @@ pub(super) trait StoreRow {
     fn snapshot(&self) -> Result<SchemaSnapshot, StoreError>;
     fn metric_point(&self) -> Result<MetricPoint, StoreError>;
     fn incident(&self) -> Result<Incident, StoreError>;
+    fn incident_event(&self) -> Result<IncidentEvent, StoreError>;
     fn notification(&self) -> Result<Notification, StoreError>;
 
     fn text(&self, column: &str) -> Result<String, StoreError>;
-    fn flag(&self, column: &str) -> Result<bool, StoreError>;
     fn integer(&self, column: &str) -> Result<i64, StoreError>;
     fn uuid(&self, column: &str) -> Result<Uuid, StoreError>;
     fn time(&self, column: &str) -> Result<DateTime<Utc>, StoreError>;
@@ -294,6 +294,19 @@ where
         })
     }
 
+    fn incident_event(&self) -> Result<IncidentEvent, StoreError> {
+        let kind: String = self.try_get("kind")?;
+        Ok(IncidentEvent {
+            id: self.try_get("id")?,
+            incident_id: self.try_get("incident_id")?,
+            version: self.try_get("version")?,
+            at: self.time("at")?,
+            kind: parsed("incident event", &kind, EventKind::parse)?,
+            actor: self.try_get("actor")?,
+            detail: self.try_get("detail")?,
+        })
+    }
+
     fn notification(&self) -> Result<Notification, StoreError> {
         let transition: String = self.try_get("transition")?;
         let status: String = self.try_get("status")?;
@@ -314,10 +327,6 @@ where
     }
 
     fn text(&self, column: &str) -> Result<String, StoreError> {
-        Ok(self.try_get(column)?)
-    }
-
-    fn flag(&self, column: &str) -> Result<bool, StoreError> {
         Ok(self.try_get(column)?)
     }
 
@@ -877,12 +886,12 @@ where
         Ok(())
     }
 
-    async fn token_valid(&self, hash: &str) -> Result<bool, StoreError> {
-        sqlx::query("SELECT EXISTS (SELECT 1 FROM api_tokens WHERE hash = $1) AS valid")
+    async fn token_name(&self, hash: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT name FROM api_tokens WHERE hash = $1")
             .bind(hash)
-            .fetch_one(self.reader())
-            .await?
-            .flag("valid")
+            .fetch_optional(self.reader())
+            .await?;
+        row.map(|row| row.text("name")).transpose()
     }
 
     async fn create_session(
@@ -911,17 +920,21 @@ where
         Ok(())
     }
 
-    async fn session_valid(&self, id_hash: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    async fn session_owner(
+        &self,
+        id_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<String>, StoreError> {
         // The join: a session whose token is gone is no session.
-        sqlx::query(
-            "SELECT EXISTS (SELECT 1 FROM sessions s JOIN api_tokens t ON t.hash = s.token_hash \
-             WHERE s.id_hash = $1 AND s.expires_at > $2) AS valid",
+        let row = sqlx::query(
+            "SELECT t.name FROM sessions s JOIN api_tokens t ON t.hash = s.token_hash \
+             WHERE s.id_hash = $1 AND s.expires_at > $2",
         )
         .bind(id_hash)
         .bind(DB::time(now))
-        .fetch_one(self.reader())
-        .await?
-        .flag("valid")
+        .fetch_optional(self.reader())
+        .await?;
+        row.map(|row| row.text("name")).transpose()
     }
 
     async fn delete_session(&self, id_hash: &str) -> Result<(), StoreError> {
@@ -1046,6 +1059,9 @@ where
                 None => insert_incident::<DB>(&mut tx, &change.incident).await?,
                 Some(base) => update_incident::<DB>(&mut tx, &change.incident, base).await?,
             };
+            if let Some(event) = &change.event {
+                insert_event::<DB>(&mut tx, id, change.incident.version, event, now).await?;
+            }
             for notification in &change.notifications {
                 let key = format!("{id}/{}/{}", change.incident.version, notification.channel);
                 let row = sqlx::query(
@@ -1127,6 +1143,19 @@ where
         .fetch_all(self.reader())
         .await?;
         all(&rows, StoreRow::incident)
+    }
+
+    async fn incident_events(&self, id: i64) -> Result<Vec<IncidentEvent>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, incident_id, version, at, kind, actor, detail FROM (\
+             SELECT * FROM incident_events WHERE incident_id = $1 ORDER BY id DESC LIMIT $2\
+             ) latest ORDER BY id",
+        )
+        .bind(id)
+        .bind(INCIDENT_EVENTS)
+        .fetch_all(self.reader())
+        .await?;
+        all(&rows, StoreRow::incident_event)
     }
 
     async fn incidents_caused_by(&self, id: i64) -> Result<Vec<Incident>, StoreError> {
@@ -1379,6 +1408,38 @@ where
         return Err(conflict(&format!("incident {}", incident.id)));
     }
     Ok(incident.id)
+}
+
+/// Adds `event` to incident `id`'s timeline, as the change to `version` made at `at`.
+async fn insert_event<DB>(
+    tx: &mut Transaction<'static, DB>,
+    id: i64,
+    version: i64,
+    event: &NewEvent,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError>
+where
+    DB: Dialect,
+    DB::Arguments: IntoArguments<DB>,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'a> &'a str: Bind<'a, DB>,
+    for<'a> Option<&'a str>: Bind<'a, DB>,
+    i64: Bind<'static, DB>,
+    DB::Time: Bind<'static, DB>,
+{
+    sqlx::query(
+        "INSERT INTO incident_events (incident_id, version, at, kind, actor, detail) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(id)
+    .bind(version)
+    .bind(DB::time(at))
+    .bind(event.kind.as_str())
+    .bind(event.actor.as_str())
+    .bind(event.detail.as_deref())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// Binds `$3`… of an incident write: everything but its identity.

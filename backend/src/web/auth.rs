@@ -40,27 +40,34 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
-/// Succeeds when the request carries a token the store knows.
-async fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+/// Who made an authenticated request: the name its API token was created with. The token
+/// middleware puts it in the request's extensions; incident timelines record it.
+#[derive(Clone, Debug)]
+pub struct Actor(pub String);
+
+/// The actor of a request that carries a token the store knows.
+async fn authorize(state: &AppState, headers: &HeaderMap) -> Result<Actor, ApiError> {
     let given = headers.contains_key(header::AUTHORIZATION);
     let Some(token) = bearer(headers) else {
         return Err(ApiError::Unauthorized { given });
     };
-    if state.store.token_valid(&token_hash(token)).await? {
-        Ok(())
-    } else {
-        Err(ApiError::Unauthorized { given: true })
+    match state.store.token_name(&token_hash(token)).await? {
+        Some(name) => Ok(Actor(name)),
+        None => Err(ApiError::Unauthorized { given: true }),
     }
 }
 
 /// Middleware for write endpoints: always needs a token.
 pub async fn require_token(
     State(state): State<AppState>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
     match authorize(&state, request.headers()).await {
-        Ok(()) => next.run(request).await,
+        Ok(actor) => {
+            request.extensions_mut().insert(actor);
+            next.run(request).await
+        }
         Err(error) => error.into_response(),
     }
 }

@@ -2,18 +2,20 @@
 //! an incident. Actions go through `alerts::act`, the same state machine the checks drive,
 //! so a resolution through the API is notified like one by a passing check.
 
-use axum::Json;
 use axum::extract::State;
+use axum::{Extension, Json};
 use chrono::Utc;
+use serde::Serialize;
 
+use super::auth::Actor;
 use super::error::ApiError;
 use super::params::{ApiPath, Params};
 use super::redact::Redactor;
 use super::{AppState, PageBody};
 use crate::alerts::{self, ActError, Action};
 use crate::store::{
-    Incident, IncidentFilter, IncidentStatus, Notification, NotificationFilter, NotificationStatus,
-    StoreApi, StoreError,
+    Incident, IncidentEvent, IncidentFilter, IncidentStatus, Notification, NotificationFilter,
+    NotificationStatus, StoreApi, StoreError,
 };
 
 /// `GET /incidents?dataset=&status=&limit=&before=`
@@ -50,29 +52,62 @@ pub async fn get(
     }
 }
 
+/// The body of `GET /incidents/{id}/events`.
+#[derive(Serialize)]
+pub struct Events {
+    items: Vec<IncidentEvent>,
+}
+
+/// `GET /incidents/{id}/events`: the incident's timeline, oldest first.
+pub async fn events(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    params: Params,
+) -> Result<Json<Events>, ApiError> {
+    params.finish()?;
+    let id = incident_id(&id)?;
+    match state.store.incident(id).await {
+        Err(StoreError::NotFound) => return Err(not_found(id)),
+        other => other?,
+    };
+    let redactor = Redactor::new(&state.project());
+    let items = state.store.incident_events(id).await?;
+    let items = items
+        .into_iter()
+        .map(|mut event| {
+            event.detail = redactor.option(event.detail.as_deref());
+            event
+        })
+        .collect();
+    Ok(Json(Events { items }))
+}
+
 /// `POST /incidents/{id}/acknowledge`: someone is on it; no more reminders.
 pub async fn acknowledge(
     State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
     ApiPath(id): ApiPath<String>,
     params: Params,
 ) -> Result<Json<Incident>, ApiError> {
     params.finish()?;
-    perform(&state, &id, Action::Acknowledge).await
+    perform(&state, &actor, &id, Action::Acknowledge).await
 }
 
 /// `POST /incidents/{id}/resolve`: resolved by hand (notified like any resolution).
 pub async fn resolve(
     State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
     ApiPath(id): ApiPath<String>,
     params: Params,
 ) -> Result<Json<Incident>, ApiError> {
     params.finish()?;
-    perform(&state, &id, Action::Resolve).await
+    perform(&state, &actor, &id, Action::Resolve).await
 }
 
 /// `POST /incidents/{id}/mute?until=`: no notifications until then.
 pub async fn mute(
     State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
     ApiPath(id): ApiPath<String>,
     mut params: Params,
 ) -> Result<Json<Incident>, ApiError> {
@@ -80,7 +115,7 @@ pub async fn mute(
         .time("until")?
         .ok_or_else(|| ApiError::bad_parameter("until", "required: when the mute ends"))?;
     params.finish()?;
-    perform(&state, &id, Action::MuteUntil(until)).await
+    perform(&state, &actor, &id, Action::MuteUntil(until)).await
 }
 
 /// `GET /notifications?status=&incident=&limit=&before=`: `status=dead` lists dead letters.
@@ -111,10 +146,15 @@ pub async fn notifications(
     ))
 }
 
-async fn perform(state: &AppState, id: &str, action: Action) -> Result<Json<Incident>, ApiError> {
+async fn perform(
+    state: &AppState,
+    Actor(actor): &Actor,
+    id: &str,
+    action: Action,
+) -> Result<Json<Incident>, ApiError> {
     let id = incident_id(id)?;
     let project = state.project();
-    match alerts::act(&state.store, &project, id, action, Utc::now()).await {
+    match alerts::act(&state.store, &project, id, action, Utc::now(), actor).await {
         Ok(incident) => Ok(Json(redacted(incident, &Redactor::new(&project)))),
         Err(ActError::NotFound(id)) => Err(not_found(id)),
         Err(ActError::Refused(refused)) => Err(ApiError::Conflict(refused.to_string())),

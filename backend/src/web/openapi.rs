@@ -13,7 +13,7 @@ use super::error::ApiError;
 use super::params::Params;
 use super::router::{API_PREFIX, Access, Operation, ROUTES, Route};
 use crate::lineage::Source;
-use crate::store::{IncidentKind, IncidentStatus, NotificationStatus, Page, Transition};
+use crate::store::{EventKind, IncidentKind, IncidentStatus, NotificationStatus, Page, Transition};
 
 /// `GET /openapi.json`
 pub async fn serve(State(state): State<AppState>) -> Json<Value> {
@@ -253,6 +253,18 @@ fn describe(operation: Operation) -> Value {
             "parameters": [param("incidentId")],
             "responses": {
                 "200": ok("Incident", "The incident"),
+                "400": error_ref("BadRequest"),
+                "404": error_ref("NotFound"),
+            },
+        }),
+        Operation::IncidentEvents => json!({
+            "operationId": "incidentEvents",
+            "tags": ["incidents"],
+            "summary": "An incident's timeline, oldest first: who opened, acknowledged, muted \
+                or resolved it, and when (the latest 200 events)",
+            "parameters": [param("incidentId")],
+            "responses": {
+                "200": ok("IncidentEvents", "The incident's timeline"),
                 "400": error_ref("BadRequest"),
                 "404": error_ref("NotFound"),
             },
@@ -697,6 +709,23 @@ fn alert_schemas() -> Map<String, Value> {
             "last_notified_at": opt_time,
         }), &[]),
         "IncidentPage": page_of("Incident"),
+        "IncidentEvent": object(json!({
+            "id": { "type": "integer" },
+            "incident_id": { "type": "integer" },
+            "version": { "type": "integer",
+                "description": "The incident's version the change made" },
+            "at": time,
+            "kind": { "type": "string", "enum": EventKind::ALL },
+            "actor": { "type": "string",
+                "description": "`check` for what results did; the API token's name for what \
+                    people did" },
+            "detail": { "type": ["string", "null"],
+                "description": "The failing message (opened, reopened), the mute's end \
+                    (muted), the cause's incident id (linked)" },
+        }), &[]),
+        "IncidentEvents": object(json!({
+            "items": { "type": "array", "items": schema_ref("IncidentEvent") },
+        }), &[]),
         "Notification": object(json!({
             "id": { "type": "integer" },
             "idempotency_key": { "type": "string",

@@ -67,6 +67,7 @@ pub enum Operation {
     Reload,
     ListIncidents,
     GetIncident,
+    IncidentEvents,
     AcknowledgeIncident,
     ResolveIncident,
     MuteIncident,
@@ -93,7 +94,7 @@ const fn route(verb: Verb, path: &'static str, access: Access, operation: Operat
     }
 }
 
-pub const ROUTES: [Route; 21] = {
+pub const ROUTES: [Route; 22] = {
     use Access::*;
     use Operation::*;
     use Verb::*;
@@ -113,6 +114,7 @@ pub const ROUTES: [Route; 21] = {
         route(Post, "/reload", Write, Reload),
         route(Get, "/incidents", Read, ListIncidents),
         route(Get, "/incidents/{id}", Read, GetIncident),
+        route(Get, "/incidents/{id}/events", Read, IncidentEvents),
         route(
             Post,
             "/incidents/{id}/acknowledge",
@@ -145,6 +147,7 @@ fn handler(operation: Operation, filter: MethodFilter) -> MethodRouter<AppState>
         Operation::Reload => on(filter, commands::reload),
         Operation::ListIncidents => on(filter, incidents::list),
         Operation::GetIncident => on(filter, incidents::get),
+        Operation::IncidentEvents => on(filter, incidents::events),
         Operation::AcknowledgeIncident => on(filter, incidents::acknowledge),
         Operation::ResolveIncident => on(filter, incidents::resolve),
         Operation::MuteIncident => on(filter, incidents::mute),
