@@ -697,10 +697,10 @@ async fn incidents_are_acknowledged_muted_and_resolved_through_the_api() {
         (status, resolved["resolved_by"].as_str()),
         (200, Some("api"))
     );
-    assert_eq!(
-        setup.smtp.wait_for(2).await[1].subject,
-        "Resolved: orders · row_count"
-    );
+    let resolved = &setup.smtp.wait_for(2).await[1];
+    assert_eq!(resolved.subject, "Resolved: orders · row_count");
+    let text = resolved.text.as_deref().unwrap_or_default();
+    assert!(text.contains("(resolved by hand by oncall)"), "{text}");
     let (status, again) = post(&http, &url("resolve"), &token).await;
     assert_eq!(
         (status, again["error"]["code"].as_str()),

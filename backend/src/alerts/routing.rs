@@ -49,7 +49,9 @@ pub fn change(
     let notifications = match step.notify {
         Some(transition) => {
             let owner = dataset.and_then(|d| d.owner.as_deref());
+            let actor = step.event.as_ref().map(|event| event.actor.as_str());
             let message = Message::new(&step.incident, transition, owner, &project.dashboard_url)
+                .acted_by(actor)
                 .with_downstream(at_risk);
             let payload = serde_json::to_value(message).unwrap_or_default();
             channels(project, dataset, step.incident.severity)

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::format_number;
 use crate::spec::{Diagnostic, Location};
-use crate::store::{Incident, IncidentKind, RESOLVED_BY_API, Transition};
+use crate::store::{ACTOR_CHECK, Incident, IncidentKind, RESOLVED_BY_API, Transition};
 
 /// The template files, with the text shipped for each.
 const BUILT_IN: [(&str, &str); 4] = [
@@ -48,6 +48,9 @@ pub struct Message {
     pub error: bool,
     pub sla: bool,
     pub resolved_by_api: bool,
+    /// Who changed the incident by hand (an API token's name); empty for the check's own
+    /// changes.
+    pub acted_by: String,
     pub severity: String,
     pub dataset: String,
     pub check: String,
@@ -138,6 +141,17 @@ impl Message {
             incident_id: incident.id,
             link: dataset_link(dashboard_url, &incident.dataset),
             ..Message::default()
+        }
+    }
+
+    /// The message naming who made the change, when a person did ([`Message::acted_by`]).
+    pub fn acted_by(self, actor: Option<&str>) -> Message {
+        let actor = actor
+            .filter(|actor| *actor != ACTOR_CHECK)
+            .unwrap_or_default();
+        Message {
+            acted_by: actor.to_owned(),
+            ..self
         }
     }
 

@@ -44,11 +44,16 @@ pub async fn get(
     params: Params,
 ) -> Result<Json<Incident>, ApiError> {
     params.finish()?;
-    let id = incident_id(&id)?;
+    let incident = existing(&state, &id).await?;
+    Ok(Json(redacted(incident, &Redactor::new(&state.project()))))
+}
+
+/// The incident of a path's `{id}`, or the API's 400 or 404.
+async fn existing(state: &AppState, id: &str) -> Result<Incident, ApiError> {
+    let id = incident_id(id)?;
     match state.store.incident(id).await {
-        Ok(incident) => Ok(Json(redacted(incident, &Redactor::new(&state.project())))),
         Err(StoreError::NotFound) => Err(not_found(id)),
-        Err(error) => Err(error.into()),
+        other => Ok(other?),
     }
 }
 
@@ -65,13 +70,9 @@ pub async fn events(
     params: Params,
 ) -> Result<Json<Events>, ApiError> {
     params.finish()?;
-    let id = incident_id(&id)?;
-    match state.store.incident(id).await {
-        Err(StoreError::NotFound) => return Err(not_found(id)),
-        other => other?,
-    };
+    let incident = existing(&state, &id).await?;
     let redactor = Redactor::new(&state.project());
-    let items = state.store.incident_events(id).await?;
+    let items = state.store.incident_events(incident.id).await?;
     let items = items
         .into_iter()
         .map(|mut event| {
