@@ -521,6 +521,26 @@ async fn job_edges(store: &Store, job: &str, input: &str, output: &str) {
         .expect("store edges");
 }
 
+/// A server keeps the graph alerts judge against between runs: an edge reported after it
+/// was built is in the next one all the same.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_graph_alerts_judge_against_follows_edges_reported_since() {
+    let raw = "dataset: raw_orders\nowner: shop\nchecks:\n  - row_count: { min: 1 }\n";
+    let setup = Setup::new(&[], &[("raw", raw), ("orders", ORDERS)], "").await;
+    let store = setup.store().await;
+    let project =
+        std::sync::Arc::new(tidemark::spec::load(setup.project.path()).expect("the project loads"));
+    let downstream = |impact: &tidemark::alerts::Impact| -> Vec<String> {
+        let at_risk = impact.downstream("raw_orders", &project);
+        at_risk.into_iter().map(|d| d.dataset).collect()
+    };
+    let before = tidemark::alerts::Impact::current(&store, &project).await;
+    assert!(downstream(&before).is_empty());
+    job_edges(&store, "load", "shop.main.raw_orders", "shop.main.orders").await;
+    let after = tidemark::alerts::Impact::current(&store, &project).await;
+    assert_eq!(downstream(&after), ["orders"]);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn lineage_from_openlineage_alone_folds_and_names_what_is_at_risk() {
     // No `upstream:` anywhere: raw_orders feeds orders only through two jobs and a table

@@ -16,7 +16,7 @@ use tidemark::store::{
     Paged, Pruned, ResultFilter, Retention, Run, RunFilter, RunStatus, Running, SchemaSnapshot,
     SnapshotColumn, Store, StoreApi, StoreError, StoredResult, Trigger,
 };
-use tidemark::store::{NewProfile, ProfileQuery, StoredProfile};
+use tidemark::store::{EdgesVersion, NewProfile, ProfileQuery, StoredProfile};
 use uuid::Uuid;
 
 use crate::support::{PgDb, incident};
@@ -2088,6 +2088,7 @@ async fn lineage_edges_keep_their_source_and_time_span(f: &Fixture) {
     use tidemark::lineage::{Edge, Source};
     let store = &f.store;
     assert_eq!(ok!(store.edges()), []);
+    assert_eq!(ok!(store.edges_version()), EdgesVersion::default());
     let edge = |up: &str, down: &str, source, first: i64, last: i64| Edge {
         upstream: up.into(),
         downstream: down.into(),
@@ -2116,11 +2117,18 @@ async fn lineage_edges_keep_their_source_and_time_span(f: &Fixture) {
             edge("raw.orders", "stg.orders", Source::View, 5, 5),
         ]
     );
+    // What graphs built from the edges are checked against: their count and newest sighting.
+    let version = EdgesVersion {
+        count: 3,
+        newest: Some(t0() + minutes(30)),
+    };
+    assert_eq!(ok!(store.edges_version()), version);
     // More edges than one statement takes.
     let chain = |i: usize| edge(&format!("n{i}"), &format!("n{}", i + 1), Source::Dbt, 0, 0);
     let many: Vec<Edge> = (0..2_500).map(chain).collect();
     ok!(store.upsert_edges(&many));
     assert_eq!(ok!(store.edges()).len(), 2_503);
+    assert_eq!(ok!(store.edges_version()).count, 2_503);
 }
 
 on_each_store!(

@@ -3,17 +3,45 @@
 //! at risk (its notification names them and their owners).
 //!
 //! The graph is the whole one ([`crate::lineage::Builder`]: declared `upstream:`, the dbt
-//! manifest, stored OpenLineage edges), walked to any depth. It is built once per use (a
-//! run's results, a reminder sweep), not per incident.
+//! manifest, stored OpenLineage edges), walked to any depth. A server judges every run's
+//! results against it, so [`Impact::current`] keeps the last one built and builds again
+//! only when what it was built from changed.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime};
 
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::templates::AtRisk;
-use crate::lineage::{Builder, Direction, Edge, Graph, normalize};
+use crate::lineage::{Builder, Direction, Edge, Graph, manifest_stamp, normalize};
 use crate::spec::{Dataset, Project};
-use crate::store::{Incident, Store, StoreApi};
+use crate::store::{EdgesVersion, Incident, Store, StoreApi};
+
+/// How long a built graph serves at most, even when nothing seems to have changed: an edge
+/// pruned and another as old stored in its place leave the [`EdgesVersion`] as it was.
+const REBUILD_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// What a graph was built from.
+struct Built {
+    project: Arc<Project>,
+    edges: EdgesVersion,
+    manifest: Manifest,
+    at: Instant,
+    impact: Arc<Impact>,
+}
+
+impl Built {
+    fn serves(&self, project: &Arc<Project>, edges: EdgesVersion, manifest: Manifest) -> bool {
+        Arc::ptr_eq(&self.project, project)
+            && self.edges == edges
+            && self.manifest == manifest
+            && self.at.elapsed() < REBUILD_AFTER
+    }
+}
+
+/// A dbt manifest's stamp ([`manifest_stamp`]), if the project names one.
+type Manifest = Option<(u64, SystemTime)>;
 
 /// The project's lineage graph, as alerts read it.
 pub struct Impact {
@@ -21,6 +49,38 @@ pub struct Impact {
 }
 
 impl Impact {
+    /// The graph of `project` as it is now: the one built last if the project, the stored
+    /// edges and the dbt manifest are as they were then (two cheap reads), else a new one.
+    pub async fn current(store: &Store, project: &Arc<Project>) -> Arc<Impact> {
+        static LAST: Mutex<Option<Built>> = Mutex::new(None);
+        let edges = match store.edges_version().await {
+            Ok(edges) => edges,
+            // The full read will fail alike, and say so.
+            Err(_) => return Arc::new(Impact::load(store, project, Utc::now()).await),
+        };
+        let manifest = project
+            .lineage
+            .dbt_manifest
+            .as_deref()
+            .and_then(manifest_stamp);
+        if let Ok(last) = LAST.lock()
+            && let Some(built) = last.as_ref().filter(|b| b.serves(project, edges, manifest))
+        {
+            return Arc::clone(&built.impact);
+        }
+        let impact = Arc::new(Impact::load(store, project, Utc::now()).await);
+        if let Ok(mut last) = LAST.lock() {
+            *last = Some(Built {
+                project: Arc::clone(project),
+                edges,
+                manifest,
+                at: Instant::now(),
+                impact: Arc::clone(&impact),
+            });
+        }
+        impact
+    }
+
     /// The graph of every source. Stored edges the store cannot give, or a manifest that
     /// cannot be read now, are logged and left out: the declared lineage still folds.
     pub async fn load(store: &Store, project: &Project, now: DateTime<Utc>) -> Impact {

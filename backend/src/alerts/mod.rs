@@ -223,7 +223,7 @@ pub async fn after_run(store: &Store, dataset: &Dataset, results: &[CheckResult]
     };
     let project = alerting.project();
     let now = Utc::now();
-    let impact = Impact::load(store, &project, now).await;
+    let impact = Impact::current(store, &project).await;
     match observe(store, &project, &impact, dataset, results, now, Send::All).await {
         Ok(ids) => alerting.enqueued(&ids),
         Err(e) => tracing::error!(dataset = %dataset.name, "incidents not updated: {e}"),
@@ -324,7 +324,8 @@ async fn observe(
         match store.write_incidents(&changes, now).await {
             Err(StoreError::Conflict(_)) if attempt < CONFLICT_RETRIES => continue,
             Ok(enqueued) => {
-                if changes.iter().any(opens_a_root) {
+                // Nothing downstream, nothing to adopt: no read (the common case).
+                if !at_risk.is_empty() && changes.iter().any(opens_a_root) {
                     adopt_downstream(store, project, dataset, &at_risk, now).await;
                 }
                 return Ok(enqueued);
@@ -501,7 +502,7 @@ pub async fn remind(
             continue;
         };
         if impact.is_none() {
-            impact = Some(Impact::load(store, &project, now).await);
+            impact = Some(Impact::current(store, &project).await);
         }
         let at_risk = impact
             .as_ref()

@@ -139,7 +139,7 @@ struct Downstream {
 /// active incidents, read once per page.
 struct Surroundings {
     project: Arc<Project>,
-    impact: Impact,
+    impact: Arc<Impact>,
     latest: Arc<Latest>,
     /// The active incident of each dataset that has one (the oldest, when several).
     active: HashMap<String, i64>,
@@ -147,9 +147,9 @@ struct Surroundings {
 }
 
 impl Surroundings {
-    async fn read(state: &AppState, now: DateTime<Utc>) -> Result<Surroundings, PageError> {
+    async fn read(state: &AppState) -> Result<Surroundings, PageError> {
         let project = state.project();
-        let impact = Impact::load(&state.store, &project, now).await;
+        let impact = Impact::current(&state.store, &project).await;
         let latest = Latest::current(state).await?;
         let names: Vec<String> = project.datasets.iter().map(|d| d.name.clone()).collect();
         let mut active = HashMap::new();
@@ -317,7 +317,7 @@ async fn list_page(
     }
     incidents.retain(|i| tab.keeps(i, now));
     incidents.sort_by_key(|i| std::cmp::Reverse(i.id));
-    let surroundings = Surroundings::read(state, now).await?;
+    let surroundings = Surroundings::read(state).await?;
     let tabs = Tab::ALL
         .into_iter()
         .map(|t| TabLink {
@@ -471,7 +471,7 @@ async fn incident_page(
         other => other?,
     };
     let now = Utc::now();
-    let surroundings = Surroundings::read(state, now).await?;
+    let surroundings = Surroundings::read(state).await?;
     let filter = NotificationFilter {
         status: None,
         incident: Some(id),

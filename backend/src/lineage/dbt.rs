@@ -56,10 +56,7 @@ pub fn read_manifest_cached(
     fallback: DateTime<Utc>,
 ) -> Result<Vec<Edge>, ManifestError> {
     static CACHE: Mutex<Option<Cached>> = Mutex::new(None);
-    let stamp = std::fs::metadata(path)
-        .and_then(|m| Ok((m.len(), m.modified()?)))
-        .ok();
-    let Some(stamp) = stamp else {
+    let Some(stamp) = stamp(path) else {
         return read_manifest(path, fallback);
     };
     if let Ok(cache) = CACHE.lock()
@@ -78,6 +75,14 @@ pub fn read_manifest_cached(
         });
     }
     Ok(edges)
+}
+
+/// What tells a manifest's versions apart: its length and modification time (`None` when
+/// the file cannot be read).
+pub fn stamp(path: &Path) -> Option<(u64, SystemTime)> {
+    std::fs::metadata(path)
+        .and_then(|m| Ok((m.len(), m.modified()?)))
+        .ok()
 }
 
 fn edges(text: &[u8], fallback: DateTime<Utc>) -> Result<Vec<Edge>, String> {

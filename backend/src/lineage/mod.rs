@@ -30,7 +30,7 @@ mod json;
 mod openlineage;
 mod views;
 
-pub use dbt::{ManifestError, read_manifest};
+pub use dbt::{ManifestError, read_manifest, stamp as manifest_stamp};
 pub use graph::{Direction, Edge, Graph, Node, Source, normalize};
 pub use openlineage::{EventError, RunEvent};
 pub use views::{ViewError, view_tables};

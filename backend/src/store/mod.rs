@@ -667,6 +667,18 @@ pub trait StoreApi: Send + Sync {
 
     /// Every lineage edge kept, by upstream, downstream (bytewise) and source.
     fn edges(&self) -> impl Future<Output = Result<Vec<Edge>, StoreError>> + Send;
+
+    /// How many edges are kept and the newest `last_seen` among them: cheap to read, and
+    /// changed by nearly every write of edges (graphs built from them are rebuilt when it
+    /// changes).
+    fn edges_version(&self) -> impl Future<Output = Result<EdgesVersion, StoreError>> + Send;
+}
+
+/// See [`StoreApi::edges_version`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EdgesVersion {
+    pub count: i64,
+    pub newest: Option<DateTime<Utc>>,
 }
 
 /// The store a project uses, chosen from its URL.
@@ -895,5 +907,8 @@ impl StoreApi for Store {
     }
     async fn edges(&self) -> Result<Vec<Edge>, StoreError> {
         delegate!(self, s => s.edges())
+    }
+    async fn edges_version(&self) -> Result<EdgesVersion, StoreError> {
+        delegate!(self, s => s.edges_version())
     }
 }

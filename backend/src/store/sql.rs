@@ -1335,6 +1335,17 @@ where
             })
         })
     }
+
+    async fn edges_version(&self) -> Result<EdgesVersion, StoreError> {
+        let row =
+            sqlx::query("SELECT count(*) AS count, max(last_seen) AS newest FROM lineage_edges")
+                .fetch_one(self.reader())
+                .await?;
+        Ok(EdgesVersion {
+            count: row.integer("count")?,
+            newest: row.optional_time("newest")?,
+        })
+    }
 }
 
 /// Inserts a new incident; its id. A check with an active incident already is a conflict.
