@@ -143,6 +143,10 @@ scheduler() {
     sleep 20
     IDLE_RSS=$(kb VmRSS "$SERVER_PID")
     IDLE_HWM=$(kb VmHWM "$SERVER_PID")
+    # Of the resident memory, how much is the program's own memory and how much the pages
+    # of the executable it has touched (shared, and given back under memory pressure).
+    IDLE_ANON=$(kb RssAnon "$SERVER_PID")
+    IDLE_FILE=$(kb RssFile "$SERVER_PID")
     stop_server
 
     # Start just after a minute boundary, so the catch-up has most of a minute.
@@ -238,8 +242,8 @@ SQL
     awk '{ printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7, $8 }' "$WORK/minutes"
     local catchup_runs catchup_secs
     read -r catchup_runs catchup_secs <<<"$catchup"
-    printf '\nAt start (fresh store): %s slots caught up, the last finished %s s after `listening`; %s "slot skipped" warnings in the log; idle VmHWM %s MB; VmRSS sampled max %s MB.\n' \
-        "$catchup_runs" "$catchup_secs" "$skipped" "$(mb "$IDLE_HWM")" "$(mb "$(max_of "$OUT/scheduler.rss")")"
+    printf '\nAt start (fresh store): %s slots caught up, the last finished %s s after `listening`; %s "slot skipped" warnings in the log; idle VmHWM %s MB (RssAnon %s MB, RssFile %s MB); VmRSS sampled max %s MB.\n' \
+        "$catchup_runs" "$catchup_secs" "$skipped" "$(mb "$IDLE_HWM")" "$(mb "$IDLE_ANON")" "$(mb "$IDLE_FILE")" "$(mb "$(max_of "$OUT/scheduler.rss")")"
 }
 
 # --- 2. API ------------------------------------------------------------------------------

@@ -8,7 +8,7 @@
 //! only when what it was built from changed.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -51,8 +51,10 @@ pub struct Impact {
 impl Impact {
     /// The graph of `project` as it is now: the one built last if the project, the stored
     /// edges and the dbt manifest are as they were then (two cheap reads), else a new one.
+    /// One build at a time: the runs of a minute tick all ask at once, and a graph of a
+    /// large project built by each of them would take as much memory as there are runs.
     pub async fn current(store: &Store, project: &Arc<Project>) -> Arc<Impact> {
-        static LAST: Mutex<Option<Built>> = Mutex::new(None);
+        static LAST: tokio::sync::Mutex<Option<Built>> = tokio::sync::Mutex::const_new(None);
         let edges = match store.edges_version().await {
             Ok(edges) => edges,
             // The full read will fail alike, and say so.
@@ -63,21 +65,23 @@ impl Impact {
             .dbt_manifest
             .as_deref()
             .and_then(manifest_stamp);
-        if let Ok(last) = LAST.lock()
-            && let Some(built) = last.as_ref().filter(|b| b.serves(project, edges, manifest))
-        {
+        let mut last = LAST.lock().await;
+        if let Some(built) = last.as_ref().filter(|b| b.serves(project, edges, manifest)) {
             return Arc::clone(&built.impact);
         }
-        let impact = Arc::new(Impact::load(store, project, Utc::now()).await);
-        if let Ok(mut last) = LAST.lock() {
-            *last = Some(Built {
-                project: Arc::clone(project),
-                edges,
-                manifest,
-                at: Instant::now(),
-                impact: Arc::clone(&impact),
-            });
-        }
+        let stored = match store.edges().await {
+            Ok(stored) => stored,
+            // Not kept: the next caller tries the store again.
+            Err(_) => return Arc::new(Impact::load(store, project, Utc::now()).await),
+        };
+        let impact = Arc::new(Impact::new(project, stored, Utc::now()));
+        *last = Some(Built {
+            project: Arc::clone(project),
+            edges,
+            manifest,
+            at: Instant::now(),
+            impact: Arc::clone(&impact),
+        });
         impact
     }
 
