@@ -16,7 +16,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use super::templates::AtRisk;
 use crate::lineage::{Builder, Direction, Edge, Graph, manifest_stamp, normalize};
 use crate::spec::{Dataset, Project};
-use crate::store::{EdgesVersion, Incident, Store, StoreApi};
+use crate::store::{EdgesVersion, Incident, Store, StoreApi, StoreError};
 
 /// How long a built graph serves at most, even when nothing seems to have changed: an edge
 /// pruned and another as old stored in its place leave the [`EdgesVersion`] as it was.
@@ -69,12 +69,13 @@ impl Impact {
         if let Some(built) = last.as_ref().filter(|b| b.serves(project, edges, manifest)) {
             return Arc::clone(&built.impact);
         }
-        let stored = match store.edges().await {
-            Ok(stored) => stored,
-            // Not kept: the next caller tries the store again.
-            Err(_) => return Arc::new(Impact::load(store, project, Utc::now()).await),
-        };
-        let impact = Arc::new(Impact::new(project, stored, Utc::now()));
+        let stored = store.edges().await;
+        // A graph missing the stored edges is not kept: the next caller tries the store again.
+        let complete = stored.is_ok();
+        let impact = Arc::new(Impact::read(project, stored, Utc::now()));
+        if !complete {
+            return impact;
+        }
         *last = Some(Built {
             project: Arc::clone(project),
             edges,
@@ -88,7 +89,16 @@ impl Impact {
     /// The graph of every source. Stored edges the store cannot give, or a manifest that
     /// cannot be read now, are logged and left out: the declared lineage still folds.
     pub async fn load(store: &Store, project: &Project, now: DateTime<Utc>) -> Impact {
-        let stored = store.edges().await.unwrap_or_else(|e| {
+        Impact::read(project, store.edges().await, now)
+    }
+
+    /// The graph of the project's own sources and the stored edges as the store gave them.
+    fn read(
+        project: &Project,
+        stored: Result<Vec<Edge>, StoreError>,
+        now: DateTime<Utc>,
+    ) -> Impact {
+        let stored = stored.unwrap_or_else(|e| {
             tracing::warn!("lineage edges not read; alerts use the others: {e}");
             Vec::new()
         });

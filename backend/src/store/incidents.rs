@@ -74,28 +74,6 @@ pub enum EventKind {
     Linked,
 }
 
-/// The text each enum is stored and shown as, and back.
-macro_rules! spelled {
-    ($type:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
-        impl $type {
-            pub const ALL: &'static [&'static str] = &[$($text),+];
-
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $($type::$variant => $text),+
-                }
-            }
-
-            pub fn parse(s: &str) -> Option<Self> {
-                match s {
-                    $($text => Some($type::$variant),)+
-                    _ => None,
-                }
-            }
-        }
-    };
-}
-
 spelled!(IncidentKind { Failure => "failure", Error => "error" });
 spelled!(IncidentStatus { Open => "open", Acknowledged => "acknowledged", Resolved => "resolved" });
 spelled!(Transition {

@@ -9,6 +9,29 @@
 //! are kept here too (see [`incidents`]), so that an incident change and its notifications
 //! are written in one transaction.
 
+/// The text each enum is stored and shown as, and back. Defined before the modules, so
+/// that they use it too.
+macro_rules! spelled {
+    ($type:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        impl $type {
+            pub const ALL: &'static [&'static str] = &[$($text),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($type::$variant => $text),+
+                }
+            }
+
+            pub fn parse(s: &str) -> Option<Self> {
+                match s {
+                    $($text => Some($type::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
 mod common;
 mod incidents;
 mod postgres;
@@ -72,27 +95,12 @@ pub enum Trigger {
     Retry,
 }
 
-impl Trigger {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Trigger::Cli => "cli",
-            Trigger::Schedule => "schedule",
-            Trigger::Manual => "manual",
-            Trigger::Retry => "retry",
-        }
-    }
-
-    pub const ALL: [Trigger; 4] = [
-        Trigger::Cli,
-        Trigger::Schedule,
-        Trigger::Manual,
-        Trigger::Retry,
-    ];
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Trigger::ALL.into_iter().find(|t| t.as_str() == s)
-    }
-}
+spelled!(Trigger {
+    Cli => "cli",
+    Schedule => "schedule",
+    Manual => "manual",
+    Retry => "retry",
+});
 
 /// A run going on some replica, as [`StoreApi::running`] lists it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -118,27 +126,12 @@ pub enum RunStatus {
     Abandoned,
 }
 
-impl RunStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunStatus::Running => "running",
-            RunStatus::Completed => "completed",
-            RunStatus::Failed => "failed",
-            RunStatus::Abandoned => "abandoned",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [
-            RunStatus::Running,
-            RunStatus::Completed,
-            RunStatus::Failed,
-            RunStatus::Abandoned,
-        ]
-        .into_iter()
-        .find(|t| t.as_str() == s)
-    }
-}
+spelled!(RunStatus {
+    Running => "running",
+    Completed => "completed",
+    Failed => "failed",
+    Abandoned => "abandoned",
+});
 
 /// A run about to start: one dataset, executed once.
 #[derive(Clone, Debug)]

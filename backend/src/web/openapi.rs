@@ -13,7 +13,10 @@ use super::error::ApiError;
 use super::params::Params;
 use super::router::{API_PREFIX, Access, Operation, ROUTES, Route};
 use crate::lineage::Source;
-use crate::store::{EventKind, IncidentKind, IncidentStatus, NotificationStatus, Page, Transition};
+use crate::store::{
+    EventKind, IncidentKind, IncidentStatus, NotificationStatus, Page, RunStatus, Transition,
+    Trigger,
+};
 
 /// `GET /openapi.json`
 pub async fn serve(State(state): State<AppState>) -> Json<Value> {
@@ -537,9 +540,9 @@ fn schemas() -> Value {
                 checks; `unknown` before the first result",
         },
         "RunStatus": {
-            "type": "string", "enum": ["running", "completed", "failed", "abandoned"],
+            "type": "string", "enum": RunStatus::ALL,
         },
-        "Trigger": { "type": "string", "enum": ["cli", "schedule", "manual", "retry"] },
+        "Trigger": { "type": "string", "enum": Trigger::ALL },
         "Severity": { "type": "string", "enum": ["low", "medium", "high", "critical"] },
         "Summary": object(json!({
             "pass": count, "warn": count, "fail": count, "error": count,
