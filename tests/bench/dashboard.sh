@@ -57,22 +57,12 @@ YML
 }
 
 # The big dataset's checks, by name and kind (the seeded results use these).
-CHECK_NAMES=(rows nulls null_pct dup_ids neg_amounts min_amount max_amount avg_amount sum_amount sd_amount)
-CHECK_KINDS=(row_count missing_count missing_percent duplicate_count invalid_count min max avg sum stddev)
-BIG_YML='dataset: big
+BIG_YML="dataset: big
 owner: team-a
 tags: [bench]
 checks:
   - row_count: { name: rows, anomaly: {} }
-  - missing_count: { name: nulls, column: amount, max: 10 }
-  - missing_percent: { name: null_pct, column: amount, max: 50 }
-  - duplicate_count: { name: dup_ids, column: id, max: 0 }
-  - invalid_count: { name: neg_amounts, column: amount, valid_min: 0, max: 0 }
-  - min: { name: min_amount, column: amount, min: 0 }
-  - max: { name: max_amount, column: amount, max: 1000 }
-  - avg: { name: avg_amount, column: amount, between: [0, 1000] }
-  - sum: { name: sum_amount, column: amount, max: 100000 }
-  - stddev: { name: sd_amount, column: amount, max: 1000 }'
+$TEN_CHECKS_AFTER_ROWS_YML"
 
 # render_row NAME URL: one table row from `wrk -c1 -t1 --latency` against URL, after
 # checking that the page answers 200 (its size is in the row).
@@ -106,9 +96,7 @@ table_head() {
 # --- 1 and 2: overview and dataset page --------------------------------------------------
 
 seed_main() {
-    local db=$1 names kinds
-    names=$(printf "'%s'," "${CHECK_NAMES[@]}")
-    kinds=$(printf "'%s'," "${CHECK_KINDS[@]}")
+    local db=$1
     say "seeding $DATASETS datasets x 2 checks, and big: $CHECKS checks x $HOURS hourly results"
     "${PG[@]}" -1 -d "$db" <<SQL
 SET LOCAL synchronous_commit = off;
@@ -149,7 +137,7 @@ FROM big_runs ORDER BY h;
 -- A daily and weekly pattern with noise, so the charts are not flat lines.
 INSERT INTO check_results (run_id, dataset, warehouse, check_name, check_hash, kind, column_name,
                            outcome, value, expected, message, observed_at)
-SELECT b.id, 'big', 'wh', (ARRAY[$names NULL])[c], substr(md5(c::text), 1, 16), (ARRAY[$kinds NULL])[c],
+SELECT b.id, 'big', 'wh', (ARRAY[$TEN_CHECK_NAMES_SQL NULL])[c], substr(md5(c::text), 1, 16), (ARRAY[$TEN_CHECK_KINDS_SQL NULL])[c],
        CASE WHEN c = 1 THEN NULL WHEN c = 4 THEN 'id' ELSE 'amount' END, 'pass',
        round((500 + 200 * sin(b.h * pi() / 12) + 50 * sin(b.h * pi() / 84) + 30 * random() + c)::numeric, 2),
        '{"max": 1000}'::jsonb, 'within bounds', b.at + interval '2 s'

@@ -9,6 +9,23 @@ PG_URL=postgres://postgres@127.0.0.1:5432
 
 say() { printf 'bench: %s\n' "$*" >&2; }
 
+# The ten checks both benchmarks declare and seed results for: their names and kinds as
+# SQL array elements, each with its comma (`ARRAY[$TEN_CHECK_NAMES_SQL NULL][c]`), and
+# their YAML after the row count, which each project declares its own way.
+TEN_CHECK_NAMES_SQL=$(printf "'%s'," rows nulls null_pct dup_ids neg_amounts min_amount \
+    max_amount avg_amount sum_amount sd_amount)
+TEN_CHECK_KINDS_SQL=$(printf "'%s'," row_count missing_count missing_percent duplicate_count \
+    invalid_count min max avg sum stddev)
+TEN_CHECKS_AFTER_ROWS_YML='  - missing_count: { name: nulls, column: amount, max: 10 }
+  - missing_percent: { name: null_pct, column: amount, max: 50 }
+  - duplicate_count: { name: dup_ids, column: id, max: 0 }
+  - invalid_count: { name: neg_amounts, column: amount, valid_min: 0, max: 0 }
+  - min: { name: min_amount, column: amount, min: 0 }
+  - max: { name: max_amount, column: amount, max: 1000 }
+  - avg: { name: avg_amount, column: amount, between: [0, 1000] }
+  - sum: { name: sum_amount, column: amount, max: 100000 }
+  - stddev: { name: sd_amount, column: amount, max: 1000 }'
+
 tests/run --services-only
 command -v wrk >/dev/null || { apt-get install -y -q wrk >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null; }; }
 if [[ -n ${TIDEMARK_BIN:-} ]]; then

@@ -111,19 +111,9 @@ PY
 SCHED_CHECKS='  - row_count: { min: 1 }
   - max: { column: amount, max: 1000 }'
 
-# The 10 checks of the API project, by name; the seeded results use these names and kinds.
-API_CHECK_NAMES=(rows nulls null_pct dup_ids neg_amounts min_amount max_amount avg_amount sum_amount sd_amount)
-API_CHECK_KINDS=(row_count missing_count missing_percent duplicate_count invalid_count min max avg sum stddev)
-API_CHECKS_YML='  - row_count: { name: rows, min: 1 }
-  - missing_count: { name: nulls, column: amount, max: 10 }
-  - missing_percent: { name: null_pct, column: amount, max: 50 }
-  - duplicate_count: { name: dup_ids, column: id, max: 0 }
-  - invalid_count: { name: neg_amounts, column: amount, valid_min: 0, max: 0 }
-  - min: { name: min_amount, column: amount, min: 0 }
-  - max: { name: max_amount, column: amount, max: 1000 }
-  - avg: { name: avg_amount, column: amount, between: [0, 1000] }
-  - sum: { name: sum_amount, column: amount, max: 100000 }
-  - stddev: { name: sd_amount, column: amount, max: 1000 }'
+# The 10 checks of the API project (the seeded results use their names and kinds).
+API_CHECKS_YML="  - row_count: { name: rows, min: 1 }
+$TEN_CHECKS_AFTER_ROWS_YML"
 
 say "warehouse: $(( DATASETS > API_DATASETS ? DATASETS : API_DATASETS )) tables in SQLite"
 warehouse "$WORK/warehouse.db" $(( DATASETS > API_DATASETS ? DATASETS : API_DATASETS ))
@@ -250,9 +240,6 @@ SQL
 
 seed_api() {
     local db=$1 dir=$2
-    local names kinds
-    names=$(printf "'%s'," "${API_CHECK_NAMES[@]}")
-    kinds=$(printf "'%s'," "${API_CHECK_KINDS[@]}")
     say "seeding $API_DATASETS datasets x $API_CHECKS checks x $API_RUNS runs"
     "${PG[@]}" -d "$db" <<SQL
 SET synchronous_commit = off;
@@ -271,7 +258,7 @@ SELECT id, gen_random_uuid(), dataset, 'wh', 'schedule', slot, 'completed', 'ben
 FROM seed_runs ORDER BY r, d;
 INSERT INTO check_results (run_id, dataset, warehouse, check_name, check_hash, kind, column_name,
                            outcome, value, expected, message, observed_at)
-SELECT s.id, s.dataset, 'wh', (ARRAY[$names NULL])[c], substr(md5(c::text), 1, 16), (ARRAY[$kinds NULL])[c],
+SELECT s.id, s.dataset, 'wh', (ARRAY[$TEN_CHECK_NAMES_SQL NULL])[c], substr(md5(c::text), 1, 16), (ARRAY[$TEN_CHECK_KINDS_SQL NULL])[c],
        CASE WHEN c = 1 THEN NULL WHEN c = 4 THEN 'id' ELSE 'amount' END,
        CASE WHEN c = 2 AND (s.r + s.d) % 17 = 0 THEN 'warn' WHEN c = 7 AND (s.r * s.d) % 29 = 0 THEN 'fail' ELSE 'pass' END,
        ((s.r * 7919 + s.d * 104729 + c) % 100000) / 100.0,
