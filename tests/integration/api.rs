@@ -145,6 +145,7 @@ async fn start(options: Options) -> Api {
         commands: commands_tx,
         read_needs_token: options.read_needs_token,
         latest: Default::default(),
+        trusted_proxies: Default::default(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

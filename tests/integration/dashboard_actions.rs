@@ -54,7 +54,9 @@ async fn signed_in_viewers_act_on_incidents_through_the_forms() {
     let project = project(&warehouse);
     let (raw_id, orders_id) = seed(&project).await;
     let token = api_token(project.path());
-    let mut browser = Visitor::new(ServeProcess::start(project.path(), &[]));
+    // The test client stands in for a reverse proxy on loopback.
+    let trusted = [("TIDEMARK_TRUSTED_PROXIES", "127.0.0.1,::1")];
+    let mut browser = Visitor::new(ServeProcess::start(project.path(), &trusted));
     let page_path = format!("/incidents/{orders_id}");
     let acknowledge = format!("{page_path}/acknowledge");
 
@@ -210,6 +212,25 @@ async fn closed_reading_sends_browsers_to_sign_in_first() {
     let token = api_token(project.path());
     let server = ServeProcess::start(project.path(), &[("TIDEMARK_READ_NEEDS_TOKEN", "true")]);
     let mut browser = Visitor::new(server);
+
+    // No proxy is trusted here: X-Forwarded-Proto cannot make the cookie Secure, and
+    // X-Forwarded-Host cannot vouch for another site's Origin.
+    let https = browser
+        .post(
+            "/signin",
+            &[("token", &token), ("next", "/")],
+            &[("x-forwarded-proto", "https")],
+        )
+        .await;
+    assert!(!https.header(header::SET_COOKIE).contains("Secure"));
+    let forged = [
+        ("origin", "http://evil.example"),
+        ("x-forwarded-host", "evil.example"),
+    ];
+    let reply = browser
+        .post("/signin", &[("token", &token), ("next", "/")], &forged)
+        .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.body);
 
     let reply = browser.get("/incidents?status=open").await;
     assert_eq!(reply.status, StatusCode::SEE_OTHER);

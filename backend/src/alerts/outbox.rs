@@ -21,7 +21,7 @@ use tokio::sync::watch;
 
 use super::templates::{Folded, Message};
 use super::{Alerting, email, slack};
-use crate::spec::Channel;
+use crate::spec::{Channel, Redactor};
 use crate::store::{Notification, Settlement, Store, StoreApi, StoreError};
 
 /// Notifications claimed and sent side by side at once.
@@ -43,6 +43,19 @@ pub enum Attempt {
     },
     /// No retry can fix it.
     Refused(String),
+}
+
+impl Attempt {
+    fn redacted(self, redactor: &Redactor) -> Attempt {
+        match self {
+            Attempt::Delivered => Attempt::Delivered,
+            Attempt::Retry { after, error } => Attempt::Retry {
+                after,
+                error: redactor.text(&error),
+            },
+            Attempt::Refused(error) => Attempt::Refused(redactor.text(&error)),
+        }
+    }
 }
 
 /// Delivers notifications until `stop` turns true, then makes one last pass for what is due
@@ -77,8 +90,13 @@ pub async fn deliver_due(alerting: &Alerting, store: &Store) -> Result<usize, St
             BATCH,
         )
         .await?;
+    // Receivers' error pages may echo the webhook or parts of it; what is kept and logged
+    // of an attempt is masked.
+    let redactor = &Redactor::new(&alerting.project());
     let attempts = claimed.iter().map(|notification| async move {
-        let attempt = deliver(alerting, store, notification).await;
+        let attempt = deliver(alerting, store, notification)
+            .await
+            .redacted(redactor);
         let at = Utc::now();
         let settlement = settle(notification, attempt, alerting, at);
         log(notification, &settlement);

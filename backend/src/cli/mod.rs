@@ -107,6 +107,16 @@ enum Command {
         /// needs signing in.
         #[arg(long, env = "TIDEMARK_READ_NEEDS_TOKEN")]
         read_needs_token: bool,
+        /// A reverse proxy in front (an address or a network, 10.0.0.0/8; repeat it, or
+        /// separate with commas): only its X-Forwarded-Host and X-Forwarded-Proto headers
+        /// are believed.
+        #[arg(
+            long = "trusted-proxy",
+            value_name = "IP[/BITS]",
+            env = "TIDEMARK_TRUSTED_PROXIES",
+            value_delimiter = ','
+        )]
+        trusted_proxies: Vec<crate::web::ProxyNet>,
     },
     /// Replay a dataset's stored history through anomaly detection and show which points
     /// would have alerted (each judged only from the points before it).
@@ -268,8 +278,15 @@ async fn execute(command: Command) -> u8 {
             dir,
             listen,
             read_needs_token,
+            trusted_proxies,
         } => match load(&dir, Format::Human) {
-            Ok(project) => crate::server::serve(project, listen, read_needs_token).await,
+            Ok(project) => {
+                let options = crate::server::Options {
+                    read_needs_token,
+                    trusted_proxies: crate::web::TrustedProxies(trusted_proxies),
+                };
+                crate::server::serve(project, listen, options).await
+            }
             Err(code) => code,
         },
         Command::Demo { dir, once, listen } => {
@@ -593,7 +610,8 @@ async fn demo_served(dir: PathBuf, listen: Option<String>) -> u8 {
     println!(
         "To acknowledge, resolve or mute incidents, sign in on the dashboard with the token {token}"
     );
-    crate::server::serve_on(project, listener, false, |address| {
+    let options = crate::server::Options::default();
+    crate::server::serve_on(project, listener, options, |address| {
         format!("dashboard: http://{address}/")
     })
     .await

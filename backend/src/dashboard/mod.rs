@@ -379,6 +379,7 @@ pub(crate) mod tests {
             commands,
             read_needs_token,
             latest: Default::default(),
+            trusted_proxies: Default::default(),
         };
         router(state).expect("the templates compile")
     }

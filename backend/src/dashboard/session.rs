@@ -21,7 +21,9 @@
 //!   ([`see_other`]) back to the page (POST-redirect-GET).
 
 use axum::extract::rejection::{FormRejection, QueryRejection};
-use axum::extract::{FromRequestParts, Query, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -84,10 +86,16 @@ impl Viewer {
     }
 
     /// The viewer of a request: signed in when its cookie names a live session.
-    async fn of(headers: &HeaderMap, dashboard: &Dashboard) -> Result<Viewer, PageError> {
+    async fn of(parts: &Parts, dashboard: &Dashboard) -> Result<Viewer, PageError> {
+        let headers = &parts.headers;
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(peer)| *peer);
+        let proxied = dashboard.state.trusted_proxies.trust(peer);
         let mut viewer = Viewer {
-            same_origin: same_origin(headers),
-            https: over_https(headers),
+            same_origin: same_origin(headers, proxied),
+            https: proxied && over_https(headers),
             ..Viewer::default()
         };
         let Some(session) = session_cookie(headers) else {
@@ -118,7 +126,7 @@ impl FromRequestParts<Dashboard> for Viewer {
         if let Some(viewer) = parts.extensions.get::<Viewer>() {
             return Ok(viewer.clone());
         }
-        let viewer = Viewer::of(&parts.headers, dashboard)
+        let viewer = Viewer::of(parts, dashboard)
             .await
             .map_err(|error| dashboard.fail(&Viewer::default(), error))?;
         parts.extensions.insert(viewer.clone());
@@ -342,17 +350,19 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// Whether the `Origin` header, if any, names the host the request was sent to: the `Host`
-/// header, or the host a proxy in front says the browser asked for (`X-Forwarded-Host`;
-/// a form on another site cannot set either).
-fn same_origin(headers: &HeaderMap) -> bool {
+/// header, or, when the request came through a trusted proxy (`proxied`), the host it says
+/// the browser asked for (`X-Forwarded-Host`; a form on another site can set neither).
+fn same_origin(headers: &HeaderMap, proxied: bool) -> bool {
     let Some(origin) = headers.get(header::ORIGIN) else {
         return true;
     };
     let Some((_, origin_host)) = origin.to_str().ok().and_then(|o| o.split_once("://")) else {
         return false;
     };
-    [header::HOST.as_str(), "x-forwarded-host"]
+    let forwarded = if proxied { "x-forwarded-host" } else { "" };
+    [header::HOST.as_str(), forwarded]
         .into_iter()
+        .filter(|name| !name.is_empty())
         .filter_map(|name| headers.get(name)?.to_str().ok())
         .any(|host| host.trim().eq_ignore_ascii_case(origin_host))
 }
@@ -496,9 +506,13 @@ mod tests {
 
     #[test]
     fn origins_must_name_this_host() {
-        assert!(same_origin(&headers(&[("host", "localhost:8080")])));
-        let with =
-            |origin| same_origin(&headers(&[("host", "localhost:8080"), ("origin", origin)]));
+        assert!(same_origin(&headers(&[("host", "localhost:8080")]), false));
+        let with = |origin| {
+            same_origin(
+                &headers(&[("host", "localhost:8080"), ("origin", origin)]),
+                false,
+            )
+        };
         assert!(with("http://localhost:8080"));
         assert!(!with("http://evil.example"));
         assert!(!with("null"));
@@ -507,6 +521,8 @@ mod tests {
             ("x-forwarded-host", "tidemark.example"),
             ("origin", "https://tidemark.example"),
         ]);
-        assert!(same_origin(&proxied));
+        assert!(same_origin(&proxied, true));
+        // From a peer that is not a trusted proxy, the forwarded host is anyone's claim.
+        assert!(!same_origin(&proxied, false));
     }
 }

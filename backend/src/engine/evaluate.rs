@@ -119,6 +119,9 @@ fn describe_bound(kind: &CheckKind, bound: Bound) -> String {
         _ => format_number(v),
     };
     match bound {
+        Bound::Min(min) if min == 0.0 && matches!(kind, CheckKind::Freshness { .. }) => {
+            "not in the future".to_string()
+        }
         Bound::Min(min) => format!("at least {}", f(min)),
         Bound::Max(max) => format!("at most {}", f(max)),
         Bound::Between(lo, hi) => format!("between {} and {}", f(lo), f(hi)),

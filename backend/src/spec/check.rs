@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use super::reader::{Cx, Fields, optional};
-use super::thresholds::{self, METRIC_KEYS};
+use super::thresholds::{self, FRESHNESS_KEYS, METRIC_KEYS};
 use super::yaml::{Entry, Node, Pos, Value};
 use super::{
     Aggregate, Check, CheckKind, DeclaredType, Level, Severity, Thresholds, TypeFamily, Validity,
@@ -24,7 +24,8 @@ const VALIDITY_KEYS: [&str; 4] = ["valid_values", "valid_regex", "valid_min", "v
 pub(crate) enum ThresholdStyle {
     /// min, max, between, equals, anomaly, warn/fail levels.
     Metric,
-    /// warn_after, fail_after (listed in `params`) or anomaly.
+    /// warn_after, fail_after (listed in `params`), bounds on the age in seconds (min, max,
+    /// between, equals) or anomaly.
     Freshness,
     /// None: the check judges declared columns and drift.
     Drift,
@@ -47,7 +48,7 @@ impl KindSpec {
     pub fn allowed(&self) -> Vec<&'static str> {
         let thresholds: &[&'static str] = match self.thresholds {
             ThresholdStyle::Metric => &METRIC_KEYS,
-            ThresholdStyle::Freshness => &["anomaly"],
+            ThresholdStyle::Freshness => &FRESHNESS_KEYS,
             ThresholdStyle::Drift | ThresholdStyle::Distribution => &[],
         };
         let mut keys = COMMON_PARAMS.to_vec();
@@ -159,7 +160,7 @@ pub(crate) const KINDS: [KindSpec; 14] = [
         build: |cx, params, _| {
             let query = params
                 .require(cx, "query")
-                .and_then(|node| cx.string(node, "query"));
+                .and_then(|node| cx.user_query(node, "query"));
             Some(CheckKind::SqlMetric { query: query? })
         },
     },
@@ -403,7 +404,7 @@ fn build(cx: &mut Cx<'_>, item: &Item<'_>, name: String) -> Option<Check> {
         );
     }
     let severity = params.read(cx, "severity", |cx, node, _| severity(cx, node));
-    let filter = params.read(cx, "filter", Cx::string);
+    let filter = params.read(cx, "filter", Cx::user_filter);
     let description = params.read(cx, "description", Cx::string);
     let kind = (item.spec.build)(cx, params, check);
     let thresholds = match item.spec.thresholds {
@@ -438,7 +439,10 @@ fn unknown_params(cx: &mut Cx<'_>, spec: &KindSpec, params: &Fields<'_>) {
                  on_added, on_removed, on_type_changed)"
             )
         } else if METRIC_KEYS.contains(&key) && spec.thresholds == ThresholdStyle::Freshness {
-            format!("a freshness check takes warn_after, fail_after or anomaly, not '{key}'")
+            format!(
+                "a freshness check takes warn_after, fail_after, bounds on the age in seconds \
+                 (min, max, between, equals) or anomaly, not '{key}'"
+            )
         } else if METRIC_KEYS.contains(&key) && spec.thresholds == ThresholdStyle::Distribution {
             format!(
                 "a distribution check takes 'threshold' (a p-value, or a PSI with method psi), \
@@ -721,6 +725,24 @@ pub(crate) mod tests {
         assert_eq!(check.thresholds.warn, None);
         let check = one("- freshness: { column: ts, anomaly: {} }");
         assert_eq!(check.thresholds.anomaly, Some(AnomalySpec::default()));
+    }
+
+    #[test]
+    fn freshness_takes_bounds_on_the_age() {
+        // No timestamps in the future: the age is never negative.
+        let check = one("- freshness: { column: ts, min: 0 }");
+        assert_eq!(check.thresholds.fail, Some(Bound::Min(0.0)));
+        let check = one("- freshness: { column: ts, min: 0, warn_after: 1h, fail_after: 1d }");
+        assert_eq!(check.thresholds.fail, Some(Bound::Between(0.0, 86_400.0)));
+        assert_eq!(check.thresholds.warn, Some(Bound::Max(3_600.0)));
+        let check = one("- freshness: { column: ts, between: [0, 60] }");
+        assert_eq!(check.thresholds.fail, Some(Bound::Between(0.0, 60.0)));
+        let errors = load("- freshness: { column: ts, max: 60, fail_after: 1h }").unwrap_err();
+        assert!(errors[0].contains("contradictory thresholds"), "{errors:?}");
+        let errors = load("- freshness: { column: ts, min: 7200, fail_after: 1h }").unwrap_err();
+        assert!(errors[0].contains("inverted range"), "{errors:?}");
+        let errors = load("- freshness: { column: ts, min: 0, anomaly: {} }").unwrap_err();
+        assert!(errors[0].contains("contradictory thresholds"), "{errors:?}");
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! A dataset file: one dataset, its settings and its checks.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::check::{self, SEVERITIES, kind_spec};
 use super::reader::{Cx, Fields, optional, timezone_hint};
+use super::user_sql::Grammar;
 use super::yaml::{Node, Pos, Value};
 use super::{
     Bound, Check, CheckKind, Dataset, FreshBy, FreshnessSla, Location, Severity, Sla, TableRef,
@@ -30,6 +32,7 @@ pub(crate) const FRESHNESS_SLA_KEYS: [&str; 3] = ["column", "within", "fresh_by"
 /// one broken warehouse does not also make each dataset using it an error.
 pub(crate) struct Declared<'p> {
     pub warehouses: Vec<&'p str>,
+    pub grammars: &'p BTreeMap<String, Grammar>,
     pub owners: Vec<&'p str>,
 }
 
@@ -66,6 +69,11 @@ pub(crate) fn load(cx: &mut Cx<'_>, root: &Node, declared: &Declared<'_>) -> Loa
     let name_node = fields.require(&mut cx, "dataset");
     let name = name_node.and_then(|node| dataset_name(&mut cx, node));
     let warehouse = warehouse(&mut cx, &fields, declared);
+    cx.set_grammar(
+        warehouse
+            .as_ref()
+            .and_then(|name| declared.grammars.get(name).copied()),
+    );
     let settings = settings(&mut cx, &fields, declared, &written);
     let (Some(node), Some((name, table)), Some(warehouse)) = (name_node, name, warehouse) else {
         return failed;
@@ -205,7 +213,7 @@ fn settings(
     let timezone = fields.read(cx, "timezone", Cx::timezone);
     let tags = fields.read(cx, "tags", Cx::optional_strings);
     let upstream = fields.read(cx, "upstream", Cx::optional_strings);
-    let filter = fields.read(cx, "filter", Cx::string);
+    let filter = fields.read(cx, "filter", Cx::user_filter);
     // Validated for the user's sake; the model has no place for it yet.
     let description = fields.read(cx, "description", Cx::string);
     description?;

@@ -14,13 +14,16 @@ pub(crate) mod fixtures;
 mod model;
 mod project;
 mod reader;
+mod redact;
 mod schema;
 mod suggest;
 mod table;
 mod thresholds;
+pub mod user_sql;
 mod yaml;
 
 pub use model::*;
+pub use redact::Redactor;
 pub use schema::dataset_json_schema;
 
 use std::fmt;
@@ -90,6 +93,7 @@ fn load_project(file: &Path, env: Env<'_>, diagnostics: &mut Vec<Diagnostic>) ->
     let files = discover::dataset_files(&mut cx, &project_dir, &draft.check_paths);
     let declared = Declared {
         warehouses: draft.warehouse_names.iter().map(String::as_str).collect(),
+        grammars: &draft.grammars,
         owners: draft.owner_names.iter().map(String::as_str).collect(),
     };
     let datasets = load_datasets(&files, env, &declared, diagnostics);

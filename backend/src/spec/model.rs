@@ -149,6 +149,9 @@ pub struct WarehouseConfig {
 
 impl WarehouseConfig {
     pub const DEFAULT_MAX_CONNECTIONS: u32 = 4;
+    /// More than any warehouse serves one client (Postgres allows 100 by default); a bound
+    /// so that a typo cannot ask for billions of connection slots.
+    pub const MAX_CONNECTIONS: u32 = 1000;
     pub const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_secs(300);
 }
 

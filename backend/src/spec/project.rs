@@ -7,6 +7,7 @@ use std::path::Path;
 
 use super::check::SEVERITIES;
 use super::reader::{Cx, Fields};
+use super::user_sql::Grammar;
 use super::yaml::{Node, Pos, Value};
 use super::{
     AlertPolicy, AlertRoute, Channel, Defaults, EmitConfig, LineageConfig, Owner, Project,
@@ -63,6 +64,9 @@ pub(crate) struct Draft {
     pub project: Option<Project>,
     /// Every declared warehouse and owner, including those with problems.
     pub warehouse_names: Vec<String>,
+    /// The SQL grammar of each warehouse whose URL names a known engine, for the guard
+    /// of the user SQL in dataset files.
+    pub grammars: BTreeMap<String, Grammar>,
     pub owner_names: Vec<String>,
     pub check_paths: Vec<CheckPath>,
 }
@@ -77,6 +81,7 @@ pub(crate) fn load(cx: &mut Cx<'_>, root: &Node, file: &Path) -> Draft {
     let mut draft = Draft {
         project: None,
         warehouse_names: Vec::new(),
+        grammars: BTreeMap::new(),
         owner_names: Vec::new(),
         check_paths: Vec::new(),
     };
@@ -91,6 +96,13 @@ pub(crate) fn load(cx: &mut Cx<'_>, root: &Node, file: &Path) -> Draft {
     let warehouses = fields
         .require(cx, "warehouses")
         .and_then(|node| warehouses(cx, node));
+    draft.grammars = warehouses
+        .iter()
+        .flatten()
+        .filter_map(|(name, config)| {
+            Some((name.clone(), Grammar::of_url(config.url.expose())?))
+        })
+        .collect();
     let defaults = fields.read(cx, "defaults", |cx, node, _| defaults(cx, node));
     let retention = fields.read(cx, "retention", |cx, node, _| retention(cx, node));
     let holidays = fields.read(cx, "holidays", |cx, node, _| holidays(cx, node));
@@ -201,7 +213,7 @@ fn warehouse(cx: &mut Cx<'_>, name: &str, node: &Node) -> Option<WarehouseConfig
         None
     });
     let max_connections = fields.read(cx, "max_connections", |cx, node, key| {
-        cx.whole(node, key, 1)
+        cx.whole(node, key, 1..=WarehouseConfig::MAX_CONNECTIONS)
     });
     let query_timeout = fields.read(cx, "query_timeout", Cx::duration);
     Some(WarehouseConfig {
@@ -425,7 +437,7 @@ fn alerts(cx: &mut Cx<'_>, node: &Node, channels: &[String], root: &Path) -> Opt
     let channels: Vec<&str> = channels.iter().map(String::as_str).collect();
     let renotify_after = fields.read(cx, "renotify_after", Cx::duration);
     let flap_window = fields.read(cx, "flap_window", Cx::duration);
-    let max_attempts = fields.read(cx, "max_attempts", |cx, node, key| cx.whole(node, key, 1));
+    let max_attempts = fields.read(cx, "max_attempts", |cx, node, key| cx.whole(node, key, 1..=u32::MAX));
     let routes = fields.read(cx, "routes", |cx, node, key| {
         let items = cx.list(node, key)?;
         let routes: Vec<Option<AlertRoute>> = items

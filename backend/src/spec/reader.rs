@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use super::env::{self, Env};
 use super::yaml::{Entry, Node, Pos, Value};
+use super::user_sql::{self, Grammar};
 use super::{Diagnostic, Literal, Location, duration, suggest};
 
 /// Where diagnostics go, and what they are about.
@@ -19,6 +20,9 @@ pub(crate) struct Cx<'a> {
     file: Arc<PathBuf>,
     prefix: String,
     env: Env<'a>,
+    /// The grammar user SQL read here is checked in ([`Cx::user_query`]); `None` when the
+    /// warehouse is unknown or broken (reported elsewhere).
+    grammar: Option<Grammar>,
     diagnostics: &'a mut Vec<Diagnostic>,
 }
 
@@ -28,6 +32,7 @@ impl<'a> Cx<'a> {
             file,
             prefix: String::new(),
             env,
+            grammar: None,
             diagnostics,
         }
     }
@@ -38,7 +43,43 @@ impl<'a> Cx<'a> {
             file: Arc::clone(&self.file),
             prefix: format!("{context}: "),
             env: self.env,
+            grammar: self.grammar,
             diagnostics: self.diagnostics,
+        }
+    }
+
+    pub fn set_grammar(&mut self, grammar: Option<Grammar>) {
+        self.grammar = grammar;
+    }
+
+    /// A `sql_metric` query, refused unless it is one read-only query (see [`user_sql`]).
+    pub fn user_query(&mut self, node: &Node, key: &str) -> Option<String> {
+        self.user_sql(node, key, "query", user_sql::check_query)
+    }
+
+    /// A `filter`, refused unless it is one expression (see [`user_sql`]).
+    pub fn user_filter(&mut self, node: &Node, key: &str) -> Option<String> {
+        self.user_sql(node, key, "filter", user_sql::check_filter)
+    }
+
+    fn user_sql(
+        &mut self,
+        node: &Node,
+        key: &str,
+        what: &str,
+        check: fn(Grammar, &str) -> Result<(), user_sql::Refusal>,
+    ) -> Option<String> {
+        let sql = self.string(node, key)?;
+        let Some(grammar) = self.grammar else {
+            return Some(sql);
+        };
+        match check(grammar, &sql) {
+            Ok(()) => Some(sql),
+            Err(refusal) => {
+                let place = refusal.place(what);
+                self.error(node.pos, format!("'{key}': {refusal}{place}"));
+                None
+            }
         }
     }
 
@@ -176,13 +217,24 @@ impl<'a> Cx<'a> {
         }
     }
 
-    /// A whole number of at least `min`.
-    pub fn whole(&mut self, node: &Node, key: &str, min: u32) -> Option<u32> {
+    /// A whole number in `range` (inclusive).
+    pub fn whole(
+        &mut self,
+        node: &Node,
+        key: &str,
+        range: std::ops::RangeInclusive<u32>,
+    ) -> Option<u32> {
         let number = self.number(node, key)?;
-        if number.fract() != 0.0 || number < f64::from(min) || number > f64::from(u32::MAX) {
+        let (min, max) = (*range.start(), *range.end());
+        if number.fract() != 0.0 || number < f64::from(min) || number > f64::from(max) {
+            let wanted = if max == u32::MAX {
+                format!("at least {min}")
+            } else {
+                format!("from {min} to {max}")
+            };
             self.error(
                 node.pos,
-                format!("'{key}' must be a whole number of at least {min}, found {number}"),
+                format!("'{key}' must be a whole number {wanted}, found {number}"),
             );
             return None;
         }

@@ -196,7 +196,15 @@ fn at_least_one(spec: &KindSpec) -> Option<Value> {
         ("duplicate_count", _) => &["columns", "column"],
         ("invalid_count", _) => &["valid_values", "valid_regex", "valid_min", "valid_max"],
         (_, ThresholdStyle::Metric) => &METRIC_KEYS,
-        (_, ThresholdStyle::Freshness) => &["warn_after", "fail_after", "anomaly"],
+        (_, ThresholdStyle::Freshness) => &[
+            "warn_after",
+            "fail_after",
+            "min",
+            "max",
+            "between",
+            "equals",
+            "anomaly",
+        ],
         (_, ThresholdStyle::Drift) => &["columns", "on_added", "on_removed", "on_type_changed"],
         (_, ThresholdStyle::Distribution) => return None,
     };

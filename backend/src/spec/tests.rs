@@ -3,6 +3,7 @@
 
 use std::fs;
 
+use super::user_sql::Grammar;
 use super::*;
 
 /// Where the diagnostics corpus lives; each sub-directory is a case with an `expected.txt`.
@@ -553,8 +554,10 @@ fn read_dataset(source: &str) {
     let Some(root) = document.root else {
         return;
     };
+    let grammars = [("main".to_owned(), Grammar::Postgres)].into();
     let declared = Declared {
         warehouses: vec!["main"],
+        grammars: &grammars,
         owners: vec!["orders-team"],
     };
     let mut diagnostics = Vec::new();

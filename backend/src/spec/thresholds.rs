@@ -12,6 +12,9 @@ pub(crate) const BOUND_KEYS: [&str; 4] = ["min", "max", "between", "equals"];
 /// Every threshold key a metric check accepts.
 pub(crate) const METRIC_KEYS: [&str; 7] =
     ["min", "max", "between", "equals", "anomaly", "warn", "fail"];
+/// The threshold keys of a freshness check besides `warn_after`/`fail_after`: bounds on the
+/// age in seconds (`min: 0`: no timestamps in the future) or a learned threshold.
+pub(crate) const FRESHNESS_KEYS: [&str; 5] = ["min", "max", "between", "equals", "anomaly"];
 pub(crate) const ANOMALY_KEYS: [&str; 3] = ["sensitivity", "direction", "watch"];
 pub(crate) const SENSITIVITIES: [&str; 3] = ["low", "medium", "high"];
 pub(crate) const DIRECTIONS: [&str; 3] = ["up", "down", "both"];
@@ -64,12 +67,15 @@ pub(crate) fn metric(cx: &mut Cx<'_>, params: &Fields<'_>, check: Pos) -> Option
     })
 }
 
-/// Thresholds of a freshness check: durations become `Max` bounds in seconds.
+/// Thresholds of a freshness check: durations become `Max` bounds in seconds; bare bounds
+/// (`min: 0`) are the fail level on the age in seconds, and a bare `min` joins `fail_after`
+/// into one range.
 pub(crate) fn freshness(cx: &mut Cx<'_>, params: &Fields<'_>, check: Pos) -> Option<Thresholds> {
     let warn_entry = params.entry("warn_after");
     let fail_entry = params.entry("fail_after");
     let anomaly_entry = params.entry("anomaly");
-    let fixed = warn_entry.or(fail_entry);
+    let bare: Vec<&Entry> = entries(params, &BOUND_KEYS);
+    let fixed = warn_entry.or(fail_entry).or(bare.first().copied());
     if fixed.is_none() && anomaly_entry.is_none() {
         cx.error(check, MISSING_FRESHNESS);
         return None;
@@ -84,10 +90,21 @@ pub(crate) fn freshness(cx: &mut Cx<'_>, params: &Fields<'_>, check: Pos) -> Opt
         );
         consistent = false;
     }
+    let upper_bare = bare.iter().find(|entry| entry.key != "min");
+    if let (Some(fail_entry), Some(upper)) = (fail_entry, upper_bare) {
+        contradiction(
+            cx,
+            fail_entry,
+            upper,
+            "both bound the age from above: keep one",
+        );
+        consistent = false;
+    }
     let warn = optional(warn_entry.map(|entry| cx.duration(&entry.value, "warn_after")));
     let fail = optional(fail_entry.map(|entry| cx.duration(&entry.value, "fail_after")));
+    let bare_bound = level_bound(cx, &bare);
     let anomaly = optional(anomaly_entry.map(|entry| anomaly(cx, &entry.value)));
-    let (warn, fail, anomaly) = (warn?, fail?, anomaly?);
+    let (warn, fail, bare_bound, anomaly) = (warn?, fail?, bare_bound?, anomaly?);
     if let (Some(warn), Some(fail), Some(warn_entry), Some(fail_entry)) =
         (warn, fail, warn_entry, fail_entry)
         && warn > fail
@@ -105,10 +122,23 @@ pub(crate) fn freshness(cx: &mut Cx<'_>, params: &Fields<'_>, check: Pos) -> Opt
         );
         consistent = false;
     }
-    let seconds = |duration: std::time::Duration| Bound::Max(duration.as_secs_f64());
+    let seconds = |duration: std::time::Duration| duration.as_secs_f64();
+    let fail = match (fail.map(seconds), bare_bound) {
+        (Some(max), Some(Bound::Min(min))) if min > max => {
+            let min_entry = bare.first()?;
+            cx.error(
+                min_entry.key_pos,
+                format!("inverted range: min {min} is greater than fail_after ({max} seconds)"),
+            );
+            return None;
+        }
+        (Some(max), Some(Bound::Min(min))) => Some(Bound::Between(min, max)),
+        (Some(max), _) => Some(Bound::Max(max)),
+        (None, bound) => bound,
+    };
     consistent.then_some(Thresholds {
-        warn: warn.map(seconds),
-        fail: fail.map(seconds),
+        warn: warn.map(|warn| Bound::Max(seconds(warn))),
+        fail,
         anomaly,
     })
 }

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::*;
 use crate::engine::Band;
-use crate::spec::Severity;
+use crate::spec::{Redactor, Severity};
 
 /// How many runs one prune transaction deletes (with their results and snapshots): big
 /// enough to be quick, small enough that no transaction holds locks for long.
@@ -79,21 +79,10 @@ pub(super) fn migrate_error(error: sqlx::migrate::MigrateError) -> StoreError {
     }
 }
 
-/// `message` with the store URL and its password blanked out, for errors raised while
+/// `message` with the store URL and each secret part of it masked, for errors raised while
 /// connecting (the URL holds credentials and must never reach a message or a log).
 pub(super) fn redact(message: &str, url: &str) -> String {
-    let mut message = message.replace(url, "<store url>");
-    if let Some(password) = url_password(url).filter(|p| !p.is_empty()) {
-        message = message.replace(password, "<password>");
-    }
-    message
-}
-
-/// The password of `scheme://user:password@host/…`, if there is one.
-fn url_password(url: &str) -> Option<&str> {
-    let rest = &url[url.find("://")? + 3..];
-    let userinfo = &rest[..rest.rfind('@')?];
-    userinfo.split_once(':').map(|(_, password)| password)
+    Redactor::of([url]).text(message)
 }
 
 impl Page {
@@ -397,14 +386,10 @@ mod tests {
         let url = "postgres://tm:s3cr%21t@db.internal:5432/tidemark";
         assert_eq!(
             redact(&format!("cannot parse {url}: bad"), url),
-            "cannot parse <store url>: bad"
+            "cannot parse ***: bad"
         );
-        assert_eq!(
-            redact("password s3cr%21t rejected", url),
-            "password <password> rejected"
-        );
-        assert_eq!(url_password("postgres://tm@db/x"), None);
-        assert_eq!(url_password("postgres://a:b@c@db/x"), Some("b@c"));
+        assert_eq!(redact("password s3cr%21t rejected", url), "password *** rejected");
+        assert_eq!(redact("password s3cr!t rejected", url), "password *** rejected");
         assert_eq!(
             redact("nothing to hide", "postgres://db/x"),
             "nothing to hide"

@@ -2,6 +2,7 @@
 //! Identifiers and literals from YAML only ever reach SQL through [`Dialect::ident`] and
 //! [`Dialect::literal`]; this is the one place to audit for injection.
 
+use crate::spec::user_sql::Grammar;
 use crate::spec::{Literal, TableRef, TypeFamily};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -20,6 +21,15 @@ impl Dialect {
             "mysql" | "mariadb" => Some(Dialect::MySql),
             "sqlite" => Some(Dialect::Sqlite),
             _ => None,
+        }
+    }
+
+    /// The grammar user SQL is checked in.
+    pub fn grammar(self) -> Grammar {
+        match self {
+            Dialect::Postgres => Grammar::Postgres,
+            Dialect::MySql => Grammar::MySql,
+            Dialect::Sqlite => Grammar::Sqlite,
         }
     }
 

@@ -16,8 +16,9 @@ use std::time::Duration;
 
 use tokio::sync::{Semaphore, SemaphorePermit};
 
-use crate::spec::{TableRef, TypeFamily, WarehouseConfig};
-use pool::AnyPool;
+use crate::spec::{Redactor, TableRef, TypeFamily, WarehouseConfig};
+use crate::spec::user_sql;
+use pool::{AnyPool, TIMEOUT_GRACE};
 
 /// Why a warehouse could not answer. Messages never contain the connection URL.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +29,8 @@ pub enum WarehouseError {
     Query(String),
     #[error("query timed out after {}", humanize(*.0))]
     Timeout(Duration),
+    #[error("refused by the user-SQL guard: {0}")]
+    Refused(String),
     #[error("{0}")]
     Shape(String),
 }
@@ -119,7 +122,7 @@ impl Warehouse {
         let url = config.url.expose();
         let connect_error = |reason: String| WarehouseError::Connect {
             warehouse: config.name.clone(),
-            reason: redact(&reason, url),
+            reason: Redactor::of([url]).text(&reason),
         };
         let dialect =
             Dialect::from_url(url).ok_or_else(|| connect_error("unsupported URL scheme".into()))?;
@@ -132,6 +135,13 @@ impl Warehouse {
         )
         .await
         .map_err(|e| connect_error(e.to_string()))?;
+        if let Some(reason) = pool.privilege_warning().await {
+            tracing::warn!(
+                warehouse = %config.name,
+                "{reason}: give Tidemark an account that may only read (see docs/CHECKS.md, \
+                 \"User SQL guard\")"
+            );
+        }
         Ok(Arc::new(Self {
             name: config.name.clone(),
             dialect,
@@ -206,8 +216,13 @@ impl Warehouse {
         )
     )]
     pub async fn fetch_number(&self, sql: &str) -> Result<Option<f64>, WarehouseError> {
-        self.timed(self.pool.fetch_single_number(self.dialect, sql))
-            .await
+        // Validation refused unsafe SQL already; checked again here, where it runs, so no
+        // other way in (a project built in code, a future caller) skips the guard.
+        user_sql::check_query(self.dialect.grammar(), sql)
+            .map_err(|refusal| WarehouseError::Refused(refusal.to_string()))?;
+        let limit = self.query_timeout + TIMEOUT_GRACE;
+        let query = self.pool.fetch_single_number(self.dialect, sql, limit);
+        query.await.map_err(|e| self.timeout_or(e))
     }
 
     /// Runs a query that returns a few rows (a distribution profile); more than `max_rows`
@@ -288,9 +303,6 @@ impl Warehouse {
     }
 }
 
-/// How much longer than `query_timeout` the client waits for the warehouse to enforce it.
-const TIMEOUT_GRACE: Duration = Duration::from_secs(2);
-
 /// Postgres: "canceling statement due to statement timeout"; MariaDB: "Query execution was
 /// interrupted (max_statement_time exceeded)"; MySQL: "maximum statement execution time
 /// exceeded"; SQLite, whose only interrupter is our deadline: "interrupted".
@@ -303,20 +315,6 @@ fn is_server_timeout(message: &str) -> bool {
         ]
         .iter()
         .any(|needle| message.contains(needle))
-}
-
-/// Removes a URL's password from a message, in case a driver ever echoes it.
-fn redact(message: &str, url: &str) -> String {
-    match url_password(url) {
-        Some(password) if !password.is_empty() => message.replace(password, "***"),
-        _ => message.to_string(),
-    }
-}
-
-fn url_password(url: &str) -> Option<&str> {
-    let rest = url.split_once("://")?.1;
-    let userinfo = rest.split('@').next().filter(|_| rest.contains('@'))?;
-    Some(userinfo.split_once(':')?.1)
 }
 
 /// `90s` → "1m30s": durations read back the way users write them.
@@ -338,13 +336,6 @@ pub fn humanize(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn passwords_are_redacted_from_messages() {
-        let url = "postgres://app:s3cret@db:5432/x";
-        assert_eq!(redact("auth failed for s3cret", url), "auth failed for ***");
-        assert_eq!(redact("refused", "sqlite://demo.db"), "refused");
-    }
 
     #[test]
     fn durations_read_like_yaml() {

@@ -12,13 +12,16 @@ use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{Sqlite, SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use sqlx::types::Decimal;
-use sqlx::{AssertSqlSafe, Column, Executor, Row, TypeInfo};
+use sqlx::{AssertSqlSafe, Column, Connection as _, Executor, Row, TypeInfo};
 
 use super::{Cell, Dialect, WarehouseError};
 use crate::spec::TableRef;
 
 /// How long connecting may take before the warehouse counts as unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How much longer than `query_timeout` the client waits for the warehouse to enforce it.
+pub(super) const TIMEOUT_GRACE: Duration = Duration::from_secs(2);
 
 pub enum AnyPool {
     Postgres(PgPool),
@@ -196,10 +199,17 @@ impl AnyPool {
         })
     }
 
+    /// Runs user SQL (a `sql_metric`) that must return one row with one number, on a
+    /// connection of its own: its session is never handed to another query (MySQL and
+    /// SQLite keep `SET`s, temp views and locks beyond a transaction; so the connection is
+    /// closed afterwards), and when `limit` passes the statement is cancelled on the server
+    /// (`pg_cancel_backend`, `KILL QUERY`; SQLite's deadline handler) rather than only
+    /// abandoned by the client.
     pub async fn fetch_single_number(
         &self,
         dialect: Dialect,
         sql: &str,
+        limit: Duration,
     ) -> Result<Option<f64>, WarehouseError> {
         macro_rules! single {
             ($rows:ident, $($ty:ty),+) => {{
@@ -219,17 +229,53 @@ impl AnyPool {
                 }
             }};
         }
+        let timeout = || WarehouseError::Timeout(limit.saturating_sub(TIMEOUT_GRACE));
         match self {
-            AnyPool::Postgres(pool) => in_read_only_tx!(pool, dialect, sql, |rows| single!(
-                rows, f64, f32, i64, i32, i16, Decimal
-            )),
-            AnyPool::MySql(pool) => in_read_only_tx!(pool, dialect, sql, |rows| single!(
-                rows, f64, f32, i64, u64, i32, u32, i16, i8, Decimal
-            )),
-            AnyPool::Sqlite(pool, timeout) => {
-                let mut conn = sqlite_with_deadline(pool, *timeout).await?;
-                let rows = sqlx::query(AssertSqlSafe(sql.to_owned())).fetch(&mut *conn);
-                single!(rows, i64, f64)
+            AnyPool::Postgres(pool) => {
+                let mut conn = pool.acquire().await?;
+                let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+                    .fetch_one(&mut *conn)
+                    .await?;
+                let run = async {
+                    in_read_only_tx!(&mut *conn, dialect, sql, |rows| single!(
+                        rows, f64, f32, i64, i32, i16, Decimal
+                    ))
+                };
+                let outcome = tokio::time::timeout(limit, run).await;
+                if outcome.is_err() {
+                    conn.close_on_drop();
+                    let cancel = sqlx::query("SELECT pg_cancel_backend($1)").bind(pid);
+                    // Best effort: the server's own statement_timeout is the first guard.
+                    let _ = cancel.execute(pool).await;
+                }
+                outcome.map_err(|_| timeout())?
+            }
+            AnyPool::MySql(pool) => {
+                let mut conn = pool.acquire().await?;
+                conn.close_on_drop();
+                let id: u64 = sqlx::query_scalar("SELECT CONNECTION_ID()")
+                    .fetch_one(&mut *conn)
+                    .await?;
+                let run = async {
+                    in_read_only_tx!(&mut *conn, dialect, sql, |rows| single!(
+                        rows, f64, f32, i64, u64, i32, u32, i16, i8, Decimal
+                    ))
+                };
+                let outcome = tokio::time::timeout(limit, run).await;
+                if outcome.is_err() {
+                    let kill = format!("KILL QUERY {id}");
+                    let _ = pool.execute(AssertSqlSafe(kill)).await;
+                }
+                outcome.map_err(|_| timeout())?
+            }
+            AnyPool::Sqlite(pool, timeout_limit) => {
+                let mut conn = sqlite_with_deadline(pool, *timeout_limit).await?;
+                conn.close_on_drop();
+                let run = async {
+                    let rows = sqlx::query(AssertSqlSafe(sql.to_owned())).fetch(&mut *conn);
+                    single!(rows, i64, f64)
+                };
+                tokio::time::timeout(limit, run).await.map_err(|_| timeout())?
             }
         }
     }
@@ -314,6 +360,42 @@ impl AnyPool {
         })
     }
 
+    /// Why the account is more privileged than checks need, if it is: a Postgres superuser
+    /// (or a member of the roles that write server files and run programs), or a MySQL /
+    /// MariaDB account with FILE, SUPER or every privilege. The guard refuses what such an
+    /// account could do through user SQL, but it is one layer; the account is the other.
+    /// A failed look says nothing (the checks will report the connection).
+    pub async fn privilege_warning(&self) -> Option<String> {
+        match self {
+            AnyPool::Postgres(pool) => {
+                let powerful: bool = sqlx::query_scalar(
+                    "SELECT r.rolsuper OR EXISTS (SELECT 1 FROM pg_catalog.pg_auth_members m \
+                     JOIN pg_catalog.pg_roles g ON g.oid = m.roleid WHERE m.member = r.oid \
+                     AND g.rolname IN ('pg_execute_server_program', 'pg_write_server_files')) \
+                     FROM pg_catalog.pg_roles r WHERE r.rolname = current_user",
+                )
+                .fetch_optional(pool)
+                .await
+                .ok()??;
+                powerful.then(|| {
+                    "the account is a superuser (or may write server files and run programs)"
+                        .to_owned()
+                })
+            }
+            AnyPool::MySql(pool) => {
+                let grants: Vec<String> = sqlx::query_scalar("SHOW GRANTS")
+                    .fetch_all(pool)
+                    .await
+                    .ok()?;
+                grants
+                    .iter()
+                    .any(|grant| mysql_grant_is_powerful(grant))
+                    .then(|| "the account has the FILE, SUPER or ALL privilege".to_owned())
+            }
+            AnyPool::Sqlite(..) => None,
+        }
+    }
+
     pub async fn close(&self) {
         match self {
             AnyPool::Postgres(pool) => pool.close().await,
@@ -341,10 +423,15 @@ pub(crate) async fn probe<C: sqlx::Connection>(
     connection.close().await
 }
 
+/// How many SQLite VM steps run between two looks at the deadline. Some steps are slow
+/// (a blob function over megabytes, a sort), so the look comes often; it costs a clock
+/// read per hundred steps.
+const SQLITE_STEPS_PER_CHECK: i32 = 100;
+
 /// A pooled SQLite connection whose statements are interrupted once `timeout` has passed:
-/// SQLite calls the progress handler every few thousand VM steps, and a `false` answer
-/// stops the statement with SQLITE_INTERRUPT. Without it a runaway query would run on in
-/// SQLite's worker thread long after Tidemark gave up on it.
+/// SQLite calls the progress handler every [`SQLITE_STEPS_PER_CHECK`] VM steps, and a
+/// `false` answer stops the statement with SQLITE_INTERRUPT. Without it a runaway query
+/// would run on in SQLite's worker thread long after Tidemark gave up on it.
 async fn sqlite_with_deadline(
     pool: &SqlitePool,
     timeout: Duration,
@@ -353,7 +440,7 @@ async fn sqlite_with_deadline(
     let deadline = Instant::now() + timeout;
     conn.lock_handle()
         .await?
-        .set_progress_handler(10_000, move || Instant::now() < deadline);
+        .set_progress_handler(SQLITE_STEPS_PER_CHECK, move || Instant::now() < deadline);
     Ok(conn)
 }
 
@@ -471,6 +558,21 @@ pub fn sqlite_path(url: &str, root: &Path) -> PathBuf {
     }
 }
 
+/// Whether one line of `SHOW GRANTS` gives server-wide FILE, SUPER or every privilege.
+fn mysql_grant_is_powerful(grant: &str) -> bool {
+    let grant = grant.to_ascii_uppercase();
+    let Some((privileges, rest)) = grant
+        .strip_prefix("GRANT ")
+        .and_then(|g| g.split_once(" ON "))
+    else {
+        return false;
+    };
+    rest.trim_start().starts_with("*.*")
+        && privileges.split(',').map(str::trim).any(|privilege| {
+            ["ALL", "ALL PRIVILEGES", "FILE", "SUPER"].contains(&privilege)
+        })
+}
+
 trait ToDouble {
     fn to_double(self) -> f64;
 }
@@ -490,6 +592,17 @@ impl ToDouble for Decimal {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn powerful_mysql_grants_are_told_apart() {
+        assert!(mysql_grant_is_powerful(
+            "GRANT ALL PRIVILEGES ON *.* TO `root`@`localhost` WITH GRANT OPTION"
+        ));
+        assert!(mysql_grant_is_powerful("GRANT SELECT, FILE ON *.* TO `a`@`%`"));
+        assert!(!mysql_grant_is_powerful("GRANT SELECT ON *.* TO `a`@`%`"));
+        assert!(!mysql_grant_is_powerful("GRANT ALL PRIVILEGES ON `shop`.* TO `a`@`%`"));
+        assert!(!mysql_grant_is_powerful("GRANT USAGE ON *.* TO `a`@`%`"));
+    }
 
     #[test]
     fn sqlite_paths_resolve_against_the_project_root() {

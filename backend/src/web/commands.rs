@@ -15,7 +15,7 @@ use tokio::sync::oneshot;
 use super::datasets::find_dataset;
 use super::error::ApiError;
 use super::params::ApiPath;
-use super::redact::Redactor;
+use crate::spec::Redactor;
 use super::{API_PREFIX, AppState, ServerCommand};
 use crate::spec::Diagnostic;
 

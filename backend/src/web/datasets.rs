@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::error::ApiError;
 use super::params::{ApiPath, Params};
-use super::redact::Redactor;
+use crate::spec::Redactor;
 use super::results::redacted;
 use super::{AppState, PageBody};
 use crate::engine::Outcome;

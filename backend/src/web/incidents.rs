@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::auth::Actor;
 use super::error::ApiError;
 use super::params::{ApiPath, Params};
-use super::redact::Redactor;
+use crate::spec::Redactor;
 use super::{AppState, PageBody};
 use crate::alerts::{self, ActError, Action};
 use crate::store::{

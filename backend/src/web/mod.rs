@@ -27,7 +27,7 @@ mod incidents;
 mod lineage;
 mod openapi;
 mod params;
-mod redact;
+mod proxies;
 mod results;
 mod router;
 mod runs;
@@ -37,8 +37,9 @@ pub mod auth;
 pub(crate) use datasets::Latest;
 pub use datasets::{Declared, Health, LatestCache};
 pub use error::ApiError;
+pub use proxies::{ProxyNet, TrustedProxies};
 pub use openapi::document as openapi_document;
-pub(crate) use redact::Redactor;
+pub(crate) use crate::spec::Redactor;
 pub(crate) use results::{mark_result, parse_mark};
 pub use router::{API_PREFIX, Access, Operation, ROUTES, Route, Verb, router};
 
@@ -77,6 +78,8 @@ pub struct AppState {
     pub read_needs_token: bool,
     /// The latest results as last read from the store (current health).
     pub latest: Arc<LatestCache>,
+    /// Peers whose `X-Forwarded-*` headers are believed.
+    pub trusted_proxies: Arc<TrustedProxies>,
 }
 
 impl AppState {
@@ -99,9 +102,9 @@ impl<T> PageBody<T> {
     fn redacted(
         paged: crate::store::Paged<T>,
         state: &AppState,
-        redact: impl Fn(T, &redact::Redactor) -> T,
+        redact: impl Fn(T, &Redactor) -> T,
     ) -> axum::Json<PageBody<T>> {
-        let redactor = redact::Redactor::new(&state.project());
+        let redactor = Redactor::new(&state.project());
         axum::Json(PageBody {
             items: paged
                 .items

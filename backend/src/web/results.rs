@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::error::ApiError;
 use super::params::{ApiPath, Params};
-use super::redact::Redactor;
+use crate::spec::Redactor;
 use super::{AppState, PageBody};
 use crate::engine::Outcome;
 use crate::store::{Feedback, ResultFilter, StoreApi, StoredResult};

@@ -229,6 +229,7 @@ mod tests {
             commands,
             read_needs_token: false,
             latest: Default::default(),
+            trusted_proxies: Default::default(),
         })
     }
 

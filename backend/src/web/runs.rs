@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::error::ApiError;
 use super::params::{ApiPath, Params};
-use super::redact::Redactor;
+use crate::spec::Redactor;
 use super::{AppState, PageBody};
 use crate::store::{Run, RunFilter, RunStatus, StoreApi, StoreError, Trigger};
 

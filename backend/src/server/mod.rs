@@ -15,6 +15,8 @@
 //! Environment: `TIDEMARK_LEASE_SECS` (run lease, 60), `TIDEMARK_RETRY_SECS` (first retry
 //! delay, 10), `TIDEMARK_LOG` (log filter), `TIDEMARK_ALERT_*` (see [`alerts::Settings`]).
 
+mod http;
+
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -27,15 +29,23 @@ use crate::alerts;
 use crate::scheduler::{Connections, Parts, Scheduler, Settings};
 use crate::spec::Project;
 use crate::store::Store;
-use crate::web::{self, AppState, ServerCommand};
+use crate::web::{self, AppState, ServerCommand, TrustedProxies};
 
 /// Exit code for an invalid configuration or a server that cannot start.
 const EXIT_ERROR: u8 = 2;
 
+/// How the server answers requests.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Reading the API needs a bearer token too (writing always does).
+    pub read_needs_token: bool,
+    /// Peers whose `X-Forwarded-*` headers are believed.
+    pub trusted_proxies: TrustedProxies,
+}
+
 /// Runs the server for a loaded project, listening on `listen` (`host:port`), until it is
 /// stopped; returns the process exit code. Reloads read the project again from its root.
-/// With `read_needs_token`, reading the API needs a bearer token too.
-pub async fn serve(project: Project, listen: String, read_needs_token: bool) -> u8 {
+pub async fn serve(project: Project, listen: String, options: Options) -> u8 {
     let listener = match TcpListener::bind(&listen).await {
         Ok(listener) => listener,
         Err(e) => {
@@ -43,7 +53,7 @@ pub async fn serve(project: Project, listen: String, read_needs_token: bool) -> 
             return EXIT_ERROR;
         }
     };
-    serve_on(project, listener, read_needs_token, |address| {
+    serve_on(project, listener, options, |address| {
         format!("listening on http://{address}")
     })
     .await
@@ -54,7 +64,7 @@ pub async fn serve(project: Project, listen: String, read_needs_token: bool) -> 
 pub async fn serve_on(
     project: Project,
     listener: TcpListener,
-    read_needs_token: bool,
+    options: Options,
     announce: fn(SocketAddr) -> String,
 ) -> u8 {
     let dir = project.root.clone();
@@ -119,8 +129,9 @@ pub async fn serve_on(
         store,
         project: project_rx,
         commands: commands_tx,
-        read_needs_token,
+        read_needs_token: options.read_needs_token,
         latest: Default::default(),
+        trusted_proxies: Arc::new(options.trusted_proxies),
     };
     let dashboard = match crate::dashboard::router(state.clone()) {
         Ok(dashboard) => dashboard,
@@ -139,14 +150,11 @@ pub async fn serve_on(
     let _ = std::io::stdout().flush();
 
     let mut stopped = shutdown_rx.clone();
-    let http = axum::serve(listener, app).with_graceful_shutdown(async move {
+    http::serve(listener, app, async move {
         let _ = stopped.wait_for(|stop| *stop).await;
-    });
+    })
+    .await;
     let mut code = 0;
-    if let Err(e) = http.await {
-        tracing::error!("the HTTP server failed: {e}");
-        code = 1;
-    }
     // The HTTP side stops first (or failed); the scheduler drains on the same signal.
     if let Err(e) = scheduler.await {
         tracing::error!("the scheduler failed: {e}");
