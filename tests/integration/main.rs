@@ -19,6 +19,7 @@ mod demo;
 mod diagnostics;
 mod distribution;
 mod durability;
+mod engines;
 mod history;
 mod identifiers;
 mod limits;

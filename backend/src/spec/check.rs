@@ -737,11 +737,13 @@ pub(crate) mod tests {
         assert_eq!(check.thresholds.warn, Some(Bound::Max(3_600.0)));
         let check = one("- freshness: { column: ts, between: [0, 60] }");
         assert_eq!(check.thresholds.fail, Some(Bound::Between(0.0, 60.0)));
-        let errors = load("- freshness: { column: ts, max: 60, fail_after: 1h }").unwrap_err();
+        let errors =
+            load("- freshness: { column: ts, max: 60, fail_after: 1h }").expect_err("refused");
         assert!(errors[0].contains("contradictory thresholds"), "{errors:?}");
-        let errors = load("- freshness: { column: ts, min: 7200, fail_after: 1h }").unwrap_err();
+        let errors =
+            load("- freshness: { column: ts, min: 7200, fail_after: 1h }").expect_err("refused");
         assert!(errors[0].contains("inverted range"), "{errors:?}");
-        let errors = load("- freshness: { column: ts, min: 0, anomaly: {} }").unwrap_err();
+        let errors = load("- freshness: { column: ts, min: 0, anomaly: {} }").expect_err("refused");
         assert!(errors[0].contains("contradictory thresholds"), "{errors:?}");
     }
 

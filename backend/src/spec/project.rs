@@ -99,9 +99,7 @@ pub(crate) fn load(cx: &mut Cx<'_>, root: &Node, file: &Path) -> Draft {
     draft.grammars = warehouses
         .iter()
         .flatten()
-        .filter_map(|(name, config)| {
-            Some((name.clone(), Grammar::of_url(config.url.expose())?))
-        })
+        .filter_map(|(name, config)| Some((name.clone(), Grammar::of_url(config.url.expose())?)))
         .collect();
     let defaults = fields.read(cx, "defaults", |cx, node, _| defaults(cx, node));
     let retention = fields.read(cx, "retention", |cx, node, _| retention(cx, node));
@@ -437,7 +435,9 @@ fn alerts(cx: &mut Cx<'_>, node: &Node, channels: &[String], root: &Path) -> Opt
     let channels: Vec<&str> = channels.iter().map(String::as_str).collect();
     let renotify_after = fields.read(cx, "renotify_after", Cx::duration);
     let flap_window = fields.read(cx, "flap_window", Cx::duration);
-    let max_attempts = fields.read(cx, "max_attempts", |cx, node, key| cx.whole(node, key, 1..=u32::MAX));
+    let max_attempts = fields.read(cx, "max_attempts", |cx, node, key| {
+        cx.whole(node, key, 1..=u32::MAX)
+    });
     let routes = fields.read(cx, "routes", |cx, node, key| {
         let items = cx.list(node, key)?;
         let routes: Vec<Option<AlertRoute>> = items

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::env::{self, Env};
-use super::yaml::{Entry, Node, Pos, Value};
 use super::user_sql::{self, Grammar};
+use super::yaml::{Entry, Node, Pos, Value};
 use super::{Diagnostic, Literal, Location, duration, suggest};
 
 /// Where diagnostics go, and what they are about.

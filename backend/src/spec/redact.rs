@@ -110,9 +110,18 @@ fn secret_parts(secret: &str) -> Vec<&str> {
 /// A parameter whose value is a credential (`password`, `sslpassword`, `token`, `api_key`).
 fn names_a_secret(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
-    ["password", "passwd", "token", "secret", "key", "sig", "auth", "credential"]
-        .iter()
-        .any(|word| key.contains(word))
+    [
+        "password",
+        "passwd",
+        "token",
+        "secret",
+        "key",
+        "sig",
+        "auth",
+        "credential",
+    ]
+    .iter()
+    .any(|word| key.contains(word))
 }
 
 /// A path segment that is a key rather than a word: long, or with digits in it.
@@ -187,7 +196,8 @@ mod tests {
 
     #[test]
     fn every_part_of_a_webhook_url_is_masked() {
-        let webhook = "https://hooks.slack.com/services/T0123ABCD/B0456EFGH/abcdefghijklmnopqrstuvwx";
+        let webhook =
+            "https://hooks.slack.com/services/T0123ABCD/B0456EFGH/abcdefghijklmnopqrstuvwx";
         let redactor = Redactor::of([webhook]);
         for echoed in [
             webhook,
@@ -203,11 +213,20 @@ mod tests {
         let redactor = Redactor::of(["https://example.com/hook?code=s3cr3tc0de&v=1"]);
         assert_eq!(redactor.text("bad code s3cr3tc0de"), "bad code ***");
         let redactor = Redactor::of(["sc://spark:15002/;token=dapi123456;use_ssl=true"]);
-        assert_eq!(redactor.text("token dapi123456 expired"), "token *** expired");
-        assert_eq!(redactor.text("use_ssl must be true"), "use_ssl must be true");
+        assert_eq!(
+            redactor.text("token dapi123456 expired"),
+            "token *** expired"
+        );
+        assert_eq!(
+            redactor.text("use_ssl must be true"),
+            "use_ssl must be true"
+        );
         // A database file's path is no secret: messages keep naming it.
         let redactor = Redactor::of(["sqlite:///var/lib/w.db?mode=ro"]);
-        assert_eq!(redactor.text("/var/lib/w.db is missing"), "/var/lib/w.db is missing");
+        assert_eq!(
+            redactor.text("/var/lib/w.db is missing"),
+            "/var/lib/w.db is missing"
+        );
     }
 
     #[test]

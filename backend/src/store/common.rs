@@ -388,8 +388,14 @@ mod tests {
             redact(&format!("cannot parse {url}: bad"), url),
             "cannot parse ***: bad"
         );
-        assert_eq!(redact("password s3cr%21t rejected", url), "password *** rejected");
-        assert_eq!(redact("password s3cr!t rejected", url), "password *** rejected");
+        assert_eq!(
+            redact("password s3cr%21t rejected", url),
+            "password *** rejected"
+        );
+        assert_eq!(
+            redact("password s3cr!t rejected", url),
+            "password *** rejected"
+        );
         assert_eq!(
             redact("nothing to hide", "postgres://db/x"),
             "nothing to hide"

@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use tokio::sync::{Semaphore, SemaphorePermit};
 
-use crate::spec::{Redactor, TableRef, TypeFamily, WarehouseConfig};
 use crate::spec::user_sql;
+use crate::spec::{Redactor, TableRef, TypeFamily, WarehouseConfig};
 use pool::{AnyPool, TIMEOUT_GRACE};
 
 /// Why a warehouse could not answer. Messages never contain the connection URL.

@@ -275,7 +275,9 @@ impl AnyPool {
                     let rows = sqlx::query(AssertSqlSafe(sql.to_owned())).fetch(&mut *conn);
                     single!(rows, i64, f64)
                 };
-                tokio::time::timeout(limit, run).await.map_err(|_| timeout())?
+                tokio::time::timeout(limit, run)
+                    .await
+                    .map_err(|_| timeout())?
             }
         }
     }
@@ -368,15 +370,15 @@ impl AnyPool {
     pub async fn privilege_warning(&self) -> Option<String> {
         match self {
             AnyPool::Postgres(pool) => {
+                // Settings and role checks, not catalog reads: nothing here is schema.
                 let powerful: bool = sqlx::query_scalar(
-                    "SELECT r.rolsuper OR EXISTS (SELECT 1 FROM pg_catalog.pg_auth_members m \
-                     JOIN pg_catalog.pg_roles g ON g.oid = m.roleid WHERE m.member = r.oid \
-                     AND g.rolname IN ('pg_execute_server_program', 'pg_write_server_files')) \
-                     FROM pg_catalog.pg_roles r WHERE r.rolname = current_user",
+                    "SELECT current_setting('is_superuser') = 'on' \
+                     OR pg_has_role('pg_execute_server_program', 'MEMBER') \
+                     OR pg_has_role('pg_write_server_files', 'MEMBER')",
                 )
-                .fetch_optional(pool)
+                .fetch_one(pool)
                 .await
-                .ok()??;
+                .ok()?;
                 powerful.then(|| {
                     "the account is a superuser (or may write server files and run programs)"
                         .to_owned()
@@ -568,9 +570,10 @@ fn mysql_grant_is_powerful(grant: &str) -> bool {
         return false;
     };
     rest.trim_start().starts_with("*.*")
-        && privileges.split(',').map(str::trim).any(|privilege| {
-            ["ALL", "ALL PRIVILEGES", "FILE", "SUPER"].contains(&privilege)
-        })
+        && privileges
+            .split(',')
+            .map(str::trim)
+            .any(|privilege| ["ALL", "ALL PRIVILEGES", "FILE", "SUPER"].contains(&privilege))
 }
 
 trait ToDouble {
@@ -598,9 +601,13 @@ mod tests {
         assert!(mysql_grant_is_powerful(
             "GRANT ALL PRIVILEGES ON *.* TO `root`@`localhost` WITH GRANT OPTION"
         ));
-        assert!(mysql_grant_is_powerful("GRANT SELECT, FILE ON *.* TO `a`@`%`"));
+        assert!(mysql_grant_is_powerful(
+            "GRANT SELECT, FILE ON *.* TO `a`@`%`"
+        ));
         assert!(!mysql_grant_is_powerful("GRANT SELECT ON *.* TO `a`@`%`"));
-        assert!(!mysql_grant_is_powerful("GRANT ALL PRIVILEGES ON `shop`.* TO `a`@`%`"));
+        assert!(!mysql_grant_is_powerful(
+            "GRANT ALL PRIVILEGES ON `shop`.* TO `a`@`%`"
+        ));
         assert!(!mysql_grant_is_powerful("GRANT USAGE ON *.* TO `a`@`%`"));
     }
 

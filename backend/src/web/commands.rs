@@ -15,9 +15,9 @@ use tokio::sync::oneshot;
 use super::datasets::find_dataset;
 use super::error::ApiError;
 use super::params::ApiPath;
-use crate::spec::Redactor;
 use super::{API_PREFIX, AppState, ServerCommand};
 use crate::spec::Diagnostic;
+use crate::spec::Redactor;
 
 /// How long to wait for the scheduler to take a command and reply. It replies once a run is
 /// recorded or the files are read, so only a stuck or stopping scheduler takes this long.

@@ -17,10 +17,10 @@ use uuid::Uuid;
 
 use super::error::ApiError;
 use super::params::{ApiPath, Params};
-use crate::spec::Redactor;
 use super::results::redacted;
 use super::{AppState, PageBody};
 use crate::engine::Outcome;
+use crate::spec::Redactor;
 use crate::spec::{Check, Dataset, Project, Severity};
 use crate::store::{MetricPoint, SchemaSnapshot, StoreApi, StoreError, StoredResult};
 

@@ -10,9 +10,9 @@ use serde::Serialize;
 use super::auth::Actor;
 use super::error::ApiError;
 use super::params::{ApiPath, Params};
-use crate::spec::Redactor;
 use super::{AppState, PageBody};
 use crate::alerts::{self, ActError, Action};
+use crate::spec::Redactor;
 use crate::store::{
     Incident, IncidentEvent, IncidentFilter, IncidentStatus, Notification, NotificationFilter,
     NotificationStatus, StoreApi, StoreError,

@@ -34,12 +34,12 @@ mod runs;
 
 pub mod auth;
 
+pub(crate) use crate::spec::Redactor;
 pub(crate) use datasets::Latest;
 pub use datasets::{Declared, Health, LatestCache};
 pub use error::ApiError;
-pub use proxies::{ProxyNet, TrustedProxies};
 pub use openapi::document as openapi_document;
-pub(crate) use crate::spec::Redactor;
+pub use proxies::{ProxyNet, TrustedProxies};
 pub(crate) use results::{mark_result, parse_mark};
 pub use router::{API_PREFIX, Access, Operation, ROUTES, Route, Verb, router};
 

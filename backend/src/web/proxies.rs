@@ -104,9 +104,6 @@ mod tests {
     fn bad_entries_say_why() {
         assert!("10.0.0.0/33".parse::<ProxyNet>().is_err());
         assert!("proxy.local".parse::<ProxyNet>().is_err());
-        assert_eq!(
-            "0.0.0.0/0".parse::<ProxyNet>().map(|n| n.prefix),
-            Ok(0)
-        );
+        assert_eq!("0.0.0.0/0".parse::<ProxyNet>().map(|n| n.prefix), Ok(0));
     }
 }

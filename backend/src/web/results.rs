@@ -6,9 +6,9 @@ use serde::Serialize;
 
 use super::error::ApiError;
 use super::params::{ApiPath, Params};
-use crate::spec::Redactor;
 use super::{AppState, PageBody};
 use crate::engine::Outcome;
+use crate::spec::Redactor;
 use crate::store::{Feedback, ResultFilter, StoreApi, StoredResult};
 
 /// `GET /results?dataset=&check=&outcome=&run_id=&since=&until=&limit=&before=`

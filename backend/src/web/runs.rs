@@ -6,8 +6,8 @@ use uuid::Uuid;
 
 use super::error::ApiError;
 use super::params::{ApiPath, Params};
-use crate::spec::Redactor;
 use super::{AppState, PageBody};
+use crate::spec::Redactor;
 use crate::store::{Run, RunFilter, RunStatus, StoreApi, StoreError, Trigger};
 
 /// `GET /runs?dataset=&status=&trigger=&limit=&before=`
