@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
 use tidemark::alerts::{self, Alerting};
-use tidemark::engine::{CheckResult, Outcome};
+use tidemark::results::{CheckResult, Outcome};
 use tidemark::spec;
 use tidemark::store::{Store, StoreApi};
 

@@ -4,6 +4,7 @@
 //! its results, metric points, schema snapshot and distribution profiles in one
 //! transaction.
 
+use std::collections::HashMap;
 use std::pin::pin;
 use std::time::{Duration, Instant};
 
@@ -14,14 +15,13 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::engine::{
-    AnomalyContext, Baselines, CheckResult, DatasetRun, DriftBase, MAX_HISTORY, Outcome, RunReport,
-    Summary, Warehouses, check_dataset, judge_anomaly,
+    AnomalyContext, Baselines, DatasetRun, DriftBase, MAX_HISTORY, Warehouses, check_dataset,
+    judge_anomaly,
 };
 use crate::lineage::emit;
+use crate::results::{CheckResult, Outcome, RunReport, SnapshotColumn, Summary};
 use crate::spec::{Check, Dataset};
-use crate::store::{
-    Claim, FinishedRun, NewRun, RunStatus, SnapshotColumn, Store, StoreApi, StoreError, Trigger,
-};
+use crate::store::{Claim, FinishedRun, NewRun, RunStatus, Store, StoreApi, StoreError, Trigger};
 use crate::telemetry::metrics;
 
 /// How long a run stays "alive" without a heartbeat; heartbeats come every third of it.
@@ -329,7 +329,7 @@ async fn record_started(
         None => DriftBase::FirstSnapshot,
     };
     // The reference profiles of distribution checks, read before the run adds its own.
-    let baselines = Baselines::load(store, dataset, Utc::now())
+    let baselines = load_baselines(store, dataset)
         .await
         .map_err(RecordError::NotStarted)?;
     let emission = emit::start(dataset, run_id);
@@ -530,4 +530,14 @@ fn replica_name() -> String {
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "localhost".into());
     format!("{host}:{}", std::process::id())
+}
+
+/// The stored profiles the dataset's distribution checks are judged against.
+async fn load_baselines(store: &Store, dataset: &Dataset) -> Result<Baselines, StoreError> {
+    let mut stored = HashMap::new();
+    for query in Baselines::wanted(dataset, Utc::now()) {
+        let profiles = store.distribution_profiles(&query).await?;
+        stored.insert(query.check.to_owned(), profiles);
+    }
+    Ok(Baselines::stored(stored))
 }

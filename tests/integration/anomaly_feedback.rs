@@ -5,7 +5,7 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value;
 
-use tidemark::engine::{Band, CheckResult};
+use tidemark::results::{Band, CheckResult};
 use tidemark::store::{Page, ResultFilter, Store, StoreApi, StoredResult};
 
 use crate::support::{

@@ -17,12 +17,12 @@ use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
 use uuid::Uuid;
 
-use tidemark::engine::{CheckResult, Outcome};
+use tidemark::results::SnapshotColumn;
+use tidemark::results::{CheckResult, Outcome};
+use tidemark::scheduler::ServerCommand;
 use tidemark::spec::{self, Project as Spec};
-use tidemark::store::{
-    Claim, FinishedRun, NewRun, RunStatus, SnapshotColumn, Store, StoreApi, Trigger,
-};
-use tidemark::web::{self, API_PREFIX, AppState, ROUTES, ServerCommand, Verb, auth};
+use tidemark::store::{Claim, FinishedRun, NewRun, RunStatus, Store, StoreApi, Trigger};
+use tidemark::web::{self, API_PREFIX, AppState, ROUTES, Verb, auth};
 
 use crate::support::{Project, run_tidemark};
 

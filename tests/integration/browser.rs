@@ -20,7 +20,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use fantoccini::Locator;
 use serde_json::Value;
 
-use tidemark::engine::{Band, CheckResult, Outcome};
+use tidemark::results::{Band, CheckResult, Outcome};
 use tidemark::store::{Incident, Store};
 
 use crate::support::{

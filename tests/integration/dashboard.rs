@@ -6,7 +6,7 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use reqwest::StatusCode;
 
-use tidemark::engine::{Band, CheckResult, Outcome};
+use tidemark::results::{Band, CheckResult, Outcome};
 use tidemark::store::{Incident, Store};
 
 use crate::support::{

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use chrono::{TimeDelta, Utc};
 use reqwest::StatusCode;
 
-use tidemark::engine::{CheckResult, Outcome};
+use tidemark::results::{CheckResult, Outcome};
 use tidemark::store::Store;
 
 use crate::support::{Project, ServeProcess, SqliteDb, http, past_result, record_past_run};

@@ -8,8 +8,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
 
-use tidemark::engine::{Band, CheckResult, Outcome};
-use tidemark::store::{Feedback, SnapshotColumn, Store, StoreApi};
+use tidemark::results::{Band, CheckResult, Outcome};
+use tidemark::results::{Feedback, SnapshotColumn};
+use tidemark::store::{Store, StoreApi};
 
 use crate::dashboard::{HOSTILE, OWNER, get, page};
 use crate::support::{

@@ -9,7 +9,7 @@ use chrono::Utc;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use tidemark::engine::Outcome;
+use tidemark::results::Outcome;
 use tidemark::store::{Page, ResultFilter, RunStatus, Store, StoreApi, Trigger};
 
 use crate::support::{PgCluster, Project, ServeProcess, SqliteDb, eventually, http, runs_of};

@@ -14,7 +14,8 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use uuid::Uuid;
 
-use tidemark::engine::{Outcome, Warehouses};
+use tidemark::engine::Warehouses;
+use tidemark::results::Outcome;
 use tidemark::runner::Recorded;
 use tidemark::scheduler::run_slot;
 use tidemark::spec;

@@ -9,14 +9,16 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::json;
 use tidemark::distribution::{Bin, Count, Profile};
-use tidemark::engine::{Band, CheckResult, Outcome, Summary};
+use tidemark::results::{Band, CheckResult, Outcome, Summary};
+use tidemark::results::{Feedback, MetricPoint, SnapshotColumn};
+use tidemark::results::{NewProfile, ProfileQuery, StoredProfile};
 use tidemark::spec::Severity;
+use tidemark::store::EdgesVersion;
 use tidemark::store::{
-    Claim, DEFAULT_SQLITE_PATH, Feedback, FinishedRun, LEASE_EXPIRED, MetricPoint, NewRun, Page,
-    Paged, Pruned, ResultFilter, Retention, Run, RunFilter, RunStatus, Running, SchemaSnapshot,
-    SnapshotColumn, Store, StoreApi, StoreError, StoredResult, Trigger,
+    Claim, DEFAULT_SQLITE_PATH, FinishedRun, LEASE_EXPIRED, NewRun, Page, Paged, Pruned,
+    ResultFilter, Retention, Run, RunFilter, RunStatus, Running, SchemaSnapshot, Store, StoreApi,
+    StoreError, StoredResult, Trigger,
 };
-use tidemark::store::{EdgesVersion, NewProfile, ProfileQuery, StoredProfile};
 use uuid::Uuid;
 
 use crate::support::{PgDb, incident};

@@ -254,15 +254,15 @@ pub async fn store_incident(
 }
 
 /// `value`: tests adjust it with struct update syntax.
-pub fn past_result(dataset: &str, check: &str, value: f64) -> tidemark::engine::CheckResult {
-    tidemark::engine::CheckResult {
+pub fn past_result(dataset: &str, check: &str, value: f64) -> tidemark::results::CheckResult {
+    tidemark::results::CheckResult {
         dataset: dataset.into(),
         warehouse: "main".into(),
         check: check.into(),
         kind: "row_count".into(),
         column: None,
         columns: None,
-        outcome: tidemark::engine::Outcome::Pass,
+        outcome: tidemark::results::Outcome::Pass,
         value: Some(value),
         expected: None,
         message: format!("{value} rows"),
@@ -277,7 +277,7 @@ pub async fn record_past_run(
     store: &tidemark::store::Store,
     dataset: &str,
     at: chrono::DateTime<chrono::Utc>,
-    results: Vec<tidemark::engine::CheckResult>,
+    results: Vec<tidemark::results::CheckResult>,
 ) {
     record_past_run_with_snapshot(store, dataset, at, results, None).await;
 }
@@ -287,8 +287,8 @@ pub async fn record_past_run_with_snapshot(
     store: &tidemark::store::Store,
     dataset: &str,
     at: chrono::DateTime<chrono::Utc>,
-    results: Vec<tidemark::engine::CheckResult>,
-    snapshot: Option<Vec<tidemark::store::SnapshotColumn>>,
+    results: Vec<tidemark::results::CheckResult>,
+    snapshot: Option<Vec<tidemark::results::SnapshotColumn>>,
 ) {
     use tidemark::store::{Claim, FinishedRun, NewRun, RunStatus, StoreApi, Trigger};
     let run = NewRun {

@@ -22,7 +22,7 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::engine::{CheckResult, Outcome};
+use crate::results::{CheckResult, Outcome};
 use crate::spec::Severity;
 use crate::store::{
     ACTOR_CHECK, EventKind, Incident, IncidentKind, IncidentStatus, NewEvent, RESOLVED_BY_API,

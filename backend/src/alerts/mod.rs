@@ -44,7 +44,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use tokio::sync::{Notify, watch};
 
-use crate::engine::{CheckResult, Outcome};
+use crate::results::{CheckResult, Outcome};
 use crate::spec::{self, Dataset, Diagnostic, Project, Severity};
 use crate::store::{Due, Incident, IncidentChange, Store, StoreApi, StoreError};
 use incidents::{Observation, Timing};
@@ -561,7 +561,7 @@ mod tests {
     use crate::spec::fixtures;
 
     fn result(check: &str, outcome: Outcome, message: &str) -> CheckResult {
-        crate::engine::fixtures::result(check, outcome, message)
+        crate::results::fixtures::result(check, outcome, message)
     }
 
     #[test]

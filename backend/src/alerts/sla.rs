@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, NaiveTime, TimeDelta, TimeZone, Utc};
 
-use crate::engine::{CheckResult, Outcome};
+use crate::results::{CheckResult, Outcome};
 use crate::spec::{Dataset, FreshBy, Sla};
 use crate::warehouse::humanize;
 

@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use handlebars::Handlebars;
 use serde::{Deserialize, Serialize};
 
-use crate::engine::format_number;
+use crate::results::format_number;
 use crate::spec::{Diagnostic, Location};
 use crate::store::{ACTOR_CHECK, Incident, IncidentKind, RESOLVED_BY_API, Transition};
 

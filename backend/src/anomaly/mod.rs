@@ -52,7 +52,6 @@
 pub mod baseline;
 mod detector;
 pub mod freshness;
-mod holidays;
 mod robust;
 mod season;
 mod series;
@@ -65,8 +64,8 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
+pub use crate::holidays::{Country, HolidayCalendar, HolidayError};
 pub use detector::{ACCEPT_AFTER, judge, judge_series};
-pub use holidays::{Country, HolidayCalendar, HolidayError};
 
 /// One observation of a metric.
 #[derive(Clone, Copy, Debug, PartialEq)]

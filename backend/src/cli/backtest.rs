@@ -8,9 +8,11 @@ use serde_json::json;
 
 use super::{EXIT_ERROR, Format, open_store};
 use crate::anomaly::{self, Mark, Point, Sensitivity, Verdict};
-use crate::engine::{AnomalyContext, anomaly_settings, format_number};
+use crate::engine::{AnomalyContext, anomaly_settings};
+use crate::results::format_number;
+use crate::results::{Feedback, MetricPoint};
 use crate::spec::{Check, Dataset, Project};
-use crate::store::{Feedback, MetricPoint, StoreApi};
+use crate::store::StoreApi;
 
 /// What was asked for, besides the project.
 pub struct Request {

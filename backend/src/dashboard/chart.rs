@@ -16,9 +16,9 @@ use std::fmt::Write as _;
 use chrono::{DateTime, TimeDelta, Utc};
 use handlebars::html_escape;
 
-use crate::engine::format_number;
+use crate::results::format_number;
+use crate::results::{Feedback, MetricPoint};
 use crate::spec::{Bound, Thresholds};
-use crate::store::{Feedback, MetricPoint};
 
 /// The whole drawing, in SVG user units (it scales with the page through `viewBox`).
 const WIDTH: f64 = 640.0;

@@ -12,8 +12,9 @@ use super::chart::{Mark, Threshold, marked_chart};
 use super::views::moment;
 use crate::alerts::dataset_link;
 use crate::lineage::{Direction, Graph, normalize};
+use crate::results::{MetricPoint, SnapshotColumn};
 use crate::spec::{Check, CheckKind, Dataset, Project, Sla};
-use crate::store::{MetricPoint, SchemaSnapshot, SnapshotColumn};
+use crate::store::SchemaSnapshot;
 use crate::web::{Health, Latest};
 
 /// A run at which the data was older than the freshness SLA allows.

@@ -11,10 +11,11 @@ use super::chart::{Threshold, line_chart};
 use super::context::Context;
 use super::lineage::around_link;
 use crate::alerts::{check_link, dataset_link, expectation};
-use crate::engine::format_number;
 use crate::lineage::Graph;
+use crate::results::MetricPoint;
+use crate::results::format_number;
 use crate::spec::{Check, Dataset, Project};
-use crate::store::{Incident, MetricPoint, Run, SchemaSnapshot, StoredResult};
+use crate::store::{Incident, Run, SchemaSnapshot, StoredResult};
 use crate::web::{Declared, Health, Latest, Redactor};
 
 /// A time as the pages show it.

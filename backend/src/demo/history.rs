@@ -18,10 +18,12 @@ use chrono::{DateTime, Datelike, DurationRound, TimeDelta, Timelike, Utc, Weekda
 use uuid::Uuid;
 
 use crate::alerts::{self, PastRun};
-use crate::engine::{AnomalyContext, CheckResult, Outcome, Warehouses, judge_anomaly, judged};
+use crate::engine::{AnomalyContext, Warehouses, judge_anomaly, judged};
+use crate::results::MetricPoint;
+use crate::results::{CheckResult, Outcome};
 use crate::runner::{self, check_hash};
 use crate::spec::{Bound, Check, CheckKind, Dataset, Project};
-use crate::store::{FinishedRun, MetricPoint, NewRun, RunStatus, Store, StoreApi, Trigger};
+use crate::store::{FinishedRun, NewRun, RunStatus, Store, StoreApi, Trigger};
 
 /// How far back the history goes.
 pub const DAYS: i64 = 60;

@@ -6,10 +6,9 @@
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-use super::result::{Band, CheckResult, Outcome};
 use crate::anomaly::{self, HolidayCalendar, MetricKind, Point, Verdict};
+use crate::results::{Band, CheckResult, MetricPoint, Outcome};
 use crate::spec::{AnomalySpec, AnomalyWatch, Check};
-use crate::store::MetricPoint;
 
 /// Points of history an anomaly threshold learns from at most: enough for weekly patterns
 /// of an hourly check (12 weeks), and what the detector is measured against.
@@ -146,8 +145,8 @@ mod tests {
     use chrono::TimeDelta;
 
     use super::*;
+    use crate::results::Feedback;
     use crate::spec::{CheckKind, Thresholds, fixtures};
-    use crate::store::Feedback;
 
     fn now() -> DateTime<Utc> {
         DateTime::parse_from_rfc3339("2026-03-10T06:00:00Z")
@@ -169,7 +168,7 @@ mod tests {
         let message = format!("row_count is {value}");
         CheckResult {
             value: Some(value),
-            ..crate::engine::fixtures::result("row_count", Outcome::Pass, &message)
+            ..crate::results::fixtures::result("row_count", Outcome::Pass, &message)
         }
     }
 

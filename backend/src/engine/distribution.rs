@@ -11,11 +11,10 @@ use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 
 use super::evaluate::Verdict;
 use super::plan::CheckPlan;
-use super::result::Outcome;
-use super::{format_number, query_error};
+use super::query_error;
 use crate::distribution::{self, BINS, Bin, Change, Comparison, Count, Profile, TOP_VALUES};
+use crate::results::{Outcome, ProfileQuery, StoredProfile, format_number};
 use crate::spec::{Bound, Check, CheckKind, Dataset, DriftMethod, DriftReference};
-use crate::store::{ProfileQuery, Store, StoreApi, StoreError, StoredProfile};
 use crate::warehouse::{Cell, Dialect, TableSchema, Warehouse};
 
 /// The most profiles `last_7d` pools: a week of runs every 20 minutes.
@@ -215,15 +214,12 @@ impl Baselines {
         Baselines::default()
     }
 
-    /// Reads, for each distribution check of `dataset`, the profiles its reference needs:
-    /// the newest (`previous`), those of the 7 days before `now` (`last_7d`), or the newest
-    /// at or before a time (`snapshot`).
-    pub async fn load(
-        store: &Store,
-        dataset: &Dataset,
-        now: DateTime<Utc>,
-    ) -> Result<Baselines, StoreError> {
-        let mut stored = HashMap::new();
+    /// What to read for each distribution check of `dataset`, by check name: the newest
+    /// profile (`previous`), those of the 7 days before `now` (`last_7d`), or the newest at
+    /// or before a time (`snapshot`). The caller reads them from the store and hands them
+    /// to [`Baselines::stored`].
+    pub fn wanted(dataset: &Dataset, now: DateTime<Utc>) -> Vec<ProfileQuery<'_>> {
+        let mut wanted = Vec::new();
         for check in &dataset.checks {
             let CheckKind::Distribution {
                 column, reference, ..
@@ -236,22 +232,23 @@ impl Baselines {
                 DriftReference::Last7Days => (Some(now - TimeDelta::days(7)), None, MAX_POOLED),
                 DriftReference::Snapshot(at) => (None, Some(*at), 1),
             };
-            let query = ProfileQuery {
+            wanted.push(ProfileQuery {
                 dataset: &dataset.name,
                 check: &check.name,
                 column,
                 since,
                 until,
                 limit,
-            };
-            stored.insert(
-                check.name.clone(),
-                store.distribution_profiles(&query).await?,
-            );
+            });
         }
-        Ok(Baselines {
+        wanted
+    }
+
+    /// The profiles read for [`Baselines::wanted`], by check name.
+    pub fn stored(stored: HashMap<String, Vec<StoredProfile>>) -> Baselines {
+        Baselines {
             stored: Some(stored),
-        })
+        }
     }
 
     /// `None` without a store.

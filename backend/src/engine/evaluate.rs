@@ -2,9 +2,8 @@
 
 use serde_json::{Map, Value, json};
 
-use super::result::{Outcome, json_number};
+use crate::results::{Outcome, SnapshotColumn, format_number, json_number};
 use crate::spec::{Bound, Check, CheckKind, DeclaredType, Level, Thresholds};
-use crate::store::SnapshotColumn;
 use crate::warehouse::{Dialect, TableSchema, humanize};
 
 /// A judged check: what the engine fills into a result.
@@ -144,17 +143,6 @@ fn age(seconds: f64) -> String {
 
 fn plural<'a>(v: f64, one: &'a str, many: &'a str) -> &'a str {
     if v == 1.0 { one } else { many }
-}
-
-/// Numbers for people: integers as integers, others to at most 4 decimals.
-pub fn format_number(v: f64) -> String {
-    match json_number(Some(v)) {
-        Some(n) if n.is_i64() => n.to_string(),
-        _ => {
-            let s = format!("{v:.4}");
-            s.trim_end_matches('0').trim_end_matches('.').to_string()
-        }
-    }
 }
 
 /// `expected` in results: the bare fail bound as written (`{"max": 0}`), or both levels.

@@ -8,23 +8,19 @@ mod anomaly;
 mod distribution;
 mod evaluate;
 mod plan;
-mod result;
 
 pub use anomaly::{AnomalyContext, MAX_HISTORY, anomaly_settings, judge_anomaly};
 pub use distribution::{Baselines, ProfilePlan};
-pub use evaluate::{DriftBase, format_number};
+pub use evaluate::DriftBase;
 pub use plan::{CheckPlan, DatasetPlan, Derivation, plan_alone, plan_dataset};
-#[cfg(test)]
-pub(crate) use result::fixtures;
-pub use result::{Band, CheckResult, Outcome, RunReport, Summary, serialize_number};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use futures_util::future::join_all;
 
+use crate::results::{CheckResult, NewProfile};
 use crate::spec::{Check, CheckKind, Dataset, Project};
-use crate::store::NewProfile;
 use crate::warehouse::{TableSchema, Warehouse, WarehouseError};
 use evaluate::{Verdict, expected, judge_metric, judge_schema};
 

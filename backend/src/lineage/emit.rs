@@ -25,7 +25,7 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-use crate::engine::{CheckResult, Outcome};
+use crate::results::{CheckResult, Outcome};
 use crate::spec::{Aggregate, CheckKind, Dataset, EmitConfig, Project};
 use crate::telemetry::metrics;
 
@@ -399,7 +399,7 @@ mod tests {
 
     #[test]
     fn assertions_leave_out_checks_that_could_not_run() {
-        let result = |check: &str, outcome| crate::engine::fixtures::result(check, outcome, "");
+        let result = |check: &str, outcome| crate::results::fixtures::result(check, outcome, "");
         let judged = assertions(&[
             result("a", Outcome::Pass),
             result("b", Outcome::Warn),

@@ -23,14 +23,12 @@
 //! | `emit`        | OpenLineage events of Tidemark's own runs, posted out  |
 //! | `json`        | reading other tools' JSON with paths in every message  |
 
-mod dbt;
 pub mod emit;
 mod graph;
-mod json;
 mod openlineage;
 mod views;
 
-pub use dbt::{ManifestError, read_manifest, stamp as manifest_stamp};
+pub use crate::formats::dbt::{ManifestError, stamp as manifest_stamp};
 pub use graph::{Direction, Edge, Graph, Node, Source, normalize};
 pub use openlineage::{EventError, RunEvent};
 pub use views::{ViewError, view_tables};
@@ -40,6 +38,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::formats::dbt;
 use crate::spec::Project;
 use crate::warehouse::Views;
 
@@ -82,7 +81,12 @@ impl Builder {
         }
         if let Some(path) = &project.lineage.dbt_manifest {
             match dbt::read_manifest_cached(path, now) {
-                Ok(edges) => builder.edges(edges),
+                Ok(dependencies) => builder.edges(
+                    dependencies
+                        .iter()
+                        .map(|d| Edge::seen(&d.upstream, &d.downstream, Source::Dbt, d.at))
+                        .collect(),
+                ),
                 Err(problem) => builder.problems.push(problem.to_string()),
             }
         }

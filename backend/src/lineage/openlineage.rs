@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::graph::{Edge, Source};
-use super::json::At;
+use crate::formats::json::At;
 
 /// Job nodes are kept under this prefix; dataset names never start with it.
 const JOB_PREFIX: &str = "openlineage-job:";

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use crate::engine::{Outcome, RunReport};
+use crate::results::{Outcome, RunReport};
 
 /// Whether to colour the output (a terminal without `NO_COLOR`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

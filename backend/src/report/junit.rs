@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use crate::engine::{CheckResult, Outcome, RunReport, Summary};
+use crate::results::{CheckResult, Outcome, RunReport, Summary};
 
 pub fn render_junit(report: &RunReport) -> String {
     let seconds = (report.finished_at - report.started_at).num_milliseconds() as f64 / 1000.0;

@@ -7,7 +7,7 @@ mod junit;
 pub use human::{HumanStyle, render_human};
 pub use junit::render_junit;
 
-use crate::engine::RunReport;
+use crate::results::RunReport;
 
 pub fn render_json(report: &RunReport) -> String {
     // A report holds only strings, numbers and maps: serialization cannot fail.

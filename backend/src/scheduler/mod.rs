@@ -66,12 +66,27 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::{JoinError, JoinHandle, JoinSet};
 use uuid::Uuid;
 
-use crate::engine::{Summary, Warehouses};
+use crate::engine::Warehouses;
+use crate::results::Summary;
 use crate::runner::{self, RecordError, Recorded, RunRequest};
 use crate::spec::{self, Dataset, Diagnostic, Project};
 use crate::store::{FinishedRun, NewRun, RunStatus, Store, StoreApi, StoreError, Trigger};
-use crate::web::ServerCommand;
 use ticker::Ticker;
+
+/// What the API asks of the scheduler.
+#[derive(Debug)]
+pub enum ServerCommand {
+    /// Run one dataset now (trigger `manual`); replies with the new run's id once it started.
+    RunNow {
+        dataset: String,
+        reply: oneshot::Sender<Result<Uuid, String>>,
+    },
+    /// Re-read the project files; replies with the problems if they are invalid (the
+    /// running configuration then stays as it was).
+    Reload {
+        reply: oneshot::Sender<Result<(), Vec<Diagnostic>>>,
+    },
+}
 
 /// Runs one cron slot of a dataset: claims (dataset, slot) in the store and, if this caller
 /// got it, runs and records the checks. Replicas race for a slot through this; exactly one

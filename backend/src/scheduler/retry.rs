@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::engine::{CheckResult, Outcome};
+use crate::results::{CheckResult, Outcome};
 
 /// Exponential backoff: `first`, then doubling, never more than `cap`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -131,7 +131,7 @@ mod tests {
     }
 
     fn result(outcome: Outcome, message: &str) -> CheckResult {
-        crate::engine::fixtures::result("rows", outcome, message)
+        crate::results::fixtures::result("rows", outcome, message)
     }
 
     #[test]

@@ -26,10 +26,11 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::alerts;
+use crate::scheduler::ServerCommand;
 use crate::scheduler::{Connections, Parts, Scheduler, Settings};
 use crate::spec::Project;
 use crate::store::Store;
-use crate::web::{self, AppState, ServerCommand, TrustedProxies};
+use crate::web::{self, AppState, TrustedProxies};
 
 /// Exit code for an invalid configuration or a server that cannot start.
 const EXIT_ERROR: u8 = 2;

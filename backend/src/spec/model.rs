@@ -57,7 +57,7 @@ pub struct Project {
     pub defaults: Defaults,
     pub retention: Retention,
     /// Days anomaly thresholds judge like a Sunday (`holidays:`).
-    pub holidays: Option<crate::anomaly::HolidayCalendar>,
+    pub holidays: Option<crate::holidays::HolidayCalendar>,
     pub owners: BTreeMap<String, Owner>,
     pub channels: BTreeMap<String, Channel>,
     /// Mail server for email channels; required when any channel sends email.

@@ -13,7 +13,7 @@ use super::{
     AlertPolicy, AlertRoute, Channel, Defaults, EmitConfig, LineageConfig, Owner, Project,
     Retention, Secret, Severity, Smtp, WarehouseConfig, suggest,
 };
-use crate::anomaly::HolidayCalendar;
+use crate::holidays::HolidayCalendar;
 
 pub(crate) const PROJECT_KEYS: [&str; 13] = [
     "version",
@@ -473,7 +473,7 @@ fn lineage(cx: &mut Cx<'_>, node: &Node, root: &Path) -> Option<LineageConfig> {
     let fields = cx.fields(node, "lineage", &LINEAGE_KEYS)?;
     let dbt_manifest = fields.read(cx, "dbt_manifest", |cx, node, key| {
         let path = root.join(cx.string(node, key)?);
-        match crate::lineage::read_manifest(&path, chrono::Utc::now()) {
+        match crate::formats::dbt::read_manifest(&path, chrono::Utc::now()) {
             Ok(_) => Some(path),
             Err(problem) => {
                 cx.error(node.pos, problem);

@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
 use super::*;
-use crate::engine::Band;
+use crate::results::Band;
 use crate::spec::{Redactor, Severity};
 
 /// How many runs one prune transaction deletes (with their results and snapshots): big
@@ -83,6 +83,12 @@ pub(super) fn migrate_error(error: sqlx::migrate::MigrateError) -> StoreError {
 /// connecting (the URL holds credentials and must never reach a message or a log).
 pub(super) fn redact(message: &str, url: &str) -> String {
     Redactor::of([url]).text(message)
+}
+
+/// A feedback as the store spells it; anything else is a corrupt row.
+pub(super) fn stored_feedback(s: &str) -> Result<Feedback, StoreError> {
+    Feedback::parse(s)
+        .ok_or_else(|| StoreError::Query(format!("the store holds an unknown feedback: {s:?}")))
 }
 
 impl Page {

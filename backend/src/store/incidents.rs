@@ -13,7 +13,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::engine::serialize_number;
+use crate::results::serialize_number;
 use crate::spec::Severity;
 
 /// What broke: the data, or the check itself.

@@ -43,14 +43,14 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::anomaly::Mark;
 use uuid::Uuid;
 
-use crate::distribution::Profile;
-use crate::engine::{CheckResult, Outcome, Summary};
 use crate::lineage::Edge;
+use crate::results::{
+    CheckResult, Feedback, MetricPoint, NewProfile, Outcome, ProfileQuery, SnapshotColumn,
+    StoredProfile, Summary,
+};
 pub use crate::spec::Retention;
-use crate::warehouse::TableSchema;
 
 pub use incidents::*;
 pub use postgres::{PG_MIGRATOR, PgStore};
@@ -193,74 +193,6 @@ pub struct StoredResult {
     pub result: CheckResult,
 }
 
-/// One point of a metric series: the value of a check at a time.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
-pub struct MetricPoint {
-    pub at: DateTime<Utc>,
-    pub value: f64,
-    /// The band an `anomaly` threshold expected the value in, when one judged it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub lower: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub upper: Option<f64>,
-    /// Judged an anomaly when it was measured.
-    pub anomalous: bool,
-    /// An anomaly later accepted as part of a level shift: the new normal.
-    pub shift: bool,
-    /// What a user said about the point.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub feedback: Option<Feedback>,
-}
-
-impl MetricPoint {
-    /// How anomaly detection learns from this point. An anomaly a user marked `expected`,
-    /// or one a later run accepted as part of a level shift, is the new normal: the
-    /// detector restarts the level from it. Incidents never train.
-    pub fn mark(&self) -> Mark {
-        match (self.feedback, self.anomalous, self.shift) {
-            (Some(Feedback::Incident), _, _) => Mark::Incident,
-            (Some(Feedback::Expected), true, _) | (None, true, true) => Mark::Shift,
-            (None, true, false) => Mark::Anomaly,
-            (_, false, _) => Mark::Normal,
-        }
-    }
-
-    /// Whether anomaly detection learns from this point as it is.
-    pub fn trains(&self) -> bool {
-        matches!(self.mark(), Mark::Normal | Mark::Shift)
-    }
-}
-
-/// A user's word on a result (and its metric point), for anomaly detection.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Feedback {
-    /// The new normal: learn from it, even if it was judged an anomaly.
-    Expected,
-    /// A real problem: never learn from it.
-    Incident,
-}
-
-impl Feedback {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Feedback::Expected => "expected",
-            Feedback::Incident => "incident",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [Feedback::Expected, Feedback::Incident]
-            .into_iter()
-            .find(|f| f.as_str() == s)
-    }
-
-    fn parse_stored(s: &str) -> Result<Self, StoreError> {
-        Feedback::parse(s)
-            .ok_or_else(|| StoreError::Query(format!("the store holds an unknown feedback: {s:?}")))
-    }
-}
-
 /// The columns of a dataset's table as one run saw them.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SchemaSnapshot {
@@ -269,25 +201,6 @@ pub struct SchemaSnapshot {
     pub run_id: Uuid,
     pub taken_at: DateTime<Utc>,
     pub columns: Vec<SnapshotColumn>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct SnapshotColumn {
-    pub name: String,
-    pub data_type: String,
-}
-
-impl SnapshotColumn {
-    pub fn from_schema(schema: &TableSchema) -> Vec<SnapshotColumn> {
-        schema
-            .columns
-            .iter()
-            .map(|c| SnapshotColumn {
-                name: c.name.clone(),
-                data_type: c.data_type.clone(),
-            })
-            .collect()
-    }
 }
 
 /// Everything a finished run leaves behind, written in one transaction so that a crash
@@ -306,34 +219,6 @@ pub struct FinishedRun {
     pub snapshot: Option<Vec<SnapshotColumn>>,
     /// The profiles its distribution checks measured: the references of later runs.
     pub profiles: Vec<NewProfile>,
-}
-
-/// A distribution check's profile of its column, as a finished run leaves it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct NewProfile {
-    pub check: String,
-    pub column: String,
-    pub profile: Profile,
-}
-
-/// A stored profile: which run measured it, and when (the run's end).
-#[derive(Clone, Debug, PartialEq)]
-pub struct StoredProfile {
-    pub run_id: Uuid,
-    pub taken_at: DateTime<Utc>,
-    pub profile: Profile,
-}
-
-/// Which profiles of a check's column [`StoreApi::distribution_profiles`] reads: those
-/// taken between `since` and `until` (both inclusive, when given), the newest `limit`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ProfileQuery<'a> {
-    pub dataset: &'a str,
-    pub check: &'a str,
-    pub column: &'a str,
-    pub since: Option<DateTime<Utc>>,
-    pub until: Option<DateTime<Utc>>,
-    pub limit: u32,
 }
 
 /// Keyset paging: newest first; `before` is the last id of the previous page. A `limit`

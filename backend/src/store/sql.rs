@@ -22,8 +22,8 @@ use uuid::Uuid;
 use super::common::*;
 use super::*;
 use crate::distribution::Profile;
-use crate::engine::Band;
 use crate::lineage::{Edge, Graph, Source};
+use crate::results::Band;
 
 macro_rules! run_columns {
     () => {
@@ -254,10 +254,7 @@ where
             upper: self.try_get("band_upper")?,
             anomalous: self.try_get("anomalous")?,
             shift: self.try_get("shift")?,
-            feedback: feedback
-                .as_deref()
-                .map(Feedback::parse_stored)
-                .transpose()?,
+            feedback: feedback.as_deref().map(stored_feedback).transpose()?,
         })
     }
 

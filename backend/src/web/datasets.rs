@@ -19,10 +19,11 @@ use super::error::ApiError;
 use super::params::{ApiPath, Params};
 use super::results::redacted;
 use super::{AppState, PageBody};
-use crate::engine::Outcome;
+use crate::results::MetricPoint;
+use crate::results::Outcome;
 use crate::spec::Redactor;
 use crate::spec::{Check, Dataset, Project, Severity};
-use crate::store::{MetricPoint, SchemaSnapshot, StoreApi, StoreError, StoredResult};
+use crate::store::{SchemaSnapshot, StoreApi, StoreError, StoredResult};
 
 /// A dataset's health: the worst outcome among the latest results of its checks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

@@ -46,26 +46,11 @@ pub use router::{API_PREFIX, Access, Operation, ROUTES, Route, Verb, router};
 use std::sync::Arc;
 
 use serde::Serialize;
-use tokio::sync::{mpsc, oneshot, watch};
-use uuid::Uuid;
+use tokio::sync::{mpsc, watch};
 
-use crate::spec::{Diagnostic, Project};
+use crate::scheduler::ServerCommand;
+use crate::spec::Project;
 use crate::store::Store;
-
-/// What the API asks of the scheduler.
-#[derive(Debug)]
-pub enum ServerCommand {
-    /// Run one dataset now (trigger `manual`); replies with the new run's id once it started.
-    RunNow {
-        dataset: String,
-        reply: oneshot::Sender<Result<Uuid, String>>,
-    },
-    /// Re-read the project files; replies with the problems if they are invalid (the
-    /// running configuration then stays as it was).
-    Reload {
-        reply: oneshot::Sender<Result<(), Vec<Diagnostic>>>,
-    },
-}
 
 /// Shared by every handler.
 #[derive(Clone)]

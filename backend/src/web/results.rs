@@ -7,9 +7,10 @@ use serde::Serialize;
 use super::error::ApiError;
 use super::params::{ApiPath, Params};
 use super::{AppState, PageBody};
-use crate::engine::Outcome;
+use crate::results::Feedback;
+use crate::results::Outcome;
 use crate::spec::Redactor;
-use crate::store::{Feedback, ResultFilter, StoreApi, StoredResult};
+use crate::store::{ResultFilter, StoreApi, StoredResult};
 
 /// `GET /results?dataset=&check=&outcome=&run_id=&since=&until=&limit=&before=`
 pub async fn list(

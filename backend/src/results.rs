@@ -1,10 +1,17 @@
-//! Check results and run reports: the shape `tidemark run --format json` prints
-//! (CHECKS.md), and the summary and exit code derived from them.
+//! The values every layer above the detectors shares: check results and run reports (the
+//! shape `tidemark run --format json` prints, docs/CHECKS.md), the summary and exit code
+//! derived from them, bands, and what history keeps of a run (metric points with their
+//! feedback, schema snapshot columns, distribution profiles). The engine produces them, the
+//! store keeps them, alerts and the API read them; none of those imports another for them.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize, Serializer};
+use uuid::Uuid;
 
+use crate::anomaly::Mark;
+use crate::distribution::Profile;
 use crate::spec::Severity;
+use crate::warehouse::TableSchema;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -133,6 +140,127 @@ pub fn json_number(value: Option<f64>) -> Option<serde_json::Number> {
     } else {
         serde_json::Number::from_f64(v)
     }
+}
+
+/// Numbers for people: integers as integers, others to at most 4 decimals.
+pub fn format_number(v: f64) -> String {
+    match json_number(Some(v)) {
+        Some(n) if n.is_i64() => n.to_string(),
+        _ => {
+            let s = format!("{v:.4}");
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        }
+    }
+}
+
+/// One point of a metric series: the value of a check at a time.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct MetricPoint {
+    pub at: DateTime<Utc>,
+    pub value: f64,
+    /// The band an `anomaly` threshold expected the value in, when one judged it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lower: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upper: Option<f64>,
+    /// Judged an anomaly when it was measured.
+    pub anomalous: bool,
+    /// An anomaly later accepted as part of a level shift: the new normal.
+    pub shift: bool,
+    /// What a user said about the point.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub feedback: Option<Feedback>,
+}
+
+impl MetricPoint {
+    /// How anomaly detection learns from this point. An anomaly a user marked `expected`,
+    /// or one a later run accepted as part of a level shift, is the new normal: the
+    /// detector restarts the level from it. Incidents never train.
+    pub fn mark(&self) -> Mark {
+        match (self.feedback, self.anomalous, self.shift) {
+            (Some(Feedback::Incident), _, _) => Mark::Incident,
+            (Some(Feedback::Expected), true, _) | (None, true, true) => Mark::Shift,
+            (None, true, false) => Mark::Anomaly,
+            (_, false, _) => Mark::Normal,
+        }
+    }
+
+    /// Whether anomaly detection learns from this point as it is.
+    pub fn trains(&self) -> bool {
+        matches!(self.mark(), Mark::Normal | Mark::Shift)
+    }
+}
+
+/// A user's word on a result (and its metric point), for anomaly detection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Feedback {
+    /// The new normal: learn from it, even if it was judged an anomaly.
+    Expected,
+    /// A real problem: never learn from it.
+    Incident,
+}
+
+impl Feedback {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Feedback::Expected => "expected",
+            Feedback::Incident => "incident",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Feedback::Expected, Feedback::Incident]
+            .into_iter()
+            .find(|f| f.as_str() == s)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct SnapshotColumn {
+    pub name: String,
+    pub data_type: String,
+}
+
+impl SnapshotColumn {
+    pub fn from_schema(schema: &TableSchema) -> Vec<SnapshotColumn> {
+        schema
+            .columns
+            .iter()
+            .map(|c| SnapshotColumn {
+                name: c.name.clone(),
+                data_type: c.data_type.clone(),
+            })
+            .collect()
+    }
+}
+
+/// A distribution check's profile of its column, as a finished run leaves it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewProfile {
+    pub check: String,
+    pub column: String,
+    pub profile: Profile,
+}
+
+/// A stored profile: which run measured it, and when (the run's end).
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredProfile {
+    pub run_id: Uuid,
+    pub taken_at: DateTime<Utc>,
+    pub profile: Profile,
+}
+
+/// Which profiles of a check's column [`StoreApi::distribution_profiles`] reads: those
+/// taken between `since` and `until` (both inclusive, when given), the newest `limit`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProfileQuery<'a> {
+    pub dataset: &'a str,
+    pub check: &'a str,
+    pub column: &'a str,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub limit: u32,
 }
 
 /// Results for unit tests elsewhere in the crate.

@@ -11,13 +11,21 @@ use std::time::SystemTime;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::graph::{Edge, Source};
 use super::json::At;
 
 /// Node kinds that build a relation in the warehouse.
 const RELATIONS: [&str; 3] = ["model", "seed", "snapshot"];
 
-/// Why a manifest file gave no edges; both messages name the file.
+/// One relation built from another: `downstream` depends on `upstream` (both
+/// `database.schema.name`), as of `at`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dependency {
+    pub upstream: String,
+    pub downstream: String,
+    pub at: DateTime<Utc>,
+}
+
+/// Why a manifest file gave no dependencies; both messages name the file.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ManifestError {
     #[error("cannot read the dbt manifest {path}: {reason}")]
@@ -28,7 +36,10 @@ pub enum ManifestError {
 
 /// The edges of the manifest file at `path`, each seen when the manifest was generated
 /// (`metadata.generated_at`), or at `fallback` when it does not say.
-pub fn read_manifest(path: &Path, fallback: DateTime<Utc>) -> Result<Vec<Edge>, ManifestError> {
+pub fn read_manifest(
+    path: &Path,
+    fallback: DateTime<Utc>,
+) -> Result<Vec<Dependency>, ManifestError> {
     let shown = || path.display().to_string();
     let text = std::fs::read(path).map_err(|e| ManifestError::Unreadable {
         path: shown(),
@@ -44,7 +55,7 @@ pub fn read_manifest(path: &Path, fallback: DateTime<Utc>) -> Result<Vec<Edge>, 
 struct Cached {
     path: PathBuf,
     stamp: (u64, SystemTime),
-    edges: Vec<Edge>,
+    edges: Vec<Dependency>,
 }
 
 /// [`read_manifest`], parsed again only when the file changed (its length or modification
@@ -54,7 +65,7 @@ struct Cached {
 pub fn read_manifest_cached(
     path: &Path,
     fallback: DateTime<Utc>,
-) -> Result<Vec<Edge>, ManifestError> {
+) -> Result<Vec<Dependency>, ManifestError> {
     static CACHE: Mutex<Option<Cached>> = Mutex::new(None);
     let Some(stamp) = stamp(path) else {
         return read_manifest(path, fallback);
@@ -85,13 +96,13 @@ pub fn stamp(path: &Path) -> Option<(u64, SystemTime)> {
         .ok()
 }
 
-fn edges(text: &[u8], fallback: DateTime<Utc>) -> Result<Vec<Edge>, String> {
+fn edges(text: &[u8], fallback: DateTime<Utc>) -> Result<Vec<Dependency>, String> {
     let value: Value =
         serde_json::from_slice(text).map_err(|e| format!("the file is not JSON: {e}"))?;
     read(&value, fallback)
 }
 
-fn read(value: &Value, fallback: DateTime<Utc>) -> Result<Vec<Edge>, String> {
+fn read(value: &Value, fallback: DateTime<Utc>) -> Result<Vec<Dependency>, String> {
     let root = At::root(value);
     let at = generated_at(root)?.unwrap_or(fallback);
     let nodes = map(root, "nodes")?;
@@ -111,7 +122,11 @@ fn read(value: &Value, fallback: DateTime<Utc>) -> Result<Vec<Edge>, String> {
             continue;
         };
         for upstream in depends_on(*node)?.filter_map(|dep| relations.get(dep)) {
-            edges.push(Edge::seen(upstream, downstream, Source::Dbt, at));
+            edges.push(Dependency {
+                upstream: (*upstream).to_owned(),
+                downstream: (*downstream).to_owned(),
+                at,
+            });
         }
     }
     Ok(edges)
@@ -179,7 +194,7 @@ mod tests {
 
     use super::*;
 
-    fn pairs(edges: &[Edge]) -> Vec<(&str, &str)> {
+    fn pairs(edges: &[Dependency]) -> Vec<(&str, &str)> {
         edges
             .iter()
             .map(|e| (e.upstream.as_str(), e.downstream.as_str()))
@@ -231,7 +246,7 @@ mod tests {
         let generated = DateTime::parse_from_rfc3339("2026-11-26T10:00:00.123456Z")
             .map(|t| t.with_timezone(&Utc))
             .ok();
-        assert!(edges.iter().all(|e| Some(e.last_seen) == generated));
+        assert!(edges.iter().all(|e| Some(e.at) == generated));
     }
 
     #[test]
