@@ -8,7 +8,7 @@
 //! ## The method, and why
 //!
 //! A robust decomposition of our own, chosen and tuned on the generated benchmark
-//! (`examples/anomaly_bench.rs`, figures in docs/benchmarks.md), where it meets the
+//! (`examples/anomaly_bench/`, figures in docs/benchmarks.md), where it meets the
 //! targets that an Elementary-style z-score ([`baseline`]) misses by far:
 //!
 //! 1. **Seasonality** (`season`): hour of day, day of week (additive, or 168 hour-of-week

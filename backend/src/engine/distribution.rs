@@ -509,7 +509,7 @@ mod tests {
             ..distribution(None, DriftReference::Previous)
         };
         let numeric = schema(TypeFamily::Decimal, "numeric(10,2)");
-        let CheckPlan::Distribution(plan) = planned(&check, Dialect::Postgres, Some(&numeric))
+        let CheckPlan::Distribution(plan) = planned(&check, Dialect::POSTGRES, Some(&numeric))
         else {
             panic!("planned")
         };
@@ -528,7 +528,7 @@ mod tests {
     fn other_columns_are_counted_by_value() {
         let check = distribution(None, DriftReference::Previous);
         let text = schema(TypeFamily::Text, "varchar(20)");
-        let CheckPlan::Distribution(plan) = planned(&check, Dialect::MySql, Some(&text)) else {
+        let CheckPlan::Distribution(plan) = planned(&check, Dialect::MYSQL, Some(&text)) else {
             panic!("planned")
         };
         assert_eq!((plan.method, plan.numeric), (DriftMethod::ChiSquare, false));
@@ -540,13 +540,13 @@ mod tests {
         );
         let ks = distribution(Some(DriftMethod::Ks), DriftReference::Previous);
         assert_eq!(
-            planned(&ks, Dialect::MySql, Some(&text)),
+            planned(&ks, Dialect::MYSQL, Some(&text)),
             CheckPlan::Unrunnable(
                 "ks needs a numeric column; amount is varchar(20) (use chi_square or psi)".into()
             )
         );
         let psi = distribution(Some(DriftMethod::Psi), DriftReference::Previous);
-        let CheckPlan::Distribution(plan) = planned(&psi, Dialect::Sqlite, Some(&text)) else {
+        let CheckPlan::Distribution(plan) = planned(&psi, Dialect::SQLITE, Some(&text)) else {
             panic!("planned")
         };
         assert!(!plan.numeric);
@@ -556,7 +556,7 @@ mod tests {
             plan.sql
         );
         // Without a schema (explain) the type is unknown: a numeric column is assumed.
-        let CheckPlan::Distribution(plan) = planned(&psi, Dialect::Sqlite, None) else {
+        let CheckPlan::Distribution(plan) = planned(&psi, Dialect::SQLITE, None) else {
             panic!("planned")
         };
         assert!(plan.numeric);

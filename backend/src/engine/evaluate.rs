@@ -460,7 +460,7 @@ mod tests {
                 col("status", "text", TypeFamily::Text),
             ],
         };
-        let v = judge_schema(&c, &schema, Dialect::Postgres, DriftBase::NoStore);
+        let v = judge_schema(&c, &schema, Dialect::POSTGRES, DriftBase::NoStore);
         assert_eq!(v.outcome, Outcome::Fail);
         assert_eq!(
             v.message,
@@ -504,14 +504,14 @@ mod tests {
             kind(Some(Level::Warn), Some(Level::Fail), Some(Level::Warn)),
             Thresholds::default(),
         );
-        let v = judge_schema(&all, &schema, Dialect::Postgres, base);
+        let v = judge_schema(&all, &schema, Dialect::POSTGRES, base);
         assert_eq!(v.outcome, Outcome::Fail);
         assert_eq!(
             v.message,
             "column note was added (text); column gone was removed; id changed type from integer to bigint"
         );
         let added_only = check(kind(Some(Level::Warn), None, None), Thresholds::default());
-        let v = judge_schema(&added_only, &schema, Dialect::Postgres, base);
+        let v = judge_schema(&added_only, &schema, Dialect::POSTGRES, base);
         assert_eq!(
             (v.outcome, v.message.as_str()),
             (Outcome::Warn, "column note was added (text)")
@@ -519,10 +519,10 @@ mod tests {
         let unchanged = DriftBase::Previous(&[]);
         let empty = TableSchema { columns: vec![] };
         assert_eq!(
-            judge_schema(&all, &empty, Dialect::Postgres, unchanged).outcome,
+            judge_schema(&all, &empty, Dialect::POSTGRES, unchanged).outcome,
             Outcome::Pass
         );
-        let first = judge_schema(&all, &schema, Dialect::Postgres, DriftBase::FirstSnapshot);
+        let first = judge_schema(&all, &schema, Dialect::POSTGRES, DriftBase::FirstSnapshot);
         assert_eq!(first.outcome, Outcome::Pass);
         assert!(
             first.message.contains("first snapshot"),

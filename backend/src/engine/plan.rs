@@ -402,7 +402,7 @@ mod tests {
             ],
             Some("region <> 'test'"),
         );
-        let plan = plan_dataset(&ds, Dialect::Postgres, None);
+        let plan = plan_dataset(&ds, Dialect::POSTGRES, None);
         assert_eq!(
             plan.aggregate.as_deref(),
             Some(
@@ -439,7 +439,7 @@ mod tests {
             ],
             None,
         );
-        let sql = plan_dataset(&ds, Dialect::Sqlite, None)
+        let sql = plan_dataset(&ds, Dialect::SQLITE, None)
             .aggregate
             .unwrap_or_default();
         assert!(
@@ -471,7 +471,7 @@ mod tests {
             )],
             None,
         );
-        let sql = plan_dataset(&ds, Dialect::MySql, None)
+        let sql = plan_dataset(&ds, Dialect::MYSQL, None)
             .aggregate
             .unwrap_or_default();
         assert!(
@@ -492,7 +492,7 @@ mod tests {
             )],
             None,
         );
-        let plan = plan_dataset(&ds, Dialect::Sqlite, None);
+        let plan = plan_dataset(&ds, Dialect::SQLITE, None);
         let CheckPlan::Metric(derivation) = plan.checks[0] else {
             panic!("not a metric")
         };
@@ -537,7 +537,7 @@ mod tests {
                 column("status", TypeFamily::Text),
             ],
         };
-        let plan = plan_dataset(&ds, Dialect::Postgres, Some(&schema));
+        let plan = plan_dataset(&ds, Dialect::POSTGRES, Some(&schema));
         assert_eq!(
             plan.checks[..3],
             [
@@ -565,7 +565,7 @@ mod tests {
             ],
             None,
         );
-        let plan = plan_dataset(&ds, Dialect::Postgres, Some(&TableSchema::default()));
+        let plan = plan_dataset(&ds, Dialect::POSTGRES, Some(&TableSchema::default()));
         assert_eq!(plan.aggregate, None);
         assert_eq!(
             plan.checks[0],

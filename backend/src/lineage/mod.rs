@@ -244,7 +244,7 @@ mod tests {
             Edge::seen("db.refunds", "borders", Source::OpenLineage, now),
         ]);
         let views = Views {
-            dialect: Dialect::Sqlite,
+            dialect: Dialect::SQLITE,
             default_schema: "main".into(),
             views: vec![
                 View {

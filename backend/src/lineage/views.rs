@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{Ident, ObjectName, ObjectNamePart, Query, TableFactor, Visit, Visitor};
-use sqlparser::dialect::{Dialect as SqlDialect, MySqlDialect, PostgreSqlDialect, SQLiteDialect};
+use sqlparser::dialect::Dialect as SqlDialect;
 use sqlparser::parser::Parser;
 use sqlparser::tokenizer::{Token, Tokenizer};
 
@@ -38,7 +38,7 @@ pub fn view_tables(
 /// to lower case, and so does this on Postgres.
 fn tables_read(sql: &str, dialect: Dialect, default_schema: &str) -> Result<Vec<String>, String> {
     let parser = parser_dialect(dialect);
-    let sql = if dialect == Dialect::MySql {
+    let sql = if dialect == Dialect::MYSQL {
         bang_as_not(parser.as_ref(), sql)?
     } else {
         sql.to_owned()
@@ -46,7 +46,7 @@ fn tables_read(sql: &str, dialect: Dialect, default_schema: &str) -> Result<Vec<
     let statements =
         Parser::parse_sql(parser.as_ref(), &sql).map_err(|e| unparsable(dialect, e))?;
     let mut relations = Relations {
-        fold_case: dialect == Dialect::Postgres,
+        fold_case: dialect == Dialect::POSTGRES,
         ..Relations::default()
     };
     // The visitor never breaks.
@@ -69,7 +69,7 @@ fn tables_read(sql: &str, dialect: Dialect, default_schema: &str) -> Result<Vec<
 fn bang_as_not(parser: &dyn SqlDialect, sql: &str) -> Result<String, String> {
     let tokens = Tokenizer::new(parser, sql)
         .tokenize()
-        .map_err(|e| unparsable(Dialect::MySql, e))?;
+        .map_err(|e| unparsable(Dialect::MYSQL, e))?;
     if !tokens.contains(&Token::ExclamationMark) {
         return Ok(sql.to_owned());
     }
@@ -90,11 +90,7 @@ fn unparsable(dialect: Dialect, error: impl std::fmt::Display) -> String {
 }
 
 fn parser_dialect(dialect: Dialect) -> Box<dyn SqlDialect> {
-    match dialect {
-        Dialect::Postgres => Box::new(PostgreSqlDialect {}),
-        Dialect::MySql => Box::new(MySqlDialect {}),
-        Dialect::Sqlite => Box::new(SQLiteDialect {}),
-    }
+    dialect.grammar().parser()
 }
 
 /// Table names in `FROM` and `JOIN` anywhere (subqueries, set operations, CTE bodies), and
@@ -173,7 +169,7 @@ mod tests {
             SELECT name, 0 FROM archive.customers_2019, generate_series(1, 3)
         "#;
         assert_eq!(
-            read(sql, Dialect::Postgres),
+            read(sql, Dialect::POSTGRES),
             [
                 "Shop.Customers",
                 "archive.customers_2019",
@@ -190,7 +186,7 @@ mod tests {
         let sql = " SELECT o.id,\n    c.name\n   FROM (orders o\n     JOIN analytics.customers c \
                    ON ((c.id = o.customer_id)))\n  WHERE ((o.status)::text <> 'test'::text);";
         assert_eq!(
-            read(sql, Dialect::Postgres),
+            read(sql, Dialect::POSTGRES),
             ["analytics.customers", "public.orders"]
         );
     }
@@ -201,16 +197,16 @@ mod tests {
                    `i` on(`i`.`order_id` = `o`.`id`)) where `o`.`id` in (select `order_id` from \
                    `shop`.`refunds`)";
         assert_eq!(
-            read(sql, Dialect::MySql),
+            read(sql, Dialect::MYSQL),
             ["shop.Orders", "shop.items", "shop.refunds"]
         );
         // MariaDB's spelling of NOT; a `!` in a string or `!=` is left alone.
         let sql = "select `a`.`id` AS `id` from `shop`.`a` where !(`a`.`id` in (select \
                    `b`.`id` from `shop`.`b` where `b`.`note` <> 'hi!' and `b`.`x` != 1))";
-        assert_eq!(read(sql, Dialect::MySql), ["shop.a", "shop.b"]);
+        assert_eq!(read(sql, Dialect::MYSQL), ["shop.a", "shop.b"]);
         let sql = "CREATE VIEW v AS WITH t AS (SELECT 1) SELECT * FROM t, [Order Lines], main.x";
         assert_eq!(
-            tables_read(sql, Dialect::Sqlite, "main").ok(),
+            tables_read(sql, Dialect::SQLITE, "main").ok(),
             Some(vec!["main.Order Lines".to_owned(), "main.x".to_owned()])
         );
     }
@@ -222,7 +218,7 @@ mod tests {
             name: "broken".into(),
             sql: "SELECT FROM WHERE (".into(),
         };
-        let error = view_tables(&view, Dialect::Postgres, "public").err();
+        let error = view_tables(&view, Dialect::POSTGRES, "public").err();
         let message = error.map(|e| e.to_string()).unwrap_or_default();
         assert!(
             message.starts_with(

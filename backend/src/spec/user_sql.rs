@@ -36,7 +36,8 @@ impl Grammar {
         }
     }
 
-    fn dialect(self) -> Box<dyn Dialect> {
+    /// The sqlparser dialect of the grammar (also what view definitions are read with).
+    pub fn parser(self) -> Box<dyn Dialect> {
         match self {
             Grammar::Postgres => Box::new(PostgreSqlDialect {}),
             Grammar::MySql => Box::new(MySqlDialect {}),
@@ -120,7 +121,7 @@ const REFUSED_PREFIXES: [&str; 1] = ["pg_advisory"];
 /// Checks a `sql_metric` query: exactly one read-only `SELECT` / `WITH` query, without
 /// `INTO`, locking clauses or data-modifying parts, calling no refused function.
 pub fn check_query(grammar: Grammar, sql: &str) -> Result<(), Refusal> {
-    let dialect = grammar.dialect();
+    let dialect = grammar.parser();
     let starts = statement_starts(dialect.as_ref(), sql)?;
     let Some((first, line, column)) = starts.first() else {
         return Err(Refusal::at("the query is empty", 0, 0));
@@ -165,7 +166,7 @@ pub fn check_query(grammar: Grammar, sql: &str) -> Result<(), Refusal> {
 /// Checks a `filter`: exactly one expression (a predicate ANDed into Tidemark's queries),
 /// with the same rules as a query for any subquery or function inside it.
 pub fn check_filter(grammar: Grammar, sql: &str) -> Result<(), Refusal> {
-    let dialect = grammar.dialect();
+    let dialect = grammar.parser();
     let mut parser = Parser::new(dialect.as_ref())
         .try_with_sql(sql)
         .map_err(parse_refusal)?;

@@ -1,53 +1,92 @@
-//! SQL dialects: everything that differs between warehouses when Tidemark writes SQL.
-//! Identifiers and literals from YAML only ever reach SQL through [`Dialect::ident`] and
-//! [`Dialect::literal`]; this is the one place to audit for injection.
+//! SQL dialects: everything that differs between warehouses when Tidemark writes SQL. Each
+//! engine module implements [`SqlDialect`] for its warehouse; the planner sees a
+//! [`Dialect`], a handle on one. Identifiers and literals from YAML only ever reach SQL
+//! through [`SqlDialect::ident`] and [`SqlDialect::literal`], whose quoting is written once
+//! here from each dialect's few facts (its quote character, whether backslash escapes);
+//! this is the one place to audit for injection.
+
+use std::fmt;
+use std::ops::Deref;
 
 use crate::spec::user_sql::Grammar;
 use crate::spec::{Literal, TableRef, TypeFamily};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Dialect {
-    Postgres,
-    MySql,
-    Sqlite,
+/// How a warehouse keeps Tidemark's queries from writing. An engine with neither a
+/// read-only transaction nor a read-only connection says [`ReadOnly::GuardOnly`]: its user
+/// SQL is then held to the user-SQL guard alone, and the run says so.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadOnly {
+    /// Every query runs in a transaction opened with this statement.
+    Transaction(&'static str),
+    /// The connection itself is opened read-only.
+    Connection,
+    GuardOnly,
 }
 
-impl Dialect {
-    /// Picks the dialect from a warehouse URL's scheme.
-    pub fn from_url(url: &str) -> Option<Self> {
-        let scheme = url.split_once(':')?.0.to_ascii_lowercase();
-        match scheme.as_str() {
-            "postgres" | "postgresql" => Some(Dialect::Postgres),
-            "mysql" | "mariadb" => Some(Dialect::MySql),
-            "sqlite" => Some(Dialect::Sqlite),
-            _ => None,
-        }
-    }
-
+/// What one warehouse's SQL looks like. The provided methods build on the required ones;
+/// an engine overrides them only where its SQL differs.
+pub trait SqlDialect: Sync {
+    /// The engine's name in logs, spans and messages (`postgres`).
+    fn name(&self) -> &'static str;
     /// The grammar user SQL is checked in.
-    pub fn grammar(self) -> Grammar {
-        match self {
-            Dialect::Postgres => Grammar::Postgres,
-            Dialect::MySql => Grammar::MySql,
-            Dialect::Sqlite => Grammar::Sqlite,
-        }
+    fn grammar(&self) -> Grammar;
+    /// The character that quotes identifiers.
+    fn quote(&self) -> char;
+    /// Whether string literals treat backslash as an escape (so it is doubled).
+    fn backslash_escapes(&self) -> bool;
+    /// The SQL type a metric is cast to so that every driver decodes it as a double.
+    fn double_type(&self) -> &'static str;
+    /// The SQL type a value is cast to for text comparisons.
+    fn text_type(&self) -> &'static str {
+        "TEXT"
     }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Dialect::Postgres => "postgres",
-            Dialect::MySql => "mysql",
-            Dialect::Sqlite => "sqlite",
-        }
+    fn read_only(&self) -> ReadOnly;
+    /// `expr` matches the regular expression `pattern` (a literal already quoted).
+    fn regex_match(&self, expr: &str, pattern: &str) -> String {
+        format!("{} REGEXP {pattern}", self.as_text(expr))
     }
+    /// Sample standard deviation, when the warehouse has it built in (else the engine
+    /// derives it from count, sum and sum of squares).
+    fn stddev_samp(&self, expr: &str) -> Option<String> {
+        Some(format!("STDDEV_SAMP({expr})"))
+    }
+    /// Seconds between the warehouse's own clock and the newest value of `column` (an
+    /// expression over the table, possibly a CASE for check filters).
+    fn freshness_seconds(&self, column: &str) -> String;
+    /// Number of distinct tuples among rows whose key columns are all non-null; `when` is
+    /// the condition under which a row counts (non-null key, plus any check filter).
+    fn count_distinct_tuples(&self, columns: &[String], when: &str) -> String;
+    /// The type family of a column, from the type names the schema query returns
+    /// (`full_type` is Postgres' `udt_name` or MySQL's `COLUMN_TYPE`, `tinyint(1)`).
+    fn family(&self, data_type: &str, full_type: &str) -> Option<TypeFamily> {
+        named_family_of(data_type, full_type)
+    }
+    /// Whether a declared family accepts an actual column.
+    fn family_matches(
+        &self,
+        declared: TypeFamily,
+        actual: Option<TypeFamily>,
+        _full_type: &str,
+    ) -> bool {
+        actual == Some(declared)
+    }
+    /// The catalog query that describes a table: `(name, data_type, base_type)` of each
+    /// column in order, with the schema (when given) and the table as bind parameters.
+    fn schema_query(&self, with_schema: bool) -> &'static str;
+    /// The bind parameters of [`SqlDialect::schema_query`], in order.
+    fn schema_binds<'t>(&self, table: &'t TableRef) -> Vec<&'t str> {
+        let mut binds: Vec<&str> = table.schema.iter().map(String::as_str).collect();
+        binds.push(&table.table);
+        binds
+    }
+    /// `(schema, name, definition, default schema)` of every view outside the system
+    /// schemas, by schema and name.
+    fn views_query(&self) -> &'static str;
 
     /// Quotes an identifier so that any name (spaces, reserved words, quotes) is taken as
     /// written: the quote character is doubled inside.
-    pub fn ident(self, name: &str) -> String {
-        let quote = match self {
-            Dialect::Postgres | Dialect::Sqlite => '"',
-            Dialect::MySql => '`',
-        };
+    fn ident(&self, name: &str) -> String {
+        let quote = self.quote();
         let mut quoted = String::with_capacity(name.len() + 2);
         quoted.push(quote);
         for c in name.chars() {
@@ -60,22 +99,20 @@ impl Dialect {
         quoted
     }
 
-    pub fn table(self, table: &TableRef) -> String {
+    fn table(&self, table: &TableRef) -> String {
         match &table.schema {
             Some(schema) => format!("{}.{}", self.ident(schema), self.ident(&table.table)),
             None => self.ident(&table.table),
         }
     }
 
-    /// A string literal. Postgres `E''` and MySQL strings treat backslash as an escape, so it
-    /// is doubled there as well as the quote; the result means the same whatever the
-    /// server's `standard_conforming_strings` or `NO_BACKSLASH_ESCAPES` settings.
-    pub fn text_literal(self, value: &str) -> String {
-        let escape_backslash = !matches!(self, Dialect::Sqlite);
+    /// A string literal. Where backslash escapes (Postgres `E''`, MySQL strings) it is
+    /// doubled as well as the quote, so the literal means the same whatever the server's
+    /// `standard_conforming_strings` or `NO_BACKSLASH_ESCAPES` settings.
+    fn text_literal(&self, value: &str) -> String {
+        let escape_backslash = self.backslash_escapes();
         let mut quoted = String::with_capacity(value.len() + 3);
-        if self == Dialect::Postgres {
-            quoted.push('E');
-        }
+        quoted.push_str(self.escaped_string_prefix());
         quoted.push('\'');
         for c in value.chars() {
             match c {
@@ -91,141 +128,69 @@ impl Dialect {
         quoted
     }
 
-    pub fn literal(self, value: &Literal) -> String {
+    /// What opens a string literal in which backslash escapes (Postgres: `E`).
+    fn escaped_string_prefix(&self) -> &'static str {
+        ""
+    }
+
+    fn bool_literal(&self, value: bool) -> &'static str {
+        if value { "1" } else { "0" }
+    }
+
+    fn literal(&self, value: &Literal) -> String {
         match value {
             Literal::Text(text) => self.text_literal(text),
             Literal::Number(n) => number_literal(*n),
-            Literal::Bool(b) => match (self, b) {
-                (Dialect::Postgres, true) => "TRUE".into(),
-                (Dialect::Postgres, false) => "FALSE".into(),
-                (_, true) => "1".into(),
-                (_, false) => "0".into(),
-            },
+            Literal::Bool(b) => self.bool_literal(*b).to_owned(),
         }
     }
 
     /// Casts an aggregate to a double so every metric decodes the same way on every
     /// warehouse (Postgres `numeric`, MySQL `DECIMAL`, SQLite integers).
-    pub fn as_double(self, expr: &str) -> String {
-        let ty = match self {
-            Dialect::Postgres => "DOUBLE PRECISION",
-            Dialect::MySql => "DOUBLE",
-            Dialect::Sqlite => "REAL",
-        };
-        format!("CAST({expr} AS {ty})")
+    fn as_double(&self, expr: &str) -> String {
+        format!("CAST({expr} AS {})", self.double_type())
     }
 
-    pub fn as_text(self, expr: &str) -> String {
-        let ty = match self {
-            Dialect::Postgres | Dialect::Sqlite => "TEXT",
-            Dialect::MySql => "CHAR",
-        };
-        format!("CAST({expr} AS {ty})")
+    fn as_text(&self, expr: &str) -> String {
+        format!("CAST({expr} AS {})", self.text_type())
     }
+}
 
-    /// `expr` matches the regular expression `pattern` (a literal already quoted).
-    pub fn regex_match(self, expr: &str, pattern: &str) -> String {
-        match self {
-            Dialect::Postgres => format!("{} ~ {pattern}", self.as_text(expr)),
-            Dialect::MySql | Dialect::Sqlite => format!("{} REGEXP {pattern}", self.as_text(expr)),
-        }
+/// A warehouse's dialect, as the planner holds it: a cheap copy of a handle on the engine's
+/// [`SqlDialect`], compared by name.
+#[derive(Clone, Copy)]
+pub struct Dialect(&'static dyn SqlDialect);
+
+impl Dialect {
+    pub const POSTGRES: Dialect = Dialect(&super::postgres::PostgresDialect);
+    pub const MYSQL: Dialect = Dialect(&super::mysql::MySqlDialect);
+    pub const SQLITE: Dialect = Dialect(&super::sqlite::SqliteDialect);
+
+    /// Picks the dialect from a warehouse URL's scheme.
+    pub fn from_url(url: &str) -> Option<Self> {
+        super::engine_of(url).map(|engine| engine.dialect)
     }
+}
 
-    /// Sample standard deviation, when the warehouse has it built in. SQLite has none; the
-    /// engine derives it from count, sum and sum of squares instead.
-    pub fn stddev_samp(self, expr: &str) -> Option<String> {
-        match self {
-            Dialect::Postgres | Dialect::MySql => Some(format!("STDDEV_SAMP({expr})")),
-            Dialect::Sqlite => None,
-        }
+impl Deref for Dialect {
+    type Target = dyn SqlDialect;
+
+    fn deref(&self) -> &Self::Target {
+        self.0
     }
+}
 
-    /// Seconds between the warehouse's own clock and the newest value of `column`
-    /// (`column` is an expression over the table, possibly a CASE for check filters).
-    /// SQLite compares parsed instants, not text, so ISO-8601 values with different zone
-    /// suffixes order correctly.
-    pub fn freshness_seconds(self, column: &str) -> String {
-        match self {
-            Dialect::Postgres => format!("EXTRACT(EPOCH FROM (CURRENT_TIMESTAMP - MAX({column})))"),
-            // Connections run with time_zone = '+00:00', so NOW() is UTC like DATETIME values.
-            Dialect::MySql => {
-                format!("TIMESTAMPDIFF(MICROSECOND, MAX({column}), NOW(6)) / 1000000")
-            }
-            Dialect::Sqlite => {
-                format!("(julianday('now') - MAX(julianday({column}))) * 86400.0")
-            }
-        }
+impl PartialEq for Dialect {
+    fn eq(&self, other: &Dialect) -> bool {
+        self.name() == other.name()
     }
+}
 
-    /// Number of distinct tuples among rows whose key columns are all non-null; `when` is the
-    /// condition under which a row counts (non-null key, plus any check filter).
-    pub fn count_distinct_tuples(self, columns: &[String], when: &str) -> String {
-        match self {
-            // MySQL's COUNT(DISTINCT a, b) already skips tuples holding a NULL.
-            Dialect::MySql => {
-                let cols: Vec<String> = columns
-                    .iter()
-                    .map(|c| format!("CASE WHEN {when} THEN {c} END"))
-                    .collect();
-                format!("COUNT(DISTINCT {})", cols.join(", "))
-            }
-            Dialect::Postgres => {
-                format!(
-                    "COUNT(DISTINCT CASE WHEN {when} THEN ROW({}) END)",
-                    columns.join(", ")
-                )
-            }
-            // quote() renders each value as an SQL literal, so the concatenation is
-            // unambiguous: no two different tuples give the same string.
-            Dialect::Sqlite => {
-                let parts: Vec<String> = columns.iter().map(|c| format!("quote({c})")).collect();
-                format!(
-                    "COUNT(DISTINCT CASE WHEN {when} THEN {} END)",
-                    parts.join(" || ',' || ")
-                )
-            }
-        }
-    }
+impl Eq for Dialect {}
 
-    /// The statement that opens a read-only transaction, where the warehouse has one.
-    /// SQLite warehouses are opened read-only instead.
-    pub fn begin_read_only(self) -> Option<&'static str> {
-        match self {
-            Dialect::Postgres => Some("BEGIN READ ONLY"),
-            Dialect::MySql => Some("START TRANSACTION READ ONLY"),
-            Dialect::Sqlite => None,
-        }
-    }
-
-    /// The type family of a column, from the type names the schema query returns.
-    /// `full_type` is Postgres' `udt_name` or MySQL's `COLUMN_TYPE` (`tinyint(1)`).
-    pub fn family(self, data_type: &str, full_type: &str) -> Option<TypeFamily> {
-        let t = data_type.to_ascii_lowercase();
-        match self {
-            Dialect::Sqlite => sqlite_affinity_family(&t),
-            Dialect::MySql if full_type.eq_ignore_ascii_case("tinyint(1)") => {
-                Some(TypeFamily::Boolean)
-            }
-            // Type modifiers (`numeric(10,2)`, `varchar(20)`) do not change the family.
-            Dialect::Postgres | Dialect::MySql => {
-                let bare = t.split('(').next().unwrap_or(&t).trim();
-                named_family(bare).or_else(|| named_family(&full_type.to_ascii_lowercase()))
-            }
-        }
-    }
-
-    /// Whether a declared family accepts an actual column. MySQL's BOOLEAN is TINYINT(1),
-    /// which is also an integer.
-    pub fn family_matches(
-        self,
-        declared: TypeFamily,
-        actual: Option<TypeFamily>,
-        full_type: &str,
-    ) -> bool {
-        actual == Some(declared)
-            || (self == Dialect::MySql
-                && declared == TypeFamily::Integer
-                && full_type.eq_ignore_ascii_case("tinyint(1)"))
+impl fmt::Debug for Dialect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -236,6 +201,14 @@ fn number_literal(n: f64) -> String {
     } else {
         format!("{n:?}")
     }
+}
+
+/// The family of a column by its type name, or else its full type name. Type modifiers
+/// (`numeric(10,2)`, `varchar(20)`) do not change the family.
+pub(super) fn named_family_of(data_type: &str, full_type: &str) -> Option<TypeFamily> {
+    let t = data_type.to_ascii_lowercase();
+    let bare = t.split('(').next().unwrap_or(&t).trim();
+    named_family(bare).or_else(|| named_family(&full_type.to_ascii_lowercase()))
 }
 
 fn named_family(t: &str) -> Option<TypeFamily> {
@@ -264,96 +237,77 @@ fn named_family(t: &str) -> Option<TypeFamily> {
     Some(family)
 }
 
-/// SQLite types are free text; follow its affinity rules (section 3.1 of "Datatypes In
-/// SQLite"), refined for the names people write for dates, booleans and JSON.
-fn sqlite_affinity_family(t: &str) -> Option<TypeFamily> {
-    let base = t.split('(').next().unwrap_or(t).trim();
-    let family = match base {
-        "date" => TypeFamily::Date,
-        "datetime" | "timestamp" => TypeFamily::Timestamp,
-        "boolean" | "bool" => TypeFamily::Boolean,
-        "json" => TypeFamily::Json,
-        "decimal" | "numeric" => TypeFamily::Decimal,
-        _ if t.contains("int") => TypeFamily::Integer,
-        _ if t.contains("char") || t.contains("clob") || t.contains("text") => TypeFamily::Text,
-        _ if t.contains("blob") => TypeFamily::Binary,
-        _ if t.contains("real") || t.contains("floa") || t.contains("doub") => TypeFamily::Float,
-        _ => return None,
-    };
-    Some(family)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn identifiers_double_their_quote_character() {
-        assert_eq!(Dialect::Postgres.ident(r#"a"b"#), r#""a""b""#);
-        assert_eq!(Dialect::Sqlite.ident("Order Items"), r#""Order Items""#);
-        assert_eq!(Dialect::MySql.ident("a`b"), "`a``b`");
+        assert_eq!(Dialect::POSTGRES.ident(r#"a"b"#), r#""a""b""#);
+        assert_eq!(Dialect::SQLITE.ident("Order Items"), r#""Order Items""#);
+        assert_eq!(Dialect::MYSQL.ident("a`b"), "`a``b`");
         assert_eq!(
-            Dialect::MySql.ident(r#"x"; DROP TABLE t; --"#),
+            Dialect::MYSQL.ident(r#"x"; DROP TABLE t; --"#),
             r#"`x"; DROP TABLE t; --`"#
         );
     }
 
     #[test]
     fn text_literals_escape_quotes_and_backslashes() {
-        assert_eq!(Dialect::Postgres.text_literal(r"it's \"), r"E'it''s \\'");
-        assert_eq!(Dialect::MySql.text_literal(r"it's \"), r"'it''s \\'");
-        assert_eq!(Dialect::Sqlite.text_literal(r"it's \"), r"'it''s \'");
+        assert_eq!(Dialect::POSTGRES.text_literal(r"it's \"), r"E'it''s \\'");
+        assert_eq!(Dialect::MYSQL.text_literal(r"it's \"), r"'it''s \\'");
+        assert_eq!(Dialect::SQLITE.text_literal(r"it's \"), r"'it''s \'");
     }
 
     #[test]
     fn numbers_keep_integers_integral() {
-        assert_eq!(Dialect::Postgres.literal(&Literal::Number(5.0)), "5");
-        assert_eq!(Dialect::Postgres.literal(&Literal::Number(2.5)), "2.5");
-        assert_eq!(Dialect::MySql.literal(&Literal::Bool(true)), "1");
+        assert_eq!(Dialect::POSTGRES.literal(&Literal::Number(5.0)), "5");
+        assert_eq!(Dialect::POSTGRES.literal(&Literal::Number(2.5)), "2.5");
+        assert_eq!(Dialect::MYSQL.literal(&Literal::Bool(true)), "1");
     }
 
     #[test]
     fn families_follow_each_warehouse() {
         assert_eq!(
-            Dialect::Postgres.family("timestamp with time zone", "timestamptz"),
+            Dialect::POSTGRES.family("timestamp with time zone", "timestamptz"),
             Some(TypeFamily::Timestamp)
         );
         assert_eq!(
-            Dialect::MySql.family("tinyint", "tinyint(1)"),
+            Dialect::MYSQL.family("tinyint", "tinyint(1)"),
             Some(TypeFamily::Boolean)
         );
-        assert!(Dialect::MySql.family_matches(
+        assert!(Dialect::MYSQL.family_matches(
             TypeFamily::Integer,
             Some(TypeFamily::Boolean),
             "tinyint(1)"
         ));
         assert_eq!(
-            Dialect::Sqlite.family("VARCHAR(20)", ""),
+            Dialect::SQLITE.family("VARCHAR(20)", ""),
             Some(TypeFamily::Text)
         );
         assert_eq!(
-            Dialect::Sqlite.family("DECIMAL(10,2)", ""),
+            Dialect::SQLITE.family("DECIMAL(10,2)", ""),
             Some(TypeFamily::Decimal)
         );
         assert_eq!(
-            Dialect::Sqlite.family("DATETIME", ""),
+            Dialect::SQLITE.family("DATETIME", ""),
             Some(TypeFamily::Timestamp)
         );
         assert_eq!(
-            Dialect::Sqlite.family("BIGINT", ""),
+            Dialect::SQLITE.family("BIGINT", ""),
             Some(TypeFamily::Integer)
         );
-        assert_eq!(Dialect::Sqlite.family("", ""), None);
+        assert_eq!(Dialect::SQLITE.family("", ""), None);
     }
 
     #[test]
     fn dialect_comes_from_the_url_scheme() {
         assert_eq!(
             Dialect::from_url("postgresql://x/y"),
-            Some(Dialect::Postgres)
+            Some(Dialect::POSTGRES)
         );
-        assert_eq!(Dialect::from_url("mariadb://x/y"), Some(Dialect::MySql));
-        assert_eq!(Dialect::from_url("sqlite://demo.db"), Some(Dialect::Sqlite));
+        assert_eq!(Dialect::from_url("mariadb://x/y"), Some(Dialect::MYSQL));
+        assert_eq!(Dialect::from_url("sqlite://demo.db"), Some(Dialect::SQLITE));
         assert_eq!(Dialect::from_url("oracle://x"), None);
     }
 }

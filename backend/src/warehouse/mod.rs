@@ -1,14 +1,28 @@
-//! Warehouse connections: one pool per configured warehouse, with its dialect. Every query
-//! Tidemark sends runs read-only (a read-only transaction on Postgres and MySQL, a
+//! Warehouse connections: one engine per configured warehouse, with its dialect. Every
+//! query Tidemark sends runs read-only (a read-only transaction on Postgres and MySQL, a
 //! read-only connection on SQLite) and under the warehouse's `query_timeout`, enforced by
 //! the server where it can and by the client always.
+//!
+//! | module     | owns                                                              |
+//! |------------|-------------------------------------------------------------------|
+//! | `engine`   | the seam: [`Engine`], what a connected warehouse answers; shared sqlx helpers |
+//! | `dialect`  | [`SqlDialect`], what a warehouse's SQL looks like; quoting written once |
+//! | `postgres`, `mysql`, `sqlite` | one engine each: its dialect, connecting, catalogs, cancelling |
+//!
+//! A new engine is one module: a [`SqlDialect`], an [`Engine`], a `connect` function, and
+//! a line in [`ENGINES`]; then it runs the engine conformance suite
+//! (`tests/integration/engines.rs` and the suites it names).
 
 mod dialect;
-mod pool;
+mod engine;
+mod mysql;
+mod postgres;
+mod sqlite;
 
-pub use dialect::Dialect;
-pub(crate) use pool::probe;
-pub use pool::{describe_schema_query as schema_query, sqlite_path};
+pub use dialect::{Dialect, ReadOnly, SqlDialect};
+pub use engine::Engine;
+pub(crate) use engine::probe;
+pub use sqlite::sqlite_path;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -18,7 +32,66 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::spec::user_sql;
 use crate::spec::{Redactor, TableRef, TypeFamily, WarehouseConfig};
-use pool::{AnyPool, TIMEOUT_GRACE};
+use engine::TIMEOUT_GRACE;
+
+/// What an engine's `connect` is given.
+#[derive(Clone, Copy)]
+pub struct ConnectRequest<'a> {
+    pub url: &'a str,
+    /// The project root: relative file paths resolve against it.
+    pub root: &'a Path,
+    pub max_connections: u32,
+    pub query_timeout: Duration,
+}
+
+/// One engine Tidemark can run checks in.
+pub struct EngineKind {
+    /// The URL schemes that name it (`postgres`, `postgresql`).
+    pub schemes: &'static [&'static str],
+    pub dialect: Dialect,
+    connect: fn(ConnectRequest<'_>) -> engine::Connecting<'_>,
+}
+
+/// Every engine, by the URL schemes that name it: the one list a new engine joins.
+pub const ENGINES: [EngineKind; 3] = [
+    EngineKind {
+        schemes: &["postgres", "postgresql"],
+        dialect: Dialect::POSTGRES,
+        connect: postgres::connect,
+    },
+    EngineKind {
+        schemes: &["mysql", "mariadb"],
+        dialect: Dialect::MYSQL,
+        connect: mysql::connect,
+    },
+    EngineKind {
+        schemes: &["sqlite"],
+        dialect: Dialect::SQLITE,
+        connect: sqlite::connect,
+    },
+];
+
+/// The engine a warehouse URL's scheme names.
+pub fn engine_of(url: &str) -> Option<&'static EngineKind> {
+    let scheme = url.split_once(':')?.0.to_ascii_lowercase();
+    ENGINES
+        .iter()
+        .find(|engine| engine.schemes.contains(&scheme.as_str()))
+}
+
+/// The schema query as `tidemark explain` shows it: its parameters, then the SQL.
+pub fn schema_query(dialect: Dialect, table: &TableRef) -> String {
+    let binds: Vec<String> = dialect
+        .schema_binds(table)
+        .into_iter()
+        .map(|b| dialect.text_literal(b))
+        .collect();
+    format!(
+        "-- parameters: {}\n{}",
+        binds.join(", "),
+        dialect.schema_query(table.schema.is_some())
+    )
+}
 
 /// Why a warehouse could not answer. Messages never contain the connection URL.
 #[derive(Debug, thiserror::Error)]
@@ -105,7 +178,7 @@ pub struct Views {
 pub struct Warehouse {
     pub name: String,
     pub dialect: Dialect,
-    pool: AnyPool,
+    engine: Box<dyn Engine>,
     query_timeout: Duration,
     /// Datasets hold a permit for their queries, so a suite never asks for more
     /// connections than `max_connections` and never waits out the pool's acquire timeout.
@@ -124,18 +197,24 @@ impl Warehouse {
             warehouse: config.name.clone(),
             reason: Redactor::of([url]).text(&reason),
         };
-        let dialect =
-            Dialect::from_url(url).ok_or_else(|| connect_error("unsupported URL scheme".into()))?;
-        let pool = AnyPool::connect(
-            dialect,
+        let kind = engine_of(url).ok_or_else(|| connect_error("unsupported URL scheme".into()))?;
+        let request = ConnectRequest {
             url,
             root,
-            config.max_connections,
-            config.query_timeout,
-        )
-        .await
-        .map_err(|e| connect_error(e.to_string()))?;
-        if let Some(reason) = pool.privilege_warning().await {
+            max_connections: config.max_connections.max(1),
+            query_timeout: config.query_timeout,
+        };
+        let engine = (kind.connect)(request)
+            .await
+            .map_err(|e| connect_error(e.to_string()))?;
+        if kind.dialect.read_only() == ReadOnly::GuardOnly {
+            tracing::warn!(
+                warehouse = %config.name,
+                "{} has no read-only mode: user SQL is held to the user-SQL guard alone",
+                kind.dialect.name()
+            );
+        }
+        if let Some(reason) = engine.privilege_warning().await {
             tracing::warn!(
                 warehouse = %config.name,
                 "{reason}: give Tidemark an account that may only read (see docs/CHECKS.md, \
@@ -144,8 +223,8 @@ impl Warehouse {
         }
         Ok(Arc::new(Self {
             name: config.name.clone(),
-            dialect,
-            pool,
+            dialect: kind.dialect,
+            engine,
             query_timeout: config.query_timeout,
             slots: Semaphore::new(config.max_connections.max(1) as usize),
         }))
@@ -171,9 +250,7 @@ impl Warehouse {
         )
     )]
     pub async fn table_schema(&self, table: &TableRef) -> Result<TableSchema, WarehouseError> {
-        let rows = self
-            .timed(self.pool.table_columns(self.dialect, table))
-            .await?;
+        let rows = self.timed(self.engine.table_columns(table)).await?;
         let columns = rows
             .into_iter()
             .map(|(name, data_type, base_type)| Column {
@@ -200,7 +277,7 @@ impl Warehouse {
         )
     )]
     pub async fn fetch_metrics(&self, sql: &str) -> Result<Vec<Option<f64>>, WarehouseError> {
-        self.timed(self.pool.fetch_doubles(self.dialect, sql)).await
+        self.timed(self.engine.fetch_doubles(sql)).await
     }
 
     /// Runs user SQL that must return one row with one numeric column.
@@ -221,7 +298,7 @@ impl Warehouse {
         user_sql::check_query(self.dialect.grammar(), sql)
             .map_err(|refusal| WarehouseError::Refused(refusal.to_string()))?;
         let limit = self.query_timeout + TIMEOUT_GRACE;
-        let query = self.pool.fetch_single_number(self.dialect, sql, limit);
+        let query = self.engine.fetch_user_number(sql, limit);
         query.await.map_err(|e| self.timeout_or(e))
     }
 
@@ -243,8 +320,7 @@ impl Warehouse {
         sql: &str,
         max_rows: usize,
     ) -> Result<Vec<Vec<Cell>>, WarehouseError> {
-        self.timed(self.pool.fetch_rows(self.dialect, sql, max_rows))
-            .await
+        self.timed(self.engine.fetch_rows(sql, max_rows)).await
     }
 
     /// Every view's definition, as the warehouse's catalog keeps it.
@@ -259,7 +335,7 @@ impl Warehouse {
         )
     )]
     pub async fn views(&self) -> Result<Views, WarehouseError> {
-        let rows = self.timed(self.pool.views(self.dialect)).await?;
+        let rows = self.timed(self.engine.views()).await?;
         let default_schema = rows.first().map(|row| row.3.clone()).unwrap_or_default();
         let views = rows
             .into_iter()
@@ -273,7 +349,7 @@ impl Warehouse {
     }
 
     pub async fn close(&self) {
-        self.pool.close().await;
+        self.engine.close().await;
     }
 
     /// Bounds a query by `query_timeout`. The warehouse enforces the timeout itself

@@ -1,0 +1,278 @@
+//! MySQL and MariaDB: a read-only transaction per query, the server's statement timeout
+//! (MariaDB `max_statement_time`, MySQL `max_execution_time`), `KILL QUERY` when user SQL
+//! runs over, and information_schema for catalogs. Sessions keep state beyond a
+//! transaction (user variables, `SET`s, temporary tables), so a connection that ran user
+//! SQL is closed rather than handed to the next query.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use futures_util::FutureExt as _;
+use futures_util::future::BoxFuture;
+use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
+use sqlx::types::Decimal;
+use sqlx::{AssertSqlSafe, Executor as _, Row as _};
+
+use super::engine::{
+    self, CONNECT_TIMEOUT, CatalogColumn, CatalogView, Connecting, Engine, cancelled_at,
+    decode_number, probe,
+};
+use super::{Cell, ConnectRequest, Dialect, ReadOnly, SqlDialect, WarehouseError};
+use crate::spec::user_sql::Grammar;
+use crate::spec::{TableRef, TypeFamily};
+
+pub struct MySqlDialect;
+
+impl SqlDialect for MySqlDialect {
+    fn name(&self) -> &'static str {
+        "mysql"
+    }
+    fn grammar(&self) -> Grammar {
+        Grammar::MySql
+    }
+    fn quote(&self) -> char {
+        '`'
+    }
+    fn backslash_escapes(&self) -> bool {
+        true
+    }
+    fn double_type(&self) -> &'static str {
+        "DOUBLE"
+    }
+    fn text_type(&self) -> &'static str {
+        "CHAR"
+    }
+    fn read_only(&self) -> ReadOnly {
+        ReadOnly::Transaction("START TRANSACTION READ ONLY")
+    }
+    // Connections run with time_zone = '+00:00', so NOW() is UTC like DATETIME values.
+    fn freshness_seconds(&self, column: &str) -> String {
+        format!("TIMESTAMPDIFF(MICROSECOND, MAX({column}), NOW(6)) / 1000000")
+    }
+    // COUNT(DISTINCT a, b) already skips tuples holding a NULL.
+    fn count_distinct_tuples(&self, columns: &[String], when: &str) -> String {
+        let cols: Vec<String> = columns
+            .iter()
+            .map(|c| format!("CASE WHEN {when} THEN {c} END"))
+            .collect();
+        format!("COUNT(DISTINCT {})", cols.join(", "))
+    }
+    fn family(&self, data_type: &str, full_type: &str) -> Option<TypeFamily> {
+        if full_type.eq_ignore_ascii_case("tinyint(1)") {
+            return Some(TypeFamily::Boolean);
+        }
+        super::dialect::named_family_of(data_type, full_type)
+    }
+    /// BOOLEAN is TINYINT(1), which is also an integer.
+    fn family_matches(
+        &self,
+        declared: TypeFamily,
+        actual: Option<TypeFamily>,
+        full_type: &str,
+    ) -> bool {
+        actual == Some(declared)
+            || (declared == TypeFamily::Integer && full_type.eq_ignore_ascii_case("tinyint(1)"))
+    }
+    fn schema_query(&self, with_schema: bool) -> &'static str {
+        if with_schema {
+            "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE FROM information_schema.COLUMNS \
+             WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION"
+        } else {
+            "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE FROM information_schema.COLUMNS \
+             WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION"
+        }
+    }
+    fn views_query(&self) -> &'static str {
+        "SELECT TABLE_SCHEMA, TABLE_NAME, VIEW_DEFINITION, COALESCE(DATABASE(), '') \
+         FROM information_schema.VIEWS \
+         WHERE TABLE_SCHEMA NOT IN ('sys', 'mysql', 'information_schema', 'performance_schema') \
+         ORDER BY 1, 2"
+    }
+}
+
+pub struct MySql {
+    pool: MySqlPool,
+}
+
+pub fn connect(request: ConnectRequest<'_>) -> Connecting<'_> {
+    async move {
+        let options = MySqlConnectOptions::from_str(request.url)?;
+        probe::<sqlx::MySqlConnection>(&options).await?;
+        let seconds = request.query_timeout.as_secs_f64();
+        let pool = MySqlPoolOptions::new()
+            .max_connections(request.max_connections)
+            .acquire_timeout(CONNECT_TIMEOUT)
+            .after_connect(move |conn, _| Box::pin(async move { set_timeout(conn, seconds).await }))
+            .connect_lazy_with(options);
+        Ok(Box::new(MySql { pool }) as Box<dyn Engine>)
+    }
+    .boxed()
+}
+
+/// MariaDB calls the server-side timeout `max_statement_time` (seconds), MySQL
+/// `max_execution_time` (milliseconds); whichever the server knows is set.
+async fn set_timeout(conn: &mut sqlx::MySqlConnection, seconds: f64) -> Result<(), sqlx::Error> {
+    let mariadb = format!("SET SESSION max_statement_time = {seconds}");
+    if conn.execute(AssertSqlSafe(mariadb)).await.is_ok() {
+        return Ok(());
+    }
+    let mysql = format!(
+        "SET SESSION max_execution_time = {}",
+        (seconds * 1000.0) as u64
+    );
+    conn.execute(AssertSqlSafe(mysql)).await.map(|_| ())
+}
+
+impl Engine for MySql {
+    fn dialect(&self) -> Dialect {
+        Dialect::MYSQL
+    }
+
+    fn table_columns<'a>(
+        &'a self,
+        table: &'a TableRef,
+    ) -> BoxFuture<'a, Result<Vec<CatalogColumn>, WarehouseError>> {
+        async move {
+            let sql = MySqlDialect.schema_query(table.schema.is_some());
+            let mut query = sqlx::query(sql);
+            for bind in MySqlDialect.schema_binds(table) {
+                query = query.bind(bind.to_owned());
+            }
+            let rows = query.fetch_all(&self.pool).await?;
+            let columns = rows
+                .iter()
+                .map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)))
+                .collect::<Result<Vec<_>, sqlx::Error>>()?;
+            Ok(columns)
+        }
+        .boxed()
+    }
+
+    fn fetch_doubles<'a>(
+        &'a self,
+        sql: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<Option<f64>>, WarehouseError>> {
+        async move {
+            let mut conn = self.pool.acquire().await?;
+            engine::doubles(
+                engine::read_rows::<sqlx::MySql>(&mut conn, &MySqlDialect, sql, 1).await?,
+            )
+        }
+        .boxed()
+    }
+
+    fn fetch_rows<'a>(
+        &'a self,
+        sql: &'a str,
+        max_rows: usize,
+    ) -> BoxFuture<'a, Result<Vec<Vec<Cell>>, WarehouseError>> {
+        async move {
+            let mut conn = self.pool.acquire().await?;
+            let rows = engine::read_rows::<sqlx::MySql>(&mut conn, &MySqlDialect, sql, max_rows);
+            engine::cells(rows.await?, max_rows)
+        }
+        .boxed()
+    }
+
+    fn fetch_user_number<'a>(
+        &'a self,
+        sql: &'a str,
+        limit: Duration,
+    ) -> BoxFuture<'a, Result<Option<f64>, WarehouseError>> {
+        async move {
+            let mut conn = self.pool.acquire().await?;
+            conn.close_on_drop();
+            let id: u64 = sqlx::query_scalar("SELECT CONNECTION_ID()")
+                .fetch_one(&mut *conn)
+                .await?;
+            let run = async {
+                let rows =
+                    engine::read_rows::<sqlx::MySql>(&mut conn, &MySqlDialect, sql, 1).await?;
+                let row = engine::single(rows)?;
+                decode_number!(&row, f64, f32, i64, u64, i32, u32, i16, i8, Decimal)
+            };
+            let cancel = async {
+                let kill = format!("KILL QUERY {id}");
+                let _ = self.pool.execute(AssertSqlSafe(kill)).await;
+            };
+            cancelled_at(limit, run, cancel).await
+        }
+        .boxed()
+    }
+
+    fn views(&self) -> BoxFuture<'_, Result<Vec<CatalogView>, WarehouseError>> {
+        async move {
+            let mut conn = self.pool.acquire().await?;
+            let sql = MySqlDialect.views_query();
+            let rows =
+                engine::read_rows::<sqlx::MySql>(&mut conn, &MySqlDialect, sql, usize::MAX - 1);
+            let views = rows
+                .await?
+                .iter()
+                .map(|row| {
+                    Ok((
+                        row.try_get(0)?,
+                        row.try_get(1)?,
+                        row.try_get(2)?,
+                        row.try_get(3)?,
+                    ))
+                })
+                .collect::<Result<Vec<_>, sqlx::Error>>()?;
+            Ok(views)
+        }
+        .boxed()
+    }
+
+    /// An account with FILE, SUPER or every privilege server-wide.
+    fn privilege_warning(&self) -> BoxFuture<'_, Option<String>> {
+        async move {
+            let grants: Vec<String> = sqlx::query_scalar("SHOW GRANTS")
+                .fetch_all(&self.pool)
+                .await
+                .ok()?;
+            grants
+                .iter()
+                .any(|grant| grant_is_powerful(grant))
+                .then(|| "the account has the FILE, SUPER or ALL privilege".to_owned())
+        }
+        .boxed()
+    }
+
+    fn close(&self) -> BoxFuture<'_, ()> {
+        self.pool.close().boxed()
+    }
+}
+
+/// Whether one line of `SHOW GRANTS` gives server-wide FILE, SUPER or every privilege.
+fn grant_is_powerful(grant: &str) -> bool {
+    let grant = grant.to_ascii_uppercase();
+    let Some((privileges, rest)) = grant
+        .strip_prefix("GRANT ")
+        .and_then(|g| g.split_once(" ON "))
+    else {
+        return false;
+    };
+    rest.trim_start().starts_with("*.*")
+        && privileges
+            .split(',')
+            .map(str::trim)
+            .any(|privilege| ["ALL", "ALL PRIVILEGES", "FILE", "SUPER"].contains(&privilege))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn powerful_grants_are_told_apart() {
+        assert!(grant_is_powerful(
+            "GRANT ALL PRIVILEGES ON *.* TO `root`@`localhost` WITH GRANT OPTION"
+        ));
+        assert!(grant_is_powerful("GRANT SELECT, FILE ON *.* TO `a`@`%`"));
+        assert!(!grant_is_powerful("GRANT SELECT ON *.* TO `a`@`%`"));
+        assert!(!grant_is_powerful(
+            "GRANT ALL PRIVILEGES ON `shop`.* TO `a`@`%`"
+        ));
+        assert!(!grant_is_powerful("GRANT USAGE ON *.* TO `a`@`%`"));
+    }
+}

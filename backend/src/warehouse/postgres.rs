@@ -1,0 +1,247 @@
+//! Postgres (and what speaks its protocol): a read-only transaction per query, the
+//! server's `statement_timeout`, `pg_cancel_backend` when user SQL runs over, and the
+//! catalogs read directly (several times faster than information_schema's views).
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use futures_util::FutureExt as _;
+use futures_util::future::BoxFuture;
+use sqlx::Row as _;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::types::Decimal;
+
+use super::engine::{
+    self, CONNECT_TIMEOUT, CatalogColumn, CatalogView, Connecting, Engine, cancelled_at,
+    decode_number, probe,
+};
+use super::{Cell, ConnectRequest, Dialect, ReadOnly, SqlDialect, WarehouseError};
+use crate::spec::TableRef;
+use crate::spec::user_sql::Grammar;
+
+pub struct PostgresDialect;
+
+impl SqlDialect for PostgresDialect {
+    fn name(&self) -> &'static str {
+        "postgres"
+    }
+    fn grammar(&self) -> Grammar {
+        Grammar::Postgres
+    }
+    fn quote(&self) -> char {
+        '"'
+    }
+    fn backslash_escapes(&self) -> bool {
+        true
+    }
+    fn escaped_string_prefix(&self) -> &'static str {
+        "E"
+    }
+    fn bool_literal(&self, value: bool) -> &'static str {
+        if value { "TRUE" } else { "FALSE" }
+    }
+    fn double_type(&self) -> &'static str {
+        "DOUBLE PRECISION"
+    }
+    fn read_only(&self) -> ReadOnly {
+        ReadOnly::Transaction("BEGIN READ ONLY")
+    }
+    fn regex_match(&self, expr: &str, pattern: &str) -> String {
+        format!("{} ~ {pattern}", self.as_text(expr))
+    }
+    fn freshness_seconds(&self, column: &str) -> String {
+        format!("EXTRACT(EPOCH FROM (CURRENT_TIMESTAMP - MAX({column})))")
+    }
+    fn count_distinct_tuples(&self, columns: &[String], when: &str) -> String {
+        format!(
+            "COUNT(DISTINCT CASE WHEN {when} THEN ROW({}) END)",
+            columns.join(", ")
+        )
+    }
+    fn schema_query(&self, with_schema: bool) -> &'static str {
+        if with_schema {
+            "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), t.typname::text \
+             FROM pg_catalog.pg_attribute a \
+             JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
+             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             JOIN pg_catalog.pg_type t ON t.oid = a.atttypid \
+             WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped \
+             ORDER BY a.attnum"
+        } else {
+            "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), t.typname::text \
+             FROM pg_catalog.pg_attribute a \
+             JOIN pg_catalog.pg_type t ON t.oid = a.atttypid \
+             WHERE a.attrelid = to_regclass(quote_ident($1)) AND a.attnum > 0 \
+             AND NOT a.attisdropped ORDER BY a.attnum"
+        }
+    }
+    /// `pg_views` (and materialized views) rather than `information_schema.views`, which
+    /// hides the definitions of views the connecting role does not own.
+    fn views_query(&self) -> &'static str {
+        "SELECT schemaname::text, viewname::text, definition, \
+         COALESCE(current_schema(), 'public')::text FROM pg_catalog.pg_views \
+         WHERE schemaname NOT IN ('pg_catalog', 'information_schema') \
+         UNION ALL SELECT schemaname::text, matviewname::text, definition, \
+         COALESCE(current_schema(), 'public')::text FROM pg_catalog.pg_matviews \
+         ORDER BY 1, 2"
+    }
+}
+
+pub struct Postgres {
+    pool: PgPool,
+}
+
+/// Connects (probing once, so an unreachable server is reported at once).
+pub fn connect(request: ConnectRequest<'_>) -> Connecting<'_> {
+    async move {
+        let timeout_ms = request.query_timeout.as_millis().to_string();
+        // UTC so timestamps without a zone compare with now() as stored; the server-side
+        // timeout stops the query itself, not only our wait for it.
+        let options = PgConnectOptions::from_str(request.url)?
+            .application_name("tidemark")
+            .options([
+                ("TimeZone", "UTC"),
+                ("statement_timeout", timeout_ms.as_str()),
+            ]);
+        probe::<sqlx::PgConnection>(&options).await?;
+        let pool = PgPoolOptions::new()
+            .max_connections(request.max_connections)
+            .acquire_timeout(CONNECT_TIMEOUT)
+            .connect_lazy_with(options);
+        Ok(Box::new(Postgres { pool }) as Box<dyn Engine>)
+    }
+    .boxed()
+}
+
+impl Engine for Postgres {
+    fn dialect(&self) -> Dialect {
+        Dialect::POSTGRES
+    }
+
+    fn table_columns<'a>(
+        &'a self,
+        table: &'a TableRef,
+    ) -> BoxFuture<'a, Result<Vec<CatalogColumn>, WarehouseError>> {
+        async move {
+            let sql = PostgresDialect.schema_query(table.schema.is_some());
+            let mut query = sqlx::query(sql);
+            for bind in PostgresDialect.schema_binds(table) {
+                query = query.bind(bind.to_owned());
+            }
+            let rows = query.fetch_all(&self.pool).await?;
+            let columns = rows
+                .iter()
+                .map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)))
+                .collect::<Result<Vec<_>, sqlx::Error>>()?;
+            Ok(columns)
+        }
+        .boxed()
+    }
+
+    fn fetch_doubles<'a>(
+        &'a self,
+        sql: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<Option<f64>>, WarehouseError>> {
+        async move {
+            let mut conn = self.pool.acquire().await?;
+            engine::doubles(
+                engine::read_rows::<sqlx::Postgres>(&mut conn, &PostgresDialect, sql, 1).await?,
+            )
+        }
+        .boxed()
+    }
+
+    fn fetch_rows<'a>(
+        &'a self,
+        sql: &'a str,
+        max_rows: usize,
+    ) -> BoxFuture<'a, Result<Vec<Vec<Cell>>, WarehouseError>> {
+        async move {
+            let mut conn = self.pool.acquire().await?;
+            let rows =
+                engine::read_rows::<sqlx::Postgres>(&mut conn, &PostgresDialect, sql, max_rows);
+            engine::cells(rows.await?, max_rows)
+        }
+        .boxed()
+    }
+
+    fn fetch_user_number<'a>(
+        &'a self,
+        sql: &'a str,
+        limit: Duration,
+    ) -> BoxFuture<'a, Result<Option<f64>, WarehouseError>> {
+        async move {
+            let mut conn = self.pool.acquire().await?;
+            let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+                .fetch_one(&mut *conn)
+                .await?;
+            let run = async {
+                let rows = engine::read_rows::<sqlx::Postgres>(&mut conn, &PostgresDialect, sql, 1)
+                    .await?;
+                let row = engine::single(rows)?;
+                decode_number!(&row, f64, f32, i64, i32, i16, Decimal)
+            };
+            // Best effort: the server's own statement_timeout is the first guard.
+            let cancel = async {
+                let cancel = sqlx::query("SELECT pg_cancel_backend($1)").bind(pid);
+                let _ = cancel.execute(&self.pool).await;
+            };
+            let result = cancelled_at(limit, run, cancel).await;
+            if matches!(result, Err(WarehouseError::Timeout(_))) {
+                conn.close_on_drop();
+            }
+            result
+        }
+        .boxed()
+    }
+
+    fn views(&self) -> BoxFuture<'_, Result<Vec<CatalogView>, WarehouseError>> {
+        async move {
+            let mut conn = self.pool.acquire().await?;
+            let sql = PostgresDialect.views_query();
+            let rows = engine::read_rows::<sqlx::Postgres>(
+                &mut conn,
+                &PostgresDialect,
+                sql,
+                usize::MAX - 1,
+            );
+            let views = rows
+                .await?
+                .iter()
+                .map(|row| {
+                    Ok((
+                        row.try_get(0)?,
+                        row.try_get(1)?,
+                        row.try_get(2)?,
+                        row.try_get(3)?,
+                    ))
+                })
+                .collect::<Result<Vec<_>, sqlx::Error>>()?;
+            Ok(views)
+        }
+        .boxed()
+    }
+
+    /// A superuser, or a member of the roles that write server files and run programs.
+    /// Settings and role checks, not catalog reads: nothing here is schema.
+    fn privilege_warning(&self) -> BoxFuture<'_, Option<String>> {
+        async move {
+            let powerful: bool = sqlx::query_scalar(
+                "SELECT current_setting('is_superuser') = 'on' \
+                 OR pg_has_role('pg_execute_server_program', 'MEMBER') \
+                 OR pg_has_role('pg_write_server_files', 'MEMBER')",
+            )
+            .fetch_one(&self.pool)
+            .await
+            .ok()?;
+            powerful.then(|| {
+                "the account is a superuser (or may write server files and run programs)".to_owned()
+            })
+        }
+        .boxed()
+    }
+
+    fn close(&self) -> BoxFuture<'_, ()> {
+        self.pool.close().boxed()
+    }
+}

@@ -1,0 +1,289 @@
+//! SQLite files: opened read-only, every statement under a deadline that SQLite's progress
+//! handler checks between VM steps (SQLite has no statement timeout of its own), and a
+//! connection that ran user SQL closed afterwards (temp views and pragmas are per
+//! connection).
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use futures_util::FutureExt as _;
+use futures_util::future::BoxFuture;
+use sqlx::Row as _;
+use sqlx::pool::PoolConnection;
+use sqlx::sqlite::{Sqlite as SqliteDb, SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
+
+use super::engine::{
+    self, CONNECT_TIMEOUT, CatalogColumn, CatalogView, Connecting, Engine, cancelled_at,
+    decode_number, probe,
+};
+use super::{Cell, ConnectRequest, Dialect, ReadOnly, SqlDialect, WarehouseError};
+use crate::spec::user_sql::Grammar;
+use crate::spec::{TableRef, TypeFamily};
+
+pub struct SqliteDialect;
+
+impl SqlDialect for SqliteDialect {
+    fn name(&self) -> &'static str {
+        "sqlite"
+    }
+    fn grammar(&self) -> Grammar {
+        Grammar::Sqlite
+    }
+    fn quote(&self) -> char {
+        '"'
+    }
+    fn backslash_escapes(&self) -> bool {
+        false
+    }
+    fn double_type(&self) -> &'static str {
+        "REAL"
+    }
+    fn read_only(&self) -> ReadOnly {
+        ReadOnly::Connection
+    }
+    /// No STDDEV_SAMP: the engine derives it from count, sum and sum of squares.
+    fn stddev_samp(&self, _expr: &str) -> Option<String> {
+        None
+    }
+    /// Parsed instants, not text, so ISO-8601 values with different zone suffixes order
+    /// correctly.
+    fn freshness_seconds(&self, column: &str) -> String {
+        format!("(julianday('now') - MAX(julianday({column}))) * 86400.0")
+    }
+    /// quote() renders each value as an SQL literal, so the concatenation is unambiguous:
+    /// no two different tuples give the same string.
+    fn count_distinct_tuples(&self, columns: &[String], when: &str) -> String {
+        let parts: Vec<String> = columns.iter().map(|c| format!("quote({c})")).collect();
+        format!(
+            "COUNT(DISTINCT CASE WHEN {when} THEN {} END)",
+            parts.join(" || ',' || ")
+        )
+    }
+    fn family(&self, data_type: &str, _full_type: &str) -> Option<TypeFamily> {
+        affinity_family(&data_type.to_ascii_lowercase())
+    }
+    fn schema_query(&self, with_schema: bool) -> &'static str {
+        if with_schema {
+            "SELECT name, type, type FROM pragma_table_info(?1, ?2)"
+        } else {
+            "SELECT name, type, type FROM pragma_table_info(?1)"
+        }
+    }
+    /// The pragma takes the table first, then the schema.
+    fn schema_binds<'t>(&self, table: &'t TableRef) -> Vec<&'t str> {
+        let mut binds = vec![table.table.as_str()];
+        binds.extend(table.schema.as_deref());
+        binds
+    }
+    fn views_query(&self) -> &'static str {
+        "SELECT 'main', name, sql, 'main' FROM sqlite_master WHERE type = 'view' ORDER BY name"
+    }
+}
+
+pub struct Sqlite {
+    pool: SqlitePool,
+    query_timeout: Duration,
+}
+
+/// Opens the file read-only; it must exist (a typo must not create an empty warehouse).
+pub fn connect(request: ConnectRequest<'_>) -> Connecting<'_> {
+    async move {
+        let path = sqlite_path(request.url, request.root);
+        if !path.exists() {
+            return Err(sqlx::Error::Configuration(
+                format!("SQLite file {} does not exist", path.display()).into(),
+            ));
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(&path)
+            .read_only(true)
+            .with_regexp();
+        probe::<sqlx::SqliteConnection>(&options).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(request.max_connections)
+            .acquire_timeout(CONNECT_TIMEOUT)
+            .connect_lazy_with(options);
+        let engine = Sqlite {
+            pool,
+            query_timeout: request.query_timeout,
+        };
+        Ok(Box::new(engine) as Box<dyn Engine>)
+    }
+    .boxed()
+}
+
+/// How many SQLite VM steps run between two looks at the deadline. Some steps are slow
+/// (a blob function over megabytes, a sort), so the look comes often; it costs a clock
+/// read per hundred steps.
+const STEPS_PER_CHECK: i32 = 100;
+
+impl Sqlite {
+    /// A pooled connection whose statements are interrupted once the query timeout has
+    /// passed: SQLite calls the progress handler every [`STEPS_PER_CHECK`] VM steps, and a
+    /// `false` answer stops the statement with SQLITE_INTERRUPT. Without it a runaway query
+    /// would run on in SQLite's worker thread long after Tidemark gave up on it.
+    async fn with_deadline(&self) -> Result<PoolConnection<SqliteDb>, sqlx::Error> {
+        let mut conn = self.pool.acquire().await?;
+        let deadline = Instant::now() + self.query_timeout;
+        conn.lock_handle()
+            .await?
+            .set_progress_handler(STEPS_PER_CHECK, move || Instant::now() < deadline);
+        Ok(conn)
+    }
+}
+
+impl Engine for Sqlite {
+    fn dialect(&self) -> Dialect {
+        Dialect::SQLITE
+    }
+
+    fn table_columns<'a>(
+        &'a self,
+        table: &'a TableRef,
+    ) -> BoxFuture<'a, Result<Vec<CatalogColumn>, WarehouseError>> {
+        async move {
+            let mut conn = self.with_deadline().await?;
+            let mut query = sqlx::query(SqliteDialect.schema_query(table.schema.is_some()));
+            for bind in SqliteDialect.schema_binds(table) {
+                query = query.bind(bind.to_owned());
+            }
+            let rows = query.fetch_all(&mut *conn).await?;
+            let columns = rows
+                .iter()
+                .map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)))
+                .collect::<Result<Vec<_>, sqlx::Error>>()?;
+            Ok(columns)
+        }
+        .boxed()
+    }
+
+    fn fetch_doubles<'a>(
+        &'a self,
+        sql: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<Option<f64>>, WarehouseError>> {
+        async move {
+            let mut conn = self.with_deadline().await?;
+            let rows = engine::read_rows::<SqliteDb>(&mut conn, &SqliteDialect, sql, 1);
+            engine::doubles(rows.await?)
+        }
+        .boxed()
+    }
+
+    fn fetch_rows<'a>(
+        &'a self,
+        sql: &'a str,
+        max_rows: usize,
+    ) -> BoxFuture<'a, Result<Vec<Vec<Cell>>, WarehouseError>> {
+        async move {
+            let mut conn = self.with_deadline().await?;
+            let rows = engine::read_rows::<SqliteDb>(&mut conn, &SqliteDialect, sql, max_rows);
+            engine::cells(rows.await?, max_rows)
+        }
+        .boxed()
+    }
+
+    fn fetch_user_number<'a>(
+        &'a self,
+        sql: &'a str,
+        limit: Duration,
+    ) -> BoxFuture<'a, Result<Option<f64>, WarehouseError>> {
+        async move {
+            let mut conn = self.with_deadline().await?;
+            conn.close_on_drop();
+            let run = async {
+                let rows = engine::read_rows::<SqliteDb>(&mut conn, &SqliteDialect, sql, 1);
+                let row = engine::single(rows.await?)?;
+                decode_number!(&row, i64, f64)
+            };
+            // The deadline handler stops the statement itself; nothing to send.
+            cancelled_at(limit, run, async {}).await
+        }
+        .boxed()
+    }
+
+    fn views(&self) -> BoxFuture<'_, Result<Vec<CatalogView>, WarehouseError>> {
+        async move {
+            let mut conn = self.with_deadline().await?;
+            let rows = sqlx::query(SqliteDialect.views_query())
+                .fetch_all(&mut *conn)
+                .await?;
+            let views = rows
+                .iter()
+                .map(|row| {
+                    Ok((
+                        row.try_get(0)?,
+                        row.try_get(1)?,
+                        row.try_get(2)?,
+                        row.try_get(3)?,
+                    ))
+                })
+                .collect::<Result<Vec<_>, sqlx::Error>>()?;
+            Ok(views)
+        }
+        .boxed()
+    }
+
+    /// A file has no accounts: what the process may read, the checks may read.
+    fn privilege_warning(&self) -> BoxFuture<'_, Option<String>> {
+        async { None }.boxed()
+    }
+
+    fn close(&self) -> BoxFuture<'_, ()> {
+        self.pool.close().boxed()
+    }
+}
+
+/// `sqlite://demo.db`, `sqlite:demo.db` and `sqlite:///abs/demo.db`; relative paths are
+/// relative to the project root, so a project runs the same from any directory.
+pub fn sqlite_path(url: &str, root: &Path) -> PathBuf {
+    let rest = url.split_once(':').map_or(url, |(_, rest)| rest);
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let rest = rest.split('?').next().unwrap_or(rest);
+    let path = Path::new(rest);
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        root.join(path)
+    }
+}
+
+/// SQLite types are free text; follow its affinity rules (section 3.1 of "Datatypes In
+/// SQLite"), refined for the names people write for dates, booleans and JSON.
+fn affinity_family(t: &str) -> Option<TypeFamily> {
+    let base = t.split('(').next().unwrap_or(t).trim();
+    let family = match base {
+        "date" => TypeFamily::Date,
+        "datetime" | "timestamp" => TypeFamily::Timestamp,
+        "boolean" | "bool" => TypeFamily::Boolean,
+        "json" => TypeFamily::Json,
+        "decimal" | "numeric" => TypeFamily::Decimal,
+        _ if t.contains("int") => TypeFamily::Integer,
+        _ if t.contains("char") || t.contains("clob") || t.contains("text") => TypeFamily::Text,
+        _ if t.contains("blob") => TypeFamily::Binary,
+        _ if t.contains("real") || t.contains("floa") || t.contains("doub") => TypeFamily::Float,
+        _ => return None,
+    };
+    Some(family)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_resolve_against_the_project_root() {
+        let root = Path::new("/project");
+        assert_eq!(
+            sqlite_path("sqlite://demo.db", root),
+            Path::new("/project/demo.db")
+        );
+        assert_eq!(
+            sqlite_path("sqlite:data/w.db?mode=ro", root),
+            Path::new("/project/data/w.db")
+        );
+        assert_eq!(
+            sqlite_path("sqlite:///var/w.db", root),
+            Path::new("/var/w.db")
+        );
+    }
+}
