@@ -34,17 +34,21 @@ async fn main() -> anyhow::Result<()> {
     let project = project(dir.path(), n, &hook, smtp_url)?;
     let store = Arc::new(Store::open(Some(store_url), dir.path()).await?);
     let (_keep, watched) = tokio::sync::watch::channel(Arc::clone(&project));
-    let alerting = Alerting::new(watched).map_err(|d| anyhow::anyhow!("{d:?}"))?;
-    alerts::enable(&alerting);
+    let alerting = Alerting::new(watched, alerts::Settings::default())
+        .map_err(|d| anyhow::anyhow!("{d:?}"))?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let worker = tokio::spawn(alerts::run(alerting, Arc::clone(&store), stopped));
+    let worker = tokio::spawn(alerts::run(
+        Arc::clone(&alerting),
+        Arc::clone(&store),
+        stopped,
+    ));
 
     let started = Instant::now();
     let runs = project.datasets.iter().map(|dataset| {
-        let store = Arc::clone(&store);
+        let (store, alerting) = (Arc::clone(&store), Arc::clone(&alerting));
         async move {
             let result = failing(&dataset.name);
-            alerts::after_run(&store, dataset, std::slice::from_ref(&result)).await;
+            alerts::after_run(&alerting, &store, dataset, std::slice::from_ref(&result)).await;
         }
     });
     join_all(runs).await;

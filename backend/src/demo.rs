@@ -4,8 +4,10 @@
 //! the store with the past the dashboard shows.
 
 mod history;
+mod serve;
 
 pub use history::{DAYS as HISTORY_DAYS, backfill};
+pub use serve::serve;
 
 use std::path::{Path, PathBuf};
 

@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::pin::pin;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -14,11 +15,12 @@ use opentelemetry::KeyValue;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use crate::alerts::{self, Alerting};
 use crate::engine::{
     AnomalyContext, Baselines, DatasetRun, DriftBase, MAX_HISTORY, Warehouses, check_dataset,
     judge_anomaly,
 };
-use crate::lineage::emit;
+use crate::lineage::emit::{self, Emitter};
 use crate::results::{CheckResult, Outcome, RunReport, SnapshotColumn, Summary};
 use crate::spec::{Check, Dataset};
 use crate::store::{Claim, FinishedRun, NewRun, RunStatus, Store, StoreApi, StoreError, Trigger};
@@ -28,23 +30,30 @@ use crate::telemetry::metrics;
 /// A replica that dies is noticed this long after its last heartbeat.
 pub const LEASE: Duration = Duration::from_secs(60);
 
-/// The lease in force: [`LEASE`], or `TIDEMARK_LEASE_SECS` when set (tests shorten it so
-/// that a killed replica's run is noticed in seconds). Read once per process.
-pub fn lease() -> Duration {
-    static LEASE_IN_FORCE: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
-    *LEASE_IN_FORCE.get_or_init(|| {
-        match std::env::var("TIDEMARK_LEASE_SECS").map(|s| s.trim().parse::<u64>()) {
-            Ok(Ok(secs)) if secs > 0 => Duration::from_secs(secs),
-            Ok(_) => {
-                tracing::warn!(
-                    "TIDEMARK_LEASE_SECS is not a positive number of seconds; using {}s",
-                    LEASE.as_secs()
-                );
-                LEASE
-            }
-            Err(_) => LEASE,
+/// What a run is given by whoever runs it (the CLI or the scheduler), besides the store and
+/// the warehouses: nothing on the run path reads the process's state or environment.
+#[derive(Clone)]
+pub struct RunContext {
+    /// Incidents and their alerts follow each recorded run (`tidemark run --alert`,
+    /// `tidemark serve`); `None`: results are recorded only.
+    pub alerting: Option<Arc<Alerting>>,
+    /// OpenLineage events of each run, while the project configures `lineage.emit`.
+    pub emitter: Option<Arc<Emitter>>,
+    /// How long a run stays alive without a heartbeat ([`LEASE`] unless tuned).
+    pub lease: Duration,
+    /// How long finished results are held while the store is unavailable.
+    pub store_patience: Duration,
+}
+
+impl Default for RunContext {
+    fn default() -> Self {
+        RunContext {
+            alerting: None,
+            emitter: None,
+            lease: LEASE,
+            store_patience: STORE_PATIENCE,
         }
-    })
+    }
 }
 
 /// What to record a dataset's run as.
@@ -92,6 +101,7 @@ pub trait Progress: Sync {
     fields(trigger = trigger.as_str(), datasets = datasets.len(), run_id = tracing::field::Empty)
 )]
 pub async fn run_batch(
+    cx: &RunContext,
     store: Option<&Store>,
     warehouses: &Warehouses,
     datasets: &[&Dataset],
@@ -119,12 +129,12 @@ pub async fn run_batch(
         async move {
             let outcome = match store {
                 Some(store) => {
-                    match record(store, warehouses, dataset, request, |_| {}).await {
+                    match record(cx, store, warehouses, dataset, request, |_| {}).await {
                         // The CLI still checks the data when it cannot record: the results
                         // matter more than their history.
                         Err(RecordError::NotStarted(error)) => {
                             let started = Instant::now();
-                            let results = run_unrecorded(warehouses, dataset).await;
+                            let results = run_unrecorded(cx, warehouses, dataset).await;
                             count_run(trigger, RunState::NotStored, started, &results);
                             Err(RecordError::NotStored(results, error))
                         }
@@ -133,7 +143,7 @@ pub async fn run_batch(
                 }
                 None => {
                     let started = Instant::now();
-                    let results = run_unrecorded(warehouses, dataset).await;
+                    let results = run_unrecorded(cx, warehouses, dataset).await;
                     count_run(trigger, RunState::Completed, started, &results);
                     Ok(Recorded::Done {
                         run_id: Uuid::new_v4(),
@@ -195,8 +205,12 @@ pub async fn measure_without_store(warehouses: &Warehouses, dataset: &Dataset) -
     .results
 }
 
-async fn run_unrecorded(warehouses: &Warehouses, dataset: &Dataset) -> Vec<CheckResult> {
-    let emission = emit::start(dataset, Uuid::new_v4());
+async fn run_unrecorded(
+    cx: &RunContext,
+    warehouses: &Warehouses,
+    dataset: &Dataset,
+) -> Vec<CheckResult> {
+    let emission = emit::start(cx.emitter.as_ref(), dataset, Uuid::new_v4());
     let mut results = measure_without_store(warehouses, dataset).await;
     judge_anomalies(None, warehouses, dataset, &mut results).await;
     let results = crate::alerts::sla::judge(dataset, results, Utc::now());
@@ -207,12 +221,13 @@ async fn run_unrecorded(warehouses: &Warehouses, dataset: &Dataset) -> Vec<Check
 /// Claims, runs and records one dataset. On a store failure after the checks ran, their
 /// results come back with the error, so nothing the warehouse said is lost to the caller.
 pub async fn run_recorded(
+    cx: &RunContext,
     store: &Store,
     warehouses: &Warehouses,
     dataset: &Dataset,
     request: &RunRequest,
 ) -> Result<Recorded, RecordError> {
-    run_recorded_with(store, warehouses, dataset, request, |_| {}).await
+    run_recorded_with(cx, store, warehouses, dataset, request, |_| {}).await
 }
 
 /// [`run_recorded`], calling `started` with the run's id once the run is recorded as
@@ -220,25 +235,27 @@ pub async fn run_recorded(
 /// `started` is not called when the run was not started (a store error, or another
 /// replica claimed the slot).
 pub async fn run_recorded_with(
+    cx: &RunContext,
     store: &Store,
     warehouses: &Warehouses,
     dataset: &Dataset,
     request: &RunRequest,
     started: impl FnOnce(Uuid) + Send,
 ) -> Result<Recorded, RecordError> {
-    let outcome = record(store, warehouses, dataset, request, started).await;
+    let outcome = record(cx, store, warehouses, dataset, request, started).await;
     counted_if_not_started(request.trigger, outcome)
 }
 
 /// Runs and records a run the caller already started in the store (the scheduler claims
 /// the slots due at a tick together, with [`StoreApi::start_runs`]).
 pub async fn run_started(
+    cx: &RunContext,
     store: &Store,
     warehouses: &Warehouses,
     dataset: &Dataset,
     run: &NewRun,
 ) -> Result<Recorded, RecordError> {
-    let outcome = record_started(store, warehouses, dataset, run, |_| {}).await;
+    let outcome = record_started(cx, store, warehouses, dataset, run, |_| {}).await;
     counted_if_not_started(run.trigger, outcome)
 }
 
@@ -254,7 +271,7 @@ fn counted_if_not_started(
 }
 
 /// What the store is told when a run of `dataset` starts now.
-pub fn new_run(dataset: &Dataset, request: &RunRequest) -> NewRun {
+pub fn new_run(dataset: &Dataset, request: &RunRequest, lease: Duration) -> NewRun {
     let now = Utc::now();
     NewRun {
         id: Uuid::new_v4(),
@@ -265,7 +282,7 @@ pub fn new_run(dataset: &Dataset, request: &RunRequest) -> NewRun {
         slot: request.slot,
         replica: replica_name(),
         started_at: now,
-        lease_until: now + lease(),
+        lease_until: now + lease,
     }
 }
 
@@ -281,13 +298,14 @@ pub fn slot_claimed(run: &NewRun) {
 /// [`run_recorded_with`] without counting runs that did not start: `run_batch` runs those
 /// unrecorded and counts them itself.
 async fn record(
+    cx: &RunContext,
     store: &Store,
     warehouses: &Warehouses,
     dataset: &Dataset,
     request: &RunRequest,
     started: impl FnOnce(Uuid) + Send,
 ) -> Result<Recorded, RecordError> {
-    let run = new_run(dataset, request);
+    let run = new_run(dataset, request, cx.lease);
     let claim = store
         .start_run(&run)
         .await
@@ -296,7 +314,7 @@ async fn record(
         return Ok(Recorded::AlreadyClaimed);
     }
     slot_claimed(&run);
-    record_started(store, warehouses, dataset, &run, started).await
+    record_started(cx, store, warehouses, dataset, &run, started).await
 }
 
 /// Runs the checks of a started run, keeping its lease alive, and stores what they found.
@@ -311,6 +329,7 @@ async fn record(
     )
 )]
 async fn record_started(
+    cx: &RunContext,
     store: &Store,
     warehouses: &Warehouses,
     dataset: &Dataset,
@@ -332,7 +351,7 @@ async fn record_started(
     let baselines = load_baselines(store, dataset)
         .await
         .map_err(RecordError::NotStarted)?;
-    let emission = emit::start(dataset, run_id);
+    let emission = emit::start(cx.emitter.as_ref(), dataset, run_id);
     // Boxed: the checks' and the store's futures are large (tens of KB); inline, every run
     // waiting for a warehouse slot would reserve their space, and the nesting overflows the
     // compiler's layout depth in release builds.
@@ -346,7 +365,7 @@ async fn record_started(
         mut results,
         schema,
         profiles,
-    } = with_heartbeat(store, run_id, checks).await;
+    } = with_heartbeat(store, run_id, cx.lease, checks).await;
     judge_anomalies(Some(store), warehouses, dataset, &mut results).await;
     let results = crate::alerts::sla::judge(dataset, results, Utc::now());
     emission.finish(dataset, &results);
@@ -363,10 +382,12 @@ async fn record_started(
         snapshot: schema.as_ref().map(SnapshotColumn::from_schema),
         profiles,
     };
-    match Box::pin(finish_patiently(store, &finished)).await {
+    match Box::pin(finish_patiently(store, &finished, cx.store_patience)).await {
         Ok(()) => {
             count_run(trigger, RunState::Completed, started_at, &results);
-            Box::pin(crate::alerts::after_run(store, dataset, &results)).await;
+            if let Some(alerting) = &cx.alerting {
+                Box::pin(alerts::after_run(alerting, store, dataset, &results)).await;
+            }
             Ok(Recorded::Done { run_id, results })
         }
         Err(error) => {
@@ -468,13 +489,17 @@ fn count_run(trigger: Trigger, state: RunState, started: Instant, results: &[Che
 
 /// How long a finished run's results wait in memory for a store that stopped answering (a
 /// restart, a failover) before they are reported as not stored.
-const STORE_PATIENCE: Duration = Duration::from_secs(120);
+pub const STORE_PATIENCE: Duration = Duration::from_secs(120);
 
 /// Stores a finished run, retrying with backoff while the store is unavailable: the checks
 /// already ran, and their results must not be lost to a store restart. The run's lease may
 /// lapse meanwhile; the store still accepts the results of a run marked abandoned.
-async fn finish_patiently(store: &Store, finished: &FinishedRun) -> Result<(), StoreError> {
-    let deadline = tokio::time::Instant::now() + STORE_PATIENCE;
+async fn finish_patiently(
+    store: &Store,
+    finished: &FinishedRun,
+    patience: Duration,
+) -> Result<(), StoreError> {
+    let deadline = tokio::time::Instant::now() + patience;
     let mut delay = Duration::from_millis(250);
     loop {
         match store.finish_run(finished).await {
@@ -493,9 +518,13 @@ async fn finish_patiently(store: &Store, finished: &FinishedRun) -> Result<(), S
 /// Drives `work` to completion while renewing the run's lease, so that a long scan is not
 /// mistaken for a dead replica. A failed heartbeat is not fatal: the work goes on, and the
 /// worst case is the run being marked abandoned and its results stored after all.
-async fn with_heartbeat<T>(store: &Store, run_id: Uuid, work: impl Future<Output = T>) -> T {
+async fn with_heartbeat<T>(
+    store: &Store,
+    run_id: Uuid,
+    lease: Duration,
+    work: impl Future<Output = T>,
+) -> T {
     let mut work = pin!(work);
-    let lease = lease();
     let mut beat = tokio::time::interval(lease / 3);
     beat.tick().await; // the first tick is immediate; the lease was just taken
     loop {

@@ -4,7 +4,7 @@
 //!
 //! The graph is the whole one ([`crate::lineage::Builder`]: declared `upstream:`, the dbt
 //! manifest, stored OpenLineage edges), walked to any depth. A server judges every run's
-//! results against it, so [`Impact::current`] keeps the last one built and builds again
+//! results against it, so an [`ImpactCache`] keeps the last one built and builds again
 //! only when what it was built from changed.
 
 use std::collections::BTreeMap;
@@ -48,13 +48,18 @@ pub struct Impact {
     graph: Graph,
 }
 
-impl Impact {
+/// The graph built last, kept by the server's alerting and shared with its dashboard.
+#[derive(Default)]
+pub struct ImpactCache {
+    last: tokio::sync::Mutex<Option<Built>>,
+}
+
+impl ImpactCache {
     /// The graph of `project` as it is now: the one built last if the project, the stored
     /// edges and the dbt manifest are as they were then (two cheap reads), else a new one.
     /// One build at a time: the runs of a minute tick all ask at once, and a graph of a
     /// large project built by each of them would take as much memory as there are runs.
-    pub async fn current(store: &Store, project: &Arc<Project>) -> Arc<Impact> {
-        static LAST: tokio::sync::Mutex<Option<Built>> = tokio::sync::Mutex::const_new(None);
+    pub async fn current(&self, store: &Store, project: &Arc<Project>) -> Arc<Impact> {
         let edges = match store.edges_version().await {
             Ok(edges) => edges,
             // The full read will fail alike, and say so.
@@ -65,7 +70,7 @@ impl Impact {
             .dbt_manifest
             .as_deref()
             .and_then(manifest_stamp);
-        let mut last = LAST.lock().await;
+        let mut last = self.last.lock().await;
         if let Some(built) = last.as_ref().filter(|b| b.serves(project, edges, manifest)) {
             return Arc::clone(&built.impact);
         }
@@ -85,7 +90,9 @@ impl Impact {
         });
         impact
     }
+}
 
+impl Impact {
     /// The graph of every source. Stored edges the store cannot give, or a manifest that
     /// cannot be read now, are logged and left out: the declared lineage still folds.
     pub async fn load(store: &Store, project: &Project, now: DateTime<Utc>) -> Impact {

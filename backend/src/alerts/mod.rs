@@ -34,11 +34,11 @@ pub mod sla;
 mod slack;
 mod templates;
 
-pub use impact::Impact;
+pub use impact::{Impact, ImpactCache};
 pub use incidents::{Action, Refused};
 pub use templates::{AtRisk, check_link, dataset_link, expectation};
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -59,38 +59,29 @@ const CONFLICT_RETRIES: usize = 3;
 /// Tunables from the environment (tests shorten them).
 #[derive(Clone, Copy, Debug)]
 pub struct Settings {
-    /// First retry delay (`TIDEMARK_ALERT_RETRY_MS`, 5000).
+    /// First retry delay (`--alert-retry-ms`, 5000).
     pub retry: Duration,
-    /// Longest a delivery attempt may take (`TIDEMARK_ALERT_TIMEOUT_SECS`, 10).
+    /// Longest a delivery attempt may take (`--alert-timeout-secs`, 10).
     pub timeout: Duration,
-    /// How often the reminder sweep runs (`TIDEMARK_ALERT_SWEEP_SECS`, 60).
+    /// How often the reminder sweep runs (`--alert-sweep-secs`, 60).
     pub sweep_every: Duration,
 }
 
-impl Settings {
-    pub fn from_env() -> Settings {
+impl Default for Settings {
+    fn default() -> Self {
         Settings {
-            retry: env_duration("TIDEMARK_ALERT_RETRY_MS", Duration::from_millis, 5_000),
-            timeout: env_duration("TIDEMARK_ALERT_TIMEOUT_SECS", Duration::from_secs, 10),
-            sweep_every: env_duration("TIDEMARK_ALERT_SWEEP_SECS", Duration::from_secs, 60),
+            retry: Duration::from_millis(5_000),
+            timeout: Duration::from_secs(10),
+            sweep_every: Duration::from_secs(60),
         }
     }
+}
 
+impl Settings {
     /// How long a claimed notification is a worker's: its attempt's timeout, twice, and a
     /// margin for recording it.
     fn lease(&self) -> TimeDelta {
         TimeDelta::from_std(self.timeout * 2 + Duration::from_secs(5)).unwrap_or(TimeDelta::MAX)
-    }
-}
-
-fn env_duration(name: &str, unit: fn(u64) -> Duration, default: u64) -> Duration {
-    match std::env::var(name).map(|v| v.trim().parse::<u64>()) {
-        Ok(Ok(value)) if value > 0 => unit(value),
-        Ok(_) => {
-            tracing::warn!("{name} is not a positive whole number; using {default}");
-            unit(default)
-        }
-        Err(_) => unit(default),
     }
 }
 
@@ -108,15 +99,19 @@ pub struct Alerting {
     wake: Notify,
     /// Notifications this process enqueued: the CLI delivers them before it exits.
     enqueued: Mutex<Vec<i64>>,
+    /// The lineage graph built last (shared with the server's dashboard).
+    impacts: Arc<ImpactCache>,
 }
 
 impl Alerting {
     /// Compiles the templates (the project's overrides included); their problems are
     /// diagnostics at the template file's line and column.
-    pub fn new(project: watch::Receiver<Arc<Project>>) -> Result<Arc<Alerting>, Vec<Diagnostic>> {
+    pub fn new(
+        project: watch::Receiver<Arc<Project>>,
+        settings: Settings,
+    ) -> Result<Arc<Alerting>, Vec<Diagnostic>> {
         let overrides = project.borrow().alerts.templates.clone();
         let templates = Templates::load(overrides.as_deref())?;
-        let settings = Settings::from_env();
         // Installed by telemetry already in the binary; tests and benches may come here first.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
@@ -137,6 +132,7 @@ impl Alerting {
             claimer: format!("{}:{}", std::process::id(), uuid::Uuid::new_v4().simple()),
             wake: Notify::new(),
             enqueued: Mutex::new(Vec::new()),
+            impacts: Arc::default(),
         }))
     }
 
@@ -170,6 +166,11 @@ impl Alerting {
         }
     }
 
+    /// The lineage graph cache this alerting keeps, for the server's dashboard to share.
+    pub fn impacts(&self) -> Arc<ImpactCache> {
+        Arc::clone(&self.impacts)
+    }
+
     fn enqueued(&self, ids: &[i64]) {
         if let Ok(mut enqueued) = self.enqueued.lock() {
             enqueued.extend_from_slice(ids);
@@ -201,29 +202,17 @@ pub fn template_problems(project: &Project) -> Vec<Diagnostic> {
         .unwrap_or_default()
 }
 
-static ENABLED: OnceLock<Arc<Alerting>> = OnceLock::new();
-
-/// Turns alerting on for this process (once; later calls are ignored).
-pub fn enable(alerting: &Arc<Alerting>) {
-    let _ = ENABLED.set(Arc::clone(alerting));
-}
-
-/// Wakes the delivery worker, if alerting is on.
-pub fn wake() {
-    if let Some(alerting) = ENABLED.get() {
-        alerting.wake.notify_one();
-    }
-}
-
-/// Moves the incidents of a dataset's checks along with a run's stored results, when
-/// alerting is on. Failures are logged: the run is recorded either way.
-pub async fn after_run(store: &Store, dataset: &Dataset, results: &[CheckResult]) {
-    let Some(alerting) = ENABLED.get() else {
-        return;
-    };
+/// Moves the incidents of a dataset's checks along with a run's stored results. Failures
+/// are logged: the run is recorded either way.
+pub async fn after_run(
+    alerting: &Alerting,
+    store: &Store,
+    dataset: &Dataset,
+    results: &[CheckResult],
+) {
     let project = alerting.project();
     let now = Utc::now();
-    let impact = Impact::current(store, &project).await;
+    let impact = alerting.impacts.current(store, &project).await;
     match observe(store, &project, &impact, dataset, results, now, Send::All).await {
         Ok(ids) => alerting.enqueued(&ids),
         Err(e) => tracing::error!(dataset = %dataset.name, "incidents not updated: {e}"),
@@ -261,7 +250,6 @@ pub async fn after_past_runs(
         )
         .await?;
     }
-    wake();
     Ok(())
 }
 
@@ -443,8 +431,10 @@ pub enum ActError {
 }
 
 /// Acknowledges, resolves or mutes an incident (the API's actions) as `actor`, an API
-/// token's name; the incident after it.
+/// token's name; the incident after it. The process's `alerting`, when it has one, is woken
+/// to send what the change enqueued.
 pub async fn act(
+    alerting: Option<&Alerting>,
     store: &Store,
     project: &Project,
     id: i64,
@@ -472,7 +462,9 @@ pub async fn act(
             Err(StoreError::Conflict(_)) if attempt < CONFLICT_RETRIES => continue,
             Err(e) => return Err(e.into()),
             Ok(_) => {
-                wake();
+                if let Some(alerting) = alerting {
+                    alerting.wake.notify_one();
+                }
                 return Ok(change.incident);
             }
         }
@@ -502,7 +494,7 @@ pub async fn remind(
             continue;
         };
         if impact.is_none() {
-            impact = Some(Impact::current(store, &project).await);
+            impact = Some(alerting.impacts.current(store, &project).await);
         }
         let at_risk = impact
             .as_ref()

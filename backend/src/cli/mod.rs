@@ -8,6 +8,7 @@ mod explain;
 mod lineage;
 mod progress;
 mod token;
+mod tunables;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -20,6 +21,7 @@ use serde_json::json;
 use crate::alerts;
 use crate::demo;
 use crate::engine::{Selection, Warehouses};
+use crate::lineage::emit::Emitter;
 use crate::report::{self, HumanStyle};
 use crate::runner;
 use crate::spec::{self, Dataset, Diagnostic, Project};
@@ -75,6 +77,8 @@ enum Command {
         /// Open and resolve incidents and send their alerts (Slack, email) before exiting.
         #[arg(long, conflicts_with = "no_store")]
         alert: bool,
+        #[command(flatten)]
+        tunables: tunables::Tunables,
     },
     /// Create or upgrade the project's results store.
     Migrate {
@@ -117,6 +121,8 @@ enum Command {
             value_delimiter = ','
         )]
         trusted_proxies: Vec<crate::web::ProxyNet>,
+        #[command(flatten)]
+        tunables: tunables::Tunables,
     },
     /// Replay a dataset's stored history through anomaly detection and show which points
     /// would have alerted (each judged only from the points before it).
@@ -155,6 +161,8 @@ enum Command {
         /// free port when that one is taken].
         #[arg(long, value_name = "ADDR", conflicts_with = "once")]
         listen: Option<String>,
+        #[command(flatten)]
+        tunables: tunables::Tunables,
     },
     /// Anomaly detection on a metric series, outside any project.
     Anomaly {
@@ -241,6 +249,7 @@ async fn execute(command: Command) -> u8 {
             format,
             no_store,
             alert,
+            tunables,
         } => match load(&dir, format) {
             Ok(project) => {
                 let record = match (no_store, alert) {
@@ -248,7 +257,7 @@ async fn execute(command: Command) -> u8 {
                     (false, false) => Record::Results,
                     (false, true) => Record::AndAlert,
                 };
-                run(project, selection.into(), format, record).await
+                run(project, selection.into(), format, record, &tunables).await
             }
             Err(code) => code,
         },
@@ -279,22 +288,35 @@ async fn execute(command: Command) -> u8 {
             listen,
             read_needs_token,
             trusted_proxies,
+            tunables,
         } => match load(&dir, Format::Human) {
             Ok(project) => {
                 let options = crate::server::Options {
                     read_needs_token,
                     trusted_proxies: crate::web::TrustedProxies(trusted_proxies),
+                    ..server_options(&tunables)
                 };
                 crate::server::serve(project, listen, options).await
             }
             Err(code) => code,
         },
-        Command::Demo { dir, once, listen } => {
+        Command::Demo {
+            dir,
+            once,
+            listen,
+            tunables,
+        } => {
             let dir = dir.unwrap_or_else(demo::default_dir);
             if once {
-                demo_once(dir).await
+                demo_once(dir, &tunables).await
             } else {
-                demo_served(dir, listen).await
+                match demo::serve(&dir, listen, server_options(&tunables)).await {
+                    Ok(code) => code,
+                    Err(e) => {
+                        eprintln!("error: {e:#}");
+                        EXIT_ERROR
+                    }
+                }
             }
         }
         Command::Anomaly { command } => anomaly::run(command),
@@ -453,21 +475,46 @@ enum Record {
 /// How long `tidemark run --alert` keeps retrying notifications before it exits.
 const ALERT_PATIENCE: std::time::Duration = std::time::Duration::from_secs(120);
 
-async fn run(project: Project, selection: Selection, format: Format, record: Record) -> u8 {
+/// How `serve` and `demo` run, from the tunables.
+fn server_options(tunables: &tunables::Tunables) -> crate::server::Options {
+    crate::server::Options {
+        read_needs_token: false,
+        trusted_proxies: Default::default(),
+        run: tunables.run_context(),
+        alerts: tunables.alerts(),
+        first_retry: tunables.first_retry(),
+    }
+}
+
+async fn run(
+    project: Project,
+    selection: Selection,
+    format: Format,
+    record: Record,
+    tunables: &tunables::Tunables,
+) -> u8 {
     let project = Arc::new(project);
     let datasets = selected(&project, &selection);
     if datasets.is_empty() {
         eprintln!("error: no dataset matches the selection");
         return EXIT_ERROR;
     }
-    // The runs' OpenLineage events, when `lineage.emit` is configured.
-    crate::lineage::emit::enable(tokio::sync::watch::channel(Arc::clone(&project)).1);
+    let (_, watched) = tokio::sync::watch::channel(Arc::clone(&project));
     let alerting = match record {
-        Record::AndAlert => match start_alerting(&project) {
+        Record::AndAlert => match alerts::Alerting::new(watched.clone(), tunables.alerts()) {
             Ok(alerting) => Some(alerting),
-            Err(code) => return code,
+            Err(diagnostics) => {
+                diagnostics.iter().for_each(|d| eprintln!("{d}"));
+                return EXIT_ERROR;
+            }
         },
         _ => None,
+    };
+    let cx = runner::RunContext {
+        alerting: alerting.clone(),
+        // The runs' OpenLineage events, when `lineage.emit` is configured.
+        emitter: Emitter::new(watched),
+        ..tunables.run_context()
     };
     let store = if record != Record::Not {
         match open_store(&project).await {
@@ -483,6 +530,7 @@ async fn run(project: Project, selection: Selection, format: Format, record: Rec
     let progress = progress::ProgressLine::start(datasets.len());
     let warehouses = Warehouses::connect(&project, &datasets).await;
     let (report, unrecorded) = runner::run_batch(
+        &cx,
         store.as_ref(),
         &warehouses,
         &datasets,
@@ -499,7 +547,9 @@ async fn run(project: Project, selection: Selection, format: Format, record: Rec
         send_alerts(alerting, store).await;
     }
     // At most one post's timeout: a START went out when its run started.
-    crate::lineage::emit::flush(crate::lineage::emit::TIMEOUT).await;
+    if let Some(emitter) = &cx.emitter {
+        emitter.flush(crate::lineage::emit::TIMEOUT).await;
+    }
     let output = match format {
         Format::Human => report::render_human(&report, human_style()),
         Format::Json => report::render_json(&report),
@@ -513,23 +563,6 @@ async fn run(project: Project, selection: Selection, format: Format, record: Rec
         report.summary.exit_code()
     } else {
         EXIT_ERROR
-    }
-}
-
-/// Turns alerting on for this run; template problems are printed like other diagnostics.
-fn start_alerting(project: &Arc<Project>) -> Result<Arc<alerts::Alerting>, u8> {
-    let (_, watched) = tokio::sync::watch::channel(Arc::clone(project));
-    match alerts::Alerting::new(watched) {
-        Ok(alerting) => {
-            alerts::enable(&alerting);
-            Ok(alerting)
-        }
-        Err(diagnostics) => {
-            for diagnostic in &diagnostics {
-                eprintln!("{diagnostic}");
-            }
-            Err(EXIT_ERROR)
-        }
     }
 }
 
@@ -556,104 +589,8 @@ fn human_style() -> HumanStyle {
     }
 }
 
-/// Where the demo's dashboard listens unless told: `serve`'s default port.
-const DEMO_LISTEN: &str = "127.0.0.1:8321";
-
-/// `tidemark demo`: prepares the project and its history, then serves it like `serve`.
-async fn demo_served(dir: PathBuf, listen: Option<String>) -> u8 {
-    eprintln!(
-        "Generating the demo warehouse and {} days of history in {} …",
-        demo::HISTORY_DAYS,
-        dir.display()
-    );
-    if let Err(e) = demo::prepare(&dir, true).await {
-        eprintln!("error: cannot prepare the demo in {}: {e:#}", dir.display());
-        return EXIT_ERROR;
-    }
-    let listener = match demo_listener(listen).await {
-        Ok(listener) => listener,
-        Err(code) => return code,
-    };
-    let mut project = match load(&dir, Format::Human) {
-        Ok(project) => project,
-        Err(code) => return code,
-    };
-    // Always the demo's own embedded store (the one `prepare` emptied): a TIDEMARK_STORE_URL
-    // in the environment must not receive made-up history.
-    project.store = None;
-    // Alerts link to this dashboard, wherever it ended up listening.
-    if let Ok(address) = listener.local_addr() {
-        project.dashboard_url = format!("http://{address}");
-    }
-    let store = match open_store(&project).await {
-        Ok(store) => store,
-        Err(code) => return code,
-    };
-    match demo::backfill(&store, &project, chrono::Utc::now()).await {
-        Ok(runs) => eprintln!("Recorded {runs} past runs."),
-        Err(e) => {
-            eprintln!("error: cannot record the demo's history: {e:#}");
-            return EXIT_ERROR;
-        }
-    }
-    // Acting on incidents needs a signed-in user. The demo's store is a throwaway of this
-    // terminal's user, so its token is shown here, as `tidemark token create` shows one.
-    let token = match demo_token(&store).await {
-        Ok(token) => token,
-        Err(e) => {
-            eprintln!("error: cannot create the demo's sign-in token: {e:#}");
-            return EXIT_ERROR;
-        }
-    };
-    drop(store);
-    print_placed(&dir);
-    println!(
-        "To acknowledge, resolve or mute incidents, sign in on the dashboard with the token {token}"
-    );
-    let options = crate::server::Options::default();
-    crate::server::serve_on(project, listener, options, |address| {
-        format!("dashboard: http://{address}/")
-    })
-    .await
-}
-
-/// A new API token in the demo's store.
-async fn demo_token(store: &Store) -> anyhow::Result<String> {
-    let token = crate::web::auth::new_token()?;
-    let hash = crate::web::auth::token_hash(&token);
-    store.create_token("demo", &hash).await?;
-    Ok(token)
-}
-
-/// Binds `listen`, or [`DEMO_LISTEN`] falling back to a free port when it is taken.
-async fn demo_listener(listen: Option<String>) -> Result<tokio::net::TcpListener, u8> {
-    use tokio::net::TcpListener;
-    let bound = match &listen {
-        Some(listen) => TcpListener::bind(listen).await,
-        None => match TcpListener::bind(DEMO_LISTEN).await {
-            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
-                TcpListener::bind("127.0.0.1:0").await
-            }
-            other => other,
-        },
-    };
-    bound.map_err(|e| {
-        let listen = listen.as_deref().unwrap_or(DEMO_LISTEN);
-        eprintln!("error: cannot listen on {listen}: {e}");
-        EXIT_ERROR
-    })
-}
-
-fn print_placed(dir: &Path) {
-    println!("The demo data has these problems placed on purpose:");
-    for problem in demo::PLACED_PROBLEMS.iter().chain(demo::PLACED_HISTORY) {
-        println!("  - {problem}");
-    }
-    println!("The project is in {}.", dir.display());
-}
-
 /// `tidemark demo --once`: runs the example suite once and prints its report.
-async fn demo_once(dir: PathBuf) -> u8 {
+async fn demo_once(dir: PathBuf, tunables: &tunables::Tunables) -> u8 {
     eprintln!("Generating the demo warehouse in {} …", dir.display());
     if let Err(e) = demo::prepare(&dir, false).await {
         eprintln!("error: cannot prepare the demo in {}: {e:#}", dir.display());
@@ -668,6 +605,7 @@ async fn demo_once(dir: PathBuf) -> u8 {
         Selection::default(),
         Format::Human,
         Record::Results,
+        tunables,
     )
     .await;
     println!("\nThe demo data has these problems placed on purpose:");

@@ -149,7 +149,7 @@ struct Surroundings {
 impl Surroundings {
     async fn read(state: &AppState) -> Result<Surroundings, PageError> {
         let project = state.project();
-        let impact = Impact::current(&state.store, &project).await;
+        let impact = state.impacts.current(&state.store, &project).await;
         let latest = Latest::current(state).await?;
         let names: Vec<String> = project.datasets.iter().map(|d| d.name.clone()).collect();
         let mut active = HashMap::new();
@@ -542,7 +542,16 @@ pub(super) async fn act(
         Err(error) => return dashboard.fail(&viewer, error),
     };
     let state = &dashboard.state;
-    let acted = alerts::act(&state.store, &state.project(), id, action, now, &actor).await;
+    let acted = alerts::act(
+        state.alerting.as_deref(),
+        &state.store,
+        &state.project(),
+        id,
+        action,
+        now,
+        &actor,
+    )
+    .await;
     let refused = match acted {
         Ok(_) => return see_other(&incident_link(id)),
         Err(ActError::NotFound(_)) => return dashboard.fail(&viewer, not_found()),

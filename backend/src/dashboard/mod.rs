@@ -380,6 +380,8 @@ pub(crate) mod tests {
             read_needs_token,
             latest: Default::default(),
             trusted_proxies: Default::default(),
+            alerting: None,
+            impacts: Default::default(),
         };
         router(state).expect("the templates compile")
     }

@@ -14,7 +14,7 @@
 //! the timeout, before it exits ([`flush`]).
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -41,47 +41,47 @@ const ASSERTIONS_SCHEMA: &str = "https://openlineage.io/spec/facets/1-0-1/DataQu
 const METRICS_SCHEMA: &str = "https://openlineage.io/spec/facets/1-0-2/DataQualityMetricsInputDatasetFacet.json#/$defs/DataQualityMetricsInputDatasetFacet";
 const ERROR_SCHEMA: &str = "https://openlineage.io/spec/facets/1-0-1/ErrorMessageRunFacet.json#/$defs/ErrorMessageRunFacet";
 
-/// Emission for one process: the configuration in force and the posts under way.
-struct Emitter {
+/// Emission for one process: the configuration in force and the posts under way. Made by
+/// the CLI or the server and handed to each run (`runner::RunContext`).
+pub struct Emitter {
     project: watch::Receiver<Arc<Project>>,
     http: reqwest::Client,
     pending: Mutex<Vec<JoinHandle<()>>>,
 }
 
-static ENABLED: OnceLock<Emitter> = OnceLock::new();
-
-/// Turns emission on for this process (once; later calls are ignored). Events go out while
-/// the project in force configures `lineage.emit`.
-pub fn enable(project: watch::Receiver<Arc<Project>>) {
-    // Installed by telemetry already in the binary; tests may come here first.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    match reqwest::Client::builder().timeout(TIMEOUT).build() {
-        Ok(http) => {
-            let _ = ENABLED.set(Emitter {
+impl Emitter {
+    /// Emission of runs' events while the project in force configures `lineage.emit`;
+    /// `None` (logged) when the HTTP client cannot be set up.
+    pub fn new(project: watch::Receiver<Arc<Project>>) -> Option<Arc<Emitter>> {
+        // Installed by telemetry already in the binary; tests may come here first.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        match reqwest::Client::builder().timeout(TIMEOUT).build() {
+            Ok(http) => Some(Arc::new(Emitter {
                 project,
                 http,
                 pending: Mutex::new(Vec::new()),
-            });
+            })),
+            Err(e) => {
+                tracing::error!("OpenLineage events are off: cannot set up the client: {e}");
+                None
+            }
         }
-        Err(e) => tracing::error!("OpenLineage events are off: cannot set up the client: {e}"),
     }
-}
 
-/// Waits for the posts under way, at most `patience`: the CLI's runtime ends when it exits.
-pub async fn flush(patience: Duration) {
-    let Some(emitter) = ENABLED.get() else {
-        return;
-    };
-    let pending = emitter
-        .pending
-        .lock()
-        .map(|mut pending| std::mem::take(&mut *pending))
-        .unwrap_or_default();
-    if tokio::time::timeout(patience, join_all(pending))
-        .await
-        .is_err()
-    {
-        tracing::warn!("OpenLineage events still being sent were dropped at exit");
+    /// Waits for the posts under way, at most `patience`: the CLI's runtime ends when it
+    /// exits.
+    pub async fn flush(&self, patience: Duration) {
+        let pending = self
+            .pending
+            .lock()
+            .map(|mut pending| std::mem::take(&mut *pending))
+            .unwrap_or_default();
+        if tokio::time::timeout(patience, join_all(pending))
+            .await
+            .is_err()
+        {
+            tracing::warn!("OpenLineage events still being sent were dropped at exit");
+        }
     }
 }
 
@@ -96,14 +96,15 @@ struct Run {
 
 /// A run whose START is posted (or not: emission off); [`Emission::finish`] posts its end.
 pub struct Emission {
-    run: Option<Run>,
+    run: Option<(Arc<Emitter>, Run)>,
     /// Resolves once the START post ended, either way.
     started: Option<oneshot::Receiver<()>>,
 }
 
-/// Posts the START event of `dataset`'s run `run_id`, in the background.
-pub fn start(dataset: &Dataset, run_id: Uuid) -> Emission {
-    let Some((emitter, run)) = run_of(dataset, run_id) else {
+/// Posts the START event of `dataset`'s run `run_id`, in the background, when there is an
+/// emitter and the project configures emission.
+pub fn start(emitter: Option<&Arc<Emitter>>, dataset: &Dataset, run_id: Uuid) -> Emission {
+    let Some((emitter, run)) = emitter.and_then(|emitter| run_of(emitter, dataset, run_id)) else {
         return Emission {
             run: None,
             started: None,
@@ -113,7 +114,7 @@ pub fn start(dataset: &Dataset, run_id: Uuid) -> Emission {
     let (done, started) = oneshot::channel();
     emitter.spawn(&run, event, None, Some(done));
     Emission {
-        run: Some(run),
+        run: Some((emitter, run)),
         started: Some(started),
     }
 }
@@ -122,7 +123,7 @@ impl Emission {
     /// Posts the run's COMPLETE (or FAIL) event with its results, in the background, after
     /// its START.
     pub fn finish(self, dataset: &Dataset, results: &[CheckResult]) {
-        let (Some(run), Some(emitter)) = (self.run, ENABLED.get()) else {
+        let Some((emitter, run)) = self.run else {
             return;
         };
         let error = results.iter().find(|r| r.outcome == Outcome::Error);
@@ -177,13 +178,12 @@ impl Emitter {
     }
 }
 
-/// The emitter and the run, when emission is on and configured.
-fn run_of(dataset: &Dataset, run_id: Uuid) -> Option<(&'static Emitter, Run)> {
-    let emitter = ENABLED.get()?;
+/// The emitter and the run, when the project in force configures emission.
+fn run_of(emitter: &Arc<Emitter>, dataset: &Dataset, run_id: Uuid) -> Option<(Arc<Emitter>, Run)> {
     let project = Arc::clone(&emitter.project.borrow());
     let config = project.lineage.emit.clone()?;
     Some((
-        emitter,
+        Arc::clone(emitter),
         Run {
             config,
             id: run_id,

@@ -29,7 +29,7 @@
 //! now is newer than its last claimed slot in the store runs that slot, and only that one.
 //!
 //! **Dead replicas.** A reaper expires lapsed leases every half lease
-//! ([`runner::lease`], 60 s; `TIDEMARK_LEASE_SECS` overrides it). A run whose replica died
+//! ([`runner::LEASE`], 60 s; `--lease-secs` / `TIDEMARK_LEASE_SECS` tune it). A run whose replica died
 //! is marked `abandoned` and not re-run: its slot was claimed, and the dataset runs again at
 //! its next slot (or when someone asks for it).
 //!
@@ -42,6 +42,7 @@ mod connections;
 mod retry;
 mod slots;
 mod ticker;
+mod work;
 
 /// An RFC 3339 instant for unit tests of the scheduler's modules.
 #[cfg(test)]
@@ -56,7 +57,7 @@ pub use connections::Connections;
 pub use retry::{Backoff, warehouse_unavailable};
 pub use slots::Schedule;
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -68,10 +69,11 @@ use uuid::Uuid;
 
 use crate::engine::Warehouses;
 use crate::results::Summary;
-use crate::runner::{self, RecordError, Recorded, RunRequest};
+use crate::runner::{self, RecordError, Recorded, RunContext, RunRequest};
 use crate::spec::{self, Dataset, Diagnostic, Project};
-use crate::store::{FinishedRun, NewRun, RunStatus, Store, StoreApi, StoreError, Trigger};
+use crate::store::{NewRun, Store, StoreApi, StoreError, Trigger};
 use ticker::Ticker;
+use work::{claim_slots, perform, reap, record_not_run};
 
 /// What the API asks of the scheduler.
 #[derive(Debug)]
@@ -92,12 +94,14 @@ pub enum ServerCommand {
 /// got it, runs and records the checks. Replicas race for a slot through this; exactly one
 /// gets [`Recorded::Done`].
 pub async fn run_slot(
+    cx: &RunContext,
     store: &Store,
     warehouses: &Warehouses,
     dataset: &Dataset,
     slot: DateTime<Utc>,
 ) -> Result<Recorded, RecordError> {
     runner::run_recorded(
+        cx,
         store,
         warehouses,
         dataset,
@@ -114,28 +118,26 @@ fn slot_request(slot: DateTime<Utc>, batch_id: Uuid) -> RunRequest {
     }
 }
 
-/// Tunables, from the environment.
-#[derive(Clone, Copy, Debug)]
+/// How the scheduler runs, as `tidemark serve` was told (its flags and environment).
+#[derive(Clone)]
 pub struct Settings {
     pub backoff: Backoff,
     /// How often lapsed leases are expired: half the lease.
     pub reap_every: Duration,
+    /// What each run is given: alerting, OpenLineage emission, the lease.
+    pub run: RunContext,
 }
 
 impl Settings {
-    /// `TIDEMARK_RETRY_SECS` (first retry delay) and `TIDEMARK_LEASE_SECS` (via
-    /// [`runner::lease`]) shorten the waits, for tests.
-    pub fn from_env() -> Settings {
-        let mut backoff = Backoff::default();
-        if let Ok(value) = std::env::var("TIDEMARK_RETRY_SECS") {
-            match value.trim().parse::<u64>() {
-                Ok(secs) if secs > 0 => backoff.first = Duration::from_secs(secs),
-                _ => tracing::warn!("TIDEMARK_RETRY_SECS is not a positive number of seconds"),
-            }
-        }
+    /// Retries starting `first_retry` after a failure, for runs given `run`.
+    pub fn new(first_retry: Duration, run: RunContext) -> Settings {
         Settings {
-            backoff,
-            reap_every: runner::lease() / 2,
+            backoff: Backoff {
+                first: first_retry,
+                ..Backoff::default()
+            },
+            reap_every: run.lease / 2,
+            run,
         }
     }
 }
@@ -340,7 +342,7 @@ impl Scheduler {
             "scheduler started"
         );
         let reaper = tokio::spawn(reap(Arc::clone(&parts.store), parts.settings.reap_every));
-        let mut renew = tokio::time::interval(runner::lease() / 3);
+        let mut renew = tokio::time::interval(parts.settings.run.lease / 3);
         renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let scheduler = Scheduler {
             dir: parts.dir,
@@ -415,14 +417,20 @@ impl Scheduler {
             // Counted as running from now: a slot coming while this one is claimed or
             // waits for a worker is an overlap too.
             *self.running.entry(name).or_default() += 1;
-            let run = runner::new_run(dataset, &slot_request(slot, Uuid::new_v4()));
+            let run = runner::new_run(
+                dataset,
+                &slot_request(slot, Uuid::new_v4()),
+                self.settings.run.lease,
+            );
             claims.push((dataset.clone(), run));
         }
         if !claims.is_empty() {
             let names = claims.iter().map(|(d, _)| d.name.clone()).collect();
-            let task = self
-                .claims
-                .spawn(claim_slots(Arc::clone(&self.store), claims));
+            let task = self.claims.spawn(claim_slots(
+                Arc::clone(&self.store),
+                claims,
+                self.settings.run.lease,
+            ));
             self.claiming.insert(task.id(), names);
         }
     }
@@ -483,11 +491,9 @@ impl Scheduler {
             return;
         }
         let store = Arc::clone(&self.store);
+        let lease = self.settings.run.lease;
         tokio::spawn(async move {
-            if let Err(e) = store
-                .renew_leases(&waiting, Utc::now() + runner::lease())
-                .await
-            {
+            if let Err(e) = store.renew_leases(&waiting, Utc::now() + lease).await {
                 tracing::warn!(
                     runs = waiting.len(),
                     "could not renew the leases of waiting runs: {e}"
@@ -676,6 +682,7 @@ impl Scheduler {
     fn launch(&mut self, dataset: Dataset, work: Work, reply: Option<RunReply>) {
         let name = dataset.name.clone();
         let task = perform(
+            self.settings.run.clone(),
             Arc::clone(&self.store),
             Arc::clone(&self.config.connections),
             dataset,
@@ -894,209 +901,6 @@ fn refuse(command: ServerCommand) {
     }
 }
 
-/// One run task: runs a claimed slot, or claims (retries of a slot whose claim failed) and
-/// runs, and records.
-async fn perform(
-    store: Arc<Store>,
-    connections: Arc<Connections>,
-    dataset: Dataset,
-    work: Work,
-    reply: Option<RunReply>,
-) -> Finished {
-    let ending = execute(&store, &connections, &dataset, &work, reply).await;
-    Finished {
-        dataset: dataset.name,
-        work,
-        ending,
-    }
-}
-
-async fn execute(
-    store: &Store,
-    connections: &Connections,
-    dataset: &Dataset,
-    work: &Work,
-    reply: Option<RunReply>,
-) -> Result<Recorded, RecordError> {
-    let warehouses = {
-        let _waiting = crate::telemetry::metrics().queued("start");
-        connections.for_dataset(dataset).await
-    };
-    let request = match work {
-        Work::Claimed(run) => return runner::run_started(store, &warehouses, dataset, run).await,
-        Work::Retry(SlotRetry {
-            slot,
-            batch_id,
-            claim: true,
-            ..
-        }) => slot_request(*slot, *batch_id),
-        // A retry of a claimed slot: see `retry` for why it claims nothing.
-        Work::Retry(SlotRetry {
-            slot,
-            batch_id,
-            claim: false,
-            ..
-        }) => RunRequest {
-            batch_id: *batch_id,
-            trigger: Trigger::Retry,
-            slot: Some(*slot),
-        },
-        Work::Manual => RunRequest {
-            batch_id: Uuid::new_v4(),
-            trigger: Trigger::Manual,
-            slot: None,
-        },
-    };
-    // The reply goes out as soon as the run is recorded as running, or with the reason it
-    // could not start.
-    let reply = std::sync::Mutex::new(reply);
-    let take_reply = || reply.lock().ok().and_then(|mut r| r.take());
-    let started = |run_id| {
-        if let Some(reply) = take_reply() {
-            let _ = reply.send(Ok(run_id));
-        }
-    };
-    let result = runner::run_recorded_with(store, &warehouses, dataset, &request, started).await;
-    if let Some(reply) = take_reply() {
-        let reason = match &result {
-            Err(RecordError::NotStarted(e)) => format!("the run could not start: {e}"),
-            _ => "the run did not start".to_owned(),
-        };
-        let _ = reply.send(Err(reason));
-    }
-    result
-}
-
-/// Claims the slots in one batch, except those of datasets with a run still going on
-/// another replica (one query for all).
-async fn claim_slots(store: Arc<Store>, claims: Vec<(Dataset, NewRun)>) -> Claims {
-    let going = match store.running(Utc::now()).await {
-        Ok(going) => going,
-        Err(e) => return failed(claims, &e),
-    };
-    let busy = busy_elsewhere(&claims, going);
-    let (busy_claims, mut free): (Vec<_>, Vec<_>) = claims
-        .into_iter()
-        .partition(|(_, run)| busy.contains_key(&run.dataset));
-    let mut claimed: Claims = busy_claims
-        .into_iter()
-        .map(|(dataset, run)| {
-            let reason = busy.get(&run.dataset).cloned().unwrap_or_default();
-            (dataset, run, SlotClaim::Busy(reason))
-        })
-        .collect();
-    // The claim's time is the run's start: what the scheduler's lag is measured to.
-    let now = Utc::now();
-    for (_, run) in &mut free {
-        run.started_at = now;
-        run.lease_until = now + runner::lease();
-    }
-    let runs: Vec<NewRun> = free.iter().map(|(_, run)| run.clone()).collect();
-    match store.start_runs(&runs).await {
-        Ok(started) => {
-            let started: HashSet<Uuid> = started.into_iter().collect();
-            claimed.extend(free.into_iter().map(|(dataset, run)| {
-                let claim = if started.contains(&run.id) {
-                    SlotClaim::Started
-                } else {
-                    SlotClaim::Taken
-                };
-                (dataset, run, claim)
-            }));
-        }
-        Err(e) => claimed.extend(failed(free, &e)),
-    }
-    claimed
-}
-
-/// The datasets being claimed that have a run still going for another slot (a run of the
-/// very slot being claimed is a claim lost, not an overlap), with the reason to skip.
-fn busy_elsewhere(
-    claims: &[(Dataset, NewRun)],
-    going: Vec<crate::store::Running>,
-) -> HashMap<String, String> {
-    let slots: HashMap<&str, Option<DateTime<Utc>>> = claims
-        .iter()
-        .map(|(_, run)| (run.dataset.as_str(), run.slot))
-        .collect();
-    going
-        .into_iter()
-        .filter(|run| {
-            slots
-                .get(run.dataset.as_str())
-                .is_some_and(|slot| *slot != run.slot)
-        })
-        .map(|run| {
-            let reason = format!(
-                "the dataset's previous run is still going on {}",
-                run.replica
-            );
-            (run.dataset, reason)
-        })
-        .collect()
-}
-
-/// Every claim failed with the store's error.
-fn failed(claims: Vec<(Dataset, NewRun)>, error: &StoreError) -> Claims {
-    claims
-        .into_iter()
-        .map(|(dataset, run)| {
-            let error = StoreError::Unavailable(error.to_string());
-            (dataset, run, SlotClaim::Failed(error))
-        })
-        .collect()
-}
-
-/// Records runs that were claimed but never started (the server stopped first) as failed,
-/// so that they are not left running until their leases lapse.
-async fn record_not_run(store: &Store, runs: Vec<Uuid>) {
-    if runs.is_empty() {
-        return;
-    }
-    tracing::info!(
-        runs = runs.len(),
-        "stopping: recording claimed runs as not run"
-    );
-    for id in runs {
-        let finished = FinishedRun {
-            id,
-            status: RunStatus::Failed,
-            finished_at: Utc::now(),
-            error: Some("not run: the server stopped before a worker was free".into()),
-            results: Vec::new(),
-            snapshot: None,
-            profiles: Vec::new(),
-        };
-        if let Err(e) = store.finish_run(&finished).await {
-            tracing::warn!(run_id = %id, "cannot record a claimed run as not run: {e}");
-        }
-    }
-}
-
-/// Marks runs whose replica stopped renewing their lease as abandoned, every `every`.
-async fn reap(store: Arc<Store>, every: Duration) {
-    let mut interval = tokio::time::interval(every);
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        interval.tick().await;
-        match store.expire_leases(Utc::now()).await {
-            Ok(abandoned) => {
-                for run in abandoned {
-                    tracing::warn!(
-                        run_id = %run.id,
-                        dataset = %run.dataset,
-                        replica = %run.replica,
-                        slot = ?run.slot,
-                        "run abandoned: its replica stopped renewing the lease; \
-                         the dataset runs again at its next slot"
-                    );
-                }
-            }
-            Err(e) => tracing::warn!("cannot expire lapsed leases: {e}"),
-        }
-    }
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use std::path::PathBuf;
@@ -1127,35 +931,5 @@ pub(crate) mod tests {
                 column: 1,
             },
         }
-    }
-
-    #[test]
-    fn only_runs_of_other_slots_make_a_dataset_busy() {
-        let slot = super::utc("2026-03-10T12:01:00Z");
-        let earlier = super::utc("2026-03-10T12:00:00Z");
-        let claim = |name: &str| {
-            let request = super::slot_request(slot, uuid::Uuid::new_v4());
-            (
-                dataset(name),
-                crate::runner::new_run(&dataset(name), &request),
-            )
-        };
-        let going = |name: &str, slot| crate::store::Running {
-            dataset: name.to_owned(),
-            slot: Some(slot),
-            replica: "host-b:7".to_owned(),
-        };
-        let claims = [claim("a"), claim("b")];
-        let busy = super::busy_elsewhere(
-            &claims,
-            vec![going("a", earlier), going("b", slot), going("c", earlier)],
-        );
-        assert_eq!(
-            busy.into_iter().collect::<Vec<_>>(),
-            vec![(
-                "a".to_owned(),
-                "the dataset's previous run is still going on host-b:7".to_owned()
-            )]
-        );
     }
 }

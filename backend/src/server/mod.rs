@@ -12,20 +12,23 @@
 //! Alerting runs beside the scheduler (the outbox worker and the reminder sweep, see
 //! [`alerts`]); on a stop it is stopped after the runs drained, delivering their alerts.
 //!
-//! Environment: `TIDEMARK_LEASE_SECS` (run lease, 60), `TIDEMARK_RETRY_SECS` (first retry
-//! delay, 10), `TIDEMARK_LOG` (log filter), `TIDEMARK_ALERT_*` (see [`alerts::Settings`]).
+//! Tunables come in as [`Options`] (the CLI reads them from flags and the environment,
+//! see `tidemark serve --help`); `TIDEMARK_LOG` sets the log filter.
 
 mod http;
 
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::alerts;
+use crate::lineage::emit::Emitter;
+use crate::runner::RunContext;
 use crate::scheduler::ServerCommand;
 use crate::scheduler::{Connections, Parts, Scheduler, Settings};
 use crate::spec::Project;
@@ -35,13 +38,18 @@ use crate::web::{self, AppState, TrustedProxies};
 /// Exit code for an invalid configuration or a server that cannot start.
 const EXIT_ERROR: u8 = 2;
 
-/// How the server answers requests.
-#[derive(Clone, Debug, Default)]
+/// How the server runs and answers requests (from `tidemark serve`'s flags).
+#[derive(Clone)]
 pub struct Options {
     /// Reading the API needs a bearer token too (writing always does).
     pub read_needs_token: bool,
     /// Peers whose `X-Forwarded-*` headers are believed.
     pub trusted_proxies: TrustedProxies,
+    /// What each run is given; the server adds its alerting and OpenLineage emitter.
+    pub run: RunContext,
+    pub alerts: alerts::Settings,
+    /// First retry delay of a failed scheduled run.
+    pub first_retry: Duration,
 }
 
 /// Runs the server for a loaded project, listening on `listen` (`host:port`), until it is
@@ -95,18 +103,26 @@ pub async fn serve_on(
     };
 
     let (project_tx, project_rx) = watch::channel(Arc::clone(&project));
-    let alerting = match alerts::Alerting::new(project_rx.clone()) {
+    let alerting = match alerts::Alerting::new(project_rx.clone(), options.alerts) {
         Ok(alerting) => alerting,
         Err(diagnostics) => {
             diagnostics.iter().for_each(|d| eprintln!("{d}"));
             return EXIT_ERROR;
         }
     };
-    alerts::enable(&alerting);
-    crate::lineage::emit::enable(project_rx.clone());
+    let emitter = Emitter::new(project_rx.clone());
+    let run = RunContext {
+        alerting: Some(Arc::clone(&alerting)),
+        emitter: emitter.clone(),
+        ..options.run
+    };
     // Stopped after the scheduler drained, so the alerts of the last runs go out too.
     let (alerts_stop, alerts_stopped) = watch::channel(false);
-    let alerts = tokio::spawn(alerts::run(alerting, Arc::clone(&store), alerts_stopped));
+    let alerts = tokio::spawn(alerts::run(
+        Arc::clone(&alerting),
+        Arc::clone(&store),
+        alerts_stopped,
+    ));
     let (commands_tx, commands_rx) = mpsc::channel(64);
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let parts = Parts {
@@ -115,7 +131,7 @@ pub async fn serve_on(
         project,
         connections,
         project_tx,
-        settings: Settings::from_env(),
+        settings: Settings::new(options.first_retry, run),
     };
     let scheduler = match Scheduler::start(parts).await {
         Ok(scheduler) => scheduler,
@@ -133,6 +149,8 @@ pub async fn serve_on(
         read_needs_token: options.read_needs_token,
         latest: Default::default(),
         trusted_proxies: Arc::new(options.trusted_proxies),
+        impacts: alerting.impacts(),
+        alerting: Some(Arc::clone(&alerting)),
     };
     let dashboard = match crate::dashboard::router(state.clone()) {
         Ok(dashboard) => dashboard,
@@ -166,7 +184,9 @@ pub async fn serve_on(
         tracing::error!("alerting failed: {e}");
         code = 1;
     }
-    crate::lineage::emit::flush(crate::lineage::emit::TIMEOUT).await;
+    if let Some(emitter) = &emitter {
+        emitter.flush(crate::lineage::emit::TIMEOUT).await;
+    }
     tracing::info!("stopped");
     code
 }

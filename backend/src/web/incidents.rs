@@ -155,7 +155,17 @@ async fn perform(
 ) -> Result<Json<Incident>, ApiError> {
     let id = incident_id(id)?;
     let project = state.project();
-    match alerts::act(&state.store, &project, id, action, Utc::now(), actor).await {
+    match alerts::act(
+        state.alerting.as_deref(),
+        &state.store,
+        &project,
+        id,
+        action,
+        Utc::now(),
+        actor,
+    )
+    .await
+    {
         Ok(incident) => Ok(Json(redacted(incident, &Redactor::new(&project)))),
         Err(ActError::NotFound(id)) => Err(not_found(id)),
         Err(ActError::Refused(refused)) => Err(ApiError::Conflict(refused.to_string())),

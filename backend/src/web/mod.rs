@@ -48,6 +48,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use tokio::sync::{mpsc, watch};
 
+use crate::alerts::{Alerting, ImpactCache};
 use crate::scheduler::ServerCommand;
 use crate::spec::Project;
 use crate::store::Store;
@@ -65,6 +66,10 @@ pub struct AppState {
     pub latest: Arc<LatestCache>,
     /// Peers whose `X-Forwarded-*` headers are believed.
     pub trusted_proxies: Arc<TrustedProxies>,
+    /// The server's alerting, woken when an action enqueues notifications.
+    pub alerting: Option<Arc<Alerting>>,
+    /// The lineage graph built last (the alerting's, in a server).
+    pub impacts: Arc<ImpactCache>,
 }
 
 impl AppState {

@@ -230,6 +230,8 @@ mod tests {
             read_needs_token: false,
             latest: Default::default(),
             trusted_proxies: Default::default(),
+            alerting: None,
+            impacts: Default::default(),
         })
     }
 
