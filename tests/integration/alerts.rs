@@ -534,10 +534,11 @@ async fn the_graph_alerts_judge_against_follows_edges_reported_since() {
         let at_risk = impact.downstream("raw_orders", &project);
         at_risk.into_iter().map(|d| d.dataset).collect()
     };
-    let before = tidemark::alerts::Impact::current(&store, &project).await;
+    let impacts = tidemark::alerts::ImpactCache::default();
+    let before = impacts.current(&store, &project).await;
     assert!(downstream(&before).is_empty());
     job_edges(&store, "load", "shop.main.raw_orders", "shop.main.orders").await;
-    let after = tidemark::alerts::Impact::current(&store, &project).await;
+    let after = impacts.current(&store, &project).await;
     assert_eq!(downstream(&after), ["orders"]);
 }
 

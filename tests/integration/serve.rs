@@ -550,12 +550,13 @@ async fn two_replicas_racing_for_many_slots_run_each_exactly_once() {
         .map(|i| first + chrono::Duration::minutes(i))
         .collect();
 
+    let cx = tidemark::runner::RunContext::default();
     let races = slots.iter().map(|slot| {
-        let replicas = &replicas;
+        let (replicas, cx) = (&replicas, &cx);
         async move {
             let (a, b) = tokio::join!(
-                run_slot(&replicas[0].0, &replicas[0].1, dataset, *slot),
-                run_slot(&replicas[1].0, &replicas[1].1, dataset, *slot),
+                run_slot(cx, &replicas[0].0, &replicas[0].1, dataset, *slot),
+                run_slot(cx, &replicas[1].0, &replicas[1].1, dataset, *slot),
             );
             let done = [a, b]
                 .into_iter()

@@ -320,9 +320,15 @@ async fn metrics_endpoint_shows_the_instruments_after_a_run() {
         trigger: Trigger::Schedule,
         slot: Some(Utc::now() - chrono::Duration::seconds(2)),
     };
-    let recorded = runner::run_recorded(&store, &warehouses, dataset, &request)
-        .await
-        .unwrap_or_else(|e| panic!("the run failed: {e:?}"));
+    let recorded = runner::run_recorded(
+        &runner::RunContext::default(),
+        &store,
+        &warehouses,
+        dataset,
+        &request,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("the run failed: {e:?}"));
     assert!(matches!(recorded, Recorded::Done { .. }), "{recorded:?}");
     warehouses.close().await;
 

@@ -23,24 +23,41 @@ pub enum ReadOnly {
     GuardOnly,
 }
 
-/// What one warehouse's SQL looks like. The provided methods build on the required ones;
-/// an engine overrides them only where its SQL differs.
-pub trait SqlDialect: Sync {
+/// The plain facts of a dialect, from which most of its SQL follows.
+#[derive(Clone, Copy, Debug)]
+pub struct Facts {
     /// The engine's name in logs, spans and messages (`postgres`).
-    fn name(&self) -> &'static str;
+    pub name: &'static str,
     /// The grammar user SQL is checked in.
-    fn grammar(&self) -> Grammar;
+    pub grammar: Grammar,
     /// The character that quotes identifiers.
-    fn quote(&self) -> char;
-    /// Whether string literals treat backslash as an escape (so it is doubled).
-    fn backslash_escapes(&self) -> bool;
+    pub quote: char,
+    /// Whether string literals treat backslash as an escape (so it is doubled), and what
+    /// opens such a literal (Postgres: `E`).
+    pub backslash_escapes: bool,
+    pub escaped_string_prefix: &'static str,
+    /// How booleans are written (`TRUE`/`FALSE`, or `1`/`0`).
+    pub bools: (&'static str, &'static str),
     /// The SQL type a metric is cast to so that every driver decodes it as a double.
-    fn double_type(&self) -> &'static str;
+    pub double_type: &'static str,
     /// The SQL type a value is cast to for text comparisons.
-    fn text_type(&self) -> &'static str {
-        "TEXT"
+    pub text_type: &'static str,
+    pub read_only: ReadOnly,
+}
+
+/// What one warehouse's SQL looks like. The provided methods build on [`Facts`] and the
+/// required methods; an engine overrides them only where its SQL differs.
+pub trait SqlDialect: Sync {
+    fn facts(&self) -> &'static Facts;
+    fn name(&self) -> &'static str {
+        self.facts().name
     }
-    fn read_only(&self) -> ReadOnly;
+    fn grammar(&self) -> Grammar {
+        self.facts().grammar
+    }
+    fn read_only(&self) -> ReadOnly {
+        self.facts().read_only
+    }
     /// `expr` matches the regular expression `pattern` (a literal already quoted).
     fn regex_match(&self, expr: &str, pattern: &str) -> String {
         format!("{} REGEXP {pattern}", self.as_text(expr))
@@ -86,7 +103,7 @@ pub trait SqlDialect: Sync {
     /// Quotes an identifier so that any name (spaces, reserved words, quotes) is taken as
     /// written: the quote character is doubled inside.
     fn ident(&self, name: &str) -> String {
-        let quote = self.quote();
+        let quote = self.facts().quote;
         let mut quoted = String::with_capacity(name.len() + 2);
         quoted.push(quote);
         for c in name.chars() {
@@ -110,9 +127,9 @@ pub trait SqlDialect: Sync {
     /// doubled as well as the quote, so the literal means the same whatever the server's
     /// `standard_conforming_strings` or `NO_BACKSLASH_ESCAPES` settings.
     fn text_literal(&self, value: &str) -> String {
-        let escape_backslash = self.backslash_escapes();
+        let escape_backslash = self.facts().backslash_escapes;
         let mut quoted = String::with_capacity(value.len() + 3);
-        quoted.push_str(self.escaped_string_prefix());
+        quoted.push_str(self.facts().escaped_string_prefix);
         quoted.push('\'');
         for c in value.chars() {
             match c {
@@ -128,31 +145,25 @@ pub trait SqlDialect: Sync {
         quoted
     }
 
-    /// What opens a string literal in which backslash escapes (Postgres: `E`).
-    fn escaped_string_prefix(&self) -> &'static str {
-        ""
-    }
-
-    fn bool_literal(&self, value: bool) -> &'static str {
-        if value { "1" } else { "0" }
-    }
-
     fn literal(&self, value: &Literal) -> String {
         match value {
             Literal::Text(text) => self.text_literal(text),
             Literal::Number(n) => number_literal(*n),
-            Literal::Bool(b) => self.bool_literal(*b).to_owned(),
+            Literal::Bool(b) => {
+                let (yes, no) = self.facts().bools;
+                (if *b { yes } else { no }).to_owned()
+            }
         }
     }
 
     /// Casts an aggregate to a double so every metric decodes the same way on every
     /// warehouse (Postgres `numeric`, MySQL `DECIMAL`, SQLite integers).
     fn as_double(&self, expr: &str) -> String {
-        format!("CAST({expr} AS {})", self.double_type())
+        format!("CAST({expr} AS {})", self.facts().double_type)
     }
 
     fn as_text(&self, expr: &str) -> String {
-        format!("CAST({expr} AS {})", self.text_type())
+        format!("CAST({expr} AS {})", self.facts().text_type)
     }
 }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use futures_util::TryStreamExt;
 use futures_util::future::BoxFuture;
 use sqlx::{AssertSqlSafe, Column as _, ColumnIndex, Connection, Database, Decode, Executor};
-use sqlx::{IntoArguments, Row, Type, TypeInfo as _};
+use sqlx::{Encode, IntoArguments, Row, Type, TypeInfo as _};
 
 use super::{Cell, Dialect, ReadOnly, SqlDialect, WarehouseError};
 use crate::spec::TableRef;
@@ -132,6 +132,53 @@ where
         }
     }
     Ok(rows)
+}
+
+/// The columns of `table` from the dialect's catalog query, its parameters bound, read on
+/// `executor` (a pool, or a connection with a deadline).
+pub(super) async fn catalog_columns<'e, DB, E>(
+    executor: E,
+    dialect: &dyn SqlDialect,
+    table: &TableRef,
+) -> Result<Vec<CatalogColumn>, WarehouseError>
+where
+    DB: Database,
+    DB::Arguments: IntoArguments<DB>,
+    E: Executor<'e, Database = DB>,
+    usize: ColumnIndex<DB::Row>,
+    for<'r> String: Decode<'r, DB> + Type<DB> + Encode<'r, DB>,
+{
+    let mut query = sqlx::query::<DB>(dialect.schema_query(table.schema.is_some()));
+    for bind in dialect.schema_binds(table) {
+        query = query.bind(bind.to_owned());
+    }
+    let rows = query.fetch_all(executor).await?;
+    let columns = rows
+        .iter()
+        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)))
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    Ok(columns)
+}
+
+/// The rows of the dialect's views query, decoded.
+pub(super) fn catalog_views<R>(rows: Vec<R>) -> Result<Vec<CatalogView>, WarehouseError>
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let views = rows
+        .iter()
+        .map(|row| {
+            Ok((
+                row.try_get(0)?,
+                row.try_get(1)?,
+                row.try_get(2)?,
+                row.try_get(3)?,
+            ))
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    Ok(views)
 }
 
 /// The aggregate's one row, every column a double (the planner casts them).

@@ -19,7 +19,7 @@ mod mysql;
 mod postgres;
 mod sqlite;
 
-pub use dialect::{Dialect, ReadOnly, SqlDialect};
+pub use dialect::{Dialect, Facts, ReadOnly, SqlDialect};
 pub use engine::Engine;
 pub(crate) use engine::probe;
 pub use sqlite::sqlite_path;

@@ -11,39 +11,33 @@ use futures_util::FutureExt as _;
 use futures_util::future::BoxFuture;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
 use sqlx::types::Decimal;
-use sqlx::{AssertSqlSafe, Executor as _, Row as _};
+use sqlx::{AssertSqlSafe, Executor as _};
 
 use super::engine::{
     self, CONNECT_TIMEOUT, CatalogColumn, CatalogView, Connecting, Engine, cancelled_at,
     decode_number, probe,
 };
-use super::{Cell, ConnectRequest, Dialect, ReadOnly, SqlDialect, WarehouseError};
+use super::{Cell, ConnectRequest, Dialect, Facts, ReadOnly, SqlDialect, WarehouseError};
 use crate::spec::user_sql::Grammar;
 use crate::spec::{TableRef, TypeFamily};
 
 pub struct MySqlDialect;
 
+const FACTS: Facts = Facts {
+    name: "mysql",
+    grammar: Grammar::MySql,
+    quote: '`',
+    backslash_escapes: true,
+    escaped_string_prefix: "",
+    bools: ("1", "0"),
+    double_type: "DOUBLE",
+    text_type: "CHAR",
+    read_only: ReadOnly::Transaction("START TRANSACTION READ ONLY"),
+};
+
 impl SqlDialect for MySqlDialect {
-    fn name(&self) -> &'static str {
-        "mysql"
-    }
-    fn grammar(&self) -> Grammar {
-        Grammar::MySql
-    }
-    fn quote(&self) -> char {
-        '`'
-    }
-    fn backslash_escapes(&self) -> bool {
-        true
-    }
-    fn double_type(&self) -> &'static str {
-        "DOUBLE"
-    }
-    fn text_type(&self) -> &'static str {
-        "CHAR"
-    }
-    fn read_only(&self) -> ReadOnly {
-        ReadOnly::Transaction("START TRANSACTION READ ONLY")
+    fn facts(&self) -> &'static Facts {
+        &FACTS
     }
     // Connections run with time_zone = '+00:00', so NOW() is UTC like DATETIME values.
     fn freshness_seconds(&self, column: &str) -> String {
@@ -132,20 +126,7 @@ impl Engine for MySql {
         &'a self,
         table: &'a TableRef,
     ) -> BoxFuture<'a, Result<Vec<CatalogColumn>, WarehouseError>> {
-        async move {
-            let sql = MySqlDialect.schema_query(table.schema.is_some());
-            let mut query = sqlx::query(sql);
-            for bind in MySqlDialect.schema_binds(table) {
-                query = query.bind(bind.to_owned());
-            }
-            let rows = query.fetch_all(&self.pool).await?;
-            let columns = rows
-                .iter()
-                .map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)))
-                .collect::<Result<Vec<_>, sqlx::Error>>()?;
-            Ok(columns)
-        }
-        .boxed()
+        engine::catalog_columns(&self.pool, &MySqlDialect, table).boxed()
     }
 
     fn fetch_doubles<'a>(
@@ -206,19 +187,7 @@ impl Engine for MySql {
             let sql = MySqlDialect.views_query();
             let rows =
                 engine::read_rows::<sqlx::MySql>(&mut conn, &MySqlDialect, sql, usize::MAX - 1);
-            let views = rows
-                .await?
-                .iter()
-                .map(|row| {
-                    Ok((
-                        row.try_get(0)?,
-                        row.try_get(1)?,
-                        row.try_get(2)?,
-                        row.try_get(3)?,
-                    ))
-                })
-                .collect::<Result<Vec<_>, sqlx::Error>>()?;
-            Ok(views)
+            engine::catalog_views(rows.await?)
         }
         .boxed()
     }

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use futures_util::FutureExt as _;
 use futures_util::future::BoxFuture;
-use sqlx::Row as _;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::types::Decimal;
 
@@ -15,36 +14,27 @@ use super::engine::{
     self, CONNECT_TIMEOUT, CatalogColumn, CatalogView, Connecting, Engine, cancelled_at,
     decode_number, probe,
 };
-use super::{Cell, ConnectRequest, Dialect, ReadOnly, SqlDialect, WarehouseError};
+use super::{Cell, ConnectRequest, Dialect, Facts, ReadOnly, SqlDialect, WarehouseError};
 use crate::spec::TableRef;
 use crate::spec::user_sql::Grammar;
 
 pub struct PostgresDialect;
 
+const FACTS: Facts = Facts {
+    name: "postgres",
+    grammar: Grammar::Postgres,
+    quote: '"',
+    backslash_escapes: true,
+    escaped_string_prefix: "E",
+    bools: ("TRUE", "FALSE"),
+    double_type: "DOUBLE PRECISION",
+    text_type: "TEXT",
+    read_only: ReadOnly::Transaction("BEGIN READ ONLY"),
+};
+
 impl SqlDialect for PostgresDialect {
-    fn name(&self) -> &'static str {
-        "postgres"
-    }
-    fn grammar(&self) -> Grammar {
-        Grammar::Postgres
-    }
-    fn quote(&self) -> char {
-        '"'
-    }
-    fn backslash_escapes(&self) -> bool {
-        true
-    }
-    fn escaped_string_prefix(&self) -> &'static str {
-        "E"
-    }
-    fn bool_literal(&self, value: bool) -> &'static str {
-        if value { "TRUE" } else { "FALSE" }
-    }
-    fn double_type(&self) -> &'static str {
-        "DOUBLE PRECISION"
-    }
-    fn read_only(&self) -> ReadOnly {
-        ReadOnly::Transaction("BEGIN READ ONLY")
+    fn facts(&self) -> &'static Facts {
+        &FACTS
     }
     fn regex_match(&self, expr: &str, pattern: &str) -> String {
         format!("{} ~ {pattern}", self.as_text(expr))
@@ -122,20 +112,7 @@ impl Engine for Postgres {
         &'a self,
         table: &'a TableRef,
     ) -> BoxFuture<'a, Result<Vec<CatalogColumn>, WarehouseError>> {
-        async move {
-            let sql = PostgresDialect.schema_query(table.schema.is_some());
-            let mut query = sqlx::query(sql);
-            for bind in PostgresDialect.schema_binds(table) {
-                query = query.bind(bind.to_owned());
-            }
-            let rows = query.fetch_all(&self.pool).await?;
-            let columns = rows
-                .iter()
-                .map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)))
-                .collect::<Result<Vec<_>, sqlx::Error>>()?;
-            Ok(columns)
-        }
-        .boxed()
+        engine::catalog_columns(&self.pool, &PostgresDialect, table).boxed()
     }
 
     fn fetch_doubles<'a>(
@@ -205,19 +182,7 @@ impl Engine for Postgres {
                 sql,
                 usize::MAX - 1,
             );
-            let views = rows
-                .await?
-                .iter()
-                .map(|row| {
-                    Ok((
-                        row.try_get(0)?,
-                        row.try_get(1)?,
-                        row.try_get(2)?,
-                        row.try_get(3)?,
-                    ))
-                })
-                .collect::<Result<Vec<_>, sqlx::Error>>()?;
-            Ok(views)
+            engine::catalog_views(rows.await?)
         }
         .boxed()
     }

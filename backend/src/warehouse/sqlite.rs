@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use futures_util::FutureExt as _;
 use futures_util::future::BoxFuture;
-use sqlx::Row as _;
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{Sqlite as SqliteDb, SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 
@@ -16,30 +15,27 @@ use super::engine::{
     self, CONNECT_TIMEOUT, CatalogColumn, CatalogView, Connecting, Engine, cancelled_at,
     decode_number, probe,
 };
-use super::{Cell, ConnectRequest, Dialect, ReadOnly, SqlDialect, WarehouseError};
+use super::{Cell, ConnectRequest, Dialect, Facts, ReadOnly, SqlDialect, WarehouseError};
 use crate::spec::user_sql::Grammar;
 use crate::spec::{TableRef, TypeFamily};
 
 pub struct SqliteDialect;
 
+const FACTS: Facts = Facts {
+    name: "sqlite",
+    grammar: Grammar::Sqlite,
+    quote: '"',
+    backslash_escapes: false,
+    escaped_string_prefix: "",
+    bools: ("1", "0"),
+    double_type: "REAL",
+    text_type: "TEXT",
+    read_only: ReadOnly::Connection,
+};
+
 impl SqlDialect for SqliteDialect {
-    fn name(&self) -> &'static str {
-        "sqlite"
-    }
-    fn grammar(&self) -> Grammar {
-        Grammar::Sqlite
-    }
-    fn quote(&self) -> char {
-        '"'
-    }
-    fn backslash_escapes(&self) -> bool {
-        false
-    }
-    fn double_type(&self) -> &'static str {
-        "REAL"
-    }
-    fn read_only(&self) -> ReadOnly {
-        ReadOnly::Connection
+    fn facts(&self) -> &'static Facts {
+        &FACTS
     }
     /// No STDDEV_SAMP: the engine derives it from count, sum and sum of squares.
     fn stddev_samp(&self, _expr: &str) -> Option<String> {
@@ -143,16 +139,7 @@ impl Engine for Sqlite {
     ) -> BoxFuture<'a, Result<Vec<CatalogColumn>, WarehouseError>> {
         async move {
             let mut conn = self.with_deadline().await?;
-            let mut query = sqlx::query(SqliteDialect.schema_query(table.schema.is_some()));
-            for bind in SqliteDialect.schema_binds(table) {
-                query = query.bind(bind.to_owned());
-            }
-            let rows = query.fetch_all(&mut *conn).await?;
-            let columns = rows
-                .iter()
-                .map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)))
-                .collect::<Result<Vec<_>, sqlx::Error>>()?;
-            Ok(columns)
+            engine::catalog_columns(&mut *conn, &SqliteDialect, table).await
         }
         .boxed()
     }
@@ -207,18 +194,7 @@ impl Engine for Sqlite {
             let rows = sqlx::query(SqliteDialect.views_query())
                 .fetch_all(&mut *conn)
                 .await?;
-            let views = rows
-                .iter()
-                .map(|row| {
-                    Ok((
-                        row.try_get(0)?,
-                        row.try_get(1)?,
-                        row.try_get(2)?,
-                        row.try_get(3)?,
-                    ))
-                })
-                .collect::<Result<Vec<_>, sqlx::Error>>()?;
-            Ok(views)
+            engine::catalog_views(rows)
         }
         .boxed()
     }
