@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::Value;
@@ -142,6 +142,9 @@ struct Log {
     delivered: Vec<Post>,
 }
 
+/// The secret part of the webhook's URL, as Slack issues them (team, channel, token).
+pub const HOOK_PATH: &str = "T0TEST1234/B0TEST5678/tmtestsecrettoken0123456";
+
 /// An HTTP server on a free port standing in for a Slack incoming webhook.
 pub struct SlackHook {
     pub url: String,
@@ -156,7 +159,7 @@ impl SlackHook {
             ..Log::default()
         }));
         let app = axum::Router::new()
-            .route("/hook", axum::routing::post(receive))
+            .route("/services/{*path}", axum::routing::post(receive))
             .with_state(Arc::clone(&log));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -166,7 +169,8 @@ impl SlackHook {
             let _ = axum::serve(listener, app).await;
         });
         SlackHook {
-            url: format!("http://{address}/hook"),
+            // Shaped like Slack's: the path tokens are the secret.
+            url: format!("http://{address}/services/{HOOK_PATH}"),
             log,
         }
     }
@@ -221,7 +225,12 @@ fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-async fn receive(State(log): State<Arc<Mutex<Log>>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn receive(
+    State(log): State<Arc<Mutex<Log>>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let post = Post {
         at: Instant::now(),
         body: serde_json::from_slice(&body).unwrap_or(Value::Null),
@@ -241,7 +250,9 @@ async fn receive(State(log): State<Arc<Mutex<Log>>>, headers: HeaderMap, body: B
         Answer::Ok => (StatusCode::OK, "ok").into_response(),
         Answer::Status(code) => {
             let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            (status, "failing on purpose").into_response()
+            // Receivers' error pages echo what they were asked for, the secret path included.
+            let page = format!("failing on purpose for {}", uri.path());
+            (status, page).into_response()
         }
         Answer::RetryAfter(seconds) => {
             let mut response = (StatusCode::TOO_MANY_REQUESTS, "rate_limited").into_response();

@@ -165,6 +165,43 @@ async fn serve_prints_its_address_once_ready_answers_health_and_stops_on_sigterm
     stop(&mut server);
 }
 
+/// A client that trickles its request headers is cut off (the header-read timeout), while
+/// the server goes on answering others: a thousand such clients cannot hold it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_that_never_finishes_its_headers_is_disconnected() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let warehouse = sqlite_warehouse().await;
+    let project = Project::builder()
+        .config(&config(&warehouse.url, None))
+        .dataset("events", &dataset("events", None, ""))
+        .build();
+    let mut server = ServeProcess::start(project.path(), &[]);
+    let address = server.base.trim_start_matches("http://").to_owned();
+    let mut slow = tokio::net::TcpStream::connect(&address)
+        .await
+        .expect("connect");
+    slow.write_all(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .expect("the first header lines");
+    // Well past the server's 10 s limit: a server without one keeps the connection open
+    // and this read times out instead.
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(40), slow.read_to_end(&mut answer)).await;
+    assert!(read.is_ok(), "the connection was still open after 40 s");
+    assert!(
+        !String::from_utf8_lossy(&answer).contains("200 OK"),
+        "an unfinished request was answered"
+    );
+    let response = http()
+        .get(server.url("/api/v1/health"))
+        .send()
+        .await
+        .expect("GET /api/v1/health");
+    assert_eq!(response.status(), StatusCode::OK, "{}", server.stderr());
+    stop(&mut server);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn serve_refuses_an_invalid_project_with_its_problems_and_exit_code_2() {
     let project = Project::builder()
