@@ -143,25 +143,37 @@ fn stop(server: &mut ServeProcess) {
 // ---------------------------------------------------------------------------------------
 // Start, stop, health
 
-#[tokio::test(flavor = "multi_thread")]
-async fn serve_prints_its_address_once_ready_answers_health_and_stops_on_sigterm() {
+/// A server on a project of one unscheduled dataset; the warehouse and the project's
+/// folder live as long as the caller keeps them.
+async fn serve_one_dataset() -> (SqliteDb, Project, ServeProcess) {
     let warehouse = sqlite_warehouse().await;
     let project = Project::builder()
         .config(&config(&warehouse.url, None))
         .dataset("events", &dataset("events", None, ""))
         .build();
-    let mut server = ServeProcess::start(project.path(), &[]);
-    assert!(
-        server.base.starts_with("http://127.0.0.1:") && !server.base.ends_with(":0"),
-        "the printed address is the bound one: {}",
-        server.base
-    );
+    let server = ServeProcess::start(project.path(), &[]);
+    (warehouse, project, server)
+}
+
+/// `GET /api/v1/health` answers 200.
+async fn assert_healthy(server: &ServeProcess) {
     let response = http()
         .get(server.url("/api/v1/health"))
         .send()
         .await
         .expect("GET /api/v1/health");
     assert_eq!(response.status(), StatusCode::OK, "{}", server.stderr());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_prints_its_address_once_ready_answers_health_and_stops_on_sigterm() {
+    let (_warehouse, _project, mut server) = serve_one_dataset().await;
+    assert!(
+        server.base.starts_with("http://127.0.0.1:") && !server.base.ends_with(":0"),
+        "the printed address is the bound one: {}",
+        server.base
+    );
+    assert_healthy(&server).await;
     stop(&mut server);
 }
 
@@ -171,12 +183,7 @@ async fn serve_prints_its_address_once_ready_answers_health_and_stops_on_sigterm
 async fn a_client_that_never_finishes_its_headers_is_disconnected() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    let warehouse = sqlite_warehouse().await;
-    let project = Project::builder()
-        .config(&config(&warehouse.url, None))
-        .dataset("events", &dataset("events", None, ""))
-        .build();
-    let mut server = ServeProcess::start(project.path(), &[]);
+    let (_warehouse, _project, mut server) = serve_one_dataset().await;
     let address = server.base.trim_start_matches("http://").to_owned();
     let mut slow = tokio::net::TcpStream::connect(&address)
         .await
@@ -193,12 +200,7 @@ async fn a_client_that_never_finishes_its_headers_is_disconnected() {
         !String::from_utf8_lossy(&answer).contains("200 OK"),
         "an unfinished request was answered"
     );
-    let response = http()
-        .get(server.url("/api/v1/health"))
-        .send()
-        .await
-        .expect("GET /api/v1/health");
-    assert_eq!(response.status(), StatusCode::OK, "{}", server.stderr());
+    assert_healthy(&server).await;
     stop(&mut server);
 }
 

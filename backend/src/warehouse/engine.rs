@@ -91,7 +91,7 @@ pub(crate) async fn probe<C: sqlx::Connection>(
 /// Up to `limit + 1` rows of `sql` (one more than allowed tells the caller there were too
 /// many, without reading the rest), in a read-only transaction when the dialect reads
 /// that way (rolled back: it wrote nothing, and rollback frees soonest).
-pub(super) async fn read_rows<DB>(
+async fn read_rows<DB>(
     conn: &mut DB::Connection,
     dialect: &dyn SqlDialect,
     sql: &str,
@@ -161,7 +161,7 @@ where
 }
 
 /// The rows of the dialect's views query, decoded.
-pub(super) fn catalog_views<R>(rows: Vec<R>) -> Result<Vec<CatalogView>, WarehouseError>
+fn catalog_views<R>(rows: Vec<R>) -> Result<Vec<CatalogView>, WarehouseError>
 where
     R: Row,
     usize: ColumnIndex<R>,
@@ -181,8 +181,75 @@ where
     Ok(views)
 }
 
+/// The planned aggregate's one row of doubles, read on `conn`.
+pub(super) async fn aggregate<DB>(
+    conn: &mut DB::Connection,
+    dialect: &dyn SqlDialect,
+    sql: &str,
+) -> Result<Vec<Option<f64>>, WarehouseError>
+where
+    DB: Database,
+    DB::Arguments: IntoArguments<DB>,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    usize: ColumnIndex<DB::Row>,
+    for<'r> f64: Decode<'r, DB> + Type<DB>,
+{
+    doubles(read_rows::<DB>(conn, dialect, sql, 1).await?)
+}
+
+/// A profile's rows (at most `max_rows`), read on `conn`.
+pub(super) async fn profile<DB>(
+    conn: &mut DB::Connection,
+    dialect: &dyn SqlDialect,
+    sql: &str,
+    max_rows: usize,
+) -> Result<Vec<Vec<Cell>>, WarehouseError>
+where
+    DB: Database,
+    DB::Arguments: IntoArguments<DB>,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    usize: ColumnIndex<DB::Row>,
+    for<'r> f64: Decode<'r, DB> + Type<DB>,
+    for<'r> String: Decode<'r, DB> + Type<DB>,
+{
+    cells(
+        read_rows::<DB>(conn, dialect, sql, max_rows).await?,
+        max_rows,
+    )
+}
+
+/// Every view the dialect's views query lists, read on `conn`.
+pub(super) async fn views<DB>(
+    conn: &mut DB::Connection,
+    dialect: &dyn SqlDialect,
+) -> Result<Vec<CatalogView>, WarehouseError>
+where
+    DB: Database,
+    DB::Arguments: IntoArguments<DB>,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    usize: ColumnIndex<DB::Row>,
+    for<'r> String: Decode<'r, DB> + Type<DB>,
+{
+    let rows = read_rows::<DB>(conn, dialect, dialect.views_query(), usize::MAX - 1).await?;
+    catalog_views(rows)
+}
+
+/// The one row of one column of a `sql_metric`, read on `conn`.
+pub(super) async fn user_row<DB>(
+    conn: &mut DB::Connection,
+    dialect: &dyn SqlDialect,
+    sql: &str,
+) -> Result<DB::Row, WarehouseError>
+where
+    DB: Database,
+    DB::Arguments: IntoArguments<DB>,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
+    single(read_rows::<DB>(conn, dialect, sql, 1).await?)
+}
+
 /// The aggregate's one row, every column a double (the planner casts them).
-pub(super) fn doubles<R>(rows: Vec<R>) -> Result<Vec<Option<f64>>, WarehouseError>
+fn doubles<R>(rows: Vec<R>) -> Result<Vec<Option<f64>>, WarehouseError>
 where
     R: Row,
     usize: ColumnIndex<R>,
@@ -199,7 +266,7 @@ where
 
 /// A profile's rows: a number where the driver reads one, else text; NULL of any type is
 /// [`Cell::Null`].
-pub(super) fn cells<R>(rows: Vec<R>, max_rows: usize) -> Result<Vec<Vec<Cell>>, WarehouseError>
+fn cells<R>(rows: Vec<R>, max_rows: usize) -> Result<Vec<Vec<Cell>>, WarehouseError>
 where
     R: Row,
     usize: ColumnIndex<R>,
@@ -224,7 +291,7 @@ where
 }
 
 /// The one row with one column a `sql_metric` must return.
-pub(super) fn single<R: Row>(rows: Vec<R>) -> Result<R, WarehouseError> {
+fn single<R: Row>(rows: Vec<R>) -> Result<R, WarehouseError> {
     let mut rows = rows.into_iter();
     match (rows.next(), rows.next()) {
         (Some(row), None) if row.len() == 1 => Ok(row),

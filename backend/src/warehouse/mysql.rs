@@ -135,9 +135,7 @@ impl Engine for MySql {
     ) -> BoxFuture<'a, Result<Vec<Option<f64>>, WarehouseError>> {
         async move {
             let mut conn = self.pool.acquire().await?;
-            engine::doubles(
-                engine::read_rows::<sqlx::MySql>(&mut conn, &MySqlDialect, sql, 1).await?,
-            )
+            engine::aggregate::<sqlx::MySql>(&mut conn, &MySqlDialect, sql).await
         }
         .boxed()
     }
@@ -149,8 +147,7 @@ impl Engine for MySql {
     ) -> BoxFuture<'a, Result<Vec<Vec<Cell>>, WarehouseError>> {
         async move {
             let mut conn = self.pool.acquire().await?;
-            let rows = engine::read_rows::<sqlx::MySql>(&mut conn, &MySqlDialect, sql, max_rows);
-            engine::cells(rows.await?, max_rows)
+            engine::profile::<sqlx::MySql>(&mut conn, &MySqlDialect, sql, max_rows).await
         }
         .boxed()
     }
@@ -167,9 +164,7 @@ impl Engine for MySql {
                 .fetch_one(&mut *conn)
                 .await?;
             let run = async {
-                let rows =
-                    engine::read_rows::<sqlx::MySql>(&mut conn, &MySqlDialect, sql, 1).await?;
-                let row = engine::single(rows)?;
+                let row = engine::user_row::<sqlx::MySql>(&mut conn, &MySqlDialect, sql).await?;
                 decode_number!(&row, f64, f32, i64, u64, i32, u32, i16, i8, Decimal)
             };
             let cancel = async {
@@ -184,10 +179,7 @@ impl Engine for MySql {
     fn views(&self) -> BoxFuture<'_, Result<Vec<CatalogView>, WarehouseError>> {
         async move {
             let mut conn = self.pool.acquire().await?;
-            let sql = MySqlDialect.views_query();
-            let rows =
-                engine::read_rows::<sqlx::MySql>(&mut conn, &MySqlDialect, sql, usize::MAX - 1);
-            engine::catalog_views(rows.await?)
+            engine::views::<sqlx::MySql>(&mut conn, &MySqlDialect).await
         }
         .boxed()
     }

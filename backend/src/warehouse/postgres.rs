@@ -121,9 +121,7 @@ impl Engine for Postgres {
     ) -> BoxFuture<'a, Result<Vec<Option<f64>>, WarehouseError>> {
         async move {
             let mut conn = self.pool.acquire().await?;
-            engine::doubles(
-                engine::read_rows::<sqlx::Postgres>(&mut conn, &PostgresDialect, sql, 1).await?,
-            )
+            engine::aggregate::<sqlx::Postgres>(&mut conn, &PostgresDialect, sql).await
         }
         .boxed()
     }
@@ -135,9 +133,7 @@ impl Engine for Postgres {
     ) -> BoxFuture<'a, Result<Vec<Vec<Cell>>, WarehouseError>> {
         async move {
             let mut conn = self.pool.acquire().await?;
-            let rows =
-                engine::read_rows::<sqlx::Postgres>(&mut conn, &PostgresDialect, sql, max_rows);
-            engine::cells(rows.await?, max_rows)
+            engine::profile::<sqlx::Postgres>(&mut conn, &PostgresDialect, sql, max_rows).await
         }
         .boxed()
     }
@@ -153,9 +149,8 @@ impl Engine for Postgres {
                 .fetch_one(&mut *conn)
                 .await?;
             let run = async {
-                let rows = engine::read_rows::<sqlx::Postgres>(&mut conn, &PostgresDialect, sql, 1)
-                    .await?;
-                let row = engine::single(rows)?;
+                let row =
+                    engine::user_row::<sqlx::Postgres>(&mut conn, &PostgresDialect, sql).await?;
                 decode_number!(&row, f64, f32, i64, i32, i16, Decimal)
             };
             // Best effort: the server's own statement_timeout is the first guard.
@@ -175,14 +170,7 @@ impl Engine for Postgres {
     fn views(&self) -> BoxFuture<'_, Result<Vec<CatalogView>, WarehouseError>> {
         async move {
             let mut conn = self.pool.acquire().await?;
-            let sql = PostgresDialect.views_query();
-            let rows = engine::read_rows::<sqlx::Postgres>(
-                &mut conn,
-                &PostgresDialect,
-                sql,
-                usize::MAX - 1,
-            );
-            engine::catalog_views(rows.await?)
+            engine::views::<sqlx::Postgres>(&mut conn, &PostgresDialect).await
         }
         .boxed()
     }

@@ -150,8 +150,7 @@ impl Engine for Sqlite {
     ) -> BoxFuture<'a, Result<Vec<Option<f64>>, WarehouseError>> {
         async move {
             let mut conn = self.with_deadline().await?;
-            let rows = engine::read_rows::<SqliteDb>(&mut conn, &SqliteDialect, sql, 1);
-            engine::doubles(rows.await?)
+            engine::aggregate::<SqliteDb>(&mut conn, &SqliteDialect, sql).await
         }
         .boxed()
     }
@@ -163,8 +162,7 @@ impl Engine for Sqlite {
     ) -> BoxFuture<'a, Result<Vec<Vec<Cell>>, WarehouseError>> {
         async move {
             let mut conn = self.with_deadline().await?;
-            let rows = engine::read_rows::<SqliteDb>(&mut conn, &SqliteDialect, sql, max_rows);
-            engine::cells(rows.await?, max_rows)
+            engine::profile::<SqliteDb>(&mut conn, &SqliteDialect, sql, max_rows).await
         }
         .boxed()
     }
@@ -178,8 +176,7 @@ impl Engine for Sqlite {
             let mut conn = self.with_deadline().await?;
             conn.close_on_drop();
             let run = async {
-                let rows = engine::read_rows::<SqliteDb>(&mut conn, &SqliteDialect, sql, 1);
-                let row = engine::single(rows.await?)?;
+                let row = engine::user_row::<SqliteDb>(&mut conn, &SqliteDialect, sql).await?;
                 decode_number!(&row, i64, f64)
             };
             // The deadline handler stops the statement itself; nothing to send.
@@ -191,10 +188,7 @@ impl Engine for Sqlite {
     fn views(&self) -> BoxFuture<'_, Result<Vec<CatalogView>, WarehouseError>> {
         async move {
             let mut conn = self.with_deadline().await?;
-            let rows = sqlx::query(SqliteDialect.views_query())
-                .fetch_all(&mut *conn)
-                .await?;
-            engine::catalog_views(rows)
+            engine::views::<SqliteDb>(&mut conn, &SqliteDialect).await
         }
         .boxed()
     }
