@@ -17,7 +17,7 @@ use futures_util::future::join_all;
 use tidemark::alerts::{self, Alerting};
 use tidemark::results::{CheckResult, Outcome};
 use tidemark::spec;
-use tidemark::store::{Store, StoreApi};
+use tidemark::store::Store;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

@@ -251,7 +251,7 @@ pub struct StoredProfile {
     pub profile: Profile,
 }
 
-/// Which profiles of a check's column [`StoreApi::distribution_profiles`] reads: those
+/// Which profiles of a check's column [`crate::store::History::distribution_profiles`] reads: those
 /// taken between `since` and `until` (both inclusive, when given), the newest `limit`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ProfileQuery<'a> {

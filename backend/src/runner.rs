@@ -23,7 +23,7 @@ use crate::engine::{
 use crate::lineage::emit::{self, Emitter};
 use crate::results::{CheckResult, Outcome, RunReport, SnapshotColumn, Summary};
 use crate::spec::{Check, Dataset};
-use crate::store::{Claim, FinishedRun, NewRun, RunStatus, Store, StoreApi, StoreError, Trigger};
+use crate::store::{Claim, FinishedRun, NewRun, RunStatus, Store, StoreError, Trigger};
 use crate::telemetry::metrics;
 
 /// How long a run stays "alive" without a heartbeat; heartbeats come every third of it.
@@ -247,7 +247,7 @@ pub async fn run_recorded_with(
 }
 
 /// Runs and records a run the caller already started in the store (the scheduler claims
-/// the slots due at a tick together, with [`StoreApi::start_runs`]).
+/// the slots due at a tick together, with [`crate::store::Runs::start_runs`]).
 pub async fn run_started(
     cx: &RunContext,
     store: &Store,

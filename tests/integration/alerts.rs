@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use tidemark::store::{
-    Incident, Notification, NotificationFilter, NotificationStatus, Page, Store, StoreApi,
+    Incident, Notification, NotificationFilter, NotificationStatus, Page, Store,
 };
 
 use crate::receivers::{Answer, Mail, SlackHook, SmtpSink};

@@ -6,7 +6,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value;
 
 use tidemark::results::{Band, CheckResult};
-use tidemark::store::{Page, ResultFilter, Store, StoreApi, StoredResult};
+use tidemark::store::{Page, ResultFilter, Store, StoredResult};
 
 use crate::support::{
     Project, ServeProcess, SqliteDb, api_token, http, past_result, record_past_run, run_tidemark,

@@ -10,7 +10,7 @@ use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
 
 use tidemark::results::{Band, CheckResult, Outcome};
 use tidemark::results::{Feedback, SnapshotColumn};
-use tidemark::store::{Store, StoreApi};
+use tidemark::store::Store;
 
 use crate::dashboard::{HOSTILE, OWNER, get, page};
 use crate::support::{

@@ -138,7 +138,7 @@ async fn the_demo_serves_history_incidents_and_an_inbox_then_stops_on_sigterm() 
 /// stall that caused them.
 #[tokio::test]
 async fn at_any_hour_the_stale_sessions_are_caused_by_the_events_stall() {
-    use tidemark::store::{Store, StoreApi};
+    use tidemark::store::Store;
     let dir = tempfile::tempdir().expect("a temporary folder");
     tidemark::demo::prepare(dir.path(), true)
         .await

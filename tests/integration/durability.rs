@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use tidemark::results::Outcome;
-use tidemark::store::{Page, ResultFilter, RunStatus, Store, StoreApi, Trigger};
+use tidemark::store::{Page, ResultFilter, RunStatus, Store, Trigger};
 
 use crate::support::{PgCluster, Project, ServeProcess, SqliteDb, eventually, http, runs_of};
 

@@ -2,7 +2,7 @@
 //! `.tidemark/` by default) unless `--no-store`, and the `schema` check judges drift against
 //! the snapshot the previous run took.
 
-use tidemark::store::{Page, ResultFilter, Store, StoreApi};
+use tidemark::store::{Page, ResultFilter, Store};
 
 use crate::support::{Project, SqliteDb, assert_exit_code, result, runs_of, text};
 

@@ -9,7 +9,7 @@ use chrono::Utc;
 use reqwest::StatusCode;
 use serde_json::Value;
 use tidemark::lineage::{Edge, Source};
-use tidemark::store::{Store, StoreApi};
+use tidemark::store::Store;
 
 use crate::receivers::{Answer, SlackHook};
 use crate::support::{

@@ -20,8 +20,7 @@ use tidemark::runner::Recorded;
 use tidemark::scheduler::run_slot;
 use tidemark::spec;
 use tidemark::store::{
-    FinishedRun, LEASE_EXPIRED, NewRun, Page, ResultFilter, Run, RunStatus, Store, StoreApi,
-    Trigger,
+    FinishedRun, LEASE_EXPIRED, NewRun, Page, ResultFilter, Run, RunStatus, Store, Trigger,
 };
 
 use crate::support::{

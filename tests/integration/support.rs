@@ -225,7 +225,6 @@ pub async fn store_incident(
     incident: tidemark::store::Incident,
     now: chrono::DateTime<chrono::Utc>,
 ) -> i64 {
-    use tidemark::store::StoreApi;
     let (dataset, check) = (incident.dataset.clone(), incident.check.clone());
     let event = tidemark::store::NewEvent {
         kind: tidemark::store::EventKind::Opened,
@@ -290,7 +289,7 @@ pub async fn record_past_run_with_snapshot(
     results: Vec<tidemark::results::CheckResult>,
     snapshot: Option<Vec<tidemark::results::SnapshotColumn>>,
 ) {
-    use tidemark::store::{Claim, FinishedRun, NewRun, RunStatus, StoreApi, Trigger};
+    use tidemark::store::{Claim, FinishedRun, NewRun, RunStatus, Trigger};
     let run = NewRun {
         id: uuid::Uuid::new_v4(),
         batch_id: uuid::Uuid::new_v4(),
@@ -1299,7 +1298,7 @@ fn pg_bin_dir() -> PathBuf {
 
 /// Every run of `dataset` in a store, newest first.
 pub async fn runs_of(store: &tidemark::store::Store, dataset: &str) -> Vec<tidemark::store::Run> {
-    use tidemark::store::{Page, RunFilter, StoreApi};
+    use tidemark::store::{Page, RunFilter};
     let filter = RunFilter {
         dataset: Some(dataset.to_owned()),
         ..RunFilter::default()

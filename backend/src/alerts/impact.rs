@@ -16,7 +16,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use super::templates::AtRisk;
 use crate::lineage::{Builder, Direction, Edge, Graph, manifest_stamp, normalize};
 use crate::spec::{Dataset, Project};
-use crate::store::{EdgesVersion, Incident, Store, StoreApi, StoreError};
+use crate::store::{EdgesVersion, Incident, Store, StoreError};
 
 /// How long a built graph serves at most, even when nothing seems to have changed: an edge
 /// pruned and another as old stored in its place leave the [`EdgesVersion`] as it was.

@@ -8,9 +8,7 @@ use chrono::{DateTime, Utc};
 
 use super::templates::{Message, Templates};
 use crate::spec::{Channel, Project};
-use crate::store::{
-    Notification, NotificationFilter, NotificationStatus, Page, Store, StoreApi, StoreError,
-};
+use crate::store::{Notification, NotificationFilter, NotificationStatus, Page, Store, StoreError};
 
 /// How many delivered notifications (of any channel) the inbox looks through: the newest.
 const SCANNED: u32 = 500;

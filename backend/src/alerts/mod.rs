@@ -17,9 +17,9 @@
 //! ([`remind`]) re-notifies open incidents nobody acknowledged and announces what muted,
 //! folded or flapping incidents kept quiet.
 //!
-//! **Who alerts.** Alerting is on in a process once [`enable`]d: `tidemark serve` always,
-//! `tidemark run` only with `--alert` (it then delivers before exiting). The engine and the
-//! runner do not know whether it is on; [`after_run`] does nothing when it is off.
+//! **Who alerts.** Alerting is on where the run context carries an [`Alerting`]: `tidemark
+//! serve` always, `tidemark run` only with `--alert` (it then delivers before exiting). The
+//! engine does not know whether it is on; the runner calls [`after_run`] only when it is.
 //!
 //! **Run errors.** When every check of a run errored with the same message (the warehouse
 //! is down), that is one incident for the dataset's check [`ALL_CHECKS`], not one per check.
@@ -46,7 +46,7 @@ use tokio::sync::{Notify, watch};
 
 use crate::results::{CheckResult, Outcome};
 use crate::spec::{self, Dataset, Diagnostic, Project, Severity};
-use crate::store::{Due, Incident, IncidentChange, Store, StoreApi, StoreError};
+use crate::store::{Due, Incident, IncidentChange, Store, StoreError};
 use incidents::{Observation, Timing};
 use templates::Templates;
 

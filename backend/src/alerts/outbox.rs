@@ -22,7 +22,7 @@ use tokio::sync::watch;
 use super::templates::{Folded, Message};
 use super::{Alerting, email, slack};
 use crate::spec::{Channel, Redactor};
-use crate::store::{Notification, Settlement, Store, StoreApi, StoreError};
+use crate::store::{Notification, Settlement, Store, StoreError};
 
 /// Notifications claimed and sent side by side at once.
 const BATCH: u32 = 32;

@@ -12,7 +12,6 @@ use crate::engine::{AnomalyContext, anomaly_settings};
 use crate::results::format_number;
 use crate::results::{Feedback, MetricPoint};
 use crate::spec::{Check, Dataset, Project};
-use crate::store::StoreApi;
 
 /// What was asked for, besides the project.
 pub struct Request {

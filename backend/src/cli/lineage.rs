@@ -11,7 +11,6 @@ use clap::ValueEnum;
 use super::{EXIT_ERROR, open_store};
 use crate::lineage::{Builder, Graph, Report};
 use crate::spec::Project;
-use crate::store::StoreApi;
 use crate::warehouse::Warehouse;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

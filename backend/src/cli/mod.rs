@@ -25,7 +25,7 @@ use crate::lineage::emit::Emitter;
 use crate::report::{self, HumanStyle};
 use crate::runner;
 use crate::spec::{self, Dataset, Diagnostic, Project};
-use crate::store::{Store, StoreApi, Trigger};
+use crate::store::{Store, Trigger};
 use crate::telemetry;
 
 /// Exit code for an invalid configuration or a check that errored.

@@ -3,7 +3,6 @@
 
 use std::path::Path;
 
-use crate::store::StoreApi;
 use crate::web::auth;
 
 use super::{EXIT_ERROR, Format, load, open_store};

@@ -19,7 +19,7 @@ use super::{CHART_DAYS, Dashboard, PageError, Viewer, find_dataset};
 use crate::alerts::{check_link, dataset_link};
 use crate::results::MetricPoint;
 use crate::results::format_number;
-use crate::store::{Page, Paged, ResultFilter, StoreApi, StoredResult};
+use crate::store::{Page, Paged, ResultFilter, StoredResult};
 use crate::web::{ApiError, AppState, Latest, Redactor, mark_result, parse_mark};
 
 /// Results per page of the history table.

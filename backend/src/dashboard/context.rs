@@ -158,7 +158,7 @@ pub struct SchemaChange {
 }
 
 /// The changes between consecutive snapshots of `history` (newest first, as
-/// [`crate::store::StoreApi::schema_history`] returns it), newest first. A snapshot that
+/// [`crate::store::History::schema_history`] returns it), newest first. A snapshot that
 /// only reordered columns or moved warehouse lists no column.
 pub fn schema_changes(history: &[SchemaSnapshot]) -> Vec<SchemaChange> {
     history

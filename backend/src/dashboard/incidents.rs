@@ -22,7 +22,7 @@ use crate::alerts::{self, ActError, Action, Impact, dataset_link};
 use crate::spec::Project;
 use crate::store::{
     ACTOR_CHECK, EventKind, Incident, IncidentEvent, IncidentFilter, IncidentStatus, Notification,
-    NotificationFilter, Page, StoreApi, StoreError,
+    NotificationFilter, Page, StoreError,
 };
 use crate::web::{AppState, Health, Latest, Redactor};
 

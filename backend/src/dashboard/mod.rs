@@ -45,7 +45,7 @@ use chrono::{TimeDelta, Utc};
 use serde::Serialize;
 
 use crate::spec::{Dataset, Project};
-use crate::store::{Page, RunFilter, StoreApi, StoreError};
+use crate::store::{Page, RunFilter, StoreError};
 use crate::web::{ApiError, AppState, Latest};
 use render::Pages;
 use session::Viewer;

@@ -33,7 +33,6 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{Dashboard, PageError};
-use crate::store::StoreApi;
 use crate::web::auth::{hex, token_hash};
 
 /// The cookie holding the session id.

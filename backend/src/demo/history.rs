@@ -23,7 +23,7 @@ use crate::results::MetricPoint;
 use crate::results::{CheckResult, Outcome};
 use crate::runner::{self, check_hash};
 use crate::spec::{Bound, Check, CheckKind, Dataset, Project};
-use crate::store::{FinishedRun, NewRun, RunStatus, Store, StoreApi, Trigger};
+use crate::store::{FinishedRun, NewRun, RunStatus, Store, Trigger};
 
 /// How far back the history goes.
 pub const DAYS: i64 = 60;

@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use tokio::net::TcpListener;
 
 use crate::server::{self, Options};
-use crate::store::{Store, StoreApi};
+use crate::store::Store;
 
 /// Where the demo's dashboard listens unless told: `serve`'s default port.
 const LISTEN: &str = "127.0.0.1:8321";

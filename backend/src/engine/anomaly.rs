@@ -28,7 +28,7 @@ pub struct AnomalyContext<'a> {
 /// message says what was expected. `history` is `None` when there is no store to learn from.
 ///
 /// Returns when the level shift the detector accepted as the new normal began, if it did:
-/// the caller marks the stored anomalies since then ([`crate::store::StoreApi::accept_shift`])
+/// the caller marks the stored anomalies since then ([`crate::store::History::accept_shift`])
 /// so that later runs learn from them instead of deciding again.
 pub fn judge_anomaly(
     check: &Check,

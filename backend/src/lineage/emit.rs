@@ -11,7 +11,7 @@
 //! post is logged (without the URL or key) and counted in `tidemark_lineage_events_total`
 //! with `status="failed"`, and the run goes on. A run's COMPLETE waits for its START, so the
 //! receiver sees them in order. `tidemark run` waits for what is still being sent, at most
-//! the timeout, before it exits ([`flush`]).
+//! the timeout, before it exits ([`Emitter::flush`]).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};

@@ -12,7 +12,7 @@
 //!
 //! **Exactly once across replicas.** Every replica computes the same slots and races for
 //! them in the store: at each tick it claims every due (dataset, slot) in one batch
-//! ([`StoreApi::start_runs`]), and the store's unique index gives each slot to exactly one
+//! ([`crate::store::Runs::start_runs`]), and the store's unique index gives each slot to exactly one
 //! replica. Claimed runs then wait for one of [`MAX_IN_FLIGHT`] workers; the claim is what
 //! makes a slot on time, and a queue of 10,000 claimed runs costs a few MB where 10,000
 //! suspended runs cost gigabytes. Nothing is locked while a run works or waits: its lease is
@@ -23,7 +23,7 @@
 //! not queued: a check measures the table as it is when it runs, so a queued slot would only
 //! repeat the next one's work, and a dataset slower than its schedule would build an
 //! ever-growing backlog. Skipped slots are never claimed, so they leave no run behind. One
-//! query per tick ([`StoreApi::running`]) tells which datasets are busy elsewhere.
+//! query per tick ([`crate::store::Runs::running`]) tells which datasets are busy elsewhere.
 //!
 //! **Catch-up.** At start and after a reload, each dataset whose latest slot at or before
 //! now is newer than its last claimed slot in the store runs that slot, and only that one.
@@ -71,7 +71,7 @@ use crate::engine::Warehouses;
 use crate::results::Summary;
 use crate::runner::{self, RecordError, Recorded, RunContext, RunRequest};
 use crate::spec::{self, Dataset, Diagnostic, Project};
-use crate::store::{NewRun, Store, StoreApi, StoreError, Trigger};
+use crate::store::{NewRun, Store, StoreError, Trigger};
 use ticker::Ticker;
 use work::{claim_slots, perform, reap, record_not_run};
 

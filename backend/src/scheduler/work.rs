@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::{Claims, Connections, Finished, RunReply, SlotClaim, SlotRetry, Work, slot_request};
 use crate::runner::{self, RecordError, Recorded, RunContext, RunRequest};
 use crate::spec::Dataset;
-use crate::store::{FinishedRun, NewRun, RunStatus, Store, StoreApi, StoreError, Trigger};
+use crate::store::{FinishedRun, NewRun, RunStatus, Store, StoreError, Trigger};
 
 /// One run task: runs a claimed slot, or claims (retries of a slot whose claim failed) and
 /// runs, and records.

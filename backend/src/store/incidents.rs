@@ -237,7 +237,7 @@ pub struct NotificationFilter {
     pub incident: Option<i64>,
 }
 
-/// What the reminder sweep asks for ([`super::StoreApi::incidents_due`]).
+/// What the reminder sweep asks for ([`super::Incidents::incidents_due`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Due {
     pub now: DateTime<Utc>,

@@ -2,10 +2,11 @@
 //! profiles, kept so that drift and anomalies can be judged against history and the server
 //! can show it.
 //!
-//! One contract ([`StoreApi`]), two implementations: Postgres for production (many replicas
-//! share it, and coordinate only through it) and SQLite, the embedded default under
-//! `.tidemark/`. [`Store::open`] picks one from the URL scheme. Both run the same contract
-//! tests (`tests/integration/store_contract.rs`). Incidents and the notification outbox
+//! One contract ([`StoreApi`]: one trait per area, in `api.rs`), two implementations:
+//! Postgres for production (many replicas share it, and coordinate only through it) and
+//! SQLite, the embedded default under `.tidemark/`; their SQL is written once, an area per
+//! file under `sql/`. [`Store::open`] picks one from the URL scheme. Both run the same
+//! contract tests (`tests/integration/store_contract/`). Incidents and the notification outbox
 //! are kept here too (see [`incidents`]), so that an incident change and its notifications
 //! are written in one transaction.
 
@@ -32,6 +33,7 @@ macro_rules! spelled {
     };
 }
 
+mod api;
 mod common;
 mod incidents;
 mod postgres;
@@ -52,6 +54,7 @@ use crate::results::{
 };
 pub use crate::spec::Retention;
 
+pub use api::*;
 pub use incidents::*;
 pub use postgres::{PG_MIGRATOR, PgStore};
 pub use sqlite::{SQLITE_MIGRATOR, SqliteStore};
@@ -59,7 +62,7 @@ pub use sqlite::{SQLITE_MIGRATOR, SqliteStore};
 /// Where the embedded store lives, relative to the project root, when no URL is given.
 pub const DEFAULT_SQLITE_PATH: &str = ".tidemark/store.db";
 
-/// The error [`StoreApi::expire_leases`] gives the runs it abandons.
+/// The error [`Runs::expire_leases`] gives the runs it abandons.
 pub const LEASE_EXPIRED: &str =
     "lease expired: the replica running it stopped renewing it (crashed, killed or cut off)";
 
@@ -102,7 +105,7 @@ spelled!(Trigger {
     Retry => "retry",
 });
 
-/// A run going on some replica, as [`StoreApi::running`] lists it.
+/// A run going on some replica, as [`Runs::running`] lists it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Running {
     pub dataset: String,
@@ -151,7 +154,7 @@ pub struct NewRun {
     pub lease_until: DateTime<Utc>,
 }
 
-/// The answer to [`StoreApi::start_run`].
+/// The answer to [`Runs::start_run`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Claim {
     Started,
@@ -277,301 +280,24 @@ pub struct Pruned {
     pub lineage_edges: u64,
 }
 
-/// The store's contract. Every method is one short transaction (prune: a few): nothing
-/// holds a lock while a warehouse query runs. Times are kept in UTC to the microsecond.
-pub trait StoreApi: Send + Sync {
-    /// Applies pending migrations (also done by [`Store::open`]).
-    fn migrate(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
-
-    /// Records a run as running. For scheduled runs the (dataset, slot) pair is claimed
-    /// atomically: exactly one replica gets [`Claim::Started`].
-    fn start_run(&self, run: &NewRun) -> impl Future<Output = Result<Claim, StoreError>> + Send;
-
-    /// [`StoreApi::start_run`] for many runs in few statements: the scheduler claims every
-    /// slot due at a tick at once. Returns the ids of the runs that started; the others'
-    /// slots were claimed already.
-    fn start_runs(
-        &self,
-        runs: &[NewRun],
-    ) -> impl Future<Output = Result<Vec<Uuid>, StoreError>> + Send;
-
-    /// The runs going on any replica at `now`: running, with a lease that has not lapsed.
-    fn running(
-        &self,
-        now: DateTime<Utc>,
-    ) -> impl Future<Output = Result<Vec<Running>, StoreError>> + Send;
-
-    /// Extends the leases of many running runs at once (runs claimed and waiting for a
-    /// worker); ids of runs no longer running are ignored.
-    fn renew_leases(
-        &self,
-        runs: &[Uuid],
-        lease_until: DateTime<Utc>,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
-
-    /// Extends a running run's lease. [`StoreError::NotFound`] when no such run is running
-    /// any more (it finished, or another replica expired its lease): stop working on it.
-    fn heartbeat(
-        &self,
-        run: Uuid,
-        lease_until: DateTime<Utc>,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
-
-    /// Marks the run finished and stores its results, metric points (every result with a
-    /// finite value), schema snapshot and distribution profiles, atomically. The summary counts come from the
-    /// results. A run whose lease expired (abandoned) may still finish: its results are kept.
-    /// [`StoreError::NotFound`] for an unknown run; an error for one that already finished.
-    fn finish_run(&self, run: &FinishedRun) -> impl Future<Output = Result<(), StoreError>> + Send;
-
-    /// Marks running runs whose lease ended before `now` as abandoned (error
-    /// [`LEASE_EXPIRED`]) and returns them, oldest first. Each expired run is returned to
-    /// exactly one caller, however many replicas call at once.
-    fn expire_leases(
-        &self,
-        now: DateTime<Utc>,
-    ) -> impl Future<Output = Result<Vec<Run>, StoreError>> + Send;
-
-    fn run(&self, id: Uuid) -> impl Future<Output = Result<Run, StoreError>> + Send;
-
-    /// Runs, newest first (paged by an internal sequence number).
-    fn runs(
-        &self,
-        filter: &RunFilter,
-        page: Page,
-    ) -> impl Future<Output = Result<Paged<Run>, StoreError>> + Send;
-
-    /// Check results, newest first.
-    fn results(
-        &self,
-        filter: &ResultFilter,
-        page: Page,
-    ) -> impl Future<Output = Result<Paged<StoredResult>, StoreError>> + Send;
-
-    /// The newest result of every check of every dataset: current health. Ordered by
-    /// dataset, then check.
-    fn latest_results(&self) -> impl Future<Output = Result<Vec<StoredResult>, StoreError>> + Send;
-
-    /// A number that grows whenever a stored result becomes a check's latest: what was read
-    /// by [`StoreApi::latest_results`] is current while it stays the same (pruning aside).
-    fn latest_results_version(&self) -> impl Future<Output = Result<i64, StoreError>> + Send;
-
-    /// A check's values over time, oldest first, from `since` on (inclusive).
-    fn metric_series(
-        &self,
-        dataset: &str,
-        check: &str,
-        since: Option<DateTime<Utc>>,
-    ) -> impl Future<Output = Result<Vec<MetricPoint>, StoreError>> + Send;
-
-    /// The newest `limit` points of a check's series, oldest first: what anomaly thresholds
-    /// learn from.
-    fn metric_history(
-        &self,
-        dataset: &str,
-        check: &str,
-        limit: u32,
-    ) -> impl Future<Output = Result<Vec<MetricPoint>, StoreError>> + Send;
-
-    /// Marks the anomalies of a check's series from `since` on as a level shift the
-    /// detector accepted (see [`crate::anomaly::Judgement::shift_since`]), so later runs
-    /// learn the new level from them instead of deciding again.
-    fn accept_shift(
-        &self,
-        dataset: &str,
-        check: &str,
-        since: DateTime<Utc>,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
-
-    /// Marks a result's metric point `expected` or `incident` (or clears the mark, with
-    /// `None`) for anomaly detection. [`StoreError::NotFound`] for an unknown result.
-    fn mark_result(
-        &self,
-        id: i64,
-        feedback: Option<Feedback>,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
-
-    /// The newest snapshot of a dataset's table, to judge drift against.
-    fn latest_snapshot(
-        &self,
-        dataset: &str,
-        warehouse: &str,
-    ) -> impl Future<Output = Result<Option<SchemaSnapshot>, StoreError>> + Send;
-
-    /// Profiles a distribution check recorded of its column, newest first: what later runs
-    /// judge drift against. Pruned with their runs.
-    fn distribution_profiles(
-        &self,
-        query: &ProfileQuery<'_>,
-    ) -> impl Future<Output = Result<Vec<StoredProfile>, StoreError>> + Send;
-
-    /// Snapshots of a dataset whose columns (or warehouse) differ from the one before, newest
-    /// first; the first snapshot always counts as a change.
-    fn schema_history(
-        &self,
-        dataset: &str,
-    ) -> impl Future<Output = Result<Vec<SchemaSnapshot>, StoreError>> + Send;
-
-    /// The newest slot a scheduled run of the dataset claimed, for catch-up after downtime.
-    fn last_slot(
-        &self,
-        dataset: &str,
-    ) -> impl Future<Output = Result<Option<DateTime<Utc>>, StoreError>> + Send;
-
-    /// Stores an API token's hash (never the token). Hashes are unique: storing one twice
-    /// is an error.
-    fn create_token(
-        &self,
-        name: &str,
-        hash: &str,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
-
-    /// The name of the token with this hash (`None`: no such token): who acts with it.
-    fn token_name(
-        &self,
-        hash: &str,
-    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
-
-    /// Opens a dashboard session: `id_hash` is the SHA-256 of the session id (the id itself
-    /// lives only in the browser's cookie), `token_hash` the API token it was opened with.
-    /// Clears out expired sessions on the way, so the table holds only live ones.
-    fn create_session(
-        &self,
-        id_hash: &str,
-        token_hash: &str,
-        expires_at: DateTime<Utc>,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
-
-    /// The name of the token a session was opened with, if the session exists, has not
-    /// expired at `now`, and its token still does; `None` otherwise.
-    fn session_owner(
-        &self,
-        id_hash: &str,
-        now: DateTime<Utc>,
-    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
-
-    /// Ends a session (signing out); ending one that does not exist is not an error.
-    fn delete_session(&self, id_hash: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
-
-    /// Deletes what retention no longer keeps: runs started before `now - results` (with
-    /// their results and snapshots) unless still running, and metric points from before
-    /// `now - metrics`.
-    fn prune(
-        &self,
-        now: DateTime<Utc>,
-        retention: Retention,
-    ) -> impl Future<Output = Result<Pruned, StoreError>> + Send;
-
-    /// The latest incident (of any status) of every check of these datasets that has one.
-    fn latest_incidents(
-        &self,
-        datasets: &[String],
-    ) -> impl Future<Output = Result<Vec<Incident>, StoreError>> + Send;
-
-    /// Writes incident changes and enqueues their notifications, all in one transaction;
-    /// returns the ids of the notifications enqueued. [`StoreError::Conflict`] (and nothing
-    /// written) when a new incident's check already has an active one, or a change's base
-    /// version is no longer the incident's.
-    fn write_incidents(
-        &self,
-        changes: &[IncidentChange],
-        now: DateTime<Utc>,
-    ) -> impl Future<Output = Result<Vec<i64>, StoreError>> + Send;
-
-    fn incident(&self, id: i64) -> impl Future<Output = Result<Incident, StoreError>> + Send;
-
-    /// Incidents, newest first.
-    fn incidents(
-        &self,
-        filter: &IncidentFilter,
-        page: Page,
-    ) -> impl Future<Output = Result<Paged<Incident>, StoreError>> + Send;
-
-    /// Incidents the reminder sweep looks at (see [`Due`]), oldest first, at most 500.
-    fn incidents_due(
-        &self,
-        due: Due,
-    ) -> impl Future<Output = Result<Vec<Incident>, StoreError>> + Send;
-
-    /// Active incidents whose likely cause is incident `id`: what is folded into it.
-    fn incidents_caused_by(
-        &self,
-        id: i64,
-    ) -> impl Future<Output = Result<Vec<Incident>, StoreError>> + Send;
-
-    /// The latest [`INCIDENT_EVENTS`] entries of incident `id`'s timeline, oldest first.
-    fn incident_events(
-        &self,
-        id: i64,
-    ) -> impl Future<Output = Result<Vec<IncidentEvent>, StoreError>> + Send;
-
-    /// Claims up to `limit` pending notifications due at `now` for `claimer` until `until`,
-    /// oldest due first. A notification is claimed by one caller at a time, however many
-    /// replicas ask; a claim that lapsed (its worker died) can be taken over.
-    fn claim_notifications(
-        &self,
-        claimer: &str,
-        now: DateTime<Utc>,
-        until: DateTime<Utc>,
-        limit: u32,
-    ) -> impl Future<Output = Result<Vec<Notification>, StoreError>> + Send;
-
-    /// Records an attempt at time `at` and its outcome, releasing the claim.
-    /// [`StoreError::NotFound`] when `claimer` no longer holds it.
-    fn settle_notification(
-        &self,
-        id: i64,
-        claimer: &str,
-        at: DateTime<Utc>,
-        settlement: &Settlement,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
-
-    /// Notifications, newest first.
-    fn notifications(
-        &self,
-        filter: &NotificationFilter,
-        page: Page,
-    ) -> impl Future<Output = Result<Paged<Notification>, StoreError>> + Send;
-
-    /// The earliest next attempt among these notifications that are still pending; `None`
-    /// when every one is delivered or dead.
-    fn next_attempt(
-        &self,
-        ids: &[i64],
-    ) -> impl Future<Output = Result<Option<DateTime<Utc>>, StoreError>> + Send;
-
-    /// Records lineage edges, atomically: a new edge as given; one already kept (same
-    /// upstream, downstream and source) widens its first and last sightings to cover both.
-    fn upsert_edges(&self, edges: &[Edge]) -> impl Future<Output = Result<(), StoreError>> + Send;
-
-    /// Every lineage edge kept, by upstream, downstream (bytewise) and source.
-    fn edges(&self) -> impl Future<Output = Result<Vec<Edge>, StoreError>> + Send;
-
-    /// How many edges are kept and the newest `last_seen` among them: cheap to read, and
-    /// changed by nearly every write of edges (graphs built from them are rebuilt when it
-    /// changes).
-    fn edges_version(&self) -> impl Future<Output = Result<EdgesVersion, StoreError>> + Send;
-}
-
-/// See [`StoreApi::edges_version`].
+/// See [`Edges::edges_version`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct EdgesVersion {
     pub count: i64,
     pub newest: Option<DateTime<Utc>>,
 }
 
-/// The store a project uses, chosen from its URL.
-pub enum Store {
-    Postgres(PgStore),
-    Sqlite(SqliteStore),
+/// The store a project uses, chosen from its URL: one implementation of the contract behind
+/// one pointer. It derefs to [`StoreApi`], so `store.start_run(…)` needs no import.
+pub struct Store {
+    kind: &'static str,
+    api: Box<dyn StoreApi>,
 }
 
 impl Store {
     /// `postgres` or `sqlite`: what to tell the user, who must never see the URL.
     pub fn kind(&self) -> &'static str {
-        match self {
-            Store::Postgres(_) => "postgres",
-            Store::Sqlite(_) => "sqlite",
-        }
+        self.kind
     }
 
     /// Opens (creating the SQLite file and its folder if needed) and migrates the store.
@@ -579,214 +305,34 @@ impl Store {
     pub async fn open(url: Option<&str>, root: &Path) -> Result<Store, StoreError> {
         let store = match url {
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-                Store::Postgres(PgStore::connect(url).await?)
+                Store::new("postgres", PgStore::connect(url).await?)
             }
             Some(url) if url.starts_with("sqlite:") => {
-                Store::Sqlite(SqliteStore::open(&crate::warehouse::sqlite_path(url, root)).await?)
+                let path = crate::warehouse::sqlite_path(url, root);
+                Store::new("sqlite", SqliteStore::open(&path).await?)
             }
             Some(_) => return Err(StoreError::UnsupportedUrl),
-            None => Store::Sqlite(SqliteStore::open(&root.join(DEFAULT_SQLITE_PATH)).await?),
+            None => Store::new(
+                "sqlite",
+                SqliteStore::open(&root.join(DEFAULT_SQLITE_PATH)).await?,
+            ),
         };
         store.migrate().await?;
         Ok(store)
     }
-}
 
-/// Forwards each [`StoreApi`] method to the implementation behind the enum.
-macro_rules! delegate {
-    ($self:ident, $store:ident => $call:expr) => {
-        match $self {
-            Store::Postgres($store) => $call.await,
-            Store::Sqlite($store) => $call.await,
+    fn new(kind: &'static str, api: impl StoreApi + 'static) -> Store {
+        Store {
+            kind,
+            api: Box::new(api),
         }
-    };
+    }
 }
 
-impl StoreApi for Store {
-    async fn migrate(&self) -> Result<(), StoreError> {
-        delegate!(self, s => s.migrate())
-    }
-    async fn start_run(&self, run: &NewRun) -> Result<Claim, StoreError> {
-        delegate!(self, s => s.start_run(run))
-    }
-    async fn start_runs(&self, runs: &[NewRun]) -> Result<Vec<Uuid>, StoreError> {
-        delegate!(self, s => s.start_runs(runs))
-    }
-    async fn running(&self, now: DateTime<Utc>) -> Result<Vec<Running>, StoreError> {
-        delegate!(self, s => s.running(now))
-    }
-    async fn renew_leases(
-        &self,
-        runs: &[Uuid],
-        lease_until: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        delegate!(self, s => s.renew_leases(runs, lease_until))
-    }
-    async fn heartbeat(&self, run: Uuid, lease_until: DateTime<Utc>) -> Result<(), StoreError> {
-        delegate!(self, s => s.heartbeat(run, lease_until))
-    }
-    async fn finish_run(&self, run: &FinishedRun) -> Result<(), StoreError> {
-        delegate!(self, s => s.finish_run(run))
-    }
-    async fn expire_leases(&self, now: DateTime<Utc>) -> Result<Vec<Run>, StoreError> {
-        delegate!(self, s => s.expire_leases(now))
-    }
-    async fn run(&self, id: Uuid) -> Result<Run, StoreError> {
-        delegate!(self, s => s.run(id))
-    }
-    async fn runs(&self, filter: &RunFilter, page: Page) -> Result<Paged<Run>, StoreError> {
-        delegate!(self, s => s.runs(filter, page))
-    }
-    async fn results(
-        &self,
-        filter: &ResultFilter,
-        page: Page,
-    ) -> Result<Paged<StoredResult>, StoreError> {
-        delegate!(self, s => s.results(filter, page))
-    }
-    async fn latest_results(&self) -> Result<Vec<StoredResult>, StoreError> {
-        delegate!(self, s => s.latest_results())
-    }
-    async fn latest_results_version(&self) -> Result<i64, StoreError> {
-        delegate!(self, s => s.latest_results_version())
-    }
-    async fn metric_series(
-        &self,
-        dataset: &str,
-        check: &str,
-        since: Option<DateTime<Utc>>,
-    ) -> Result<Vec<MetricPoint>, StoreError> {
-        delegate!(self, s => s.metric_series(dataset, check, since))
-    }
-    async fn metric_history(
-        &self,
-        dataset: &str,
-        check: &str,
-        limit: u32,
-    ) -> Result<Vec<MetricPoint>, StoreError> {
-        delegate!(self, s => s.metric_history(dataset, check, limit))
-    }
-    async fn accept_shift(
-        &self,
-        dataset: &str,
-        check: &str,
-        since: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        delegate!(self, s => s.accept_shift(dataset, check, since))
-    }
-    async fn mark_result(&self, id: i64, feedback: Option<Feedback>) -> Result<(), StoreError> {
-        delegate!(self, s => s.mark_result(id, feedback))
-    }
-    async fn latest_snapshot(
-        &self,
-        dataset: &str,
-        warehouse: &str,
-    ) -> Result<Option<SchemaSnapshot>, StoreError> {
-        delegate!(self, s => s.latest_snapshot(dataset, warehouse))
-    }
-    async fn distribution_profiles(
-        &self,
-        query: &ProfileQuery<'_>,
-    ) -> Result<Vec<StoredProfile>, StoreError> {
-        delegate!(self, s => s.distribution_profiles(query))
-    }
-    async fn schema_history(&self, dataset: &str) -> Result<Vec<SchemaSnapshot>, StoreError> {
-        delegate!(self, s => s.schema_history(dataset))
-    }
-    async fn last_slot(&self, dataset: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
-        delegate!(self, s => s.last_slot(dataset))
-    }
-    async fn create_token(&self, name: &str, hash: &str) -> Result<(), StoreError> {
-        delegate!(self, s => s.create_token(name, hash))
-    }
-    async fn token_name(&self, hash: &str) -> Result<Option<String>, StoreError> {
-        delegate!(self, s => s.token_name(hash))
-    }
-    async fn create_session(
-        &self,
-        id_hash: &str,
-        token_hash: &str,
-        expires_at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        delegate!(self, s => s.create_session(id_hash, token_hash, expires_at))
-    }
-    async fn session_owner(
-        &self,
-        id_hash: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Option<String>, StoreError> {
-        delegate!(self, s => s.session_owner(id_hash, now))
-    }
-    async fn delete_session(&self, id_hash: &str) -> Result<(), StoreError> {
-        delegate!(self, s => s.delete_session(id_hash))
-    }
-    async fn prune(&self, now: DateTime<Utc>, retention: Retention) -> Result<Pruned, StoreError> {
-        delegate!(self, s => s.prune(now, retention))
-    }
-    async fn latest_incidents(&self, datasets: &[String]) -> Result<Vec<Incident>, StoreError> {
-        delegate!(self, s => s.latest_incidents(datasets))
-    }
-    async fn write_incidents(
-        &self,
-        changes: &[IncidentChange],
-        now: DateTime<Utc>,
-    ) -> Result<Vec<i64>, StoreError> {
-        delegate!(self, s => s.write_incidents(changes, now))
-    }
-    async fn incident(&self, id: i64) -> Result<Incident, StoreError> {
-        delegate!(self, s => s.incident(id))
-    }
-    async fn incidents(
-        &self,
-        filter: &IncidentFilter,
-        page: Page,
-    ) -> Result<Paged<Incident>, StoreError> {
-        delegate!(self, s => s.incidents(filter, page))
-    }
-    async fn incidents_due(&self, due: Due) -> Result<Vec<Incident>, StoreError> {
-        delegate!(self, s => s.incidents_due(due))
-    }
-    async fn incidents_caused_by(&self, id: i64) -> Result<Vec<Incident>, StoreError> {
-        delegate!(self, s => s.incidents_caused_by(id))
-    }
-    async fn incident_events(&self, id: i64) -> Result<Vec<IncidentEvent>, StoreError> {
-        delegate!(self, s => s.incident_events(id))
-    }
-    async fn claim_notifications(
-        &self,
-        claimer: &str,
-        now: DateTime<Utc>,
-        until: DateTime<Utc>,
-        limit: u32,
-    ) -> Result<Vec<Notification>, StoreError> {
-        delegate!(self, s => s.claim_notifications(claimer, now, until, limit))
-    }
-    async fn settle_notification(
-        &self,
-        id: i64,
-        claimer: &str,
-        at: DateTime<Utc>,
-        settlement: &Settlement,
-    ) -> Result<(), StoreError> {
-        delegate!(self, s => s.settle_notification(id, claimer, at, settlement))
-    }
-    async fn notifications(
-        &self,
-        filter: &NotificationFilter,
-        page: Page,
-    ) -> Result<Paged<Notification>, StoreError> {
-        delegate!(self, s => s.notifications(filter, page))
-    }
-    async fn next_attempt(&self, ids: &[i64]) -> Result<Option<DateTime<Utc>>, StoreError> {
-        delegate!(self, s => s.next_attempt(ids))
-    }
-    async fn upsert_edges(&self, edges: &[Edge]) -> Result<(), StoreError> {
-        delegate!(self, s => s.upsert_edges(edges))
-    }
-    async fn edges(&self) -> Result<Vec<Edge>, StoreError> {
-        delegate!(self, s => s.edges())
-    }
-    async fn edges_version(&self) -> Result<EdgesVersion, StoreError> {
-        delegate!(self, s => s.edges_version())
+impl std::ops::Deref for Store {
+    type Target = dyn StoreApi;
+
+    fn deref(&self) -> &(dyn StoreApi + 'static) {
+        &*self.api
     }
 }

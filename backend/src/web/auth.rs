@@ -10,7 +10,6 @@ use sha2::{Digest, Sha256};
 
 use super::AppState;
 use super::error::ApiError;
-use crate::store::StoreApi;
 
 /// Marks Tidemark tokens, so that secret scanners and people can recognise a leaked one.
 pub const TOKEN_PREFIX: &str = "tm_";

@@ -23,7 +23,7 @@ use crate::results::MetricPoint;
 use crate::results::Outcome;
 use crate::spec::Redactor;
 use crate::spec::{Check, Dataset, Project, Severity};
-use crate::store::{SchemaSnapshot, StoreApi, StoreError, StoredResult};
+use crate::store::{SchemaSnapshot, StoreError, StoredResult};
 
 /// A dataset's health: the worst outcome among the latest results of its checks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -152,7 +152,7 @@ pub(crate) struct Latest {
     by_dataset: HashMap<(String, String), Vec<StoredResult>>,
 }
 
-/// [`Latest`] as last read, with the store's [`StoreApi::latest_results_version`] then.
+/// [`Latest`] as last read, with the store's [`crate::store::History::latest_results_version`] then.
 /// Reading and decoding every check's latest result costs tens of milliseconds at 10,000
 /// checks; asking whether anything changed costs one index lookup. Requests that find it
 /// stale wait for one of them to read it again, instead of all reading it at once.

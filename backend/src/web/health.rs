@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::error::ApiError;
-use crate::store::{Page, RunFilter, StoreApi, StoreError};
+use crate::store::{Page, RunFilter, StoreError};
 
 /// A store that takes longer than this to answer counts as unavailable: probes must answer
 /// quickly whatever the store does.

@@ -15,7 +15,7 @@ use crate::alerts::{self, ActError, Action};
 use crate::spec::Redactor;
 use crate::store::{
     Incident, IncidentEvent, IncidentFilter, IncidentStatus, Notification, NotificationFilter,
-    NotificationStatus, StoreApi, StoreError,
+    NotificationStatus, StoreError,
 };
 
 /// `GET /incidents?dataset=&status=&limit=&before=`

@@ -16,7 +16,6 @@ use super::AppState;
 use super::error::ApiError;
 use super::params::Params;
 use crate::lineage::{Builder, Direction, Graph, Report, RunEvent};
-use crate::store::StoreApi;
 
 /// What `POST /lineage` recorded.
 #[derive(Debug, Serialize)]

@@ -10,7 +10,7 @@ use super::{AppState, PageBody};
 use crate::results::Feedback;
 use crate::results::Outcome;
 use crate::spec::Redactor;
-use crate::store::{ResultFilter, StoreApi, StoredResult};
+use crate::store::{ResultFilter, StoredResult};
 
 /// `GET /results?dataset=&check=&outcome=&run_id=&since=&until=&limit=&before=`
 pub async fn list(

@@ -8,7 +8,7 @@ use super::error::ApiError;
 use super::params::{ApiPath, Params};
 use super::{AppState, PageBody};
 use crate::spec::Redactor;
-use crate::store::{Run, RunFilter, RunStatus, StoreApi, StoreError, Trigger};
+use crate::store::{Run, RunFilter, RunStatus, StoreError, Trigger};
 
 /// `GET /runs?dataset=&status=&trigger=&limit=&before=`
 pub async fn list(

@@ -6,7 +6,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use tidemark::results::{CheckResult, Outcome, SnapshotColumn};
-use tidemark::store::{Claim, FinishedRun, NewRun, RunStatus, Store, StoreApi, Trigger};
+use tidemark::store::{Claim, FinishedRun, NewRun, RunStatus, Store, Trigger};
 
 use super::{DAILY_NAME, ORDERS_NAME, SECURE_URL};
 

@@ -28,7 +28,7 @@ use uuid::Uuid;
 
 use tidemark::scheduler::ServerCommand;
 use tidemark::spec::{self, Project as Spec};
-use tidemark::store::{Claim, NewRun, Store, StoreApi, Trigger};
+use tidemark::store::{Claim, NewRun, Store, Trigger};
 use tidemark::web::{self, API_PREFIX, AppState, ROUTES, Verb, auth};
 
 use crate::support::Project;

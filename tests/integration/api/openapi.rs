@@ -6,7 +6,7 @@ use chrono::{Duration, Utc};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use tidemark::store::{Store, StoreApi};
+use tidemark::store::Store;
 use tidemark::web::{API_PREFIX, ROUTES, Verb};
 
 use super::fixtures::seed;

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use tidemark::store::{
     Due, EventKind, Incident, IncidentChange, IncidentFilter, IncidentStatus, NewEvent,
-    NotificationFilter, Page, StoreApi, StoreError,
+    NotificationFilter, Page, StoreError,
 };
 
 use crate::support::incident;

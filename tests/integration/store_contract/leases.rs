@@ -6,8 +6,7 @@ use std::sync::Arc;
 use chrono::TimeDelta;
 use tidemark::results::Outcome;
 use tidemark::store::{
-    Claim, LEASE_EXPIRED, NewRun, Page, Run, RunFilter, RunStatus, Running, StoreApi, StoreError,
-    Trigger,
+    Claim, LEASE_EXPIRED, NewRun, Page, Run, RunFilter, RunStatus, Running, StoreError, Trigger,
 };
 use uuid::Uuid;
 

@@ -1,6 +1,6 @@
 //! Lineage edges: kept with their source and the time span they were seen in.
 
-use tidemark::store::{EdgesVersion, StoreApi};
+use tidemark::store::EdgesVersion;
 
 use super::{Fixture, minutes, t0};
 

@@ -3,8 +3,7 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use tidemark::results::{CheckResult, Outcome};
 use tidemark::store::{
-    Claim, NewRun, Page, Paged, ResultFilter, RunFilter, RunStatus, Store, StoreApi, StoredResult,
-    Trigger,
+    Claim, NewRun, Page, Paged, ResultFilter, RunFilter, RunStatus, Store, StoredResult, Trigger,
 };
 use uuid::Uuid;
 

@@ -3,7 +3,7 @@
 
 use chrono::TimeDelta;
 use tidemark::results::{Band, CheckResult, Feedback, Outcome};
-use tidemark::store::{NewRun, ResultFilter, StoreApi, StoreError};
+use tidemark::store::{NewRun, ResultFilter, StoreError};
 
 use super::{Fixture, all_results, check, minutes, plain_point, record, t0};
 

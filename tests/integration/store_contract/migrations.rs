@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use tidemark::store::{Claim, DEFAULT_SQLITE_PATH, Store, StoreApi, StoreError, Trigger};
+use tidemark::store::{Claim, DEFAULT_SQLITE_PATH, Store, StoreError, Trigger};
 
 use super::{Fixture, at, cli_run, new_run, running, t0};
 

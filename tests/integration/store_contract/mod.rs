@@ -11,8 +11,8 @@ use serde_json::json;
 use tidemark::results::{CheckResult, MetricPoint, Outcome, SnapshotColumn, Summary};
 use tidemark::store::{
     Claim, EventKind, FinishedRun, Incident, IncidentChange, NewEvent, NewNotification, NewRun,
-    Page, Paged, ResultFilter, Run, RunFilter, RunStatus, Store, StoreApi, StoreError,
-    StoredResult, Transition, Trigger,
+    Page, Paged, ResultFilter, Run, RunFilter, RunStatus, Store, StoreError, StoredResult,
+    Transition, Trigger,
 };
 use uuid::Uuid;
 

@@ -2,9 +2,7 @@
 
 use std::sync::Arc;
 
-use tidemark::store::{
-    NotificationFilter, NotificationStatus, Settlement, StoreApi, StoreError, Transition,
-};
+use tidemark::store::{NotificationFilter, NotificationStatus, Settlement, StoreError, Transition};
 
 use crate::support::incident;
 

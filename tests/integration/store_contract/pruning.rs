@@ -6,7 +6,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use tidemark::results::{CheckResult, Outcome, SnapshotColumn};
 use tidemark::store::{
     Claim, FinishedRun, Incident, IncidentFilter, IncidentStatus, NewRun, NotificationFilter,
-    Pruned, ResultFilter, Retention, RunFilter, RunStatus, StoreApi, StoreError,
+    Pruned, ResultFilter, Retention, RunFilter, RunStatus, StoreError,
 };
 use uuid::Uuid;
 

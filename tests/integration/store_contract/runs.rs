@@ -4,7 +4,7 @@ use serde_json::json;
 use tidemark::results::{CheckResult, Outcome, SnapshotColumn, Summary};
 use tidemark::spec::Severity;
 use tidemark::store::{
-    Claim, FinishedRun, NewRun, ResultFilter, Run, RunFilter, RunStatus, SchemaSnapshot, StoreApi,
+    Claim, FinishedRun, NewRun, ResultFilter, Run, RunFilter, RunStatus, SchemaSnapshot,
     StoreError, StoredResult, Trigger,
 };
 use uuid::Uuid;

@@ -3,7 +3,7 @@
 use chrono::TimeDelta;
 use tidemark::distribution::{Bin, Count, Profile};
 use tidemark::results::{NewProfile, ProfileQuery, StoredProfile};
-use tidemark::store::{Claim, FinishedRun, NewRun, Retention, SchemaSnapshot, StoreApi};
+use tidemark::store::{Claim, FinishedRun, NewRun, Retention, SchemaSnapshot};
 
 use super::{Fixture, cli_run, columns, completed, days, minutes, t0};
 

@@ -1,7 +1,7 @@
 //! API tokens and browser sessions.
 
 use chrono::{TimeDelta, Utc};
-use tidemark::store::{StoreApi, StoreError};
+use tidemark::store::StoreError;
 
 use super::{Fixture, minutes};
 
