@@ -1,10 +1,46 @@
 //! Incidents, their timelines and the notifications a change enqueues, in one transaction.
 
-use super::incident_writes::{insert_event, insert_incident, update_incident};
 use super::*;
 
 /// Incidents the reminder sweep reads at once.
 const DUE_BATCH: i64 = 500;
+
+/// A new incident; `$1`, `$2` are its dataset and check, `$3`… its state. A check with an
+/// active incident already is a unique-key conflict.
+const INSERT_INCIDENT: &str = concat!(
+    "INSERT INTO incidents (dataset, check_name, kind, sla, severity, status, opened_at, ",
+    "last_seen_at, resolved_at, resolved_by, acknowledged_at, muted_until, count, flaps, ",
+    "value, expected, message, cause_id, version, announced, last_notified_at) VALUES ",
+    "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, ",
+    "$19, $20, $21) RETURNING id"
+);
+
+/// An incident rewritten while still at version `$2`; `$1` is its id, `$3`… its state.
+const UPDATE_INCIDENT: &str = concat!(
+    "UPDATE incidents SET kind = $3, sla = $4, severity = $5, status = $6, opened_at = $7, ",
+    "last_seen_at = $8, resolved_at = $9, resolved_by = $10, acknowledged_at = $11, ",
+    "muted_until = $12, count = $13, flaps = $14, value = $15, expected = $16, ",
+    "message = $17, cause_id = $18, version = $19, announced = $20, ",
+    "last_notified_at = $21 WHERE id = $1 AND version = $2 RETURNING id"
+);
+
+/// One entry of an incident's timeline.
+const INSERT_EVENT: &str = "INSERT INTO incident_events \
+     (incident_id, version, at, kind, actor, detail) VALUES ($1, $2, $3, $4, $5, $6)";
+
+/// A notification of a change, once per idempotency key `incident/version/channel`.
+const ENQUEUE_NOTIFICATION: &str = "INSERT INTO notifications (idempotency_key, incident_id, \
+     transition, channel, payload, status, next_attempt_at, created_at) \
+     VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6) \
+     ON CONFLICT (idempotency_key) DO NOTHING RETURNING id";
+
+/// A unique-key violation as a lost race; any other error as itself.
+fn unique_conflict(error: sqlx::Error, what: &str) -> StoreError {
+    match &error {
+        sqlx::Error::Database(db) if db.is_unique_violation() => conflict(what),
+        _ => error.into(),
+    }
+}
 
 sql_area! {
     impl Incidents {
@@ -33,29 +69,64 @@ sql_area! {
             let mut tx = DB::begin_write(self.writer()).await?;
             let mut enqueued = Vec::new();
             for change in changes {
-                let id = match change.base {
-                    None => insert_incident::<DB>(&mut tx, &change.incident).await?,
-                    Some(base) => update_incident::<DB>(&mut tx, &change.incident, base).await?,
+                let incident = &change.incident;
+                // `$1` and `$2` say which incident: a new one's check, or the id and the
+                // version the change was computed from (a stale version updates no row).
+                let query = match change.base {
+                    None => sqlx::query(INSERT_INCIDENT)
+                        .bind(incident.dataset.as_str())
+                        .bind(incident.check.as_str()),
+                    Some(base) => sqlx::query(UPDATE_INCIDENT).bind(incident.id).bind(base),
                 };
+                let written = query
+                    .bind(incident.kind.as_str())
+                    .bind(incident.sla)
+                    .bind(incident.severity.as_str())
+                    .bind(incident.status.as_str())
+                    .bind(Some(DB::time(incident.opened_at)))
+                    .bind(Some(DB::time(incident.last_seen_at)))
+                    .bind(incident.resolved_at.map(DB::time))
+                    .bind(incident.resolved_by.as_deref())
+                    .bind(incident.acknowledged_at.map(DB::time))
+                    .bind(incident.muted_until.map(DB::time))
+                    .bind(incident.count)
+                    .bind(incident.flaps)
+                    .bind(stored_value(incident.value))
+                    .bind(incident.expected.as_ref().map(Json))
+                    .bind(incident.message.as_str())
+                    .bind(incident.cause)
+                    .bind(incident.version)
+                    .bind(incident.announced.map(IncidentStatus::as_str))
+                    .bind(incident.last_notified_at.map(DB::time))
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(|e| unique_conflict(e, "the check's active incident"))?;
+                let Some(written) = written else {
+                    return Err(conflict(&format!("incident {}", incident.id)));
+                };
+                let id = written.integer("id")?;
                 if let Some(event) = &change.event {
-                    insert_event::<DB>(&mut tx, id, change.incident.version, event, now).await?;
+                    sqlx::query(INSERT_EVENT)
+                        .bind(id)
+                        .bind(incident.version)
+                        .bind(DB::time(now))
+                        .bind(event.kind.as_str())
+                        .bind(event.actor.as_str())
+                        .bind(event.detail.as_deref())
+                        .execute(&mut *tx)
+                        .await?;
                 }
                 for notification in &change.notifications {
-                    let key = format!("{id}/{}/{}", change.incident.version, notification.channel);
-                    let row = sqlx::query(
-                        "INSERT INTO notifications (idempotency_key, incident_id, transition, \
-                         channel, payload, status, next_attempt_at, created_at) \
-                         VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6) \
-                         ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
-                    )
-                    .bind(key.as_str())
-                    .bind(id)
-                    .bind(notification.transition.as_str())
-                    .bind(notification.channel.as_str())
-                    .bind(Json(&notification.payload))
-                    .bind(DB::time(now))
-                    .fetch_optional(&mut *tx)
-                    .await?;
+                    let key = format!("{id}/{}/{}", incident.version, notification.channel);
+                    let row = sqlx::query(ENQUEUE_NOTIFICATION)
+                        .bind(key.as_str())
+                        .bind(id)
+                        .bind(notification.transition.as_str())
+                        .bind(notification.channel.as_str())
+                        .bind(Json(&notification.payload))
+                        .bind(DB::time(now))
+                        .fetch_optional(&mut *tx)
+                        .await?;
                     if let Some(row) = row {
                         enqueued.push(row.integer("id")?);
                     }

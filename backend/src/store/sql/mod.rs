@@ -61,7 +61,6 @@ macro_rules! sql_area {
 #[macro_use]
 mod rows;
 mod backend;
-mod incident_writes;
 
 mod auth;
 mod edges;
