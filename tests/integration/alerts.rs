@@ -13,7 +13,7 @@ use tidemark::store::{
 
 use crate::receivers::{Answer, Mail, SlackHook, SmtpSink};
 use crate::support::{
-    Output, Project, ServeProcess, SqliteDb, eventually, http, run_tidemark_with_env,
+    Output, Project, ServeProcess, Served, SqliteDb, eventually, http, run_tidemark_with_env,
 };
 
 /// Retries quickly and gives up on a silent receiver after two seconds.

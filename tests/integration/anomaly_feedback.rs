@@ -9,7 +9,8 @@ use tidemark::results::{Band, CheckResult};
 use tidemark::store::{Page, ResultFilter, Store, StoredResult};
 
 use crate::support::{
-    Project, ServeProcess, SqliteDb, api_token, http, past_result, record_past_run, run_tidemark,
+    Project, ServeProcess, Served, SqliteDb, api_token, http, past_result, record_past_run,
+    run_tidemark,
 };
 
 const DATASET: &str = "orders";

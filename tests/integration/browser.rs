@@ -24,8 +24,8 @@ use tidemark::results::{Band, CheckResult, Outcome};
 use tidemark::store::{Incident, Store};
 
 use crate::support::{
-    Project, ServeProcess, SqliteDb, api_token, http, incident, past_result, record_past_run,
-    store_incident,
+    Project, ServeProcess, Served, SqliteDb, api_token, http, incident, past_result,
+    record_past_run, store_incident,
 };
 use driver::{Browser, lines};
 use site::{Reply, Site};

@@ -10,7 +10,8 @@ use tidemark::results::{Band, CheckResult, Outcome};
 use tidemark::store::{Incident, Store};
 
 use crate::support::{
-    Project, ServeProcess, SqliteDb, http, incident, past_result, record_past_run, store_incident,
+    InProcessServer, Project, Served, SqliteDb, http, incident, past_result, record_past_run,
+    store_incident,
 };
 
 /// A dataset name, an owner, a description and a message written to break out of HTML.
@@ -133,7 +134,7 @@ async fn open_incident(store: &Store, now: DateTime<Utc>) {
 }
 
 /// `GET path`: the status, the content type and the body.
-pub(crate) async fn get(server: &ServeProcess, path: &str) -> (StatusCode, String, String) {
+pub(crate) async fn get(server: &impl Served, path: &str) -> (StatusCode, String, String) {
     let reply = http()
         .get(server.url(path))
         .send()
@@ -150,7 +151,7 @@ pub(crate) async fn get(server: &ServeProcess, path: &str) -> (StatusCode, Strin
 }
 
 /// A page that must be HTML with no hostile text left raw.
-pub(crate) async fn page(server: &ServeProcess, path: &str) -> String {
+pub(crate) async fn page(server: &impl Served, path: &str) -> String {
     let (status, content_type, body) = get(server, path).await;
     assert_eq!(status, StatusCode::OK, "{path}: {body}");
     assert_eq!(content_type, "text/html; charset=utf-8", "{path}");
@@ -173,7 +174,7 @@ async fn pages_show_health_history_and_escape_hostile_text() {
     let warehouse = SqliteDb::new().await;
     let project = project(&warehouse);
     seed(&project).await;
-    let server = ServeProcess::start(project.path(), &[]);
+    let server = InProcessServer::start(project.path()).await;
 
     let overview = page(&server, "/").await;
     assert_eq!(listed(&overview), (true, true), "{overview}");
@@ -280,7 +281,7 @@ async fn the_overview_pages_through_many_datasets_keeping_its_filters() {
         .map(|(n, y)| (n.as_str(), y.as_str()))
         .collect();
     let project = Project::with_datasets(&warehouse.url, &files);
-    let server = ServeProcess::start(project.path(), &[]);
+    let server = InProcessServer::start(project.path()).await;
     let rows = |body: &str| body.matches(r#"<tr class="dataset">"#).count();
 
     let first = page(&server, "/").await;

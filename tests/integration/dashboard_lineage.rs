@@ -11,7 +11,9 @@ use reqwest::StatusCode;
 use tidemark::results::{CheckResult, Outcome};
 use tidemark::store::Store;
 
-use crate::support::{Project, ServeProcess, SqliteDb, http, past_result, record_past_run};
+use crate::support::{
+    InProcessServer, Project, Served, SqliteDb, http, past_result, record_past_run,
+};
 
 const HOSTILE: &str = "<script>alert(1)</script>";
 
@@ -66,7 +68,7 @@ async fn seed(project: &Project) {
 }
 
 /// `GET path`: the status and the body.
-async fn get(server: &ServeProcess, path: &str) -> (StatusCode, String) {
+async fn get(server: &impl Served, path: &str) -> (StatusCode, String) {
     let reply = http()
         .get(server.url(path))
         .send()
@@ -76,7 +78,7 @@ async fn get(server: &ServeProcess, path: &str) -> (StatusCode, String) {
 }
 
 /// A page that must answer 200 with no hostile text left raw.
-async fn page(server: &ServeProcess, path: &str) -> String {
+async fn page(server: &impl Served, path: &str) -> String {
     let (status, body) = get(server, path).await;
     assert_eq!(status, StatusCode::OK, "{path}: {body}");
     assert!(
@@ -96,7 +98,7 @@ async fn the_lineage_page_draws_links_health_and_narrows_by_depth() {
     let warehouse = SqliteDb::new().await;
     let project = project(&warehouse);
     seed(&project).await;
-    let server = ServeProcess::start(project.path(), &[]);
+    let server = InProcessServer::start(project.path()).await;
 
     let whole = page(&server, "/lineage").await;
     assert!(
@@ -176,7 +178,7 @@ async fn lineage_page_timings() {
         builder = builder.dataset(&format!("d{i}"), &benchmark_dataset(i));
     }
     let project = builder.build();
-    let server = ServeProcess::start(project.path(), &[]);
+    let server = InProcessServer::start(project.path()).await;
     // The overview lists as many datasets: a baseline.
     for path in [
         "/",

@@ -14,8 +14,8 @@ use tidemark::store::Store;
 
 use crate::dashboard::{HOSTILE, OWNER, get, page};
 use crate::support::{
-    Project, ServeProcess, SqliteDb, api_token, eventually, past_result, record_past_run,
-    record_past_run_with_snapshot,
+    InProcessServer, Project, ServeProcess, Served, SqliteDb, api_token, eventually, past_result,
+    record_past_run, record_past_run_with_snapshot,
 };
 
 /// A check name written to break out of HTML.
@@ -247,7 +247,7 @@ fn form_value(text: &str) -> String {
 
 /// `POST path` with a form body (and the session cookie): the status and `Location`.
 async fn post(
-    server: &ServeProcess,
+    server: &impl Served,
     path: &str,
     form: &[(&str, &str)],
     cookie: Option<&str>,
@@ -275,7 +275,7 @@ async fn post(
 }
 
 /// Signs in with a new API token; returns the session cookie (`name=value`).
-async fn sign_in(server: &ServeProcess, project: &Project) -> String {
+async fn sign_in(server: &impl Served, project: &Project) -> String {
     let token = api_token(project.path());
     let reply = client()
         .post(server.url("/signin"))
@@ -294,7 +294,7 @@ async fn sign_in(server: &ServeProcess, project: &Project) -> String {
 }
 
 /// `GET path` as the signed-in viewer holding `cookie`.
-async fn page_as(server: &ServeProcess, path: &str, cookie: &str) -> String {
+async fn page_as(server: &impl Served, path: &str, cookie: &str) -> String {
     let reply = client()
         .get(server.url(path))
         .header(COOKIE, cookie)
@@ -432,7 +432,7 @@ async fn signed_in_viewers_mark_points_through_the_forms() {
     let warehouse = SqliteDb::new().await;
     let project = project(&warehouse);
     let times = seed(&project).await;
-    let server = ServeProcess::start(project.path(), &[]);
+    let server = InProcessServer::start(project.path()).await;
 
     // Signed out: no forms, and posting one is refused.
     let body = page(&server, CHECK_PAGE).await;
@@ -499,7 +499,7 @@ async fn the_dataset_page_shows_freshness_schema_changes_and_neighbours() {
     let warehouse = SqliteDb::new().await;
     let project = project(&warehouse);
     seed(&project).await;
-    let server = ServeProcess::start(project.path(), &[]);
+    let server = InProcessServer::start(project.path()).await;
 
     let body = page(&server, "/datasets/orders").await;
     let freshness = between(&body, r#"<figure class="chart freshness">"#, "</figure>");

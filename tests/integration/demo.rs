@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::forms::{Visitor, csrf_of};
-use crate::support::{ServeProcess, eventually, http};
+use crate::support::{ServeProcess, Served, eventually, http};
 
 /// Waits long enough for the outbox to deliver the back-filled alerts on a busy machine.
 const DELIVERY: std::time::Duration = std::time::Duration::from_secs(60);

@@ -12,7 +12,9 @@ use serde_json::Value;
 use tidemark::results::Outcome;
 use tidemark::store::{Page, ResultFilter, RunStatus, Store, Trigger};
 
-use crate::support::{PgCluster, Project, ServeProcess, SqliteDb, eventually, http, runs_of};
+use crate::support::{
+    PgCluster, Project, ServeProcess, Served, SqliteDb, eventually, http, runs_of,
+};
 
 /// Generous: two cores are shared with other tests.
 const DEADLINE: Duration = Duration::from_secs(60);

@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use reqwest::header::{self, HeaderMap};
 use serde_json::Value;
 
-use crate::support::ServeProcess;
+use crate::support::{ServeProcess, Served};
 
 /// A browser without a cookie jar: redirects are looked at, not followed, and the cookie
 /// is sent by hand, so each test says exactly what the browser sends.

@@ -13,7 +13,7 @@ use tidemark::store::Store;
 
 use crate::receivers::{Answer, SlackHook};
 use crate::support::{
-    MyDb, PgDb, Project, ServeProcess, SqliteDb, api_token, http, run_tidemark_with_env,
+    MyDb, PgDb, Project, ServeProcess, Served, SqliteDb, api_token, http, run_tidemark_with_env,
 };
 
 /// A file of tests/lineage/.

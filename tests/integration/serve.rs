@@ -24,7 +24,7 @@ use tidemark::store::{
 };
 
 use crate::support::{
-    PgDb, Project, ServeProcess, SqliteDb, api_token, eventually, http, pg_server_url,
+    PgDb, Project, ServeProcess, Served, SqliteDb, api_token, eventually, http, pg_server_url,
     run_tidemark, runs_of, unique_name, with_database,
 };
 

@@ -878,6 +878,74 @@ pub async fn json_run_async(dir: &Path, extra_args: &[&str]) -> (i32, Value) {
 // ---------------------------------------------------------------------------------------
 // `tidemark serve` as a black box
 
+/// A server under test, wherever it runs: in this process or as a child process.
+pub trait Served {
+    /// `http://127.0.0.1:PORT`.
+    fn base(&self) -> &str;
+
+    /// `base` + `path`.
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base())
+    }
+}
+
+/// `tidemark serve` inside the test process (`Server::build`, then `run_until_stopped` on a
+/// free port), with the default options: for API and dashboard tests that need no signals,
+/// environment or exit code (those spawn the binary, [`ServeProcess`]). It stops, draining,
+/// when dropped.
+pub struct InProcessServer {
+    base: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl InProcessServer {
+    pub async fn start(dir: &Path) -> InProcessServer {
+        let project = tidemark::spec::load(dir).unwrap_or_else(|problems| {
+            let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            panic!("the project does not load:\n{}", problems.join("\n"))
+        });
+        let options = tidemark::server::Options {
+            read_needs_token: false,
+            trusted_proxies: Default::default(),
+            run: Default::default(),
+            alerts: Default::default(),
+            first_retry: std::time::Duration::from_secs(10),
+        };
+        let server = tidemark::server::Server::build(project, options)
+            .await
+            .unwrap_or_else(|e| panic!("build the server: {e}"));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a free port");
+        let base = format!(
+            "http://{}",
+            listener.local_addr().expect("the bound address")
+        );
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        tokio::spawn(server.run_until_stopped(listener, async {
+            let _ = stopped.await;
+        }));
+        InProcessServer {
+            base,
+            stop: Some(stop),
+        }
+    }
+}
+
+impl Served for InProcessServer {
+    fn base(&self) -> &str {
+        &self.base
+    }
+}
+
+impl Drop for InProcessServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
 /// How long a server may take to print `listening on http://…`.
 pub const SERVER_START_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
@@ -1001,11 +1069,6 @@ impl ServeProcess {
         server
     }
 
-    /// `base` + `path`.
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
     /// Sends a signal by name (`TERM`, `HUP`, `KILL`, …).
     pub fn signal(&self, name: &str) {
         let status = Command::new("kill")
@@ -1034,6 +1097,12 @@ impl ServeProcess {
     /// Everything the server wrote on stderr so far (its logs).
     pub fn stderr(&self) -> String {
         self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+}
+
+impl Served for ServeProcess {
+    fn base(&self) -> &str {
+        &self.base
     }
 }
 

@@ -18,7 +18,7 @@ use tidemark::store::{Store, Trigger};
 use tidemark::telemetry::{self, LogFormat, Options};
 
 use crate::support::{
-    Output, PgDb, Project, ServeProcess, SqliteDb, eventually, pg_server_url,
+    Output, PgDb, Project, ServeProcess, Served, SqliteDb, eventually, pg_server_url,
     run_tidemark_with_env, with_database,
 };
 

@@ -118,6 +118,13 @@ fn slot_request(slot: DateTime<Utc>, batch_id: Uuid) -> RunRequest {
     }
 }
 
+/// Why the scheduler could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SchedulerError {
+    #[error("cannot start the scheduler's clock: {0}")]
+    Clock(String),
+}
+
 /// How the scheduler runs, as `tidemark serve` was told (its flags and environment).
 #[derive(Clone)]
 pub struct Settings {
@@ -329,11 +336,11 @@ pub struct Scheduler {
 impl Scheduler {
     /// Starts the clock and the reaper, and looks for missed slots. Runs happen once
     /// [`Scheduler::run`] drives the scheduler.
-    pub async fn start(parts: Parts) -> Result<Scheduler, String> {
+    pub async fn start(parts: Parts) -> Result<Scheduler, SchedulerError> {
         let (ticks_tx, ticks) = mpsc::unbounded_channel();
         let ticker = Ticker::start(ticks_tx)
             .await
-            .map_err(|e| format!("cannot start the scheduler's clock: {e}"))?;
+            .map_err(|e| SchedulerError::Clock(e.to_string()))?;
         let (events_tx, events) = mpsc::unbounded_channel();
         let config = Config::new(0, parts.project, parts.connections, Utc::now());
         tracing::info!(

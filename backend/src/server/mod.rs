@@ -14,29 +14,65 @@
 //!
 //! Tunables come in as [`Options`] (the CLI reads them from flags and the environment,
 //! see `tidemark serve --help`); `TIDEMARK_LOG` sets the log filter.
+//!
+//! As a library: [`Server::build`] does everything that can fail (a typed [`ServerError`]),
+//! and [`Server::run_until_stopped`] serves a listener until a shutdown future completes,
+//! then drains. [`serve`] and [`serve_on`] add what the binary needs: binding, the ready
+//! line, signals and an exit code. Tests run the app in-process through the first two.
 
 mod http;
 
+use std::future::Future;
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Router;
+
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
 
 use crate::alerts;
 use crate::lineage::emit::Emitter;
 use crate::runner::RunContext;
 use crate::scheduler::ServerCommand;
-use crate::scheduler::{Connections, Parts, Scheduler, Settings};
-use crate::spec::Project;
-use crate::store::Store;
+use crate::scheduler::{Connections, Parts, Scheduler, SchedulerError, Settings};
+use crate::spec::{Diagnostic, Project};
+use crate::store::{Store, StoreError};
 use crate::web::{self, AppState, TrustedProxies};
 
 /// Exit code for an invalid configuration or a server that cannot start.
 const EXIT_ERROR: u8 = 2;
+
+/// Why the server could not start, or did not stop cleanly.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        address: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Scheduler(#[from] SchedulerError),
+    /// The alert templates or channels do not load; each diagnostic names its file.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Alerts(Vec<Diagnostic>),
+    #[error("a dashboard template is invalid: {0}")]
+    Dashboard(String),
+    #[error("cannot listen for signals: {0}")]
+    Signals(std::io::Error),
+    /// A background task (the scheduler, alerting) ended in a panic while draining.
+    #[error("{task} failed: {source}")]
+    Task {
+        task: &'static str,
+        source: tokio::task::JoinError,
+    },
+}
 
 /// How the server runs and answers requests (from `tidemark serve`'s flags).
 #[derive(Clone)]
@@ -52,13 +88,131 @@ pub struct Options {
     pub first_retry: Duration,
 }
 
+/// A server built and ready to serve: the store open, the warehouses connected, the
+/// scheduler started (its missed slots found), the app routed. Nothing runs until
+/// [`Server::run_until_stopped`].
+pub struct Server {
+    app: Router,
+    store: Arc<Store>,
+    scheduler: Scheduler,
+    commands: mpsc::Sender<ServerCommand>,
+    commands_rx: mpsc::Receiver<ServerCommand>,
+    alerting: Arc<alerts::Alerting>,
+    emitter: Option<Arc<Emitter>>,
+}
+
+impl Server {
+    /// Opens the project's store and connects its warehouses. Reloads read the project
+    /// again from its root.
+    pub async fn build(project: Project, options: Options) -> Result<Server, ServerError> {
+        let dir = project.root.clone();
+        let project = Arc::new(project);
+        let url = project.store.as_ref().map(|url| url.expose());
+        let store = Arc::new(Store::open(url, &project.root).await?);
+        let connections = Arc::new(Connections::connect(Arc::clone(&project)).await);
+        let (project_tx, project_rx) = watch::channel(Arc::clone(&project));
+        let alerting = alerts::Alerting::new(project_rx.clone(), options.alerts)
+            .map_err(ServerError::Alerts)?;
+        let emitter = Emitter::new(project_rx.clone());
+        let run = RunContext {
+            alerting: Some(Arc::clone(&alerting)),
+            emitter: emitter.clone(),
+            ..options.run
+        };
+        let parts = Parts {
+            dir,
+            store: Arc::clone(&store),
+            project,
+            connections,
+            project_tx,
+            settings: Settings::new(options.first_retry, run),
+        };
+        let scheduler = Scheduler::start(parts).await?;
+        let (commands, commands_rx) = mpsc::channel(64);
+        let state = AppState {
+            store: Arc::clone(&store),
+            project: project_rx,
+            commands: commands.clone(),
+            read_needs_token: options.read_needs_token,
+            latest: Default::default(),
+            trusted_proxies: Arc::new(options.trusted_proxies),
+            impacts: alerting.impacts(),
+            alerting: Some(Arc::clone(&alerting)),
+        };
+        let dashboard = crate::dashboard::router(state.clone())
+            .map_err(|e| ServerError::Dashboard(e.to_string()))?;
+        let app = web::router(state)
+            .merge(dashboard)
+            // `GET /metrics` for Prometheus: counts and timings only, no names or secrets.
+            .merge(crate::telemetry::metrics_router());
+        Ok(Server {
+            app,
+            store,
+            scheduler,
+            commands,
+            commands_rx,
+            alerting,
+            emitter,
+        })
+    }
+
+    /// Where to send what `POST /api/v1/reload` and `SIGHUP` send.
+    pub fn commands(&self) -> mpsc::Sender<ServerCommand> {
+        self.commands.clone()
+    }
+
+    /// Serves `listener` and runs the schedule until `shutdown` completes; then stops
+    /// taking connections, slots and runs, lets requests and runs in flight finish
+    /// (recorded, their alerts delivered) and returns.
+    pub async fn run_until_stopped(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), ServerError> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let scheduler = tokio::spawn(self.scheduler.run(self.commands_rx, stop_rx));
+        // Stopped after the scheduler drained, so the alerts of the last runs go out too.
+        let (alerts_stop, alerts_stopped) = watch::channel(false);
+        let alerts = tokio::spawn(alerts::run(
+            Arc::clone(&self.alerting),
+            Arc::clone(&self.store),
+            alerts_stopped,
+        ));
+        http::serve(listener, self.app, async move {
+            shutdown.await;
+            tracing::info!("stopping: no new runs; waiting for those in flight");
+            stop_tx.send_replace(true);
+        })
+        .await;
+        // The HTTP side stopped first; the scheduler drains on the same signal.
+        let drained = joined("the scheduler", scheduler).await;
+        alerts_stop.send_replace(true);
+        let delivered = joined("alerting", alerts).await;
+        if let Some(emitter) = &self.emitter {
+            emitter.flush(crate::lineage::emit::TIMEOUT).await;
+        }
+        tracing::info!("stopped");
+        drained.and(delivered)
+    }
+}
+
+async fn joined(task: &'static str, handle: JoinHandle<()>) -> Result<(), ServerError> {
+    handle
+        .await
+        .map_err(|source| ServerError::Task { task, source })
+}
+
 /// Runs the server for a loaded project, listening on `listen` (`host:port`), until it is
-/// stopped; returns the process exit code. Reloads read the project again from its root.
+/// stopped; returns the process exit code.
 pub async fn serve(project: Project, listen: String, options: Options) -> u8 {
     let listener = match TcpListener::bind(&listen).await {
         Ok(listener) => listener,
-        Err(e) => {
-            eprintln!("error: cannot listen on {listen}: {e}");
+        Err(source) => {
+            let error = ServerError::Listen {
+                address: listen,
+                source,
+            };
+            eprintln!("error: {error}");
             return EXIT_ERROR;
         }
     };
@@ -69,126 +223,55 @@ pub async fn serve(project: Project, listen: String, options: Options) -> u8 {
 }
 
 /// [`serve`] on a bound listener, printing `announce(address)` once ready (`tidemark demo`
-/// announces its dashboard).
+/// announces its dashboard), under the signals described above.
 pub async fn serve_on(
     project: Project,
     listener: TcpListener,
     options: Options,
     announce: fn(SocketAddr) -> String,
 ) -> u8 {
-    let dir = project.root.clone();
-    let project = Arc::new(project);
-    let url = project.store.as_ref().map(|url| url.expose());
-    let store = match Store::open(url, &project.root).await {
-        Ok(store) => Arc::new(store),
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_ERROR;
+    match serve_until_signalled(project, listener, options, announce).await {
+        Ok(()) => 0,
+        Err(error @ ServerError::Task { .. }) => {
+            tracing::error!("{error}");
+            1
         }
-    };
-    let connections = Arc::new(Connections::connect(Arc::clone(&project)).await);
-    let address = match listener.local_addr() {
-        Ok(address) => address,
-        Err(e) => {
-            eprintln!("error: cannot read the listening address: {e}");
-            return EXIT_ERROR;
-        }
-    };
-    let signals = match Signals::new() {
-        Ok(signals) => signals,
-        Err(e) => {
-            eprintln!("error: cannot listen for signals: {e}");
-            return EXIT_ERROR;
-        }
-    };
-
-    let (project_tx, project_rx) = watch::channel(Arc::clone(&project));
-    let alerting = match alerts::Alerting::new(project_rx.clone(), options.alerts) {
-        Ok(alerting) => alerting,
-        Err(diagnostics) => {
+        // Each diagnostic reads `path:line:col: error: …` already.
+        Err(ServerError::Alerts(diagnostics)) => {
             diagnostics.iter().for_each(|d| eprintln!("{d}"));
-            return EXIT_ERROR;
+            EXIT_ERROR
         }
-    };
-    let emitter = Emitter::new(project_rx.clone());
-    let run = RunContext {
-        alerting: Some(Arc::clone(&alerting)),
-        emitter: emitter.clone(),
-        ..options.run
-    };
-    // Stopped after the scheduler drained, so the alerts of the last runs go out too.
-    let (alerts_stop, alerts_stopped) = watch::channel(false);
-    let alerts = tokio::spawn(alerts::run(
-        Arc::clone(&alerting),
-        Arc::clone(&store),
-        alerts_stopped,
-    ));
-    let (commands_tx, commands_rx) = mpsc::channel(64);
-    let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let parts = Parts {
-        dir,
-        store: Arc::clone(&store),
-        project,
-        connections,
-        project_tx,
-        settings: Settings::new(options.first_retry, run),
-    };
-    let scheduler = match Scheduler::start(parts).await {
-        Ok(scheduler) => scheduler,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_ERROR;
+        Err(error) => {
+            eprintln!("error: {error}");
+            EXIT_ERROR
         }
-    };
-    let scheduler = tokio::spawn(scheduler.run(commands_rx, shutdown_rx.clone()));
-    tokio::spawn(signals.handle(commands_tx.clone(), shutdown_tx));
-    let state = AppState {
-        store,
-        project: project_rx,
-        commands: commands_tx,
-        read_needs_token: options.read_needs_token,
-        latest: Default::default(),
-        trusted_proxies: Arc::new(options.trusted_proxies),
-        impacts: alerting.impacts(),
-        alerting: Some(Arc::clone(&alerting)),
-    };
-    let dashboard = match crate::dashboard::router(state.clone()) {
-        Ok(dashboard) => dashboard,
-        Err(e) => {
-            eprintln!("error: a dashboard template is invalid: {e}");
-            return EXIT_ERROR;
-        }
-    };
-    let app = web::router(state)
-        .merge(dashboard)
-        // `GET /metrics` for Prometheus: counts and timings only, no names or secrets.
-        .merge(crate::telemetry::metrics_router());
+    }
+}
 
+async fn serve_until_signalled(
+    project: Project,
+    listener: TcpListener,
+    options: Options,
+    announce: fn(SocketAddr) -> String,
+) -> Result<(), ServerError> {
+    let address = listener
+        .local_addr()
+        .map_err(|source| ServerError::Listen {
+            address: "the bound socket".into(),
+            source,
+        })?;
+    let signals = Signals::new().map_err(ServerError::Signals)?;
+    let server = Server::build(project, options).await?;
+    let (stop_tx, stop_rx) = oneshot::channel();
+    tokio::spawn(signals.handle(server.commands(), stop_tx));
     println!("{}", announce(address));
     // Nothing useful can be done if stdout is gone; the server runs on.
     let _ = std::io::stdout().flush();
-
-    let mut stopped = shutdown_rx.clone();
-    http::serve(listener, app, async move {
-        let _ = stopped.wait_for(|stop| *stop).await;
-    })
-    .await;
-    let mut code = 0;
-    // The HTTP side stops first (or failed); the scheduler drains on the same signal.
-    if let Err(e) = scheduler.await {
-        tracing::error!("the scheduler failed: {e}");
-        code = 1;
-    }
-    alerts_stop.send_replace(true);
-    if let Err(e) = alerts.await {
-        tracing::error!("alerting failed: {e}");
-        code = 1;
-    }
-    if let Some(emitter) = &emitter {
-        emitter.flush(crate::lineage::emit::TIMEOUT).await;
-    }
-    tracing::info!("stopped");
-    code
+    server
+        .run_until_stopped(listener, async move {
+            let _ = stop_rx.await;
+        })
+        .await
 }
 
 /// The Unix signals the server answers.
@@ -208,11 +291,7 @@ impl Signals {
     }
 
     /// SIGHUP reloads; the first SIGTERM/SIGINT stops gracefully, a second one at once.
-    async fn handle(
-        mut self,
-        commands: mpsc::Sender<ServerCommand>,
-        shutdown: watch::Sender<bool>,
-    ) {
+    async fn handle(mut self, commands: mpsc::Sender<ServerCommand>, stop: oneshot::Sender<()>) {
         loop {
             tokio::select! {
                 Some(()) = self.hangup.recv() => {
@@ -224,15 +303,12 @@ impl Signals {
                     // The scheduler logs the outcome; only wait so reloads do not pile up.
                     let _ = answer.await;
                 }
-                Some(()) = self.terminate.recv() => {
-                    if stop(&shutdown) { break; }
-                }
-                Some(()) = self.interrupt.recv() => {
-                    if stop(&shutdown) { break; }
-                }
+                Some(()) = self.terminate.recv() => break,
+                Some(()) = self.interrupt.recv() => break,
                 else => break,
             }
         }
+        let _ = stop.send(());
         // Keep listening: a second stop request while draining exits at once.
         tokio::select! {
             Some(()) = self.terminate.recv() => {}
@@ -242,10 +318,4 @@ impl Signals {
         tracing::warn!("stopping now, without waiting for the runs in flight");
         std::process::exit(1);
     }
-}
-
-/// Starts the graceful stop; `true` when it was started now (not already stopping).
-fn stop(shutdown: &watch::Sender<bool>) -> bool {
-    tracing::info!("stopping: no new runs; waiting for those in flight");
-    !shutdown.send_replace(true)
 }
