@@ -516,26 +516,31 @@ async fn finish_patiently(
 }
 
 /// Drives `work` to completion while renewing the run's lease, so that a long scan is not
-/// mistaken for a dead replica. A failed heartbeat is not fatal: the work goes on, and the
-/// worst case is the run being marked abandoned and its results stored after all.
+/// mistaken for a dead replica. The heartbeats run beside the work, not inside its loop: a
+/// store that takes seconds to answer (or to fail) delays the next heartbeat, never the
+/// checks. A failed heartbeat is not fatal: the work goes on, and the worst case is the run
+/// being marked abandoned and its results stored after all.
 async fn with_heartbeat<T>(
     store: &Store,
     run_id: Uuid,
     lease: Duration,
     work: impl Future<Output = T>,
 ) -> T {
-    let mut work = pin!(work);
-    let mut beat = tokio::time::interval(lease / 3);
-    beat.tick().await; // the first tick is immediate; the lease was just taken
-    loop {
-        tokio::select! {
-            output = &mut work => return output,
-            _ = beat.tick() => {
-                if let Err(e) = store.heartbeat(run_id, Utc::now() + lease).await {
-                    tracing::warn!(%run_id, error = %e, "could not renew the run's lease");
-                }
+    let beats = async {
+        let mut beat = tokio::time::interval(lease / 3);
+        beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        beat.tick().await; // the first tick is immediate; the lease was just taken
+        loop {
+            beat.tick().await;
+            if let Err(e) = store.heartbeat(run_id, Utc::now() + lease).await {
+                tracing::warn!(%run_id, error = %e, "could not renew the run's lease");
             }
         }
+    };
+    match futures_util::future::select(pin!(work), pin!(beats)).await {
+        futures_util::future::Either::Left((output, _)) => output,
+        // The heartbeats never end; were they to, the work would still be finished.
+        futures_util::future::Either::Right(((), work)) => work.await,
     }
 }
 

@@ -677,7 +677,7 @@ async fn two_servers_on_one_postgres_store_catch_up_a_slot_once() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_replica_killed_mid_run_leaves_its_run_to_be_marked_abandoned_by_another() {
+async fn a_replica_killed_mid_run_has_its_slot_retried_once_by_another() {
     let store_db = PgDb::new().await;
     let warehouse = PgDb::new().await;
     warehouse.exec(&seed()).await;
@@ -697,7 +697,8 @@ async fn a_replica_killed_mid_run_leaves_its_run_to_be_marked_abandoned_by_anoth
 
     doomed.signal("KILL");
     assert!(doomed.wait_exit(DEADLINE).is_some(), "the replica died");
-    // The survivor has the same project: the slot is claimed, so it does not run it again.
+    // The survivor has the same project: the slot is claimed, so it does not claim it again,
+    // but once it has found the run abandoned it retries the slot, once.
     let mut survivor = ServeProcess::start(project.path(), &lease);
     let abandoned = eventually("the run to be marked abandoned", DEADLINE, || async {
         store
@@ -708,14 +709,28 @@ async fn a_replica_killed_mid_run_leaves_its_run_to_be_marked_abandoned_by_anoth
     })
     .await;
     assert_eq!(abandoned.error.as_deref(), Some(LEASE_EXPIRED));
+    assert!(abandoned.finished_at.is_some(), "{abandoned:#?}");
     eventually("the survivor to log it", DEADLINE, || async {
         survivor.stderr().contains("run abandoned").then_some(())
     })
     .await;
+    let retried = eventually("the slot's retry to complete", DEADLINE, || async {
+        runs_of(&store, "slow")
+            .await
+            .into_iter()
+            .find(|r| r.id != running.id && r.status == RunStatus::Completed)
+    })
+    .await;
     stop(&mut survivor);
     assert_eq!(
+        (retried.trigger, retried.slot, retried.batch_id),
+        (Trigger::Retry, running.slot, running.batch_id),
+        "{retried:#?}"
+    );
+    assert!(retried.replica.ends_with(&format!(":{}", survivor.pid)));
+    assert_eq!(
         runs_of(&store, "slow").await.len(),
-        1,
-        "an abandoned slot is not run again before its next slot"
+        2,
+        "the abandoned slot is retried once, and not claimed again"
     );
 }

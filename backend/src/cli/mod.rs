@@ -493,6 +493,9 @@ async fn run(
     record: Record,
     tunables: &tunables::Tunables,
 ) -> u8 {
+    // The report's time counts connecting too: a store or warehouse that hangs for 10 s
+    // before answering is 10 s of the run.
+    let started_at = chrono::Utc::now();
     let project = Arc::new(project);
     let datasets = selected(&project, &selection);
     if datasets.is_empty() {
@@ -529,7 +532,7 @@ async fn run(
     };
     let progress = progress::ProgressLine::start(datasets.len());
     let warehouses = Warehouses::connect(&project, &datasets).await;
-    let (report, unrecorded) = runner::run_batch(
+    let (mut report, unrecorded) = runner::run_batch(
         &cx,
         store.as_ref(),
         &warehouses,
@@ -538,6 +541,7 @@ async fn run(
         &progress,
     )
     .await;
+    report.started_at = started_at;
     warehouses.close().await;
     progress.finish();
     for error in &unrecorded {

@@ -71,9 +71,9 @@ use crate::engine::Warehouses;
 use crate::results::Summary;
 use crate::runner::{self, RecordError, Recorded, RunContext, RunRequest};
 use crate::spec::{self, Dataset, Diagnostic, Project};
-use crate::store::{NewRun, Store, StoreError, Trigger};
+use crate::store::{NewRun, Run, Store, StoreError, Trigger};
 use ticker::Ticker;
-use work::{claim_slots, perform, reap, record_not_run};
+use work::{claim_slots, hand_back, perform, reap};
 
 /// What the API asks of the scheduler.
 #[derive(Debug)]
@@ -223,6 +223,9 @@ enum Event {
     },
     /// Time to retry a scheduled run.
     Retry { dataset: String, work: Work },
+    /// Runs the reaper marked abandoned (their replica died): each scheduled one is retried
+    /// once here.
+    Abandoned(Vec<Run>),
 }
 
 /// What a run is for.
@@ -288,6 +291,10 @@ type Claims = Vec<(Dataset, NewRun, SlotClaim)>;
 
 type RunReply = oneshot::Sender<Result<Uuid, String>>;
 
+/// How old a slot must be before the sweep takes it as missed: the clock claims each slot
+/// as it comes, and the sweep must not race it.
+const SWEEP_GRACE: chrono::TimeDelta = chrono::TimeDelta::seconds(30);
+
 /// How many run tasks exist at once. Warehouses bound how many queries run; this bounds the
 /// tasks waiting for them, so 10,000 datasets due in one minute cost a queue, not 10,000
 /// suspended runs.
@@ -348,7 +355,11 @@ impl Scheduler {
             scheduled = config.agenda.len(),
             "scheduler started"
         );
-        let reaper = tokio::spawn(reap(Arc::clone(&parts.store), parts.settings.reap_every));
+        let reaper = tokio::spawn(reap(
+            Arc::clone(&parts.store),
+            parts.settings.reap_every,
+            events_tx.clone(),
+        ));
         let mut renew = tokio::time::interval(parts.settings.run.lease / 3);
         renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let scheduler = Scheduler {
@@ -392,7 +403,10 @@ impl Scheduler {
                 Some(command) = commands.recv() => self.command(command).await,
                 Some(joined) = self.claims.join_next_with_id() => self.claimed(joined),
                 Some(joined) = self.runs.join_next_with_id() => self.finished(joined),
-                _ = self.renew.tick() => self.renew_waiting(),
+                _ = self.renew.tick() => {
+                    self.renew_waiting();
+                    self.sweep();
+                }
             }
         }
         self.drain(&mut commands).await;
@@ -419,6 +433,7 @@ impl Scheduler {
                     %slot,
                     "slot skipped: the dataset's previous run is still going"
                 );
+                skipped("overlap");
                 continue;
             }
             // Counted as running from now: a slot coming while this one is claimed or
@@ -471,6 +486,7 @@ impl Scheduler {
                 }
                 SlotClaim::Busy(reason) => {
                     tracing::warn!(dataset = %dataset.name, ?slot, "slot skipped: {reason}");
+                    skipped("overlap");
                     self.release(&dataset.name);
                 }
                 SlotClaim::Failed(e) => {
@@ -537,7 +553,29 @@ impl Scheduler {
                 self.claim(missed);
             }
             Event::Retry { dataset, work } => self.retry(&dataset, work),
+            Event::Abandoned(runs) => {
+                for run in runs {
+                    self.retry_abandoned(run);
+                }
+            }
         }
+    }
+
+    /// Retries, once and unclaimed, the slot of a scheduled run whose replica died: a
+    /// `retry` run is never retried again, so a run that kills its replica cannot go round
+    /// the fleet.
+    fn retry_abandoned(&mut self, run: Run) {
+        let (Trigger::Schedule, Some(slot)) = (run.trigger, run.slot) else {
+            return;
+        };
+        tracing::info!(dataset = %run.dataset, %slot, "retrying the slot of an abandoned run");
+        let work = Work::Retry(SlotRetry {
+            slot,
+            batch_id: run.batch_id,
+            attempt: 1,
+            claim: false,
+        });
+        self.retry(&run.dataset, work);
     }
 
     fn retry(&mut self, name: &str, work: Work) {
@@ -554,6 +592,9 @@ impl Scheduler {
             .and_then(|s| s.next_after(slot));
         if next_slot.is_some_and(|next| Utc::now() >= next) {
             tracing::info!(dataset = name, %slot, "retry dropped: the next slot has come");
+            if let Work::Retry(SlotRetry { claim: true, .. }) = work {
+                skipped("store_unavailable");
+            }
         } else if self.running.get(name).is_some_and(|n| *n > 0) {
             tracing::info!(dataset = name, %slot, "retry dropped: another run is going");
         } else {
@@ -627,35 +668,46 @@ impl Scheduler {
     }
 
     /// Looks up, off the scheduler's loop, which datasets' latest slot has not been claimed,
-    /// and sends those slots back as [`Event::CatchUp`].
+    /// and sends those slots back as [`Event::CatchUp`]: at start and reload.
     fn catch_up(&self) {
-        let now = Utc::now();
-        let due: Vec<(String, DateTime<Utc>)> = self
+        self.look_for_missed(Utc::now());
+    }
+
+    /// [`Scheduler::catch_up`] every third of a lease, for the slots at least
+    /// [`SWEEP_GRACE`] old (younger ones are the clock's to claim) of the datasets not
+    /// running here: a dataset's latest slot is run once the store answers again after an
+    /// outage, once a stopping replica handed it back, or once a dead replica's overlapping
+    /// run was reaped. One query for all datasets.
+    fn sweep(&self) {
+        if !self.stopping {
+            self.look_for_missed(Utc::now() - SWEEP_GRACE);
+        }
+    }
+
+    /// Sends the latest slots at or before `at` that no run claimed as [`Event::CatchUp`].
+    fn look_for_missed(&self, at: DateTime<Utc>) {
+        let latest: Vec<(String, DateTime<Utc>)> = self
             .config
             .agenda
             .schedules()
-            .filter_map(|(name, s)| Some((name.to_owned(), s.latest_at_or_before(now)?)))
+            .filter(|(name, _)| !self.running.contains_key(*name))
+            .filter_map(|(name, s)| Some((name.to_owned(), s.latest_at_or_before(at)?)))
             .collect();
+        if latest.is_empty() {
+            return;
+        }
         let (store, events, generation) = (
             Arc::clone(&self.store),
             self.events_tx.clone(),
             self.config.generation,
         );
         tokio::spawn(async move {
-            let mut missed = Vec::new();
-            for (dataset, slot) in due {
-                match store.last_slot(&dataset).await {
-                    Ok(Some(last)) if last >= slot => {
-                        tracing::debug!(%dataset, %slot, "catch-up: the latest slot is claimed");
-                    }
-                    Ok(_) => missed.push((dataset, slot)),
-                    Err(e) => tracing::warn!(%dataset, "catch-up: cannot read the last slot: {e}"),
+            match store.unclaimed_slots(&latest).await {
+                Ok(slots) => {
+                    let _ = events.send(Event::CatchUp { generation, slots });
                 }
+                Err(e) => tracing::warn!("cannot look for missed slots: {e}"),
             }
-            let _ = events.send(Event::CatchUp {
-                generation,
-                slots: missed,
-            });
         });
     }
 
@@ -816,6 +868,9 @@ impl Scheduler {
         let now = Utc::now();
         let Some(at) = self.settings.backoff.retry_at(now, attempt, next_slot) else {
             tracing::warn!(%dataset, %slot, "{why}; not retried: the next slot comes first");
+            if claim && claimed_before {
+                skipped("store_unavailable");
+            }
             return;
         };
         tracing::warn!(%dataset, %slot, retry = attempt, at = %at, "{why}; retrying");
@@ -854,7 +909,8 @@ impl Scheduler {
         }
         self.reaper.abort();
         // Runs not started yet are not started now: "run now" callers hear why, and the
-        // slots claimed for the others are recorded as not run.
+        // slots claimed for the others are handed back for another replica (or the next
+        // start) to run.
         let mut not_run = Vec::new();
         while let Some(joined) = self.claims.join_next().await {
             for (_, run, claim) in joined.unwrap_or_default() {
@@ -871,7 +927,7 @@ impl Scheduler {
                 not_run.push(run.id);
             }
         }
-        record_not_run(&self.store, not_run).await;
+        hand_back(&self.store, not_run).await;
         if !self.runs.is_empty() {
             tracing::info!(
                 runs = self.runs.len(),
@@ -891,6 +947,12 @@ impl Scheduler {
         }
         tracing::info!("scheduler stopped");
     }
+}
+
+/// Counts a slot let pass (see [`crate::telemetry::Metrics::slots_skipped`]).
+fn skipped(reason: &'static str) {
+    let reason = opentelemetry::KeyValue::new("reason", reason);
+    crate::telemetry::metrics().slots_skipped.add(1, &[reason]);
 }
 
 fn refuse(command: ServerCommand) {

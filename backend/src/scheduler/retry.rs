@@ -10,7 +10,7 @@
 //! The slot itself is already claimed by the run that failed, and the store admits one
 //! scheduled run per slot. So a retry is a new run with trigger `retry`: it carries the slot
 //! and the failed run's `batch_id`, so the runs of one slot share a batch, but claims
-//! nothing (the claim and `last_slot`, hence catch-up, count `schedule` runs only). Only
+//! nothing (the claim, and so catch-up and the sweep, count `schedule` runs only). Only
 //! the replica that claimed the slot retries it, so retries happen once across replicas
 //! too. A run whose claim itself failed (the store was unreachable) is retried by claiming
 //! the same slot again.

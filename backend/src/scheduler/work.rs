@@ -9,10 +9,14 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{Claims, Connections, Finished, RunReply, SlotClaim, SlotRetry, Work, slot_request};
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::{
+    Claims, Connections, Event, Finished, RunReply, SlotClaim, SlotRetry, Work, slot_request,
+};
 use crate::runner::{self, RecordError, Recorded, RunContext, RunRequest};
 use crate::spec::Dataset;
-use crate::store::{FinishedRun, NewRun, RunStatus, Store, StoreError, Trigger};
+use crate::store::{NewRun, Store, StoreError, Trigger};
 
 /// One run task: runs a claimed slot, or claims (retries of a slot whose claim failed) and
 /// runs, and records.
@@ -176,49 +180,46 @@ fn failed(claims: Vec<(Dataset, NewRun)>, error: &StoreError) -> Claims {
         .collect()
 }
 
-/// Records runs that were claimed but never started (the server stopped first) as failed,
-/// so that they are not left running until their leases lapse.
-pub(super) async fn record_not_run(store: &Store, runs: Vec<Uuid>) {
+/// Hands back the claims of runs that never started (the server stopped first): their
+/// slots are claimed again by another replica's sweep, or by the next start's catch-up.
+/// Should the store not answer, the runs' leases lapse and they are retried as abandoned.
+pub(super) async fn hand_back(store: &Store, runs: Vec<Uuid>) {
     if runs.is_empty() {
         return;
     }
-    tracing::info!(
-        runs = runs.len(),
-        "stopping: recording claimed runs as not run"
-    );
-    for id in runs {
-        let finished = FinishedRun {
-            id,
-            status: RunStatus::Failed,
-            finished_at: Utc::now(),
-            error: Some("not run: the server stopped before a worker was free".into()),
-            results: Vec::new(),
-            snapshot: None,
-            profiles: Vec::new(),
-        };
-        if let Err(e) = store.finish_run(&finished).await {
-            tracing::warn!(run_id = %id, "cannot record a claimed run as not run: {e}");
-        }
+    match store.release_claims(&runs).await {
+        Ok(released) => tracing::info!(
+            runs = released,
+            "stopping: claimed slots not started are handed back"
+        ),
+        Err(e) => tracing::warn!(
+            runs = runs.len(),
+            "stopping: cannot hand back the claimed slots not started ({e}); \
+             they are retried once their leases lapse"
+        ),
     }
 }
 
-/// Marks runs whose replica stopped renewing their lease as abandoned, every `every`.
-pub(super) async fn reap(store: Arc<Store>, every: Duration) {
+/// Marks runs whose replica stopped renewing their lease as abandoned, every `every`, and
+/// tells the scheduler (which retries their slots once).
+pub(super) async fn reap(store: Arc<Store>, every: Duration, events: UnboundedSender<Event>) {
     let mut interval = tokio::time::interval(every);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         interval.tick().await;
         match store.expire_leases(Utc::now()).await {
             Ok(abandoned) => {
-                for run in abandoned {
+                for run in &abandoned {
                     tracing::warn!(
                         run_id = %run.id,
                         dataset = %run.dataset,
                         replica = %run.replica,
                         slot = ?run.slot,
-                        "run abandoned: its replica stopped renewing the lease; \
-                         the dataset runs again at its next slot"
+                        "run abandoned: its replica stopped renewing the lease"
                     );
+                }
+                if !abandoned.is_empty() {
+                    let _ = events.send(Event::Abandoned(abandoned));
                 }
             }
             Err(e) => tracing::warn!("cannot expire lapsed leases: {e}"),

@@ -54,8 +54,17 @@ pub trait Runs: Send + Sync {
     /// Runs, newest first (paged by an internal sequence number).
     async fn runs(&self, filter: &RunFilter, page: Page) -> Result<Paged<Run>, StoreError>;
 
-    /// The newest slot a scheduled run of the dataset claimed, for catch-up after downtime.
-    async fn last_slot(&self, dataset: &str) -> Result<Option<DateTime<Utc>>, StoreError>;
+    /// Those of these `(dataset, slot)` pairs that no scheduled run has claimed, in the
+    /// order given: the slots a sweep of the scheduler still has to run.
+    async fn unclaimed_slots(
+        &self,
+        slots: &[(String, DateTime<Utc>)],
+    ) -> Result<Vec<(String, DateTime<Utc>)>, StoreError>;
+
+    /// Hands claims back: deletes these runs if they are still running and never started
+    /// work (a stopping replica's claimed-but-unstarted slots), so that their slots can be
+    /// claimed again by another replica or the next start. Returns how many were deleted.
+    async fn release_claims(&self, runs: &[Uuid]) -> Result<u64, StoreError>;
 }
 
 /// What runs observed: results, metric series, schema snapshots and distribution profiles.

@@ -11,6 +11,7 @@
 //! | `tidemark.scheduler.lag` | `tidemark_scheduler_lag_seconds` | —                     |
 //! | `tidemark.queue.depth`   | `tidemark_queue_depth`           | `waiting_for`         |
 //! | `tidemark.lineage.events`| `tidemark_lineage_events_total`  | `status`              |
+//! | `tidemark.slots.skipped` | `tidemark_slots_skipped_total`   | `reason`              |
 
 use std::sync::{LazyLock, RwLock};
 
@@ -45,6 +46,11 @@ pub struct Metrics {
     /// OpenLineage events of runs posted to `lineage.emit`, by `status`: `sent` or
     /// `failed` (refused, unreachable, timed out).
     pub lineage_events: Counter<u64>,
+    /// Cron slots this replica let pass without a run, by `reason`: `overlap` (the
+    /// dataset's previous run was still going), `store_unavailable` (the claim could not be
+    /// made before the next slot; the sweep runs the latest missed slot once the store is
+    /// back).
+    pub slots_skipped: Counter<u64>,
 }
 
 /// Histogram bounds in seconds: from a fast SQLite check to a long warehouse scan.
@@ -86,6 +92,10 @@ impl Metrics {
             lineage_events: meter
                 .u64_counter("tidemark.lineage.events")
                 .with_description("OpenLineage events of runs posted, by status")
+                .build(),
+            slots_skipped: meter
+                .u64_counter("tidemark.slots.skipped")
+                .with_description("Cron slots let pass without a run, by reason")
                 .build(),
         }
     }

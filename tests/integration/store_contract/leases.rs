@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use chrono::TimeDelta;
+use chrono::{DateTime, TimeDelta, Utc};
 use tidemark::results::Outcome;
 use tidemark::store::{
     Claim, LEASE_EXPIRED, NewRun, Page, Run, RunFilter, RunStatus, Running, StoreError, Trigger,
@@ -67,12 +67,70 @@ async fn a_slot_is_claimed_once(f: &Fixture) {
     let late = new_run("orders", Trigger::Schedule, Some(slot), t0() + minutes(3));
     assert_eq!(ok!(store.start_run(&late)), Claim::AlreadyClaimed);
 
-    assert_eq!(ok!(store.last_slot("orders")), Some(slot + minutes(1)));
-    assert_eq!(ok!(store.last_slot("customers")), Some(slot));
+    // What a sweep still has to run: slots no scheduled run claimed (retries, CLI runs and
+    // other datasets' claims do not count), in the order asked.
     record(store, "cli_only", t0(), &[]).await;
-    assert_eq!(ok!(store.last_slot("cli_only")), None);
-    assert_eq!(ok!(store.last_slot("unknown")), None);
+    let asked = |pairs: &[(&str, DateTime<Utc>)]| -> Vec<(String, DateTime<Utc>)> {
+        pairs.iter().map(|(d, s)| (d.to_string(), *s)).collect()
+    };
+    let wanted = asked(&[
+        ("unknown", slot),
+        ("orders", slot + minutes(5)),
+        ("orders", slot + minutes(1)),
+        ("cli_only", slot),
+        ("customers", slot),
+        ("customers", slot + minutes(1)),
+    ]);
+    assert_eq!(
+        ok!(store.unclaimed_slots(&wanted)),
+        asked(&[
+            ("unknown", slot),
+            ("orders", slot + minutes(5)),
+            ("cli_only", slot),
+            ("customers", slot + minutes(1)),
+        ])
+    );
+    assert_eq!(ok!(store.unclaimed_slots(&[])), Vec::new());
 }
+
+/// A stopping replica hands back the slots it claimed but never started: claimable again,
+/// while a run that finished, or that another replica expired, stays.
+async fn claims_handed_back_can_be_claimed_again(f: &Fixture) {
+    let store = &*f.store;
+    let slot = at("2026-03-01T10:00:00Z");
+    let unstarted = NewRun {
+        lease_until: t0() + minutes(10),
+        ..new_run("orders", Trigger::Schedule, Some(slot), t0())
+    };
+    let done = new_run("customers", Trigger::Schedule, Some(slot), t0());
+    let expired = NewRun {
+        lease_until: t0() + minutes(1),
+        ..new_run("items", Trigger::Schedule, Some(slot), t0())
+    };
+    for run in [&unstarted, &done, &expired] {
+        assert_eq!(ok!(store.start_run(run)), Claim::Started);
+    }
+    ok!(store.finish_run(&completed(&done, t0() + minutes(1), &[])));
+    assert_eq!(ok!(store.expire_leases(t0() + minutes(2))).len(), 1);
+
+    let ids = [unstarted.id, done.id, expired.id, Uuid::new_v4()];
+    assert_eq!(ok!(store.release_claims(&ids)), 1);
+    assert!(matches!(
+        store.run(unstarted.id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(ok!(store.run(done.id)).status, RunStatus::Completed);
+    assert_eq!(ok!(store.run(expired.id)).status, RunStatus::Abandoned);
+    let again = new_run("orders", Trigger::Schedule, Some(slot), t0() + minutes(3));
+    assert_eq!(ok!(store.start_run(&again)), Claim::Started);
+    assert_eq!(ok!(store.release_claims(&[])), 0);
+}
+
+on_each_store!(
+    claims_handed_back_can_be_claimed_again,
+    postgres: postgres_claims_handed_back_can_be_claimed_again,
+    sqlite: sqlite_claims_handed_back_can_be_claimed_again,
+);
 
 on_each_store!(
     a_slot_is_claimed_once,
@@ -258,9 +316,11 @@ async fn expired_leases_abandon_running_runs(f: &Fixture) {
     }
     ok!(store.finish_run(&completed(&finished, t0() + minutes(1), &[])));
 
+    // Abandoned when the lease was found lapsed: that is when the run ended.
     let abandoned = |run: &NewRun| Run {
         status: RunStatus::Abandoned,
         error: Some(LEASE_EXPIRED.into()),
+        finished_at: Some(now),
         ..running(run)
     };
     assert_eq!(

@@ -224,7 +224,7 @@ sql_area! {
             // `status`, and skips the row; SQLite runs one write at a time. Each run is returned
             // once.
             let rows = sqlx::query(concat!(
-                "UPDATE runs SET status = 'abandoned', error = $2 ",
+                "UPDATE runs SET status = 'abandoned', error = $2, finished_at = $1 ",
                 "WHERE status = 'running' AND lease_until < $1 RETURNING ",
                 run_columns!()
             ))
@@ -275,14 +275,45 @@ sql_area! {
             Ok(page.paged(all(&rows, StoreRow::run)?))
         }
 
-        async fn last_slot(&self, dataset: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
-            sqlx::query(
-                "SELECT max(slot) AS slot FROM runs WHERE dataset = $1 AND trigger = 'schedule'",
-            )
-            .bind(dataset)
-            .fetch_one(self.reader())
-            .await?
-            .optional_time("slot")
+        async fn unclaimed_slots(
+            &self,
+            slots: &[(String, DateTime<Utc>)],
+        ) -> Result<Vec<(String, DateTime<Utc>)>, StoreError> {
+            let mut unclaimed = Vec::new();
+            for chunk in slots.chunks(START_RUNS_PER_STATEMENT) {
+                // One probe of the slot index per pair.
+                let mut query = QueryBuilder::<DB>::new("WITH wanted (n, dataset, slot) AS (");
+                query.push_values(chunk.iter().enumerate(), |mut row, (n, (dataset, slot))| {
+                    row.push_bind(n as i64)
+                        .push_bind(dataset.as_str())
+                        .push_bind(DB::time(*slot));
+                });
+                query.push(
+                    ") SELECT w.dataset, w.slot FROM wanted w WHERE NOT EXISTS (\
+                     SELECT 1 FROM runs r WHERE r.trigger = 'schedule' \
+                     AND r.dataset = w.dataset AND r.slot = w.slot) ORDER BY w.n",
+                );
+                let rows = query.build().fetch_all(self.reader()).await?;
+                unclaimed.extend(all(&rows, |row| Ok((row.text("dataset")?, row.time("slot")?)))?);
+            }
+            Ok(unclaimed)
+        }
+
+        async fn release_claims(&self, runs: &[Uuid]) -> Result<u64, StoreError> {
+            if runs.is_empty() {
+                return Ok(0);
+            }
+            // The caller hands back only runs it never gave a worker; one another replica
+            // has expired meanwhile is not `running` and stays, abandoned.
+            let delete = format!(
+                "DELETE FROM runs WHERE status = 'running' AND id {}",
+                DB::IN_ID_LIST
+            );
+            let deleted = sqlx::query(AssertSqlSafe(delete))
+                .bind(DB::id_list(runs)?)
+                .execute(self.writer())
+                .await?;
+            Ok(deleted.rows_affected())
         }
     }
 }
