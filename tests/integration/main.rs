@@ -20,6 +20,7 @@ mod diagnostics;
 mod distribution;
 mod durability;
 mod engines;
+mod faults;
 mod history;
 mod identifiers;
 mod limits;
