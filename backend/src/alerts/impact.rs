@@ -14,7 +14,7 @@ use std::time::{Instant, SystemTime};
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::templates::AtRisk;
-use crate::lineage::{Builder, Direction, Edge, Graph, manifest_stamp, normalize};
+use crate::lineage::{Builder, Direction, Edge, Graph, ManifestCache, manifest_stamp, normalize};
 use crate::spec::{Dataset, Project};
 use crate::store::{EdgesVersion, Incident, Store, StoreError};
 
@@ -52,9 +52,16 @@ pub struct Impact {
 #[derive(Default)]
 pub struct ImpactCache {
     last: tokio::sync::Mutex<Option<Built>>,
+    /// The dbt manifest read last, for this graph and the dashboard's.
+    manifests: ManifestCache,
 }
 
 impl ImpactCache {
+    /// The dbt manifest read last: what other builders of the same graph read it through.
+    pub fn manifests(&self) -> &ManifestCache {
+        &self.manifests
+    }
+
     /// The graph of `project` as it is now: the one built last if the project, the stored
     /// edges and the dbt manifest are as they were then (two cheap reads), else a new one.
     /// One build at a time: the runs of a minute tick all ask at once, and a graph of a
@@ -63,7 +70,10 @@ impl ImpactCache {
         let edges = match store.edges_version().await {
             Ok(edges) => edges,
             // The full read will fail alike, and say so.
-            Err(_) => return Arc::new(Impact::load(store, project, Utc::now()).await),
+            Err(_) => {
+                let impact = Impact::load(store, project, Utc::now(), &self.manifests).await;
+                return Arc::new(impact);
+            }
         };
         let manifest = project
             .lineage
@@ -77,7 +87,7 @@ impl ImpactCache {
         let stored = store.edges().await;
         // A graph missing the stored edges is not kept: the next caller tries the store again.
         let complete = stored.is_ok();
-        let impact = Arc::new(Impact::read(project, stored, Utc::now()));
+        let impact = Arc::new(Impact::read(project, stored, Utc::now(), &self.manifests));
         if !complete {
             return impact;
         }
@@ -95,8 +105,13 @@ impl ImpactCache {
 impl Impact {
     /// The graph of every source. Stored edges the store cannot give, or a manifest that
     /// cannot be read now, are logged and left out: the declared lineage still folds.
-    pub async fn load(store: &Store, project: &Project, now: DateTime<Utc>) -> Impact {
-        Impact::read(project, store.edges().await, now)
+    pub async fn load(
+        store: &Store,
+        project: &Project,
+        now: DateTime<Utc>,
+        manifests: &ManifestCache,
+    ) -> Impact {
+        Impact::read(project, store.edges().await, now, manifests)
     }
 
     /// The graph of the project's own sources and the stored edges as the store gave them.
@@ -104,17 +119,23 @@ impl Impact {
         project: &Project,
         stored: Result<Vec<Edge>, StoreError>,
         now: DateTime<Utc>,
+        manifests: &ManifestCache,
     ) -> Impact {
         let stored = stored.unwrap_or_else(|e| {
             tracing::warn!("lineage edges not read; alerts use the others: {e}");
             Vec::new()
         });
-        Impact::new(project, stored, now)
+        Impact::new(project, stored, now, manifests)
     }
 
     /// The graph of the project's own sources and the `stored` edges.
-    fn new(project: &Project, stored: Vec<Edge>, now: DateTime<Utc>) -> Impact {
-        let mut builder = Builder::new(project, now);
+    fn new(
+        project: &Project,
+        stored: Vec<Edge>,
+        now: DateTime<Utc>,
+        manifests: &ManifestCache,
+    ) -> Impact {
+        let mut builder = Builder::new(project, now, manifests);
         builder.edges(stored);
         let (graph, problems) = builder.finish();
         for problem in problems {
@@ -274,7 +295,11 @@ mod tests {
             crate::lineage::Source::OpenLineage,
             Utc::now(),
         ));
-        (Impact::new(&project, stored, Utc::now()), project)
+        let manifests = ManifestCache::default();
+        (
+            Impact::new(&project, stored, Utc::now(), &manifests),
+            project,
+        )
     }
 
     #[test]

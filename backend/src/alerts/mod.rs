@@ -236,7 +236,7 @@ pub async fn after_past_runs(
     project: &Project,
     runs: &[PastRun<'_>],
 ) -> Result<(), StoreError> {
-    let impact = Impact::load(store, project, Utc::now()).await;
+    let impact = Impact::load(store, project, Utc::now(), &Default::default()).await;
     for run in runs {
         let (dataset, results) = (run.dataset, &run.results);
         observe(

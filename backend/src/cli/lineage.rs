@@ -24,7 +24,7 @@ pub async fn run(project: &Project, format: LineageFormat) -> u8 {
         Ok(store) => store,
         Err(code) => return code,
     };
-    let mut builder = Builder::new(project, Utc::now());
+    let mut builder = Builder::new(project, Utc::now(), &Default::default());
     let mut problems = Vec::new();
     match store.edges().await {
         Ok(edges) => builder.edges(edges),

@@ -58,34 +58,41 @@ struct Cached {
     edges: Vec<Dependency>,
 }
 
-/// [`read_manifest`], parsed again only when the file changed (its length or modification
-/// time): the graph is built at every run's alerts, and a manifest of a large dbt project
-/// takes long to parse. One file is remembered (a project names one). Edges of a manifest
-/// without `generated_at` keep the `fallback` of the read that parsed it.
-pub fn read_manifest_cached(
-    path: &Path,
-    fallback: DateTime<Utc>,
-) -> Result<Vec<Dependency>, ManifestError> {
-    static CACHE: Mutex<Option<Cached>> = Mutex::new(None);
-    let Some(stamp) = stamp(path) else {
-        return read_manifest(path, fallback);
-    };
-    if let Ok(cache) = CACHE.lock()
-        && let Some(cached) = cache
-            .as_ref()
-            .filter(|c| c.path == path && c.stamp == stamp)
-    {
-        return Ok(cached.edges.clone());
+/// The manifest read last, kept by whoever builds lineage graphs again and again (the
+/// server's alerting and dashboard share one): a manifest of a large dbt project takes long
+/// to parse. One file is remembered (a project names one).
+#[derive(Default)]
+pub struct ManifestCache {
+    last: Mutex<Option<Cached>>,
+}
+
+impl ManifestCache {
+    /// [`read_manifest`], parsed again only when the file changed (its length or
+    /// modification time). Edges of a manifest without `generated_at` keep the `fallback`
+    /// of the read that parsed it.
+    pub fn read(
+        &self,
+        path: &Path,
+        fallback: DateTime<Utc>,
+    ) -> Result<Vec<Dependency>, ManifestError> {
+        let Some(stamp) = stamp(path) else {
+            return read_manifest(path, fallback);
+        };
+        if let Ok(last) = self.last.lock()
+            && let Some(cached) = last.as_ref().filter(|c| c.path == path && c.stamp == stamp)
+        {
+            return Ok(cached.edges.clone());
+        }
+        let edges = read_manifest(path, fallback)?;
+        if let Ok(mut last) = self.last.lock() {
+            *last = Some(Cached {
+                path: path.to_owned(),
+                stamp,
+                edges: edges.clone(),
+            });
+        }
+        Ok(edges)
     }
-    let edges = read_manifest(path, fallback)?;
-    if let Ok(mut cache) = CACHE.lock() {
-        *cache = Some(Cached {
-            path: path.to_owned(),
-            stamp,
-            edges: edges.clone(),
-        });
-    }
-    Ok(edges)
 }
 
 /// What tells a manifest's versions apart: its length and modification time (`None` when

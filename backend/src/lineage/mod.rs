@@ -28,7 +28,7 @@ mod graph;
 mod openlineage;
 mod views;
 
-pub use crate::formats::dbt::{ManifestError, stamp as manifest_stamp};
+pub use crate::formats::dbt::{ManifestCache, ManifestError, stamp as manifest_stamp};
 pub use graph::{Direction, Edge, Graph, Node, Source, normalize};
 pub use openlineage::{EventError, RunEvent};
 pub use views::{ViewError, view_tables};
@@ -38,7 +38,6 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::formats::dbt;
 use crate::spec::Project;
 use crate::warehouse::Views;
 
@@ -55,8 +54,8 @@ pub struct Builder {
 
 impl Builder {
     /// The project's datasets and their declared edges (seen `now`), and the dbt manifest's
-    /// edges when `lineage.dbt_manifest` names one.
-    pub fn new(project: &Project, now: DateTime<Utc>) -> Builder {
+    /// edges when `lineage.dbt_manifest` names one (read through `manifests`).
+    pub fn new(project: &Project, now: DateTime<Utc>, manifests: &ManifestCache) -> Builder {
         let mut builder = Builder {
             graph: Graph::default(),
             datasets: project
@@ -80,7 +79,7 @@ impl Builder {
             }
         }
         if let Some(path) = &project.lineage.dbt_manifest {
-            match dbt::read_manifest_cached(path, now) {
+            match manifests.read(path, now) {
                 Ok(dependencies) => builder.edges(
                     dependencies
                         .iter()
@@ -238,7 +237,7 @@ mod tests {
     fn names_from_other_sources_resolve_to_the_most_specific_declared_dataset() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let now = Utc::now();
-        let mut builder = Builder::new(&project(dir.path()), now);
+        let mut builder = Builder::new(&project(dir.path()), now, &ManifestCache::default());
         builder.edges(vec![
             Edge::seen("db.shop.orders", "x.orders", Source::OpenLineage, now),
             Edge::seen("db.refunds", "borders", Source::OpenLineage, now),

@@ -48,7 +48,7 @@ impl AppState {
     /// building it (the API and the dashboard's lineage page draw the same graph).
     pub(crate) async fn lineage_graph(&self) -> Result<(Graph, Vec<String>), ApiError> {
         let stored = self.store.edges().await?;
-        let mut builder = Builder::new(&self.project(), Utc::now());
+        let mut builder = Builder::new(&self.project(), Utc::now(), self.impacts.manifests());
         builder.edges(stored);
         Ok(builder.finish())
     }
