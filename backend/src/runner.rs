@@ -17,8 +17,8 @@ use uuid::Uuid;
 
 use crate::alerts::{self, Alerting};
 use crate::engine::{
-    AnomalyContext, Baselines, DatasetRun, DriftBase, MAX_HISTORY, Warehouses, check_dataset,
-    judge_anomaly,
+    AnomalyContext, Baselines, DatasetRun, DriftBase, History, Judged, MAX_HISTORY, Warehouses,
+    check_dataset, judge,
 };
 use crate::lineage::emit::{self, Emitter};
 use crate::results::{CheckResult, Outcome, RunReport, SnapshotColumn, Summary};
@@ -211,9 +211,14 @@ async fn run_unrecorded(
     dataset: &Dataset,
 ) -> Vec<CheckResult> {
     let emission = emit::start(cx.emitter.as_ref(), dataset, Uuid::new_v4());
-    let mut results = measure_without_store(warehouses, dataset).await;
-    judge_anomalies(None, warehouses, dataset, &mut results).await;
-    let results = crate::alerts::sla::judge(dataset, results, Utc::now());
+    let measured = measure_without_store(warehouses, dataset).await;
+    let results = judge(
+        dataset,
+        measured,
+        None,
+        &anomaly_context(warehouses, dataset),
+    )
+    .results;
     emission.finish(dataset, &results);
     results
 }
@@ -339,18 +344,14 @@ async fn record_started(
     let (run_id, trigger) = (run.id, run.trigger);
     let started_at = Instant::now();
     started(run_id);
-    let previous = store
-        .latest_snapshot(&dataset.name, &dataset.warehouse)
+    // Everything judging reads, before the run adds its own.
+    let history = load_history(store, dataset)
         .await
         .map_err(RecordError::NotStarted)?;
-    let base = match &previous {
-        Some(snapshot) => DriftBase::Previous(&snapshot.columns),
+    let base = match &history.snapshot {
+        Some(columns) => DriftBase::Previous(columns),
         None => DriftBase::FirstSnapshot,
     };
-    // The reference profiles of distribution checks, read before the run adds its own.
-    let baselines = load_baselines(store, dataset)
-        .await
-        .map_err(RecordError::NotStarted)?;
     let emission = emit::start(cx.emitter.as_ref(), dataset, run_id);
     // Boxed: the checks' and the store's futures are large (tens of KB); inline, every run
     // waiting for a warehouse slot would reserve their space, and the nesting overflows the
@@ -359,15 +360,16 @@ async fn record_started(
         dataset,
         warehouses.get(&dataset.warehouse),
         base,
-        &baselines,
+        &history.baselines,
     ));
     let DatasetRun {
-        mut results,
+        results,
         schema,
         profiles,
     } = with_heartbeat(store, run_id, cx.lease, checks).await;
-    judge_anomalies(Some(store), warehouses, dataset, &mut results).await;
-    let results = crate::alerts::sla::judge(dataset, results, Utc::now());
+    let context = anomaly_context(warehouses, dataset);
+    let Judged { results, shifts } = judge(dataset, results, Some(&history), &context);
+    accept_shifts(store, dataset, shifts).await;
     emission.finish(dataset, &results);
     let finished = FinishedRun {
         id: run_id,
@@ -397,47 +399,51 @@ async fn record_started(
     }
 }
 
-/// Judges the dataset's `anomaly` thresholds against each check's history in `store` (none
-/// without a store: the checks pass with a note). A history the store cannot give makes
-/// the check `error`: it could not be judged.
-async fn judge_anomalies(
-    store: Option<&Store>,
-    warehouses: &Warehouses,
-    dataset: &Dataset,
-    results: &mut [CheckResult],
-) {
+/// What the dataset's anomaly thresholds judge against: now, in the dataset's zone, with
+/// the project's holidays.
+fn anomaly_context<'a>(warehouses: &'a Warehouses, dataset: &Dataset) -> AnomalyContext<'a> {
     let calendar = warehouses.calendar();
-    let context = AnomalyContext {
+    AnomalyContext {
         at: Utc::now(),
         timezone: dataset.timezone.unwrap_or(calendar.timezone),
         holidays: calendar.holidays.as_ref(),
-    };
-    for (check, result) in dataset.checks.iter().zip(results.iter_mut()) {
-        if check.thresholds.anomaly.is_none() {
-            continue;
-        }
-        let history = match store {
-            Some(store) => {
-                match store
-                    .metric_history(&dataset.name, &check.name, MAX_HISTORY as u32)
-                    .await
-                {
-                    Ok(points) => Some(points),
-                    Err(e) => {
-                        result.outcome = Outcome::Error;
-                        result.message = format!("cannot read the check's history: {e}");
-                        continue;
-                    }
-                }
-            }
-            None => None,
-        };
-        let shift = judge_anomaly(check, result, history.as_deref(), &context);
-        if let (Some(store), Some(since)) = (store, shift)
-            && let Err(e) = store.accept_shift(&dataset.name, &check.name, since).await
-        {
+    }
+}
+
+/// Reads what the dataset's run is judged against, once: the previous snapshot, the
+/// distribution checks' references and the anomaly checks' series. A series the store
+/// cannot give makes only its check `error`; the rest is needed to run at all.
+async fn load_history(store: &Store, dataset: &Dataset) -> Result<History, StoreError> {
+    let snapshot = store
+        .latest_snapshot(&dataset.name, &dataset.warehouse)
+        .await?
+        .map(|s| s.columns);
+    let baselines = load_baselines(store, dataset).await?;
+    let mut series = HashMap::new();
+    for check in dataset
+        .checks
+        .iter()
+        .filter(|c| c.thresholds.anomaly.is_some())
+    {
+        let points = store
+            .metric_history(&dataset.name, &check.name, MAX_HISTORY as u32)
+            .await
+            .map_err(|e| e.to_string());
+        series.insert(check.name.clone(), points);
+    }
+    Ok(History {
+        snapshot,
+        baselines,
+        series,
+    })
+}
+
+/// Marks the level shifts the detector accepted, so that later runs learn from them.
+async fn accept_shifts(store: &Store, dataset: &Dataset, shifts: Vec<(String, DateTime<Utc>)>) {
+    for (check, since) in shifts {
+        if let Err(e) = store.accept_shift(&dataset.name, &check, since).await {
             // Not fatal: the next run decides about the shift again.
-            tracing::warn!(dataset = %dataset.name, check = %check.name, "cannot mark the level shift: {e}");
+            tracing::warn!(dataset = %dataset.name, %check, "cannot mark the level shift: {e}");
         }
     }
 }

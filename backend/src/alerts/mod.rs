@@ -30,7 +30,6 @@ pub mod inbox;
 mod incidents;
 mod outbox;
 mod routing;
-pub mod sla;
 mod slack;
 mod templates;
 

@@ -167,7 +167,7 @@ fn history<'d>(
                 .zip(today)
                 .map(|(check, current)| past_result(dataset, check, current, at, now))
                 .collect();
-            let mut results = alerts::sla::judge(dataset, results, at);
+            let mut results = crate::engine::sla::judge(dataset, results, at);
             let context = AnomalyContext { at, ..context };
             for (check, result) in dataset.checks.iter().zip(results.iter_mut()) {
                 let points = series.entry(check.name.as_str()).or_default();

@@ -7,11 +7,14 @@
 mod anomaly;
 mod distribution;
 mod evaluate;
+mod judge;
 mod plan;
+pub mod sla;
 
 pub use anomaly::{AnomalyContext, MAX_HISTORY, anomaly_settings, judge_anomaly};
 pub use distribution::{Baselines, ProfilePlan};
 pub use evaluate::DriftBase;
+pub use judge::{History, Judged, judge};
 pub use plan::{CheckPlan, DatasetPlan, Derivation, plan_alone, plan_dataset};
 
 use std::collections::BTreeMap;
