@@ -5,8 +5,10 @@
 //! ```text
 //! YAML ──spec::load──▶ Project ──engine::plan──▶ one aggregate SELECT + one schema query
 //!      + one query per sql_metric and per distribution profile per dataset ──warehouse──▶
-//!      metrics and profiles ──engine::evaluate──▶ results
-//! results ──runner──▶ store (runs, results, metric series, schema snapshots) ──web──▶ API
+//!      metrics and profiles ──engine::evaluate──▶ results ──engine::judge──▶ judged results
+//!      (anomaly and SLA, against the dataset's history, read once by the runner beforehand)
+//! judged results ──runner──▶ store (runs, results, metric series, schema snapshots)
+//!      ──alerts──▶ incidents and notifications;  store ──web / dashboard──▶ API and pages
 //! ```
 //!
 //! The modules in layers: a module uses only modules of lower layers, never one of its own
@@ -24,10 +26,10 @@
 //! | 2     | `distribution` | column profiles and the drift tests between them (KS, PSI, χ²) |
 //! | 3     | `results`      | check results, outcomes, bands, metric points, snapshots, profiles |
 //! | 4     | `lineage`      | the dataset graph from its four sources, impact, cycles       |
-//! | 5     | `engine`       | planning checks into few queries, running them, judging outcomes |
-//! | 6     | `store`        | history: one contract, Postgres and SQLite implementations    |
-//! | 7     | `alerts`       | SLAs, incidents, routing, Slack and email delivery via an outbox |
-//! | 8     | `runner`       | running datasets and recording them: claims, leases, drift base |
+//! | 5     | `engine`       | planning checks into few queries, running them, judging outcomes (thresholds, drift, anomaly, SLA) |
+//! | 6     | `store`        | history: one trait per area, SQL written once for Postgres and SQLite |
+//! | 7     | `alerts`       | incidents, routing, Slack and email delivery via an outbox    |
+//! | 8     | `runner`       | running datasets and recording them: claims, leases, history read once |
 //! | 9     | `scheduler`    | cron slots, claiming them once across replicas, retries, reaping |
 //! | 10    | `web`          | the JSON API under `/api/v1`, tokens, OpenAPI                 |
 //! | 10    | `report`       | rendering results for terminals, JSON and JUnit               |
