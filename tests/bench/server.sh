@@ -53,14 +53,18 @@ source tests/bench/serve-common.sh
 kb() { awk -v f="$1:" '$1 == f { print $2 }' "/proc/$2/status"; }
 mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 
-# sample_rss FILE INTERVAL: appends the server's VmRSS (kB) to FILE until stopped.
+# sample_rss FILE INTERVAL: appends "EPOCH VmRSS-kB" lines for the server to FILE until stopped.
 sample_rss() {
     local pid=$SERVER_PID
-    ( while kill -0 "$pid" 2>/dev/null; do kb VmRSS "$pid" >>"$1" 2>/dev/null || true; sleep "$2"; done ) &
+    ( while kill -0 "$pid" 2>/dev/null; do
+        printf '%s %s\n' "$(date +%s)" "$(kb VmRSS "$pid" 2>/dev/null)" >>"$1" || true
+        sleep "$2"
+    done ) &
     SAMPLER_PID=$!
 }
 stop_sampling() { kill "$SAMPLER_PID" 2>/dev/null || true; wait "$SAMPLER_PID" 2>/dev/null || true; SAMPLER_PID=; }
-max_of() { sort -n "$1" | tail -n1; }
+# max_of FILE: the largest kB figure of a sample_rss FILE.
+max_of() { awk '$2 > m { m = $2 } END { print m + 0 }' "$1"; }
 
 # cpu_jiffies: busy and total jiffies of the whole machine (/proc/stat).
 cpu_jiffies() { awk '$1 == "cpu" { b = $2 + $3 + $4 + $7 + $8; t = b + $5 + $6; print b, t }' /proc/stat; }
@@ -188,7 +192,7 @@ SQL
     local lag="extract(epoch FROM started_at - slot)"
     # Per minute: runs, lag, and when its last run finished after its slot.
     "${PG[@]}" -d $db -F ' ' >"$WORK/minutes" <<SQL
-SELECT to_char(slot, 'HH24:MI'), count(*), count(*) FILTER (WHERE status = 'completed'),
+SELECT extract(epoch FROM slot)::bigint, to_char(slot, 'HH24:MI'), count(*), count(*) FILTER (WHERE status = 'completed'),
        round(min($lag)::numeric, 3), round(percentile_cont(0.5) WITHIN GROUP (ORDER BY $lag)::numeric, 3),
        round(percentile_cont(0.99) WITHIN GROUP (ORDER BY $lag)::numeric, 3),
        round(max($lag)::numeric, 3),
@@ -218,7 +222,7 @@ SQL
     skipped=$(grep -c 'slot skipped' "$OUT/scheduler.err" || true)
     # Runs per second while busy: each minute's runs over the time they took to drain.
     local busy
-    busy=$(awk '{ n += $3; d += ($8 < 60 ? $8 : 60) } END { if (d > 0) printf "%.1f", n / d; else print "-" }' "$WORK/minutes")
+    busy=$(awk '{ n += $4; d += ($9 < 60 ? $9 : 60) } END { if (d > 0) printf "%.1f", n / d; else print "-" }' "$WORK/minutes")
 
     printf '\n### Scheduler: %d datasets, `* * * * *`, %d minute ticks measured (load average at the first tick: %s)\n\n' \
         "$DATASETS" "$MINUTES" "$load0"
@@ -228,8 +232,12 @@ SQL
         "$DATASETS" "$expected" "$runs" "$completed" $(( expected - runs )) "$rate" "$busy" \
         "$p50" "$p99" "$max" "$(mb "$IDLE_RSS")" "$(mb "$hwm")" "$(busy_percent "$cpu0" "$cpu1")" \
         "$(awk -v a="$server_cpu0" -v b="$server_cpu1" 'BEGIN { printf "%.1f", b - a }')"
-    printf '\nPer minute:\n\n| slot (UTC) | runs | completed | lag min (s) | lag p50 (s) | lag p99 (s) | lag max (s) | last run finished after slot (s) |\n|---|---|---|---|---|---|---|---|\n'
-    awk '{ printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7, $8 }' "$WORK/minutes"
+    # Per minute, with the server's largest VmRSS sample of that minute: memory that keeps
+    # rising from minute to minute is a leak, a flat line after the first minutes is not.
+    printf '\nPer minute:\n\n| slot (UTC) | runs | completed | lag min (s) | lag p50 (s) | lag p99 (s) | lag max (s) | last run finished after slot (s) | VmRSS max in the minute (MB) |\n|---|---|---|---|---|---|---|---|---|\n'
+    awk 'NR == FNR { m = int($1 / 60); if ($2 > rss[m]) rss[m] = $2; next }
+         { printf "| %s | %s | %s | %s | %s | %s | %s | %s | %.1f |\n", $2, $3, $4, $5, $6, $7, $8, $9, rss[int($1 / 60)] / 1024 }' \
+        "$OUT/scheduler.rss" "$WORK/minutes"
     local catchup_runs catchup_secs
     read -r catchup_runs catchup_secs <<<"$catchup"
     printf '\nAt start (fresh store): %s slots caught up, the last finished %s s after `listening`; %s "slot skipped" warnings in the log; idle VmHWM %s MB (RssAnon %s MB, RssFile %s MB); VmRSS sampled max %s MB.\n' \

@@ -5,23 +5,25 @@
 //!
 //! | module     | owns                                                              |
 //! |------------|-------------------------------------------------------------------|
-//! | `engine`   | the seam: [`Engine`], what a connected warehouse answers; shared sqlx helpers |
+//! | `engine`   | the seam: [`Engine`], what a connected warehouse answers          |
+//! | `pooled`   | the one [`Engine`] of the engines over an sqlx pool, generic over the driver |
 //! | `dialect`  | [`SqlDialect`], what a warehouse's SQL looks like; quoting written once |
 //! | `postgres`, `mysql`, `sqlite` | one engine each: its dialect, connecting, catalogs, cancelling |
 //!
-//! A new engine is one module: a [`SqlDialect`], an [`Engine`], a `connect` function, and
-//! a line in [`ENGINES`]; then it runs the engine conformance suite
+//! A new engine is one module: a [`SqlDialect`], an [`Engine`] (for an sqlx driver, a
+//! `pooled::Native`), a `connect` function, and a line in [`ENGINES`]; then it runs the engine conformance suite
 //! (`tests/integration/engines.rs` and the suites it names).
 
 mod dialect;
 mod engine;
 mod mysql;
+mod pooled;
 mod postgres;
 mod sqlite;
 
 pub use dialect::{Dialect, Facts, ReadOnly, SqlDialect};
 pub use engine::Engine;
-pub(crate) use engine::probe;
+pub(crate) use pooled::probe;
 pub use sqlite::sqlite_path;
 
 use std::path::Path;

@@ -7,19 +7,17 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use futures_util::FutureExt as _;
-use futures_util::future::BoxFuture;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
 use sqlx::types::Decimal;
 use sqlx::{AssertSqlSafe, Executor as _};
 
-use super::engine::{
-    self, CONNECT_TIMEOUT, CatalogColumn, CatalogView, Connecting, Engine, cancelled_at,
-    decode_number, probe,
-};
-use super::{Cell, ConnectRequest, Dialect, Facts, ReadOnly, SqlDialect, WarehouseError};
+use super::engine::{Connecting, Engine, cancelled_at};
+use super::pooled::{CONNECT_TIMEOUT, Native, Pooled, decode_number, probe, user_row};
+use super::{ConnectRequest, Dialect, Facts, ReadOnly, SqlDialect, WarehouseError};
+use crate::spec::TypeFamily;
 use crate::spec::user_sql::Grammar;
-use crate::spec::{TableRef, TypeFamily};
 
 pub struct MySqlDialect;
 
@@ -98,7 +96,7 @@ pub fn connect(request: ConnectRequest<'_>) -> Connecting<'_> {
             .acquire_timeout(CONNECT_TIMEOUT)
             .after_connect(move |conn, _| Box::pin(async move { set_timeout(conn, seconds).await }))
             .connect_lazy_with(options);
-        Ok(Box::new(MySql { pool }) as Box<dyn Engine>)
+        Ok(Box::new(Pooled(MySql { pool })) as Box<dyn Engine>)
     }
     .boxed()
 }
@@ -117,90 +115,42 @@ async fn set_timeout(conn: &mut sqlx::MySqlConnection, seconds: f64) -> Result<(
     conn.execute(AssertSqlSafe(mysql)).await.map(|_| ())
 }
 
-impl Engine for MySql {
-    fn dialect(&self) -> Dialect {
-        Dialect::MYSQL
+#[async_trait]
+impl Native for MySql {
+    type Db = sqlx::MySql;
+    const DIALECT: Dialect = Dialect::MYSQL;
+
+    fn pool(&self) -> &MySqlPool {
+        &self.pool
     }
 
-    fn table_columns<'a>(
-        &'a self,
-        table: &'a TableRef,
-    ) -> BoxFuture<'a, Result<Vec<CatalogColumn>, WarehouseError>> {
-        engine::catalog_columns(&self.pool, &MySqlDialect, table).boxed()
-    }
-
-    fn fetch_doubles<'a>(
-        &'a self,
-        sql: &'a str,
-    ) -> BoxFuture<'a, Result<Vec<Option<f64>>, WarehouseError>> {
-        async move {
-            let mut conn = self.pool.acquire().await?;
-            engine::aggregate::<sqlx::MySql>(&mut conn, &MySqlDialect, sql).await
-        }
-        .boxed()
-    }
-
-    fn fetch_rows<'a>(
-        &'a self,
-        sql: &'a str,
-        max_rows: usize,
-    ) -> BoxFuture<'a, Result<Vec<Vec<Cell>>, WarehouseError>> {
-        async move {
-            let mut conn = self.pool.acquire().await?;
-            engine::profile::<sqlx::MySql>(&mut conn, &MySqlDialect, sql, max_rows).await
-        }
-        .boxed()
-    }
-
-    fn fetch_user_number<'a>(
-        &'a self,
-        sql: &'a str,
-        limit: Duration,
-    ) -> BoxFuture<'a, Result<Option<f64>, WarehouseError>> {
-        async move {
-            let mut conn = self.pool.acquire().await?;
-            conn.close_on_drop();
-            let id: u64 = sqlx::query_scalar("SELECT CONNECTION_ID()")
-                .fetch_one(&mut *conn)
-                .await?;
-            let run = async {
-                let row = engine::user_row::<sqlx::MySql>(&mut conn, &MySqlDialect, sql).await?;
-                decode_number!(&row, f64, f32, i64, u64, i32, u32, i16, i8, Decimal)
-            };
-            let cancel = async {
-                let kill = format!("KILL QUERY {id}");
-                let _ = self.pool.execute(AssertSqlSafe(kill)).await;
-            };
-            cancelled_at(limit, run, cancel).await
-        }
-        .boxed()
-    }
-
-    fn views(&self) -> BoxFuture<'_, Result<Vec<CatalogView>, WarehouseError>> {
-        async move {
-            let mut conn = self.pool.acquire().await?;
-            engine::views::<sqlx::MySql>(&mut conn, &MySqlDialect).await
-        }
-        .boxed()
+    async fn user_number(&self, sql: &str, limit: Duration) -> Result<Option<f64>, WarehouseError> {
+        let mut conn = self.pool.acquire().await?;
+        conn.close_on_drop();
+        let id: u64 = sqlx::query_scalar("SELECT CONNECTION_ID()")
+            .fetch_one(&mut *conn)
+            .await?;
+        let run = async {
+            let row = user_row::<sqlx::MySql>(&mut conn, FACTS.read_only, sql).await?;
+            decode_number!(&row, f64, f32, i64, u64, i32, u32, i16, i8, Decimal)
+        };
+        let cancel = async {
+            let kill = format!("KILL QUERY {id}");
+            let _ = self.pool.execute(AssertSqlSafe(kill)).await;
+        };
+        cancelled_at(limit, run, cancel).await
     }
 
     /// An account with FILE, SUPER or every privilege server-wide.
-    fn privilege_warning(&self) -> BoxFuture<'_, Option<String>> {
-        async move {
-            let grants: Vec<String> = sqlx::query_scalar("SHOW GRANTS")
-                .fetch_all(&self.pool)
-                .await
-                .ok()?;
-            grants
-                .iter()
-                .any(|grant| grant_is_powerful(grant))
-                .then(|| "the account has the FILE, SUPER or ALL privilege".to_owned())
-        }
-        .boxed()
-    }
-
-    fn close(&self) -> BoxFuture<'_, ()> {
-        self.pool.close().boxed()
+    async fn privilege_warning(&self) -> Option<String> {
+        let grants: Vec<String> = sqlx::query_scalar("SHOW GRANTS")
+            .fetch_all(&self.pool)
+            .await
+            .ok()?;
+        grants
+            .iter()
+            .any(|grant| grant_is_powerful(grant))
+            .then(|| "the account has the FILE, SUPER or ALL privilege".to_owned())
     }
 }
 

@@ -5,17 +5,14 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use futures_util::FutureExt as _;
-use futures_util::future::BoxFuture;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::types::Decimal;
 
-use super::engine::{
-    self, CONNECT_TIMEOUT, CatalogColumn, CatalogView, Connecting, Engine, cancelled_at,
-    decode_number, probe,
-};
-use super::{Cell, ConnectRequest, Dialect, Facts, ReadOnly, SqlDialect, WarehouseError};
-use crate::spec::TableRef;
+use super::engine::{Connecting, Engine, cancelled_at};
+use super::pooled::{CONNECT_TIMEOUT, Native, Pooled, decode_number, probe, user_row};
+use super::{ConnectRequest, Dialect, Facts, ReadOnly, SqlDialect, WarehouseError};
 use crate::spec::user_sql::Grammar;
 
 pub struct PostgresDialect;
@@ -98,103 +95,54 @@ pub fn connect(request: ConnectRequest<'_>) -> Connecting<'_> {
             .max_connections(request.max_connections)
             .acquire_timeout(CONNECT_TIMEOUT)
             .connect_lazy_with(options);
-        Ok(Box::new(Postgres { pool }) as Box<dyn Engine>)
+        Ok(Box::new(Pooled(Postgres { pool })) as Box<dyn Engine>)
     }
     .boxed()
 }
 
-impl Engine for Postgres {
-    fn dialect(&self) -> Dialect {
-        Dialect::POSTGRES
+#[async_trait]
+impl Native for Postgres {
+    type Db = sqlx::Postgres;
+    const DIALECT: Dialect = Dialect::POSTGRES;
+
+    fn pool(&self) -> &PgPool {
+        &self.pool
     }
 
-    fn table_columns<'a>(
-        &'a self,
-        table: &'a TableRef,
-    ) -> BoxFuture<'a, Result<Vec<CatalogColumn>, WarehouseError>> {
-        engine::catalog_columns(&self.pool, &PostgresDialect, table).boxed()
-    }
-
-    fn fetch_doubles<'a>(
-        &'a self,
-        sql: &'a str,
-    ) -> BoxFuture<'a, Result<Vec<Option<f64>>, WarehouseError>> {
-        async move {
-            let mut conn = self.pool.acquire().await?;
-            engine::aggregate::<sqlx::Postgres>(&mut conn, &PostgresDialect, sql).await
+    async fn user_number(&self, sql: &str, limit: Duration) -> Result<Option<f64>, WarehouseError> {
+        let mut conn = self.pool.acquire().await?;
+        let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+            .fetch_one(&mut *conn)
+            .await?;
+        let run = async {
+            let row = user_row::<sqlx::Postgres>(&mut conn, FACTS.read_only, sql).await?;
+            decode_number!(&row, f64, f32, i64, i32, i16, Decimal)
+        };
+        // Best effort: the server's own statement_timeout is the first guard.
+        let cancel = async {
+            let cancel = sqlx::query("SELECT pg_cancel_backend($1)").bind(pid);
+            let _ = cancel.execute(&self.pool).await;
+        };
+        let result = cancelled_at(limit, run, cancel).await;
+        if matches!(result, Err(WarehouseError::Timeout(_))) {
+            conn.close_on_drop();
         }
-        .boxed()
-    }
-
-    fn fetch_rows<'a>(
-        &'a self,
-        sql: &'a str,
-        max_rows: usize,
-    ) -> BoxFuture<'a, Result<Vec<Vec<Cell>>, WarehouseError>> {
-        async move {
-            let mut conn = self.pool.acquire().await?;
-            engine::profile::<sqlx::Postgres>(&mut conn, &PostgresDialect, sql, max_rows).await
-        }
-        .boxed()
-    }
-
-    fn fetch_user_number<'a>(
-        &'a self,
-        sql: &'a str,
-        limit: Duration,
-    ) -> BoxFuture<'a, Result<Option<f64>, WarehouseError>> {
-        async move {
-            let mut conn = self.pool.acquire().await?;
-            let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
-                .fetch_one(&mut *conn)
-                .await?;
-            let run = async {
-                let row =
-                    engine::user_row::<sqlx::Postgres>(&mut conn, &PostgresDialect, sql).await?;
-                decode_number!(&row, f64, f32, i64, i32, i16, Decimal)
-            };
-            // Best effort: the server's own statement_timeout is the first guard.
-            let cancel = async {
-                let cancel = sqlx::query("SELECT pg_cancel_backend($1)").bind(pid);
-                let _ = cancel.execute(&self.pool).await;
-            };
-            let result = cancelled_at(limit, run, cancel).await;
-            if matches!(result, Err(WarehouseError::Timeout(_))) {
-                conn.close_on_drop();
-            }
-            result
-        }
-        .boxed()
-    }
-
-    fn views(&self) -> BoxFuture<'_, Result<Vec<CatalogView>, WarehouseError>> {
-        async move {
-            let mut conn = self.pool.acquire().await?;
-            engine::views::<sqlx::Postgres>(&mut conn, &PostgresDialect).await
-        }
-        .boxed()
+        result
     }
 
     /// A superuser, or a member of the roles that write server files and run programs.
     /// Settings and role checks, not catalog reads: nothing here is schema.
-    fn privilege_warning(&self) -> BoxFuture<'_, Option<String>> {
-        async move {
-            let powerful: bool = sqlx::query_scalar(
-                "SELECT current_setting('is_superuser') = 'on' \
-                 OR pg_has_role('pg_execute_server_program', 'MEMBER') \
-                 OR pg_has_role('pg_write_server_files', 'MEMBER')",
-            )
-            .fetch_one(&self.pool)
-            .await
-            .ok()?;
-            powerful.then(|| {
-                "the account is a superuser (or may write server files and run programs)".to_owned()
-            })
-        }
-        .boxed()
-    }
-
-    fn close(&self) -> BoxFuture<'_, ()> {
-        self.pool.close().boxed()
+    async fn privilege_warning(&self) -> Option<String> {
+        let powerful: bool = sqlx::query_scalar(
+            "SELECT current_setting('is_superuser') = 'on' \
+             OR pg_has_role('pg_execute_server_program', 'MEMBER') \
+             OR pg_has_role('pg_write_server_files', 'MEMBER')",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .ok()?;
+        powerful.then(|| {
+            "the account is a superuser (or may write server files and run programs)".to_owned()
+        })
     }
 }

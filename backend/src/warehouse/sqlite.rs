@@ -6,16 +6,14 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use async_trait::async_trait;
 use futures_util::FutureExt as _;
-use futures_util::future::BoxFuture;
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{Sqlite as SqliteDb, SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 
-use super::engine::{
-    self, CONNECT_TIMEOUT, CatalogColumn, CatalogView, Connecting, Engine, cancelled_at,
-    decode_number, probe,
-};
-use super::{Cell, ConnectRequest, Dialect, Facts, ReadOnly, SqlDialect, WarehouseError};
+use super::engine::{Connecting, Engine, cancelled_at};
+use super::pooled::{CONNECT_TIMEOUT, Native, Pooled, decode_number, probe, user_row};
+use super::{ConnectRequest, Dialect, Facts, ReadOnly, SqlDialect, WarehouseError};
 use crate::spec::user_sql::Grammar;
 use crate::spec::{TableRef, TypeFamily};
 
@@ -86,9 +84,7 @@ pub fn connect(request: ConnectRequest<'_>) -> Connecting<'_> {
     async move {
         let path = sqlite_path(request.url, request.root);
         if !path.exists() {
-            return Err(sqlx::Error::Configuration(
-                format!("SQLite file {} does not exist", path.display()).into(),
-            ));
+            return Err(format!("SQLite file {} does not exist", path.display()).into());
         }
         let options = SqliteConnectOptions::new()
             .filename(&path)
@@ -103,7 +99,7 @@ pub fn connect(request: ConnectRequest<'_>) -> Connecting<'_> {
             pool,
             query_timeout: request.query_timeout,
         };
-        Ok(Box::new(engine) as Box<dyn Engine>)
+        Ok(Box::new(Pooled(engine)) as Box<dyn Engine>)
     }
     .boxed()
 }
@@ -113,12 +109,20 @@ pub fn connect(request: ConnectRequest<'_>) -> Connecting<'_> {
 /// read per hundred steps.
 const STEPS_PER_CHECK: i32 = 100;
 
-impl Sqlite {
+#[async_trait]
+impl Native for Sqlite {
+    type Db = SqliteDb;
+    const DIALECT: Dialect = Dialect::SQLITE;
+
+    fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
     /// A pooled connection whose statements are interrupted once the query timeout has
     /// passed: SQLite calls the progress handler every [`STEPS_PER_CHECK`] VM steps, and a
     /// `false` answer stops the statement with SQLITE_INTERRUPT. Without it a runaway query
     /// would run on in SQLite's worker thread long after Tidemark gave up on it.
-    async fn with_deadline(&self) -> Result<PoolConnection<SqliteDb>, sqlx::Error> {
+    async fn connection(&self) -> Result<PoolConnection<SqliteDb>, sqlx::Error> {
         let mut conn = self.pool.acquire().await?;
         let deadline = Instant::now() + self.query_timeout;
         conn.lock_handle()
@@ -126,80 +130,21 @@ impl Sqlite {
             .set_progress_handler(STEPS_PER_CHECK, move || Instant::now() < deadline);
         Ok(conn)
     }
-}
 
-impl Engine for Sqlite {
-    fn dialect(&self) -> Dialect {
-        Dialect::SQLITE
-    }
-
-    fn table_columns<'a>(
-        &'a self,
-        table: &'a TableRef,
-    ) -> BoxFuture<'a, Result<Vec<CatalogColumn>, WarehouseError>> {
-        async move {
-            let mut conn = self.with_deadline().await?;
-            engine::catalog_columns(&mut *conn, &SqliteDialect, table).await
-        }
-        .boxed()
-    }
-
-    fn fetch_doubles<'a>(
-        &'a self,
-        sql: &'a str,
-    ) -> BoxFuture<'a, Result<Vec<Option<f64>>, WarehouseError>> {
-        async move {
-            let mut conn = self.with_deadline().await?;
-            engine::aggregate::<SqliteDb>(&mut conn, &SqliteDialect, sql).await
-        }
-        .boxed()
-    }
-
-    fn fetch_rows<'a>(
-        &'a self,
-        sql: &'a str,
-        max_rows: usize,
-    ) -> BoxFuture<'a, Result<Vec<Vec<Cell>>, WarehouseError>> {
-        async move {
-            let mut conn = self.with_deadline().await?;
-            engine::profile::<SqliteDb>(&mut conn, &SqliteDialect, sql, max_rows).await
-        }
-        .boxed()
-    }
-
-    fn fetch_user_number<'a>(
-        &'a self,
-        sql: &'a str,
-        limit: Duration,
-    ) -> BoxFuture<'a, Result<Option<f64>, WarehouseError>> {
-        async move {
-            let mut conn = self.with_deadline().await?;
-            conn.close_on_drop();
-            let run = async {
-                let row = engine::user_row::<SqliteDb>(&mut conn, &SqliteDialect, sql).await?;
-                decode_number!(&row, i64, f64)
-            };
-            // The deadline handler stops the statement itself; nothing to send.
-            cancelled_at(limit, run, async {}).await
-        }
-        .boxed()
-    }
-
-    fn views(&self) -> BoxFuture<'_, Result<Vec<CatalogView>, WarehouseError>> {
-        async move {
-            let mut conn = self.with_deadline().await?;
-            engine::views::<SqliteDb>(&mut conn, &SqliteDialect).await
-        }
-        .boxed()
+    async fn user_number(&self, sql: &str, limit: Duration) -> Result<Option<f64>, WarehouseError> {
+        let mut conn = self.connection().await?;
+        conn.close_on_drop();
+        let run = async {
+            let row = user_row::<SqliteDb>(&mut conn, FACTS.read_only, sql).await?;
+            decode_number!(&row, i64, f64)
+        };
+        // The deadline handler stops the statement itself; nothing to send.
+        cancelled_at(limit, run, async {}).await
     }
 
     /// A file has no accounts: what the process may read, the checks may read.
-    fn privilege_warning(&self) -> BoxFuture<'_, Option<String>> {
-        async { None }.boxed()
-    }
-
-    fn close(&self) -> BoxFuture<'_, ()> {
-        self.pool.close().boxed()
+    async fn privilege_warning(&self) -> Option<String> {
+        None
     }
 }
 
