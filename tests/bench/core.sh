@@ -10,6 +10,8 @@
 #     same aggregates through psql, both end to end with hyperfine;
 #   - statements per dataset, counted by pg_stat_statements;
 #   - peak resident memory of `tidemark run` (GNU time).
+# Environment: RUNS (hyperfine runs per command, 5), TIDEMARK_BIN (a prebuilt binary instead
+# of building the release one, e.g. to compare two commits on one machine).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
@@ -20,8 +22,12 @@ RUNS=${RUNS:-5}
 
 tests/run --services-only
 command -v hyperfine >/dev/null || { apt-get install -y -q hyperfine >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q hyperfine >/dev/null; }; }
-cargo build --release -q -p tidemark
-BIN=$CARGO_TARGET_DIR/release/tidemark
+if [[ -n ${TIDEMARK_BIN:-} ]]; then
+    BIN=$TIDEMARK_BIN
+else
+    cargo build --release -q -p tidemark
+    BIN=$CARGO_TARGET_DIR/release/tidemark
+fi
 
 "${PG[@]}" -d postgres -c "SELECT 1 FROM pg_database WHERE datname = '$DB'" | grep -q 1 \
     || "${PG[@]}" -d postgres -c "CREATE DATABASE $DB"
