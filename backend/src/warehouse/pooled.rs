@@ -2,7 +2,9 @@
 //! what is their own: [`Pooled`] is the one [`Engine`] for them all, and each module
 //! implements [`Native`] (its pool, how it hands out a connection, how it runs user SQL
 //! and cancels it, who it connects as). The sqlx bounds the shared code needs are listed
-//! once, on the blanket implementation of [`Driver`].
+//! once, on the blanket implementation of [`Driver`]; only its row reader, `collect`, a
+//! free function it calls for a connection and for a transaction alike, repeats the
+//! three of them it uses.
 
 use std::time::Duration;
 
