@@ -4,7 +4,8 @@
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
 COPY . .
-RUN cargo build --release --locked -p tidemark \
+# DuckDB is compiled from source here (a long C++ build), so the image needs no libduckdb.
+RUN cargo build --release --locked -p tidemark --features warehouse-duckdb-bundled \
     && cp target/release/tidemark /usr/local/bin/tidemark
 
 FROM debian:bookworm-slim

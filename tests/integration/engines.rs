@@ -60,6 +60,23 @@ fn query_reproducers(backend: Backend) -> Vec<&'static str> {
             "pragma query_only = 0",
             "attach '{out}' as x",
         ],
+        #[cfg(feature = "warehouse-duckdb")]
+        Backend::DuckDb => vec![
+            "copy victim to '{out}'",
+            "copy (select 1) to '{out}' (format csv)",
+            "export database '{out}'",
+            "attach '{out}' as x",
+            "install httpfs",
+            "load parquet",
+            "set enable_external_access = true",
+            "checkpoint",
+            "create temp table made as select 1; select 1",
+            "select length(content) from read_text('/etc/hostname')",
+            "select count(*) from read_csv('/etc/passwd')",
+            "select count(*) from glob('/*')",
+            "select length(getenv('HOME'))",
+            "select count(*) from duckdb_secrets()",
+        ],
     });
     sql
 }
@@ -140,6 +157,7 @@ on_each_backend! {
     postgres: postgres_every_reproducer_is_refused_before_it_runs,
     mariadb: mariadb_every_reproducer_is_refused_before_it_runs,
     sqlite: sqlite_every_reproducer_is_refused_before_it_runs,
+    duckdb: duckdb_every_reproducer_is_refused_before_it_runs,
 }
 
 fn config(url: &str, query_timeout: Duration) -> WarehouseConfig {
@@ -190,6 +208,7 @@ on_each_backend! {
     postgres: postgres_the_engine_refuses_what_validation_refuses,
     mariadb: mariadb_the_engine_refuses_what_validation_refuses,
     sqlite: sqlite_the_engine_refuses_what_validation_refuses,
+    duckdb: duckdb_the_engine_refuses_what_validation_refuses,
 }
 
 /// MariaDB keeps session state (user variables here; `SET`s, temporary tables) on the
@@ -248,8 +267,8 @@ async fn sqlite_slow_steps_stop_at_the_timeout_and_the_run_goes_on() {
 }
 
 /// The guard is one layer; the account is the other. A run as a Postgres superuser or a
-/// MariaDB account with FILE/ALL says so (the test accounts are both); SQLite has no
-/// accounts.
+/// MariaDB account with FILE/ALL says so (the test accounts are both); SQLite and DuckDB
+/// files have no accounts.
 async fn a_privileged_account_is_warned_about(backend: Backend) {
     let db = TestDb::seeded(backend, SEED).await;
     let project = Project::with_datasets(
@@ -266,7 +285,7 @@ async fn a_privileged_account_is_warned_about(backend: Backend) {
         .contains("give Tidemark an account that may only read");
     assert_eq!(
         warned,
-        backend != Backend::Sqlite,
+        backend.has_accounts(),
         "{backend:?}:\n{}",
         out.both()
     );
@@ -277,6 +296,7 @@ on_each_backend! {
     postgres: postgres_a_privileged_account_is_warned_about,
     mariadb: mariadb_a_privileged_account_is_warned_about,
     sqlite: sqlite_a_privileged_account_is_warned_about,
+    duckdb: duckdb_a_privileged_account_is_warned_about,
 }
 
 /// A server that does not answer is an `error` for every check, named by warehouse, with
@@ -286,6 +306,8 @@ async fn an_unreachable_server_is_an_error(backend: Backend) {
         Backend::Postgres => "postgres://tm:s3cr3t-pass@127.0.0.1:1/x",
         Backend::MariaDb => "mysql://tm:s3cr3t-pass@127.0.0.1:1/x",
         Backend::Sqlite => "sqlite:///nonexistent/dir/w.db",
+        #[cfg(feature = "warehouse-duckdb")]
+        Backend::DuckDb => "duckdb:///nonexistent/dir/w.duckdb",
     };
     let project = Project::with_datasets(
         url,
@@ -311,4 +333,5 @@ on_each_backend! {
     postgres: postgres_an_unreachable_server_is_an_error,
     mariadb: mariadb_an_unreachable_server_is_an_error,
     sqlite: sqlite_an_unreachable_server_is_an_error,
+    duckdb: duckdb_an_unreachable_server_is_an_error,
 }

@@ -12,7 +12,7 @@ use crate::support::{
 fn q(backend: Backend, name: &str) -> String {
     match backend {
         Backend::MariaDb => format!("`{}`", name.replace('`', "``")),
-        Backend::Postgres | Backend::Sqlite => format!("\"{}\"", name.replace('"', "\"\"")),
+        _ => format!("\"{}\"", name.replace('"', "\"\"")),
     }
 }
 
@@ -237,6 +237,7 @@ on_each_backend! {
     postgres: odd_identifiers_on_postgres,
     mariadb: odd_identifiers_on_mariadb,
     sqlite: odd_identifiers_on_sqlite,
+    duckdb: odd_identifiers_on_duckdb,
 }
 
 on_each_backend! {
@@ -244,4 +245,5 @@ on_each_backend! {
     postgres: injection_through_names_only_errors_on_postgres,
     mariadb: injection_through_names_only_errors_on_mariadb,
     sqlite: injection_through_names_only_errors_on_sqlite,
+    duckdb: injection_through_names_only_errors_on_duckdb,
 }

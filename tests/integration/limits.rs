@@ -46,6 +46,8 @@ fn slow_query(backend: Backend) -> &'static str {
         Backend::Sqlite => {
             "with recursive c(x) as (select 1 union all select x + 1 from c where x < 1000000000) select count(*) from c"
         }
+        #[cfg(feature = "warehouse-duckdb")]
+        Backend::DuckDb => "select sum(a.range * b.range) from range(1000000) a, range(1000000) b",
     }
 }
 
@@ -82,4 +84,5 @@ on_each_backend! {
     postgres: a_query_over_its_timeout_is_an_error_on_postgres,
     mariadb: a_query_over_its_timeout_is_an_error_on_mariadb,
     sqlite: a_query_over_its_timeout_is_an_error_on_sqlite,
+    duckdb: a_query_over_its_timeout_is_an_error_on_duckdb,
 }

@@ -1,4 +1,5 @@
-//! End-to-end tests: the `tidemark` binary against real Postgres, MariaDB and SQLite.
+//! End-to-end tests: the `tidemark` binary against real Postgres, MariaDB, SQLite and
+//! DuckDB (in builds with the `warehouse-duckdb` feature).
 //! One test binary (faster to link, shared helpers); one module per area.
 
 mod forms;
@@ -21,6 +22,8 @@ mod distribution;
 mod durability;
 mod engines;
 mod faults;
+#[cfg(feature = "warehouse-duckdb")]
+mod files;
 mod history;
 mod identifiers;
 mod limits;

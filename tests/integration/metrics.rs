@@ -217,6 +217,9 @@ fn ago(backend: Backend, seconds: i64) -> String {
             format!("strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-{seconds} seconds')")
         }
         Backend::Sqlite => format!("datetime('now', '-{seconds} seconds')"),
+        // A zone-less TIMESTAMP in UTC, whatever the session's time zone.
+        #[cfg(feature = "warehouse-duckdb")]
+        Backend::DuckDb => format!("make_timestamp(epoch_us(now()) - {seconds}::BIGINT * 1000000)"),
     }
 }
 
@@ -332,4 +335,5 @@ on_each_backend! {
     postgres: every_metric_on_postgres,
     mariadb: every_metric_on_mariadb,
     sqlite: every_metric_on_sqlite,
+    duckdb: every_metric_on_duckdb,
 }

@@ -478,12 +478,14 @@ pub fn outcome_counts(doc: &Value) -> [u64; 4] {
 // ---------------------------------------------------------------------------------------
 // Databases
 
-/// The three warehouses every cross-database test runs on.
+/// The warehouses every cross-database test runs on (DuckDB in builds that have it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
     Postgres,
     MariaDb,
     Sqlite,
+    #[cfg(feature = "warehouse-duckdb")]
+    DuckDb,
 }
 
 /// Column type names in a warehouse's own dialect, for seeding the same table everywhere.
@@ -496,6 +498,11 @@ pub struct SqlTypes {
 }
 
 impl Backend {
+    /// Whether the warehouse has accounts (a server), as opposed to a file.
+    pub fn has_accounts(self) -> bool {
+        matches!(self, Backend::Postgres | Backend::MariaDb)
+    }
+
     pub fn types(self) -> SqlTypes {
         match self {
             Backend::Postgres => SqlTypes {
@@ -519,6 +526,14 @@ impl Backend {
                 float: "REAL",
                 timestamp: "DATETIME",
             },
+            #[cfg(feature = "warehouse-duckdb")]
+            Backend::DuckDb => SqlTypes {
+                int: "INTEGER",
+                text: "VARCHAR",
+                decimal: "DECIMAL(10,2)",
+                float: "DOUBLE",
+                timestamp: "TIMESTAMP",
+            },
         }
     }
 }
@@ -531,7 +546,8 @@ macro_rules! on_each_backend {
         $scenario:ident,
         postgres: $postgres:ident,
         mariadb: $mariadb:ident,
-        sqlite: $sqlite:ident $(,)?
+        sqlite: $sqlite:ident,
+        duckdb: $duckdb:ident $(,)?
     ) => {
         #[tokio::test(flavor = "multi_thread")]
         async fn $postgres() {
@@ -546,6 +562,12 @@ macro_rules! on_each_backend {
         #[tokio::test(flavor = "multi_thread")]
         async fn $sqlite() {
             $scenario($crate::support::Backend::Sqlite).await;
+        }
+
+        #[cfg(feature = "warehouse-duckdb")]
+        #[tokio::test(flavor = "multi_thread")]
+        async fn $duckdb() {
+            $scenario($crate::support::Backend::DuckDb).await;
         }
     };
 }
@@ -791,11 +813,56 @@ impl SqliteDb {
     }
 }
 
-/// A fresh database on any of the three backends, seeded with plain SQL.
+/// A fresh DuckDB database file in a temporary directory (removed on drop). The test opens
+/// it only for a moment each time (seeding read-write, reading back read-only), so the
+/// engine under test can open it read-only in between.
+#[cfg(feature = "warehouse-duckdb")]
+pub struct DuckDb {
+    pub path: PathBuf,
+    /// `duckdb:///absolute/path.duckdb`
+    pub url: String,
+    _dir: tempfile::TempDir,
+}
+
+#[cfg(feature = "warehouse-duckdb")]
+impl DuckDb {
+    pub fn new() -> DuckDb {
+        let dir = tempfile::Builder::new()
+            .prefix("tidemark-duckdb-")
+            .tempdir()
+            .expect("create a temporary directory");
+        let path = dir.path().join("warehouse.duckdb");
+        let url = format!("duckdb://{}", path.display());
+        let db = DuckDb {
+            path,
+            url,
+            _dir: dir,
+        };
+        db.exec("SELECT 1");
+        db
+    }
+
+    pub fn exec(&self, sql: &str) {
+        let connection = duckdb::Connection::open(&self.path).expect("open the DuckDB file");
+        connection
+            .execute_batch(sql)
+            .unwrap_or_else(|e| panic!("DuckDB setup SQL failed: {e}\n{sql}"));
+    }
+
+    pub fn scalar_i64(&self, sql: &str) -> duckdb::Result<i64> {
+        let config = duckdb::Config::default().access_mode(duckdb::AccessMode::ReadOnly)?;
+        let connection = duckdb::Connection::open_with_flags(&self.path, config)?;
+        connection.query_row(sql, [], |row| row.get(0))
+    }
+}
+
+/// A fresh database on any of the backends, seeded with plain SQL.
 pub enum TestDb {
     Postgres(PgDb),
     MariaDb(MyDb),
     Sqlite(SqliteDb),
+    #[cfg(feature = "warehouse-duckdb")]
+    DuckDb(DuckDb),
 }
 
 impl TestDb {
@@ -804,6 +871,8 @@ impl TestDb {
             Backend::Postgres => TestDb::Postgres(PgDb::new().await),
             Backend::MariaDb => TestDb::MariaDb(MyDb::new().await),
             Backend::Sqlite => TestDb::Sqlite(SqliteDb::new().await),
+            #[cfg(feature = "warehouse-duckdb")]
+            Backend::DuckDb => TestDb::DuckDb(DuckDb::new()),
         }
     }
 
@@ -819,6 +888,8 @@ impl TestDb {
             TestDb::Postgres(_) => Backend::Postgres,
             TestDb::MariaDb(_) => Backend::MariaDb,
             TestDb::Sqlite(_) => Backend::Sqlite,
+            #[cfg(feature = "warehouse-duckdb")]
+            TestDb::DuckDb(_) => Backend::DuckDb,
         }
     }
 
@@ -827,6 +898,8 @@ impl TestDb {
             TestDb::Postgres(db) => &db.url,
             TestDb::MariaDb(db) => &db.url,
             TestDb::Sqlite(db) => &db.url,
+            #[cfg(feature = "warehouse-duckdb")]
+            TestDb::DuckDb(db) => &db.url,
         }
     }
 
@@ -835,16 +908,23 @@ impl TestDb {
             TestDb::Postgres(db) => db.exec(sql).await,
             TestDb::MariaDb(db) => db.exec(sql).await,
             TestDb::Sqlite(db) => db.exec(sql).await,
+            #[cfg(feature = "warehouse-duckdb")]
+            TestDb::DuckDb(db) => db.exec(sql),
         }
     }
 
     /// A single integer (e.g. a count) from `sql`.
-    pub async fn scalar_i64(&self, sql: &str) -> i64 {
-        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+    pub async fn scalar_i64(&self, text: &str) -> i64 {
+        let sql = sqlx::AssertSqlSafe(text.to_owned());
         let got = match self {
             TestDb::Postgres(db) => sqlx::query_scalar::<_, i64>(sql).fetch_one(&db.pool).await,
             TestDb::MariaDb(db) => sqlx::query_scalar::<_, i64>(sql).fetch_one(&db.pool).await,
             TestDb::Sqlite(db) => sqlx::query_scalar::<_, i64>(sql).fetch_one(&db.pool).await,
+            #[cfg(feature = "warehouse-duckdb")]
+            TestDb::DuckDb(db) => {
+                let got = db.scalar_i64(text);
+                return got.unwrap_or_else(|e| panic!("DuckDB query failed: {e}"));
+            }
         };
         got.unwrap_or_else(|e| panic!("{:?} query failed: {e}", self.backend()))
     }

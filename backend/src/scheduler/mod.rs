@@ -984,6 +984,7 @@ pub(crate) mod tests {
             table: TableRef {
                 schema: None,
                 table: name.to_owned(),
+                files: None,
             },
             warehouse: "main".into(),
             owner: None,

@@ -1,6 +1,7 @@
 //! A dataset file: one dataset, its settings and its checks.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::Duration;
 
 use super::check::{self, SEVERITIES, kind_spec};
@@ -8,13 +9,14 @@ use super::reader::{Cx, Fields, optional, timezone_hint};
 use super::user_sql::Grammar;
 use super::yaml::{Node, Pos, Value};
 use super::{
-    Bound, Check, CheckKind, Dataset, FreshBy, FreshnessSla, Location, Severity, Sla, TableRef,
-    Thresholds, suggest,
+    Bound, Check, CheckKind, Dataset, FileFormat, FileSource, FreshBy, FreshnessSla, Location,
+    Severity, Sla, TableRef, Thresholds, suggest,
 };
 
-pub(crate) const DATASET_KEYS: [&str; 11] = [
+pub(crate) const DATASET_KEYS: [&str; 12] = [
     "dataset",
     "warehouse",
+    "files",
     "owner",
     "schedule",
     "timezone",
@@ -34,6 +36,8 @@ pub(crate) struct Declared<'p> {
     pub warehouses: Vec<&'p str>,
     pub grammars: &'p BTreeMap<String, Grammar>,
     pub owners: Vec<&'p str>,
+    /// Where relative `files:` paths start.
+    pub project_dir: &'p Path,
 }
 
 /// What identifies a dataset across files, known even when the rest of the file is broken.
@@ -69,15 +73,20 @@ pub(crate) fn load(cx: &mut Cx<'_>, root: &Node, declared: &Declared<'_>) -> Loa
     let name_node = fields.require(&mut cx, "dataset");
     let name = name_node.and_then(|node| dataset_name(&mut cx, node));
     let warehouse = warehouse(&mut cx, &fields, declared);
-    cx.set_grammar(
-        warehouse
-            .as_ref()
-            .and_then(|name| declared.grammars.get(name).copied()),
-    );
+    let grammar = warehouse
+        .as_ref()
+        .and_then(|name| declared.grammars.get(name).copied());
+    cx.set_grammar(grammar);
+    let files = fields.read(&mut cx, "files", |cx, node, key| {
+        files(cx, node, key, grammar, declared.project_dir)
+    });
     let settings = settings(&mut cx, &fields, declared, &written);
-    let (Some(node), Some((name, table)), Some(warehouse)) = (name_node, name, warehouse) else {
+    let (Some(node), Some((name, mut table)), Some(warehouse), Some(files)) =
+        (name_node, name, warehouse, files)
+    else {
         return failed;
     };
+    table.files = files;
     let location = cx.location(node.pos);
     let identity = Identity {
         warehouse: warehouse.clone(),
@@ -188,6 +197,39 @@ fn warehouse(cx: &mut Cx<'_>, fields: &Fields<'_>, declared: &Declared<'_>) -> O
     );
     cx.error(node.pos, format!("unknown warehouse '{name}'{hint}"));
     None
+}
+
+/// `files: data/orders/*.parquet`: a path or glob (relative to the project directory), in
+/// a format its extension names, on a warehouse that reads files. `grammar` is `None` when
+/// the warehouse is unknown or broken (reported elsewhere).
+fn files(
+    cx: &mut Cx<'_>,
+    node: &Node,
+    key: &str,
+    grammar: Option<Grammar>,
+    project_dir: &Path,
+) -> Option<FileSource> {
+    let written = cx.string(node, key)?;
+    if grammar.is_some_and(|grammar| !grammar.reads_files()) {
+        cx.error(
+            node.pos,
+            "'files' needs a warehouse that reads files (duckdb://); this one reads tables: \
+             name the table in 'dataset' instead",
+        );
+        return None;
+    }
+    let Some(format) = FileFormat::of_path(&written) else {
+        cx.error(
+            node.pos,
+            format!(
+                "'files': cannot tell the format of '{written}': end the path or glob in \
+                 .parquet, .csv or .json (.jsonl, .ndjson; .gz or .zst compressed)"
+            ),
+        );
+        return None;
+    };
+    let path = project_dir.join(&written).to_string_lossy().into_owned();
+    Some(FileSource { path, format })
 }
 
 /// Everything in a dataset but its name and warehouse.

@@ -34,6 +34,7 @@ pub fn dataset(checks: Vec<Check>) -> Dataset {
         table: TableRef {
             schema: Some("shop".into()),
             table: "orders".into(),
+            files: None,
         },
         warehouse: "main".into(),
         owner: None,

@@ -95,6 +95,7 @@ fn load_project(file: &Path, env: Env<'_>, diagnostics: &mut Vec<Diagnostic>) ->
         warehouses: draft.warehouse_names.iter().map(String::as_str).collect(),
         grammars: &draft.grammars,
         owners: draft.owner_names.iter().map(String::as_str).collect(),
+        project_dir: &project_dir,
     };
     let datasets = load_datasets(&files, env, &declared, diagnostics);
     let mut project = draft.project?;

@@ -212,11 +212,48 @@ pub struct Smtp {
 }
 
 /// A table reference as the user wrote it: `schema.table` or `table`. Each part is an
-/// identifier to be quoted by the dialect, never pasted into SQL.
+/// identifier to be quoted by the dialect, never pasted into SQL. A dataset over files
+/// (`files:`) reads them instead; its name is then only its name.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct TableRef {
     pub schema: Option<String>,
     pub table: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub files: Option<FileSource>,
+}
+
+/// The files a dataset reads (`files: data/orders/*.parquet`): a path or glob, absolute
+/// once loaded, in one format. Hive partition folders (`dt=2026-12-01/`) become columns.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct FileSource {
+    pub path: String,
+    pub format: FileFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileFormat {
+    Parquet,
+    Csv,
+    Json,
+}
+
+impl FileFormat {
+    /// The format a path's extension names (compressed CSV and JSON included).
+    pub fn of_path(path: &str) -> Option<FileFormat> {
+        let name = path.rsplit('/').next().unwrap_or(path).to_ascii_lowercase();
+        let name = [".gz", ".zst"]
+            .iter()
+            .find_map(|suffix| name.strip_suffix(suffix))
+            .unwrap_or(&name);
+        let format = match name.rsplit_once('.')?.1 {
+            "parquet" | "parq" => FileFormat::Parquet,
+            "csv" | "tsv" => FileFormat::Csv,
+            "json" | "jsonl" | "ndjson" => FileFormat::Json,
+            _ => return None,
+        };
+        Some(format)
+    }
 }
 
 #[derive(Clone, Debug)]

@@ -47,12 +47,13 @@ pub(crate) const ALERTS_KEYS: [&str; 5] = [
     "templates",
 ];
 pub(crate) const ROUTE_KEYS: [&str; 3] = ["tags", "min_severity", "channels"];
-pub(crate) const WAREHOUSE_SCHEMES: [&str; 5] = [
+pub(crate) const WAREHOUSE_SCHEMES: [&str; 6] = [
     "postgres://",
     "postgresql://",
     "mysql://",
     "mariadb://",
     "sqlite:",
+    "duckdb:",
 ];
 const STORE_SCHEMES: [&str; 3] = ["postgres://", "postgresql://", "sqlite:"];
 /// Where dataset files are looked for when `checks:` is absent.

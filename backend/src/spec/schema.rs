@@ -48,6 +48,7 @@ fn dataset_properties() -> Value {
     json!({
         "dataset": text("The table, as `schema.table` or `table`, spelt as the warehouse spells it. Quote a part with double quotes when it contains a dot: `\"my.schema\".orders`."),
         "warehouse": text("Warehouse from tidemark.yml; optional when there is only one."),
+        "files": text("On a duckdb: warehouse, read these files instead of a table: a path or glob relative to tidemark.yml's folder (or absolute), ending in .parquet, .csv or .json. Hive partition folders (dt=2026-12-01/) become columns."),
         "owner": text("Owner from tidemark.yml, alerted when a check fails or an SLA is breached."),
         "schedule": cron(),
         "timezone": text("IANA timezone of the schedule, e.g. Europe/Berlin. Default: the project's timezone."),

@@ -15,10 +15,12 @@ impl TableRef {
             None => TableRef {
                 schema: None,
                 table: first,
+                files: None,
             },
             Some(rest) => TableRef {
                 schema: Some(first),
                 table: last_part(rest)?,
+                files: None,
             },
         })
     }
@@ -93,6 +95,7 @@ mod tests {
         Ok(TableRef {
             schema: schema.map(str::to_owned),
             table: table.to_owned(),
+            files: None,
         })
     }
 

@@ -194,7 +194,8 @@ fn the_checks_md_example_loads_into_the_expected_model() {
         dataset.table,
         TableRef {
             schema: Some("analytics".into()),
-            table: "orders".into()
+            table: "orders".into(),
+            files: None,
         }
     );
     assert_eq!(dataset.warehouse, "main");
@@ -478,7 +479,7 @@ fn substituted_values_are_typed_after_substitution_and_never_echoed() {
     assert_eq!(
         problems(&dir, &env),
         [
-            "tidemark.yml:4:10: warehouse main: 'url' must start with postgres://, postgresql://, mysql://, mariadb:// or sqlite:",
+            "tidemark.yml:4:10: warehouse main: 'url' must start with postgres://, postgresql://, mysql://, mariadb://, sqlite: or duckdb:",
             "tidemark.yml:6:20: warehouse main: invalid duration (a value from the environment) for 'query_timeout': remove the spaces (e.g. 2h, 1h30m)",
         ]
     );
@@ -530,7 +531,7 @@ fn a_broken_project_file_still_lets_dataset_files_be_checked() {
         problems(&dir, &no_env),
         [
             "checks/orders.yml:5:5: dataset orders, check row_count: missing threshold: add one of min, max, between, equals, anomaly, or warn/fail levels",
-            "tidemark.yml:3:16: warehouse main: 'url' must start with postgres://, postgresql://, mysql://, mariadb:// or sqlite:",
+            "tidemark.yml:3:16: warehouse main: 'url' must start with postgres://, postgresql://, mysql://, mariadb://, sqlite: or duckdb:",
             "tidemark.yml:5:22: owner team: unknown channel 'nope' (tidemark.yml declares no channels)",
         ]
     );
@@ -559,6 +560,7 @@ fn read_dataset(source: &str) {
         warehouses: vec!["main"],
         grammars: &grammars,
         owners: vec!["orders-team"],
+        project_dir: Path::new("/project"),
     };
     let mut diagnostics = Vec::new();
     let mut cx = Cx::new(

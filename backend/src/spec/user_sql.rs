@@ -11,8 +11,9 @@
 
 use std::ops::ControlFlow;
 
-use sqlparser::ast::{Expr, ObjectNamePart, Query, SetExpr, Spanned, Statement, Visit, Visitor};
-use sqlparser::dialect::{Dialect, MySqlDialect, PostgreSqlDialect, SQLiteDialect};
+use sqlparser::ast::{Expr, ObjectName, ObjectNamePart, Query, SetExpr, Spanned, Statement};
+use sqlparser::ast::{TableFactor, Visit, Visitor};
+use sqlparser::dialect::{Dialect, DuckDbDialect, MySqlDialect, PostgreSqlDialect, SQLiteDialect};
 use sqlparser::parser::Parser;
 use sqlparser::tokenizer::{Token, Tokenizer};
 
@@ -22,6 +23,7 @@ pub enum Grammar {
     Postgres,
     MySql,
     Sqlite,
+    DuckDb,
 }
 
 impl Grammar {
@@ -32,6 +34,7 @@ impl Grammar {
             "postgres" | "postgresql" => Some(Grammar::Postgres),
             "mysql" | "mariadb" => Some(Grammar::MySql),
             "sqlite" => Some(Grammar::Sqlite),
+            "duckdb" => Some(Grammar::DuckDb),
             _ => None,
         }
     }
@@ -42,7 +45,13 @@ impl Grammar {
             Grammar::Postgres => Box::new(PostgreSqlDialect {}),
             Grammar::MySql => Box::new(MySqlDialect {}),
             Grammar::Sqlite => Box::new(SQLiteDialect {}),
+            Grammar::DuckDb => Box::new(DuckDbDialect {}),
         }
+    }
+
+    /// Whether the warehouse reads datasets from files (`files:`) as well as tables.
+    pub fn reads_files(self) -> bool {
+        self == Grammar::DuckDb
     }
 }
 
@@ -75,10 +84,11 @@ impl Refusal {
 }
 
 /// Functions that reach outside the query's own result: the server's files and programs,
-/// other sessions, settings, locks that outlive the statement, SQL run from a string.
-/// Matched on the last part of the name, case-insensitively, on every warehouse (a name
-/// that means nothing on one engine is refused harmlessly there).
-const REFUSED_FUNCTIONS: [&str; 30] = [
+/// other sessions, settings, secrets, locks that outlive the statement, SQL run from a
+/// string. Matched on the last part of the name, case-insensitively, in expressions and as
+/// table functions, on every warehouse (a name that means nothing on one engine is refused
+/// harmlessly there).
+const REFUSED_FUNCTIONS: [&str; 57] = [
     // Postgres
     "pg_read_file",
     "pg_read_binary_file",
@@ -112,6 +122,35 @@ const REFUSED_FUNCTIONS: [&str; 30] = [
     "writefile",
     "edit",
     "fts3_tokenizer",
+    // DuckDB: files are read by datasets (`files:`), never by user SQL, which would
+    // otherwise read any file the process can (a number's worth at a time is enough).
+    "read_text",
+    "read_blob",
+    "read_csv",
+    "read_csv_auto",
+    "read_parquet",
+    "parquet_scan",
+    "parquet_metadata",
+    "parquet_schema",
+    "parquet_file_metadata",
+    "parquet_kv_metadata",
+    "read_json",
+    "read_json_auto",
+    "read_json_objects",
+    "read_ndjson",
+    "read_ndjson_auto",
+    "read_ndjson_objects",
+    "glob",
+    "sniff_csv",
+    "getenv",
+    "duckdb_secrets",
+    "which_secret",
+    "query",
+    "query_table",
+    "sqlite_scan",
+    "postgres_scan",
+    "mysql_scan",
+    "delta_scan",
 ];
 
 /// Prefixes of refused function families (Postgres' session-level advisory locks outlive
@@ -296,27 +335,45 @@ impl Visitor for Inspector {
     }
 
     fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<Refusal> {
-        let Expr::Function(function) = expr else {
-            return ControlFlow::Continue(());
-        };
-        let Some(ObjectNamePart::Identifier(name)) = function.name.0.last() else {
-            return ControlFlow::Continue(());
-        };
-        let name = name.value.to_ascii_lowercase();
-        let refused = REFUSED_FUNCTIONS.contains(&name.as_str())
-            || REFUSED_PREFIXES
-                .iter()
-                .any(|prefix| name.starts_with(prefix));
-        if !refused {
-            return ControlFlow::Continue(());
+        match expr {
+            Expr::Function(function) => refuse_function(&function.name, expr),
+            _ => ControlFlow::Continue(()),
         }
-        let start = expr.span().start;
-        ControlFlow::Break(Refusal::at(
-            format!("the function {name}() is refused: it reaches outside the query"),
-            start.line,
-            start.column,
-        ))
     }
+
+    /// Table functions (`FROM read_text('/etc/passwd')`) reach as far as scalar ones.
+    fn pre_visit_table_factor(&mut self, factor: &TableFactor) -> ControlFlow<Refusal> {
+        match factor {
+            TableFactor::Table {
+                name,
+                args: Some(_),
+                ..
+            }
+            | TableFactor::Function { name, .. } => refuse_function(name, factor),
+            _ => ControlFlow::Continue(()),
+        }
+    }
+}
+
+/// Breaks with a refusal at `node` when `name` is a refused function.
+fn refuse_function(name: &ObjectName, node: &impl Spanned) -> ControlFlow<Refusal> {
+    let Some(ObjectNamePart::Identifier(name)) = name.0.last() else {
+        return ControlFlow::Continue(());
+    };
+    let name = name.value.to_ascii_lowercase();
+    let refused = REFUSED_FUNCTIONS.contains(&name.as_str())
+        || REFUSED_PREFIXES
+            .iter()
+            .any(|prefix| name.starts_with(prefix));
+    if !refused {
+        return ControlFlow::Continue(());
+    }
+    let start = node.span().start;
+    ControlFlow::Break(Refusal::at(
+        format!("the function {name}() is refused: it reaches outside the query"),
+        start.line,
+        start.column,
+    ))
 }
 
 /// What in a query body writes, if anything: `SELECT … INTO`, or a data-modifying part.
@@ -345,7 +402,12 @@ mod tests {
 
     #[test]
     fn plain_queries_pass_on_every_grammar() {
-        for grammar in [Grammar::Postgres, Grammar::MySql, Grammar::Sqlite] {
+        for grammar in [
+            Grammar::Postgres,
+            Grammar::MySql,
+            Grammar::Sqlite,
+            Grammar::DuckDb,
+        ] {
             for sql in [
                 "select count(*) from orders where status = 'x;y'",
                 "SELECT 1",
@@ -439,6 +501,30 @@ mod tests {
             ),
             (Grammar::Sqlite, "", "empty"),
             (Grammar::Sqlite, "select count(* from t", "cannot parse"),
+            (Grammar::DuckDb, "copy t to '/tmp/t.csv'", "COPY"),
+            (Grammar::DuckDb, "attach '/tmp/x.duckdb' as x", "ATTACH"),
+            (Grammar::DuckDb, "install httpfs", "INSTALL"),
+            (Grammar::DuckDb, "set enable_external_access = true", "SET"),
+            (
+                Grammar::DuckDb,
+                "select length(content) from read_text('/etc/hostname')",
+                "read_text",
+            ),
+            (
+                Grammar::DuckDb,
+                "select count(*) from main.read_csv('/etc/passwd')",
+                "read_csv",
+            ),
+            (
+                Grammar::DuckDb,
+                "select length(getenv('STORE_URL'))",
+                "getenv",
+            ),
+            (
+                Grammar::Postgres,
+                "select count(*) from pg_read_file('/etc/hostname') f",
+                "pg_read_file",
+            ),
         ];
         for (grammar, sql, wanted) in cases {
             let message = refused(grammar, sql);

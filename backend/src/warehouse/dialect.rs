@@ -9,7 +9,7 @@ use std::fmt;
 use std::ops::Deref;
 
 use crate::spec::user_sql::Grammar;
-use crate::spec::{Literal, TableRef, TypeFamily};
+use crate::spec::{FileSource, Literal, TableRef, TypeFamily};
 
 /// How a warehouse keeps Tidemark's queries from writing. An engine with neither a
 /// read-only transaction nor a read-only connection says [`ReadOnly::GuardOnly`]: its user
@@ -116,7 +116,22 @@ pub trait SqlDialect: Sync {
         quoted
     }
 
+    /// The relation that reads a dataset's files, on an engine that reads files
+    /// (validation keeps `files:` from the others).
+    fn file_scan(&self, _files: &FileSource) -> Option<String> {
+        None
+    }
+
+    /// The query describing a dataset's files: `(name, type)` of each column, as the
+    /// engine reads them.
+    fn files_schema_query(&self, table: &TableRef) -> String {
+        format!("DESCRIBE SELECT * FROM {}", self.table(table))
+    }
+
     fn table(&self, table: &TableRef) -> String {
+        if let Some(scan) = table.files.as_ref().and_then(|files| self.file_scan(files)) {
+            return scan;
+        }
         match &table.schema {
             Some(schema) => format!("{}.{}", self.ident(schema), self.ident(&table.table)),
             None => self.ident(&table.table),
@@ -176,6 +191,8 @@ impl Dialect {
     pub const POSTGRES: Dialect = Dialect(&super::postgres::PostgresDialect);
     pub const MYSQL: Dialect = Dialect(&super::mysql::MySqlDialect);
     pub const SQLITE: Dialect = Dialect(&super::sqlite::SqliteDialect);
+    #[cfg(feature = "warehouse-duckdb")]
+    pub const DUCKDB: Dialect = Dialect(&super::duckdb::DuckDbDialect);
 
     /// Picks the dialect from a warehouse URL's scheme.
     pub fn from_url(url: &str) -> Option<Self> {

@@ -9,12 +9,15 @@
 //! | `pooled`   | the one [`Engine`] of the engines over an sqlx pool, generic over the driver |
 //! | `dialect`  | [`SqlDialect`], what a warehouse's SQL looks like; quoting written once |
 //! | `postgres`, `mysql`, `sqlite` | one engine each: its dialect, connecting, catalogs, cancelling |
+//! | `duckdb`   | DuckDB (cargo feature `warehouse-duckdb`): database files and files in place |
 //!
 //! A new engine is one module: a [`SqlDialect`], an [`Engine`] (for an sqlx driver, a
 //! `pooled::Native`), a `connect` function, and a line in [`ENGINES`]; then it runs the engine conformance suite
 //! (`tests/integration/engines.rs` and the suites it names).
 
 mod dialect;
+#[cfg(feature = "warehouse-duckdb")]
+mod duckdb;
 mod engine;
 mod mysql;
 mod pooled;
@@ -55,7 +58,7 @@ pub struct EngineKind {
 }
 
 /// Every engine, by the URL schemes that name it: the one list a new engine joins.
-pub const ENGINES: [EngineKind; 3] = [
+pub const ENGINES: &[EngineKind] = &[
     EngineKind {
         schemes: &["postgres", "postgresql"],
         dialect: Dialect::POSTGRES,
@@ -71,7 +74,16 @@ pub const ENGINES: [EngineKind; 3] = [
         dialect: Dialect::SQLITE,
         connect: sqlite::connect,
     },
+    #[cfg(feature = "warehouse-duckdb")]
+    EngineKind {
+        schemes: &["duckdb"],
+        dialect: Dialect::DUCKDB,
+        connect: duckdb::connect,
+    },
 ];
+
+/// Engines a build may leave out (cargo features), named so a URL for one gets a reason.
+const OPTIONAL_ENGINES: [(&str, &str); 1] = [("duckdb", "warehouse-duckdb")];
 
 /// The engine a warehouse URL's scheme names.
 pub fn engine_of(url: &str) -> Option<&'static EngineKind> {
@@ -81,8 +93,25 @@ pub fn engine_of(url: &str) -> Option<&'static EngineKind> {
         .find(|engine| engine.schemes.contains(&scheme.as_str()))
 }
 
+/// Why no engine takes `url`: an engine this build left out, or an unknown scheme.
+fn unsupported(url: &str) -> String {
+    let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme);
+    match OPTIONAL_ENGINES
+        .iter()
+        .find(|(name, _)| scheme.eq_ignore_ascii_case(name))
+    {
+        Some((name, feature)) => format!(
+            "this build of Tidemark has no {name} engine: build it with `--features {feature}`"
+        ),
+        None => "unsupported URL scheme".to_owned(),
+    }
+}
+
 /// The schema query as `tidemark explain` shows it: its parameters, then the SQL.
 pub fn schema_query(dialect: Dialect, table: &TableRef) -> String {
+    if table.files.is_some() {
+        return dialect.files_schema_query(table);
+    }
     let binds: Vec<String> = dialect
         .schema_binds(table)
         .into_iter()
@@ -199,7 +228,7 @@ impl Warehouse {
             warehouse: config.name.clone(),
             reason: Redactor::of([url]).text(&reason),
         };
-        let kind = engine_of(url).ok_or_else(|| connect_error("unsupported URL scheme".into()))?;
+        let kind = engine_of(url).ok_or_else(|| connect_error(unsupported(url)))?;
         let request = ConnectRequest {
             url,
             root,

@@ -1,0 +1,406 @@
+//! DuckDB: a database file opened read-only (`access_mode = READ_ONLY`), or an in-memory
+//! database for datasets over files (`files:`), which DuckDB reads in place (Parquet, CSV,
+//! JSON; hive partition folders become columns). The driver is synchronous, so each query
+//! runs on a blocking thread; DuckDB has no statement timeout, so the engine interrupts a
+//! query once `query_timeout` passes (DuckDB's interrupt stops it between vectors).
+//!
+//! An in-memory database has nothing to write to, and the only ways to write files
+//! (`COPY … TO`, `EXPORT DATABASE`, `ATTACH`) are statements the user-SQL guard refuses;
+//! the guard also refuses the table functions that read files or secrets, so user SQL
+//! reads the database's tables and views only. Extensions are never installed or loaded
+//! on demand (no downloads, no code the build did not ship), and the configuration is
+//! locked once the database is open.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use duckdb::types::ValueRef;
+use duckdb::{AccessMode, Config, Connection};
+use futures_util::FutureExt as _;
+
+use super::engine::{CatalogColumn, CatalogView, Connecting, Engine};
+use super::{Cell, ConnectRequest, Dialect, Facts, ReadOnly, SqlDialect, WarehouseError};
+use crate::spec::user_sql::Grammar;
+use crate::spec::{FileFormat, FileSource, TableRef, TypeFamily};
+
+pub struct DuckDbDialect;
+
+const FACTS: Facts = Facts {
+    name: "duckdb",
+    grammar: Grammar::DuckDb,
+    quote: '"',
+    backslash_escapes: false,
+    escaped_string_prefix: "",
+    bools: ("TRUE", "FALSE"),
+    double_type: "DOUBLE",
+    text_type: "VARCHAR",
+    read_only: ReadOnly::Connection,
+};
+
+impl SqlDialect for DuckDbDialect {
+    fn facts(&self) -> &'static Facts {
+        &FACTS
+    }
+    fn regex_match(&self, expr: &str, pattern: &str) -> String {
+        format!("regexp_matches({}, {pattern})", self.as_text(expr))
+    }
+    /// `epoch()` reads dates, zoned and zone-less timestamps alike (zone-less as UTC).
+    fn freshness_seconds(&self, column: &str) -> String {
+        format!("(epoch(now()) - epoch(MAX({column})))")
+    }
+    fn count_distinct_tuples(&self, columns: &[String], when: &str) -> String {
+        format!(
+            "COUNT(DISTINCT CASE WHEN {when} THEN ROW({}) END)",
+            columns.join(", ")
+        )
+    }
+    fn family(&self, data_type: &str, full_type: &str) -> Option<TypeFamily> {
+        let t = data_type.to_ascii_lowercase();
+        let family = match t.split('(').next().unwrap_or(&t).trim() {
+            "hugeint" | "uhugeint" | "ubigint" | "uinteger" | "usmallint" | "utinyint" => {
+                TypeFamily::Integer
+            }
+            "timestamp_s" | "timestamp_ms" | "timestamp_ns" => TypeFamily::Timestamp,
+            _ => return super::dialect::named_family_of(data_type, full_type),
+        };
+        Some(family)
+    }
+    fn schema_query(&self, with_schema: bool) -> &'static str {
+        if with_schema {
+            "SELECT column_name, data_type, data_type FROM duckdb_columns() \
+             WHERE database_name = current_database() AND schema_name = ? AND table_name = ? \
+             ORDER BY column_index"
+        } else {
+            "SELECT column_name, data_type, data_type FROM duckdb_columns() \
+             WHERE database_name = current_database() AND schema_name = current_schema() \
+             AND table_name = ? ORDER BY column_index"
+        }
+    }
+    fn views_query(&self) -> &'static str {
+        "SELECT schema_name, view_name, sql, current_schema() FROM duckdb_views() \
+         WHERE NOT internal AND database_name = current_database() ORDER BY 1, 2"
+    }
+    /// Hive partitioning is on, so `dt=2026-12-01/` folders read as a `dt` column.
+    fn file_scan(&self, files: &FileSource) -> Option<String> {
+        let reader = match files.format {
+            FileFormat::Parquet => "read_parquet",
+            FileFormat::Csv => "read_csv",
+            FileFormat::Json => "read_json",
+        };
+        let path = self.text_literal(&files.path);
+        Some(format!("{reader}({path}, hive_partitioning = true)"))
+    }
+}
+
+/// The connected database. Connections are cloned from the first one (they share the
+/// database and its cache) and kept for reuse, except one that ran user SQL or was
+/// interrupted.
+pub struct DuckDb {
+    first: Mutex<Connection>,
+    idle: Arc<Mutex<Vec<Connection>>>,
+    query_timeout: Duration,
+}
+
+/// `duckdb:///abs/w.duckdb`, `duckdb://rel/w.duckdb` (relative to the project root) and
+/// `duckdb://:memory:`; `None` for the in-memory database.
+pub fn duckdb_path(url: &str, root: &Path) -> Option<PathBuf> {
+    let rest = url.split_once(':').map_or(url, |(_, rest)| rest);
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let rest = rest.split('?').next().unwrap_or(rest);
+    if rest.is_empty() || rest == ":memory:" {
+        return None;
+    }
+    Some(root.join(rest))
+}
+
+pub fn connect(request: ConnectRequest<'_>) -> Connecting<'_> {
+    async move {
+        let path = duckdb_path(request.url, request.root);
+        let first = tokio::task::spawn_blocking(move || open(path.as_deref())).await??;
+        let engine = DuckDb {
+            first: Mutex::new(first),
+            idle: Arc::default(),
+            query_timeout: request.query_timeout,
+        };
+        Ok(Box::new(engine) as Box<dyn Engine>)
+    }
+    .boxed()
+}
+
+/// Opens the database: a file read-only (it must exist: a typo must not create an empty
+/// warehouse), or an in-memory one.
+fn open(path: Option<&Path>) -> Result<Connection, String> {
+    let config = || {
+        Config::default()
+            .enable_autoload_extension(false)?
+            .with("autoinstall_known_extensions", "false")
+    };
+    let connection = match path {
+        Some(path) if !path.exists() => {
+            return Err(format!("DuckDB file {} does not exist", path.display()));
+        }
+        Some(path) => {
+            let config = config().and_then(|c| c.access_mode(AccessMode::ReadOnly));
+            config.and_then(|config| Connection::open_with_flags(path, config))
+        }
+        None => config().and_then(Connection::open_in_memory_with_flags),
+    };
+    let connection = connection.map_err(|e| e.to_string())?;
+    connection
+        .execute_batch("SET lock_configuration = true")
+        .map_err(|e| e.to_string())?;
+    Ok(connection)
+}
+
+impl DuckDb {
+    fn connection(&self) -> Result<Connection, WarehouseError> {
+        let idle = self.idle.lock().map_err(|_| poisoned())?.pop();
+        match idle {
+            Some(connection) => Ok(connection),
+            None => Ok(self.first.lock().map_err(|_| poisoned())?.try_clone()?),
+        }
+    }
+
+    /// Runs `work` on a connection on a blocking thread, interrupting it once the query
+    /// timeout passes. The connection goes back for reuse when `reuse` says so and the
+    /// query was not interrupted.
+    async fn run<T: Send + 'static>(
+        &self,
+        reuse: bool,
+        work: impl FnOnce(&Connection) -> Result<T, WarehouseError> + Send + 'static,
+    ) -> Result<T, WarehouseError> {
+        let connection = self.connection()?;
+        let interrupt = connection.interrupt_handle();
+        let idle = Arc::clone(&self.idle);
+        let mut task = tokio::task::spawn_blocking(move || {
+            let result = work(&connection);
+            if reuse && let Ok(mut idle) = idle.lock() {
+                idle.push(connection);
+            }
+            result
+        });
+        let joined = tokio::select! {
+            joined = &mut task => joined,
+            () = tokio::time::sleep(self.query_timeout) => {
+                interrupt.interrupt();
+                // The interrupted query returns within a vector's work; its connection
+                // may still carry the interrupt, so it is not reused.
+                return match task.await {
+                    Ok(Ok(value)) => Ok(value),
+                    _ => Err(WarehouseError::Timeout(self.query_timeout)),
+                };
+            }
+        };
+        joined.map_err(|e| WarehouseError::Query(format!("the query's thread failed: {e}")))?
+    }
+}
+
+#[async_trait]
+impl Engine for DuckDb {
+    fn dialect(&self) -> Dialect {
+        Dialect::DUCKDB
+    }
+
+    /// A table's columns from DuckDB's catalog; files' columns as DuckDB reads them
+    /// (`DESCRIBE` of the scan, hive partition columns included).
+    async fn table_columns(&self, table: &TableRef) -> Result<Vec<CatalogColumn>, WarehouseError> {
+        let table = table.clone();
+        self.run(true, move |conn| {
+            let (sql, binds) = match &table.files {
+                Some(_) => (DuckDbDialect.files_schema_query(&table), Vec::new()),
+                None => (
+                    DuckDbDialect
+                        .schema_query(table.schema.is_some())
+                        .to_owned(),
+                    DuckDbDialect.schema_binds(&table),
+                ),
+            };
+            let mut statement = conn.prepare(&sql)?;
+            let rows = statement.query_map(duckdb::params_from_iter(binds), |row| {
+                let (name, data_type): (String, String) = (row.get(0)?, row.get(1)?);
+                Ok((name, data_type.clone(), data_type))
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    async fn fetch_doubles(&self, sql: &str) -> Result<Vec<Option<f64>>, WarehouseError> {
+        let sql = sql.to_owned();
+        self.run(true, move |conn| {
+            let mut rows = read(conn, &sql, 1)?.into_iter();
+            let row = rows.next().ok_or_else(|| {
+                WarehouseError::Shape("the aggregate query returned no row".into())
+            })?;
+            row.into_iter()
+                .map(|cell| match cell {
+                    Cell::Null => Ok(None),
+                    Cell::Number(n) => Ok(Some(n)),
+                    Cell::Text(text) => Err(WarehouseError::Shape(format!(
+                        "the aggregate returned text ({text}) where a number was planned"
+                    ))),
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn fetch_rows(
+        &self,
+        sql: &str,
+        max_rows: usize,
+    ) -> Result<Vec<Vec<Cell>>, WarehouseError> {
+        let sql = sql.to_owned();
+        self.run(true, move |conn| {
+            let rows = read(conn, &sql, max_rows)?;
+            if rows.len() > max_rows {
+                return Err(WarehouseError::Shape(format!(
+                    "the query returned more than {max_rows} rows"
+                )));
+            }
+            Ok(rows)
+        })
+        .await
+    }
+
+    /// On a connection of its own, dropped afterwards: user SQL may leave temporary
+    /// objects or settings behind on its connection.
+    async fn fetch_user_number(
+        &self,
+        sql: &str,
+        _limit: Duration,
+    ) -> Result<Option<f64>, WarehouseError> {
+        let sql = sql.to_owned();
+        self.run(false, move |conn| {
+            let rows = read(conn, &sql, 1)?;
+            match rows.as_slice() {
+                [row] => match row.as_slice() {
+                    [Cell::Number(n)] => Ok(Some(*n)),
+                    [Cell::Null] => Ok(None),
+                    [Cell::Text(_)] => Err(WarehouseError::Shape(
+                        "the query must return a number, not text".into(),
+                    )),
+                    cells => Err(WarehouseError::Shape(format!(
+                        "the query must return one column, it returned {}",
+                        cells.len()
+                    ))),
+                },
+                [] => Err(WarehouseError::Shape("the query returned no row".into())),
+                _ => Err(WarehouseError::Shape(
+                    "the query must return one row, it returned several".into(),
+                )),
+            }
+        })
+        .await
+    }
+
+    async fn views(&self) -> Result<Vec<CatalogView>, WarehouseError> {
+        self.run(true, |conn| {
+            let mut statement = conn.prepare(DuckDbDialect.views_query())?;
+            let rows = statement.query_map([], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    /// A file opened read-only has no accounts: what the process may read, the checks may.
+    async fn privilege_warning(&self) -> Option<String> {
+        None
+    }
+
+    async fn close(&self) {
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.clear();
+        }
+    }
+}
+
+/// Up to `limit + 1` rows of `sql` as cells (one more than allowed tells the caller there
+/// were too many, without reading the rest).
+fn read(conn: &Connection, sql: &str, limit: usize) -> Result<Vec<Vec<Cell>>, WarehouseError> {
+    let mut statement = conn.prepare(sql)?;
+    let mut rows = statement.query([])?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let columns = row.as_ref().column_count();
+        let cells = (0..columns)
+            .map(|i| row.get_ref(i).map(cell))
+            .collect::<Result<Vec<_>, _>>()?;
+        out.push(cells);
+        if out.len() > limit {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// A value as the planner reads it: numbers (integers, decimals, booleans) as doubles,
+/// text as text, anything else as its text form.
+fn cell(value: ValueRef<'_>) -> Cell {
+    let number = match value {
+        ValueRef::Null => return Cell::Null,
+        ValueRef::Boolean(b) => f64::from(u8::from(b)),
+        ValueRef::TinyInt(n) => f64::from(n),
+        ValueRef::SmallInt(n) => f64::from(n),
+        ValueRef::Int(n) => f64::from(n),
+        ValueRef::BigInt(n) => n as f64,
+        ValueRef::HugeInt(n) => n as f64,
+        ValueRef::UHugeInt(n) => n as f64,
+        ValueRef::UTinyInt(n) => f64::from(n),
+        ValueRef::USmallInt(n) => f64::from(n),
+        ValueRef::UInt(n) => f64::from(n),
+        ValueRef::UBigInt(n) => n as f64,
+        ValueRef::Float(n) => f64::from(n),
+        ValueRef::Double(n) => n,
+        // Decimal's Display is exact, and every finite decimal parses as a double.
+        ValueRef::Decimal(d) => d.to_string().parse().unwrap_or(f64::NAN),
+        ValueRef::Text(bytes) => return Cell::Text(String::from_utf8_lossy(bytes).into_owned()),
+        other => return Cell::Text(format!("{:?}", other.to_owned())),
+    };
+    Cell::Number(number)
+}
+
+fn poisoned() -> WarehouseError {
+    WarehouseError::Query("a DuckDB connection lock was poisoned by a failed query".into())
+}
+
+impl From<duckdb::Error> for WarehouseError {
+    fn from(error: duckdb::Error) -> Self {
+        WarehouseError::Query(error.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_resolve_against_the_project_root() {
+        let root = Path::new("/project");
+        assert_eq!(
+            duckdb_path("duckdb://lake/w.duckdb", root),
+            Some(PathBuf::from("/project/lake/w.duckdb"))
+        );
+        assert_eq!(
+            duckdb_path("duckdb:///var/w.duckdb", root),
+            Some(PathBuf::from("/var/w.duckdb"))
+        );
+        assert_eq!(duckdb_path("duckdb://:memory:", root), None);
+    }
+
+    #[test]
+    fn files_are_read_where_they_are() {
+        let files = FileSource {
+            path: "/data/it's/*.parquet".into(),
+            format: FileFormat::Parquet,
+        };
+        assert_eq!(
+            DuckDbDialect.file_scan(&files).as_deref(),
+            Some("read_parquet('/data/it''s/*.parquet', hive_partitioning = true)")
+        );
+    }
+}
