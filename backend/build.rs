@@ -17,4 +17,26 @@ fn prebuilt_duckdb_rpath() {
     if let (true, Some(dir)) = (prebuilt, std::env::var_os("DUCKDB_LIB_DIR")) {
         println!("cargo:rustc-link-arg=-Wl,-rpath,{}", dir.to_string_lossy());
     }
+    export_allocator();
+}
+
+/// The binary's jemalloc (main.rs) defines malloc and its kin; exported, they are what the
+/// shared libraries it loads (libduckdb) call too, instead of glibc's.
+fn export_allocator() {
+    if std::env::var("CARGO_CFG_TARGET_OS").as_deref() != Ok("linux") {
+        return;
+    }
+    for symbol in [
+        "malloc",
+        "free",
+        "calloc",
+        "realloc",
+        "posix_memalign",
+        "aligned_alloc",
+        "memalign",
+        "valloc",
+        "malloc_usable_size",
+    ] {
+        println!("cargo:rustc-link-arg-bins=-Wl,--export-dynamic-symbol={symbol}");
+    }
 }
