@@ -55,16 +55,8 @@ ANALYZE $name;
 SQL
 }
 
-CHECKS='  - row_count: { min: 1 }
-  - missing_count: { column: customer_id, max: 100000 }
-  - missing_percent: { column: customer_id, max: 5 }
-  - duplicate_count: { columns: [id], max: 100000 }
-  - invalid_count: { column: status, valid_values: [placed, shipped, delivered, cancelled], max: 100000 }
-  - min: { column: amount, min: 0 }
-  - max: { column: amount, max: 1000 }
-  - avg: { column: amount, between: [0, 1000] }
-  - stddev: { column: amount, max: 1000 }
-  - freshness: { column: created_at, fail_after: 40d }'
+# The 10-check suite, shared with tests/bench/duckdb.sh.
+CHECKS=$(cat tests/bench/ten-checks.yml)
 
 HAND="SELECT count(*), count(*) FILTER (WHERE customer_id IS NULL),
   100.0 * count(*) FILTER (WHERE customer_id IS NULL) / nullif(count(*), 0),

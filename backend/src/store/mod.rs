@@ -308,7 +308,7 @@ impl Store {
                 Store::new("postgres", PgStore::connect(url).await?)
             }
             Some(url) if url.starts_with("sqlite:") => {
-                let path = crate::warehouse::sqlite_path(url, root);
+                let path = crate::warehouse::file_path(url, root);
                 Store::new("sqlite", SqliteStore::open(&path).await?)
             }
             Some(_) => return Err(StoreError::UnsupportedUrl),

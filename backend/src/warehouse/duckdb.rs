@@ -107,12 +107,10 @@ pub struct DuckDb {
 /// `duckdb://:memory:`; `None` for the in-memory database.
 pub fn duckdb_path(url: &str, root: &Path) -> Option<PathBuf> {
     let rest = url.split_once(':').map_or(url, |(_, rest)| rest);
-    let rest = rest.strip_prefix("//").unwrap_or(rest);
-    let rest = rest.split('?').next().unwrap_or(rest);
-    if rest.is_empty() || rest == ":memory:" {
+    if matches!(rest.trim_start_matches('/'), "" | ":memory:") {
         return None;
     }
-    Some(root.join(rest))
+    Some(super::file_path(url, root))
 }
 
 pub fn connect(request: ConnectRequest<'_>) -> Connecting<'_> {
@@ -379,15 +377,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn paths_resolve_against_the_project_root() {
+    fn memory_is_no_file() {
         let root = Path::new("/project");
         assert_eq!(
             duckdb_path("duckdb://lake/w.duckdb", root),
             Some(PathBuf::from("/project/lake/w.duckdb"))
-        );
-        assert_eq!(
-            duckdb_path("duckdb:///var/w.duckdb", root),
-            Some(PathBuf::from("/var/w.duckdb"))
         );
         assert_eq!(duckdb_path("duckdb://:memory:", root), None);
     }

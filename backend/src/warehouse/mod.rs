@@ -27,9 +27,8 @@ mod sqlite;
 pub use dialect::{Dialect, Facts, ReadOnly, SqlDialect};
 pub use engine::Engine;
 pub(crate) use pooled::probe;
-pub use sqlite::sqlite_path;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -91,6 +90,21 @@ pub fn engine_of(url: &str) -> Option<&'static EngineKind> {
     ENGINES
         .iter()
         .find(|engine| engine.schemes.contains(&scheme.as_str()))
+}
+
+/// The file a file engine's URL names (`sqlite://demo.db`, `sqlite:demo.db`,
+/// `sqlite:///abs/demo.db`, `duckdb://lake/w.duckdb`); relative paths are relative to the
+/// project root, so a project runs the same from any directory.
+pub fn file_path(url: &str, root: &Path) -> PathBuf {
+    let rest = url.split_once(':').map_or(url, |(_, rest)| rest);
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let rest = rest.split('?').next().unwrap_or(rest);
+    let path = Path::new(rest);
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        root.join(path)
+    }
 }
 
 /// Why no engine takes `url`: an engine this build left out, or an unknown scheme.
@@ -449,6 +463,23 @@ mod tests {
         assert_eq!(humanize(Duration::from_secs(90)), "1m30s");
         assert_eq!(humanize(Duration::from_secs(7200)), "2h");
         assert_eq!(humanize(Duration::from_millis(250)), "250ms");
+    }
+
+    #[test]
+    fn file_paths_resolve_against_the_project_root() {
+        let root = Path::new("/project");
+        assert_eq!(
+            file_path("sqlite://demo.db", root),
+            Path::new("/project/demo.db")
+        );
+        assert_eq!(
+            file_path("sqlite:data/w.db?mode=ro", root),
+            Path::new("/project/data/w.db")
+        );
+        assert_eq!(
+            file_path("duckdb:///var/w.duckdb", root),
+            Path::new("/var/w.duckdb")
+        );
     }
 
     #[test]

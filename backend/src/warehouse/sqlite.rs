@@ -3,7 +3,6 @@
 //! connection that ran user SQL closed afterwards (temp views and pragmas are per
 //! connection).
 
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -82,7 +81,7 @@ pub struct Sqlite {
 /// Opens the file read-only; it must exist (a typo must not create an empty warehouse).
 pub fn connect(request: ConnectRequest<'_>) -> Connecting<'_> {
     async move {
-        let path = sqlite_path(request.url, request.root);
+        let path = super::file_path(request.url, request.root);
         if !path.exists() {
             return Err(format!("SQLite file {} does not exist", path.display()).into());
         }
@@ -148,20 +147,6 @@ impl Native for Sqlite {
     }
 }
 
-/// `sqlite://demo.db`, `sqlite:demo.db` and `sqlite:///abs/demo.db`; relative paths are
-/// relative to the project root, so a project runs the same from any directory.
-pub fn sqlite_path(url: &str, root: &Path) -> PathBuf {
-    let rest = url.split_once(':').map_or(url, |(_, rest)| rest);
-    let rest = rest.strip_prefix("//").unwrap_or(rest);
-    let rest = rest.split('?').next().unwrap_or(rest);
-    let path = Path::new(rest);
-    if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        root.join(path)
-    }
-}
-
 /// SQLite types are free text; follow its affinity rules (section 3.1 of "Datatypes In
 /// SQLite"), refined for the names people write for dates, booleans and JSON.
 fn affinity_family(t: &str) -> Option<TypeFamily> {
@@ -179,26 +164,4 @@ fn affinity_family(t: &str) -> Option<TypeFamily> {
         _ => return None,
     };
     Some(family)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn paths_resolve_against_the_project_root() {
-        let root = Path::new("/project");
-        assert_eq!(
-            sqlite_path("sqlite://demo.db", root),
-            Path::new("/project/demo.db")
-        );
-        assert_eq!(
-            sqlite_path("sqlite:data/w.db?mode=ro", root),
-            Path::new("/project/data/w.db")
-        );
-        assert_eq!(
-            sqlite_path("sqlite:///var/w.db", root),
-            Path::new("/var/w.db")
-        );
-    }
 }
