@@ -53,11 +53,14 @@ source tests/bench/serve-common.sh
 kb() { awk -v f="$1:" '$1 == f { print $2 }' "/proc/$2/status"; }
 mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 
-# sample_rss FILE INTERVAL: appends "EPOCH VmRSS-kB" lines for the server to FILE until stopped.
+# sample_rss FILE INTERVAL: appends "EPOCH VmRSS-kB RssAnon-kB RssFile-kB" lines for the
+# server to FILE until stopped (anonymous memory is the process's own; file pages are the
+# binary and the store's files, which the kernel may share and drop).
 sample_rss() {
     local pid=$SERVER_PID
     ( while kill -0 "$pid" 2>/dev/null; do
-        printf '%s %s\n' "$(date +%s)" "$(kb VmRSS "$pid" 2>/dev/null)" >>"$1" || true
+        printf '%s %s %s %s\n' "$(date +%s)" "$(kb VmRSS "$pid" 2>/dev/null)" \
+            "$(kb RssAnon "$pid" 2>/dev/null)" "$(kb RssFile "$pid" 2>/dev/null)" >>"$1" || true
         sleep "$2"
     done ) &
     SAMPLER_PID=$!
@@ -234,9 +237,9 @@ SQL
         "$(awk -v a="$server_cpu0" -v b="$server_cpu1" 'BEGIN { printf "%.1f", b - a }')"
     # Per minute, with the server's largest VmRSS sample of that minute: memory that keeps
     # rising from minute to minute is a leak, a flat line after the first minutes is not.
-    printf '\nPer minute:\n\n| slot (UTC) | runs | completed | lag min (s) | lag p50 (s) | lag p99 (s) | lag max (s) | last run finished after slot (s) | VmRSS max in the minute (MB) |\n|---|---|---|---|---|---|---|---|---|\n'
-    awk 'NR == FNR { m = int($1 / 60); if ($2 > rss[m]) rss[m] = $2; next }
-         { printf "| %s | %s | %s | %s | %s | %s | %s | %s | %.1f |\n", $2, $3, $4, $5, $6, $7, $8, $9, rss[int($1 / 60)] / 1024 }' \
+    printf '\nPer minute:\n\n| slot (UTC) | runs | completed | lag min (s) | lag p50 (s) | lag p99 (s) | lag max (s) | last run finished after slot (s) | VmRSS max in the minute (MB) | its RssAnon / RssFile (MB) |\n|---|---|---|---|---|---|---|---|---|---|\n'
+    awk 'NR == FNR { m = int($1 / 60); if ($2 > rss[m]) { rss[m] = $2; anon[m] = $3; file[m] = $4 }; next }
+         { m = int($1 / 60); printf "| %s | %s | %s | %s | %s | %s | %s | %s | %.1f | %.1f / %.1f |\n", $2, $3, $4, $5, $6, $7, $8, $9, rss[m] / 1024, anon[m] / 1024, file[m] / 1024 }' \
         "$OUT/scheduler.rss" "$WORK/minutes"
     local catchup_runs catchup_secs
     read -r catchup_runs catchup_secs <<<"$catchup"
