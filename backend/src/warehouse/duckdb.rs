@@ -128,12 +128,16 @@ pub fn connect(request: ConnectRequest<'_>) -> Connecting<'_> {
 }
 
 /// Opens the database: a file read-only (it must exist: a typo must not create an empty
-/// warehouse), or an in-memory one.
+/// warehouse), or an in-memory one. An aggregate larger than memory spills to the system's
+/// temporary folder, not (DuckDB's default) beside the database file or in the working
+/// directory, which a server may not be able to write.
 fn open(path: Option<&Path>) -> Result<Connection, String> {
+    let spill = std::env::temp_dir().join(format!("tidemark-duckdb-{}", std::process::id()));
     let config = || {
         Config::default()
             .enable_autoload_extension(false)?
-            .with("autoinstall_known_extensions", "false")
+            .with("autoinstall_known_extensions", "false")?
+            .with("temp_directory", spill.to_string_lossy())
     };
     let connection = match path {
         Some(path) if !path.exists() => {
