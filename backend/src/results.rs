@@ -40,6 +40,15 @@ impl Outcome {
     }
 }
 
+/// One bucket's value of a partitioned check: a point of its series at the bucket's start,
+/// replacing any point stored there before (a back-filled bucket is measured again).
+#[derive(Clone, Debug, PartialEq)]
+pub struct BucketPoint {
+    pub check: String,
+    pub at: DateTime<Utc>,
+    pub value: f64,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct CheckResult {
     pub dataset: String,

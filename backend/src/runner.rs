@@ -200,6 +200,7 @@ pub async fn measure_without_store(warehouses: &Warehouses, dataset: &Dataset) -
         warehouses.get(&dataset.warehouse),
         DriftBase::NoStore,
         &Baselines::none(),
+        None,
     )
     .await
     .results
@@ -361,11 +362,13 @@ async fn record_started(
         warehouses.get(&dataset.warehouse),
         base,
         &history.baselines,
+        history.watermark,
     ));
     let DatasetRun {
         results,
         schema,
         profiles,
+        points,
     } = with_heartbeat(store, run_id, cx.lease, checks).await;
     let context = anomaly_context(warehouses, dataset);
     let Judged { results, shifts } = judge(dataset, results, Some(&history), &context);
@@ -383,6 +386,7 @@ async fn record_started(
             .collect(),
         snapshot: schema.as_ref().map(SnapshotColumn::from_schema),
         profiles,
+        bucket_points: points,
     };
     match Box::pin(finish_patiently(store, &finished, cx.store_patience)).await {
         Ok(()) => {
@@ -435,7 +439,21 @@ async fn load_history(store: &Store, dataset: &Dataset) -> Result<History, Store
         snapshot,
         baselines,
         series,
+        watermark: watermark(store, dataset).await?,
     })
+}
+
+/// The newest bucket stored for a partitioned dataset's per-bucket checks.
+async fn watermark(store: &Store, dataset: &Dataset) -> Result<Option<DateTime<Utc>>, StoreError> {
+    if dataset.partition.is_none() {
+        return Ok(None);
+    }
+    let mut newest = None;
+    for check in dataset.checks.iter().filter(|c| c.kind.per_bucket()) {
+        let last = store.metric_history(&dataset.name, &check.name, 1).await?;
+        newest = newest.max(last.last().map(|point| point.at));
+    }
+    Ok(newest)
 }
 
 /// Marks the level shifts the detector accepted, so that later runs learn from them.

@@ -29,6 +29,7 @@ mod identifiers;
 mod limits;
 mod lineage;
 mod metrics;
+mod partitions;
 mod query_count;
 mod serve;
 mod store_contract;

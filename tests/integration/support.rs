@@ -310,6 +310,7 @@ pub async fn record_past_run_with_snapshot(
         results: results.into_iter().map(|r| (r, "h".to_owned())).collect(),
         snapshot,
         profiles: Vec::new(),
+        bucket_points: Vec::new(),
     };
     store.finish_run(&finished).await.expect("store a past run");
 }

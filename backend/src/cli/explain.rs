@@ -1,5 +1,7 @@
 //! `tidemark explain`: the statements each dataset would send, without connecting.
 
+use chrono::Utc;
+
 use crate::engine::{CheckPlan, plan_dataset};
 use crate::spec::{Dataset, Project};
 use crate::warehouse::{Dialect, schema_query};
@@ -34,6 +36,29 @@ pub fn print(project: &Project, datasets: &[&Dataset]) -> u8 {
                 .map(|(c, _)| c.name.as_str())
                 .collect();
             println!("-- 2. aggregate for {}\n{sql};\n", names.join(", "));
+        }
+        if let Some(buckets) = &plan.buckets {
+            let names: Vec<&str> = dataset
+                .checks
+                .iter()
+                .zip(&plan.checks)
+                .filter(|(_, p)| matches!(p, CheckPlan::Bucketed(_)))
+                .map(|(c, _)| c.name.as_str())
+                .collect();
+            // As a first run would send it; later runs start at the stored watermark
+            // minus `backfill`.
+            let partition = &buckets.partition;
+            let step = partition.grain.duration();
+            let since = partition.grain.floor(Utc::now()) - step * partition.history as i32;
+            let grain = partition.grain.keyword();
+            println!(
+                "-- per {grain} for {} (a first run: the last {} {grain}s; later runs: from the \
+                 newest stored {grain}, less backfill {})\n{};\n",
+                names.join(", "),
+                partition.history,
+                partition.backfill,
+                buckets.sql(dataset, dialect, since)
+            );
         }
         for (check, check_plan) in dataset.checks.iter().zip(&plan.checks) {
             match check_plan {

@@ -363,6 +363,7 @@ async fn record(store: &Store, runs: &[PastRun<'_>]) -> anyhow::Result<()> {
                 .collect(),
             snapshot: None,
             profiles: Vec::new(),
+            bucket_points: Vec::new(),
         };
         store.finish_run(&finished).await?;
     }

@@ -21,6 +21,9 @@ pub struct History {
     /// The series of each check with an `anomaly` threshold, oldest first, by check name; an
     /// error the store gave instead makes that check `error`.
     pub series: HashMap<String, Result<Vec<MetricPoint>, String>>,
+    /// The newest stored bucket of a partitioned dataset: where its next run starts (less
+    /// `backfill`).
+    pub watermark: Option<DateTime<Utc>>,
 }
 
 /// The judged results, and the level shifts the detector accepted (by check), which the

@@ -15,16 +15,17 @@ pub use anomaly::{AnomalyContext, MAX_HISTORY, anomaly_settings, judge_anomaly};
 pub use distribution::{Baselines, ProfilePlan};
 pub use evaluate::DriftBase;
 pub use judge::{History, Judged, judge};
-pub use plan::{CheckPlan, DatasetPlan, Derivation, plan_alone, plan_dataset};
+pub use plan::{BucketQuery, CheckPlan, DatasetPlan, Derivation, plan_alone, plan_dataset};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use chrono::{DateTime, NaiveDateTime, Utc};
 use futures_util::future::join_all;
 
-use crate::results::{CheckResult, NewProfile};
+use crate::results::{BucketPoint, CheckResult, NewProfile};
 use crate::spec::{Check, CheckKind, Dataset, Project};
-use crate::warehouse::{TableSchema, Warehouse, WarehouseError};
+use crate::warehouse::{Cell, TableSchema, Warehouse, WarehouseError};
 use evaluate::{Verdict, expected, judge_metric, judge_schema};
 
 /// Which datasets a run takes: all when both lists are empty.
@@ -111,6 +112,8 @@ pub struct DatasetRun {
     pub schema: Option<TableSchema>,
     /// The profiles distribution checks measured: the references the store keeps.
     pub profiles: Vec<NewProfile>,
+    /// The complete buckets per-bucket checks measured (partitioned datasets).
+    pub points: Vec<BucketPoint>,
 }
 
 /// Runs one dataset's checks: a schema query, one aggregate query, one query per
@@ -126,6 +129,7 @@ pub async fn check_dataset(
     warehouse: Result<&Warehouse, String>,
     drift: DriftBase<'_>,
     baselines: &Baselines,
+    watermark: Option<DateTime<Utc>>,
 ) -> DatasetRun {
     let warehouse = match warehouse {
         Ok(warehouse) => warehouse,
@@ -134,6 +138,7 @@ pub async fn check_dataset(
                 results: all_errors(dataset, &reason),
                 schema: None,
                 profiles: Vec::new(),
+                points: Vec::new(),
             };
         }
     };
@@ -149,12 +154,19 @@ pub async fn check_dataset(
                 results,
                 schema: None,
                 profiles: Vec::new(),
+                points: Vec::new(),
             };
         }
     };
     let plan = plan_dataset(dataset, warehouse.dialect, Some(&schema));
     let metrics = match &plan.aggregate {
         Some(sql) => Some(warehouse.fetch_metrics(sql).await),
+        None => None,
+    };
+    let buckets = match &plan.buckets {
+        Some(query) => {
+            Some(measure_buckets(dataset, query, warehouse, watermark, Utc::now()).await)
+        }
         None => None,
     };
     let metric_checks = plan
@@ -166,6 +178,7 @@ pub async fn check_dataset(
     let isolate = metric_checks > 1 && matches!(metrics, Some(Err(WarehouseError::Query(_))));
     let mut results = Vec::with_capacity(dataset.checks.len());
     let mut profiles = Vec::new();
+    let mut points = Vec::new();
     for (check, check_plan) in dataset.checks.iter().zip(&plan.checks) {
         let verdict = match check_plan {
             CheckPlan::Metric(derivation) => match &metrics {
@@ -189,6 +202,15 @@ pub async fn check_dataset(
                 }));
                 verdict
             }
+            CheckPlan::Bucketed(derivation) => match &buckets {
+                Some(Ok(rows)) => {
+                    let (verdict, measured) = judge_buckets(dataset, check, *derivation, rows);
+                    points.extend(measured);
+                    verdict
+                }
+                Some(Err(e)) => Verdict::error(e.clone()),
+                None => Verdict::error("internal: bucketed check planned without a bucket query"),
+            },
             CheckPlan::Unrunnable(reason) => Verdict::error(reason.clone()),
         };
         results.push(result(dataset, check, verdict));
@@ -197,7 +219,97 @@ pub async fn check_dataset(
         results,
         schema: (!schema.columns.is_empty()).then_some(schema),
         profiles,
+        points,
     }
+}
+
+/// The complete buckets of a partitioned dataset from the watermark minus `backfill` on (a
+/// first run: the last `history` buckets), oldest first, with a row for each, empty buckets
+/// included (counts of zero: a day without rows is a point of the series too).
+async fn measure_buckets(
+    dataset: &Dataset,
+    query: &BucketQuery,
+    warehouse: &Warehouse,
+    watermark: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<Vec<(DateTime<Utc>, Vec<Option<f64>>)>, String> {
+    let partition = &query.partition;
+    let step = partition.grain.duration();
+    let current = partition.grain.floor(now);
+    let since = match watermark {
+        Some(watermark) => watermark + step - step * partition.backfill as i32,
+        None => current - step * partition.history as i32,
+    };
+    let buckets = ((current - since).num_seconds() / step.num_seconds()).max(0) as usize;
+    let sql = query.sql(dataset, warehouse.dialect, since);
+    let rows = warehouse
+        .fetch_rows(&sql, buckets + 1)
+        .await
+        .map_err(|e| query_error(warehouse, &e))?;
+    let mut measured = BTreeMap::new();
+    for row in rows {
+        let Some((Cell::Text(start), values)) = row.split_first() else {
+            continue;
+        };
+        let Ok(start) = NaiveDateTime::parse_from_str(start, "%Y-%m-%dT%H:%M:%S") else {
+            return Err(format!(
+                "warehouse {}: unreadable bucket start {start}",
+                warehouse.name
+            ));
+        };
+        let values = values
+            .iter()
+            .map(|cell| match cell {
+                Cell::Number(n) => Some(*n),
+                _ => None,
+            })
+            .collect::<Vec<_>>();
+        measured.insert(start.and_utc(), values);
+    }
+    Ok((0..buckets)
+        .map(|i| {
+            let at = since + step * i as i32;
+            let row = measured.remove(&at).unwrap_or_else(|| query.empty_row());
+            (at, row)
+        })
+        .collect())
+}
+
+/// A per-bucket check's points, and its verdict: the newest complete bucket judged by the
+/// check's thresholds, the bucket named in the message.
+fn judge_buckets(
+    dataset: &Dataset,
+    check: &Check,
+    derivation: Derivation,
+    rows: &[(DateTime<Utc>, Vec<Option<f64>>)],
+) -> (Verdict, Vec<BucketPoint>) {
+    let points = rows
+        .iter()
+        .filter_map(|(at, row)| {
+            let value = derivation.value(row).filter(|v| v.is_finite())?;
+            Some(BucketPoint {
+                check: check.name.clone(),
+                at: *at,
+                value,
+            })
+        })
+        .collect();
+    let Some((at, row)) = rows.last() else {
+        return (
+            Verdict::error("no complete bucket to judge yet: the first one ends with this one"),
+            points,
+        );
+    };
+    let mut verdict = judge_metric(check, derivation.value(row));
+    let grain = dataset
+        .partition
+        .as_ref()
+        .map_or("bucket", |p| p.grain.keyword());
+    verdict.message.push_str(&format!(
+        " (the {grain} from {})",
+        at.format("%Y-%m-%d %H:%M UTC")
+    ));
+    (verdict, points)
 }
 
 async fn measure_alone(dataset: &Dataset, check: &Check, warehouse: &Warehouse) -> Verdict {

@@ -4,7 +4,9 @@
 //! filter is the `WHERE` clause. Pure: no I/O, so plans are unit-tested as SQL text.
 
 use super::distribution::{self, ProfilePlan};
-use crate::spec::{Aggregate, Check, CheckKind, Dataset, Validity};
+use chrono::{DateTime, Utc};
+
+use crate::spec::{Aggregate, Check, CheckKind, Dataset, Grain, Partition, TypeFamily, Validity};
 use crate::warehouse::{Dialect, TableSchema};
 
 /// What the engine does for one check.
@@ -12,6 +14,8 @@ use crate::warehouse::{Dialect, TableSchema};
 pub enum CheckPlan {
     /// A value derived from columns of the aggregate query.
     Metric(Derivation),
+    /// A value per bucket, derived from the columns of each row of the bucket query.
+    Bucketed(Derivation),
     /// Runs its own (user-written) query.
     SqlMetric(String),
     /// Judged from the table's columns.
@@ -66,6 +70,8 @@ impl Derivation {
 pub struct DatasetPlan {
     /// The one aggregate statement, if any check needs it.
     pub aggregate: Option<String>,
+    /// The bucket query of a partitioned dataset, if any check is computed per bucket.
+    pub buckets: Option<BucketQuery>,
     /// One entry per check of the dataset, in order.
     pub checks: Vec<CheckPlan>,
 }
@@ -79,7 +85,9 @@ impl DatasetPlan {
             .iter()
             .filter(|c| matches!(c, CheckPlan::SqlMetric(_) | CheckPlan::Distribution(_)))
             .count();
-        1 + usize::from(self.aggregate.is_some()) + own_queries
+        1 + usize::from(self.aggregate.is_some())
+            + usize::from(self.buckets.is_some())
+            + own_queries
     }
 }
 
@@ -93,6 +101,11 @@ pub fn plan_dataset(
 ) -> DatasetPlan {
     let table_missing = schema.is_some_and(|s| s.columns.is_empty());
     let mut select = SelectList::default();
+    let mut per_bucket = SelectList::default();
+    let partition_problem = dataset
+        .partition
+        .as_ref()
+        .and_then(|partition| schema.and_then(|s| partition_problem(partition, s)));
     let checks = dataset
         .checks
         .iter()
@@ -111,12 +124,104 @@ pub fn plan_dataset(
                 CheckKind::Distribution { .. } => {
                     distribution::plan(dataset, check, dialect, schema)
                 }
+                kind if dataset.partition.is_some() && kind.per_bucket() => {
+                    match &partition_problem {
+                        Some(problem) => CheckPlan::Unrunnable(problem.clone()),
+                        None => CheckPlan::Bucketed(plan_metric(check, dialect, &mut per_bucket)),
+                    }
+                }
                 _ => CheckPlan::Metric(plan_metric(check, dialect, &mut select)),
             }
         })
         .collect();
     let aggregate = (!select.exprs.is_empty()).then(|| select.to_sql(dataset, dialect));
-    DatasetPlan { aggregate, checks }
+    let buckets = dataset
+        .partition
+        .as_ref()
+        .filter(|_| !per_bucket.exprs.is_empty())
+        .map(|partition| BucketQuery {
+            partition: partition.clone(),
+            family: schema
+                .and_then(|s| s.column(&partition.column))
+                .and_then(|c| c.family),
+            select: per_bucket,
+        });
+    DatasetPlan {
+        aggregate,
+        buckets,
+        checks,
+    }
+}
+
+/// The aggregate of a partitioned dataset's per-bucket checks, one row per bucket of the
+/// partition column; its range starts where a run says (the watermark minus `backfill`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct BucketQuery {
+    pub partition: Partition,
+    /// The partition column's family, when the schema is known (it types the range's
+    /// literal).
+    pub family: Option<TypeFamily>,
+    select: SelectList,
+}
+
+impl BucketQuery {
+    /// The statement for the buckets from `since` on: the bucket's start as text first,
+    /// then the checks' aggregates; the range is on the bare column, so the engine can use
+    /// an index or prune partitions.
+    pub fn sql(&self, dataset: &Dataset, dialect: Dialect, since: DateTime<Utc>) -> String {
+        let column = dialect.ident(&self.partition.column);
+        let mut columns = vec![format!(
+            "  {}",
+            dialect.bucket(&column, self.partition.grain)
+        )];
+        columns.extend(
+            self.select
+                .exprs
+                .iter()
+                .map(|e| format!("  {}", dialect.as_double(e))),
+        );
+        let mut sql = format!(
+            "SELECT\n{}\nFROM {}\nWHERE {}",
+            columns.join(",\n"),
+            dialect.table(&dataset.table),
+            dialect.since(&column, since, self.family)
+        );
+        if let Some(filter) = &dataset.filter {
+            sql.push_str(&format!(" AND ({filter})"));
+        }
+        sql.push_str("\nGROUP BY 1\nORDER BY 1");
+        sql
+    }
+
+    /// What each aggregate is for a bucket without rows: 0 for counts, else none.
+    pub fn empty_row(&self) -> Vec<Option<f64>> {
+        self.select
+            .exprs
+            .iter()
+            .map(|e| e.starts_with("COUNT(").then_some(0.0))
+            .collect()
+    }
+}
+
+/// Why the partition column cannot bucket this table's rows, if it cannot.
+fn partition_problem(partition: &Partition, schema: &TableSchema) -> Option<String> {
+    let Some(column) = schema.column(&partition.column) else {
+        return Some(format!(
+            "partition: {}",
+            missing_column_message(&partition.column, schema)
+        ));
+    };
+    match column.family {
+        Some(TypeFamily::Date) if partition.grain == Grain::Hour => Some(format!(
+            "partition: grain hour needs a timestamp column; {} is {}",
+            partition.column, column.data_type
+        )),
+        Some(family) if family.is_temporal() => None,
+        _ => Some(format!(
+            "partition: the column needs a timestamp or date; {} is {}",
+            partition.column, column.data_type
+        )),
+    }
 }
 
 /// The aggregate query of one metric check on its own. When the shared query fails (a bad
@@ -130,7 +235,7 @@ pub fn plan_alone(dataset: &Dataset, check: &Check, dialect: Dialect) -> (String
 
 /// The aggregate expressions of one SELECT, deduplicated: `row_count` and the row count
 /// behind `missing_percent` are one column.
-#[derive(Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 struct SelectList {
     exprs: Vec<String>,
 }
@@ -372,6 +477,57 @@ mod tests {
             base_type: family.name().into(),
             family: Some(family),
         }
+    }
+
+    #[test]
+    fn partitioned_metrics_group_by_bucket_over_a_range_of_the_bare_column() {
+        let mut ds = dataset(
+            vec![
+                check(CheckKind::RowCount, None),
+                check(
+                    CheckKind::DuplicateCount {
+                        columns: vec!["id".into()],
+                    },
+                    None,
+                ),
+            ],
+            Some("region <> 'test'"),
+        );
+        ds.partition = Some(Partition {
+            column: "occurred_at".into(),
+            grain: Grain::Day,
+            backfill: 1,
+            history: 30,
+        });
+        let schema = TableSchema {
+            columns: vec![
+                column("id", TypeFamily::Integer),
+                column("occurred_at", TypeFamily::Date),
+            ],
+        };
+        let plan = plan_dataset(&ds, Dialect::POSTGRES, Some(&schema));
+        assert!(matches!(plan.checks[0], CheckPlan::Bucketed(_)));
+        assert!(matches!(plan.checks[1], CheckPlan::Metric(_)));
+        let since = DateTime::from_timestamp(1_796_083_200, 0).expect("a time");
+        let sql = plan
+            .buckets
+            .expect("a bucket query")
+            .sql(&ds, Dialect::POSTGRES, since);
+        assert_eq!(
+            sql,
+            "SELECT\n  to_char(date_trunc('day', \"occurred_at\"), 'YYYY-MM-DD\"T\"HH24:00:00'),\n  \
+             CAST(COUNT(*) AS DOUBLE PRECISION)\nFROM \"shop\".\"orders\"\n\
+             WHERE \"occurred_at\" >= E'2026-12-01' AND (region <> 'test')\nGROUP BY 1\nORDER BY 1"
+        );
+
+        ds.partition.as_mut().expect("partitioned").grain = Grain::Hour;
+        let plan = plan_dataset(&ds, Dialect::POSTGRES, Some(&schema));
+        assert_eq!(
+            plan.checks[0],
+            CheckPlan::Unrunnable(
+                "partition: grain hour needs a timestamp column; occurred_at is date".into()
+            )
+        );
     }
 
     #[test]

@@ -994,6 +994,7 @@ pub(crate) mod tests {
             upstream: Vec::new(),
             filter: None,
             sla: None,
+            partition: None,
             checks: Vec::new(),
             location: Location {
                 file: Arc::new(PathBuf::from("checks/test.yml")),

@@ -9,11 +9,11 @@ use super::reader::{Cx, Fields, optional, timezone_hint};
 use super::user_sql::Grammar;
 use super::yaml::{Node, Pos, Value};
 use super::{
-    Bound, Check, CheckKind, Dataset, FileFormat, FileSource, FreshBy, FreshnessSla, Location,
-    Severity, Sla, TableRef, Thresholds, suggest,
+    Bound, Check, CheckKind, Dataset, FileFormat, FileSource, FreshBy, FreshnessSla, Grain,
+    Location, Partition, Severity, Sla, TableRef, Thresholds, suggest,
 };
 
-pub(crate) const DATASET_KEYS: [&str; 12] = [
+pub(crate) const DATASET_KEYS: [&str; 13] = [
     "dataset",
     "warehouse",
     "files",
@@ -23,10 +23,12 @@ pub(crate) const DATASET_KEYS: [&str; 12] = [
     "tags",
     "upstream",
     "filter",
+    "partition",
     "sla",
     "description",
     "checks",
 ];
+pub(crate) const PARTITION_KEYS: [&str; 4] = ["column", "grain", "backfill", "history"];
 pub(crate) const SLA_KEYS: [&str; 3] = ["freshness", "checks", "severity"];
 pub(crate) const FRESHNESS_SLA_KEYS: [&str; 3] = ["column", "within", "fresh_by"];
 
@@ -105,6 +107,7 @@ pub(crate) fn load(cx: &mut Cx<'_>, root: &Node, declared: &Declared<'_>) -> Loa
         upstream: settings.upstream,
         filter: settings.filter,
         sla: settings.sla,
+        partition: settings.partition,
         checks: settings.checks,
         location,
     });
@@ -241,6 +244,7 @@ struct Settings {
     upstream: Vec<String>,
     filter: Option<String>,
     sla: Option<Sla>,
+    partition: Option<Partition>,
     checks: Vec<Check>,
 }
 
@@ -256,6 +260,7 @@ fn settings(
     let tags = fields.read(cx, "tags", Cx::optional_strings);
     let upstream = fields.read(cx, "upstream", Cx::optional_strings);
     let filter = fields.read(cx, "filter", Cx::user_filter);
+    let partition = fields.read(cx, "partition", |cx, node, _| partition(cx, node));
     // Validated for the user's sake; the model has no place for it yet.
     let description = fields.read(cx, "description", Cx::string);
     description?;
@@ -280,8 +285,33 @@ fn settings(
         tags: tags?.unwrap_or_default(),
         upstream: upstream?.unwrap_or_default(),
         filter: filter?,
+        partition: partition?,
         sla,
         checks,
+    })
+}
+
+/// `partition: { column, grain, backfill, history }`.
+fn partition(cx: &mut Cx<'_>, node: &Node) -> Option<Partition> {
+    let fields = cx.fields(node, "partition", &PARTITION_KEYS)?;
+    let column = fields
+        .require(cx, "column")
+        .and_then(|node| cx.string(node, "column"));
+    let grain = fields.require(cx, "grain").and_then(|node| {
+        cx.choice(node, "grain", &Grain::KEYWORDS)
+            .and_then(Grain::parse)
+    });
+    let backfill = fields.read(cx, "backfill", |cx, node, key| {
+        cx.whole(node, key, 0..=10_000)
+    });
+    let history = fields.read(cx, "history", |cx, node, key| {
+        cx.whole(node, key, 1..=10_000)
+    });
+    Some(Partition {
+        column: column?,
+        grain: grain?,
+        backfill: backfill?.unwrap_or(Partition::DEFAULT_BACKFILL),
+        history: history?.unwrap_or(Partition::DEFAULT_HISTORY),
     })
 }
 

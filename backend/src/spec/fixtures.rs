@@ -44,6 +44,7 @@ pub fn dataset(checks: Vec<Check>) -> Dataset {
         upstream: vec![],
         filter: None,
         sla: None,
+        partition: None,
         checks,
         location: location(),
     }

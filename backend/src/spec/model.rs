@@ -270,8 +270,67 @@ pub struct Dataset {
     /// SQL predicate written by the user: runs only inside read-only transactions.
     pub filter: Option<String>,
     pub sla: Option<Sla>,
+    /// Metric checks computed per time bucket, over new buckets only (`partition:`).
+    pub partition: Option<Partition>,
     pub checks: Vec<Check>,
     pub location: Location,
+}
+
+/// `partition: { column, grain, backfill, history }`: the dataset's metric checks are
+/// computed per `grain` bucket of `column`, each run scanning only the buckets from the
+/// stored watermark minus `backfill` on (late data lands in them), a first run the last
+/// `history` buckets. Each bucket's value is a point of the check's series.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Partition {
+    pub column: String,
+    pub grain: Grain,
+    pub backfill: u32,
+    pub history: u32,
+}
+
+impl Partition {
+    pub const DEFAULT_BACKFILL: u32 = 1;
+    pub const DEFAULT_HISTORY: u32 = 30;
+}
+
+/// The size of a partition bucket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Grain {
+    Hour,
+    Day,
+}
+
+impl Grain {
+    pub const KEYWORDS: [&'static str; 2] = ["hour", "day"];
+
+    pub fn parse(keyword: &str) -> Option<Grain> {
+        match keyword {
+            "hour" => Some(Grain::Hour),
+            "day" => Some(Grain::Day),
+            _ => None,
+        }
+    }
+
+    pub fn keyword(self) -> &'static str {
+        match self {
+            Grain::Hour => "hour",
+            Grain::Day => "day",
+        }
+    }
+
+    pub fn duration(self) -> chrono::TimeDelta {
+        match self {
+            Grain::Hour => chrono::TimeDelta::hours(1),
+            Grain::Day => chrono::TimeDelta::days(1),
+        }
+    }
+
+    /// The start of the bucket holding `at` (UTC).
+    pub fn floor(self, at: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+        let step = self.duration().num_seconds();
+        let secs = at.timestamp().div_euclid(step) * step;
+        chrono::DateTime::from_timestamp(secs, 0).unwrap_or(at)
+    }
 }
 
 /// A dataset's service levels (`sla:`). A breach opens an incident with the SLA's severity.
@@ -588,6 +647,20 @@ impl CheckKind {
             CheckKind::SqlMetric { .. } => "sql_metric",
             CheckKind::Distribution { .. } => "distribution",
         }
+    }
+
+    /// Whether a partitioned dataset computes the check per bucket. Duplicates over the key
+    /// and freshness keep their whole-table meaning; schema, `sql_metric` and distribution
+    /// checks run their own queries.
+    pub fn per_bucket(&self) -> bool {
+        matches!(
+            self,
+            CheckKind::RowCount
+                | CheckKind::MissingCount { .. }
+                | CheckKind::MissingPercent { .. }
+                | CheckKind::InvalidCount { .. }
+                | CheckKind::Aggregate { .. }
+        )
     }
 
     /// The single column a check is about, if any (`column` in JSON results).

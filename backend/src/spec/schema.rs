@@ -55,6 +55,18 @@ fn dataset_properties() -> Value {
         "tags": strings("Free-form labels for selecting and grouping datasets.", 0),
         "upstream": strings("Datasets this one is built from (declared lineage).", 0),
         "filter": text("SQL predicate applied to every check of the dataset."),
+        "partition": {
+            "description": "Compute the metric checks per time bucket of a column, scanning only new buckets: each bucket is a point of the check's series.",
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["column", "grain"],
+            "properties": {
+                "column": text("The timestamp or date column the buckets are of."),
+                "grain": { "enum": ["hour", "day"], "description": "The bucket size." },
+                "backfill": { "type": "integer", "minimum": 0, "description": "Stored buckets measured again on each run (late data). Default 1." },
+                "history": { "type": "integer", "minimum": 1, "description": "Buckets a first run measures. Default 30." }
+            }
+        },
         "sla": {
             "description": "Service levels; a breach opens an incident and alerts the owner.",
             "type": "object",

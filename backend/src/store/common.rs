@@ -126,11 +126,14 @@ pub(super) fn stored_value(value: Option<f64>) -> Option<f64> {
     value.filter(|v| v.is_finite())
 }
 
-/// The metric points a finished run leaves: `(dataset, check, value)` for every result with
-/// a (finite) value.
+/// The metric points a finished run leaves at its finish: `(result, value)` for every
+/// result with a (finite) value, except those of per-bucket checks, whose points are their
+/// buckets.
 pub(super) fn metric_points(run: &FinishedRun) -> Vec<(&CheckResult, f64)> {
+    let bucketed = |check: &str| run.bucket_points.iter().any(|p| p.check == check);
     run.results
         .iter()
+        .filter(|(r, _)| !bucketed(&r.check))
         .filter_map(|(r, _)| Some((r, stored_value(r.value)?)))
         .collect()
 }
@@ -435,6 +438,7 @@ mod tests {
             results,
             snapshot: None,
             profiles: Vec::new(),
+            bucket_points: Vec::new(),
         }
     }
 

@@ -49,8 +49,8 @@ use uuid::Uuid;
 
 use crate::lineage::Edge;
 use crate::results::{
-    CheckResult, Feedback, MetricPoint, NewProfile, Outcome, ProfileQuery, SnapshotColumn,
-    StoredProfile, Summary,
+    BucketPoint, CheckResult, Feedback, MetricPoint, NewProfile, Outcome, ProfileQuery,
+    SnapshotColumn, StoredProfile, Summary,
 };
 pub use crate::spec::Retention;
 
@@ -222,6 +222,9 @@ pub struct FinishedRun {
     pub snapshot: Option<Vec<SnapshotColumn>>,
     /// The profiles its distribution checks measured: the references of later runs.
     pub profiles: Vec<NewProfile>,
+    /// The buckets its per-bucket checks measured (partitioned datasets): their series'
+    /// points, in place of a point at `finished_at`.
+    pub bucket_points: Vec<BucketPoint>,
 }
 
 /// Keyset paging: newest first; `before` is the last id of the previous page. A `limit`

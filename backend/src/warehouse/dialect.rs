@@ -9,7 +9,9 @@ use std::fmt;
 use std::ops::Deref;
 
 use crate::spec::user_sql::Grammar;
-use crate::spec::{FileSource, Literal, TableRef, TypeFamily};
+use chrono::{DateTime, Utc};
+
+use crate::spec::{FileSource, Grain, Literal, TableRef, TypeFamily};
 
 /// How a warehouse keeps Tidemark's queries from writing. An engine with neither a
 /// read-only transaction nor a read-only connection says [`ReadOnly::GuardOnly`]: its user
@@ -70,6 +72,19 @@ pub trait SqlDialect: Sync {
     /// Seconds between the warehouse's own clock and the newest value of `column` (an
     /// expression over the table, possibly a CASE for check filters).
     fn freshness_seconds(&self, column: &str) -> String;
+    /// The start of the `grain` bucket holding `column`'s value (UTC), as text in the form
+    /// `2026-12-01T13:00:00`.
+    fn bucket(&self, column: &str, grain: Grain) -> String;
+    /// Rows whose `column` is at or after `since` (UTC): the bare column against a literal
+    /// of its family, so the engine can use an index or prune partitions.
+    fn since(&self, column: &str, since: DateTime<Utc>, family: Option<TypeFamily>) -> String {
+        let format = match family {
+            Some(TypeFamily::Date) => "%Y-%m-%d",
+            _ => "%Y-%m-%d %H:%M:%S",
+        };
+        let literal = self.text_literal(&since.format(format).to_string());
+        format!("{column} >= {literal}")
+    }
     /// Number of distinct tuples among rows whose key columns are all non-null; `when` is
     /// the condition under which a row counts (non-null key, plus any check filter).
     fn count_distinct_tuples(&self, columns: &[String], when: &str) -> String;

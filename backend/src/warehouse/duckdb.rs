@@ -23,7 +23,7 @@ use futures_util::FutureExt as _;
 use super::engine::{CatalogColumn, CatalogView, Connecting, Engine};
 use super::{Cell, ConnectRequest, Dialect, Facts, ReadOnly, SqlDialect, WarehouseError};
 use crate::spec::user_sql::Grammar;
-use crate::spec::{FileFormat, FileSource, TableRef, TypeFamily};
+use crate::spec::{FileFormat, FileSource, Grain, TableRef, TypeFamily};
 
 pub struct DuckDbDialect;
 
@@ -49,6 +49,10 @@ impl SqlDialect for DuckDbDialect {
     /// `epoch()` reads dates, zoned and zone-less timestamps alike (zone-less as UTC).
     fn freshness_seconds(&self, column: &str) -> String {
         format!("(epoch(now()) - epoch(MAX({column})))")
+    }
+    fn bucket(&self, column: &str, grain: Grain) -> String {
+        let unit = grain.keyword();
+        format!("strftime(date_trunc('{unit}', {column}), '%Y-%m-%dT%H:00:00')")
     }
     fn count_distinct_tuples(&self, columns: &[String], when: &str) -> String {
         format!(

@@ -16,8 +16,8 @@ use sqlx::{AssertSqlSafe, Executor as _};
 use super::engine::{Connecting, Engine, cancelled_at};
 use super::pooled::{CONNECT_TIMEOUT, Native, Pooled, decode_number, probe, user_row};
 use super::{ConnectRequest, Dialect, Facts, ReadOnly, SqlDialect, WarehouseError};
-use crate::spec::TypeFamily;
 use crate::spec::user_sql::Grammar;
+use crate::spec::{Grain, TypeFamily};
 
 pub struct MySqlDialect;
 
@@ -40,6 +40,14 @@ impl SqlDialect for MySqlDialect {
     // Connections run with time_zone = '+00:00', so NOW() is UTC like DATETIME values.
     fn freshness_seconds(&self, column: &str) -> String {
         format!("TIMESTAMPDIFF(MICROSECOND, MAX({column}), NOW(6)) / 1000000")
+    }
+    /// The session's time zone is UTC (set on connecting), so TIMESTAMP columns bucket in UTC.
+    fn bucket(&self, column: &str, grain: Grain) -> String {
+        let format = match grain {
+            Grain::Hour => "%Y-%m-%dT%H:00:00",
+            Grain::Day => "%Y-%m-%dT00:00:00",
+        };
+        format!("DATE_FORMAT({column}, '{format}')")
     }
     // COUNT(DISTINCT a, b) already skips tuples holding a NULL.
     fn count_distinct_tuples(&self, columns: &[String], when: &str) -> String {

@@ -13,6 +13,7 @@ use sqlx::types::Decimal;
 use super::engine::{Connecting, Engine, cancelled_at};
 use super::pooled::{CONNECT_TIMEOUT, Native, Pooled, decode_number, probe, user_row};
 use super::{ConnectRequest, Dialect, Facts, ReadOnly, SqlDialect, WarehouseError};
+use crate::spec::Grain;
 use crate::spec::user_sql::Grammar;
 
 pub struct PostgresDialect;
@@ -38,6 +39,11 @@ impl SqlDialect for PostgresDialect {
     }
     fn freshness_seconds(&self, column: &str) -> String {
         format!("EXTRACT(EPOCH FROM (CURRENT_TIMESTAMP - MAX({column})))")
+    }
+    /// The session's time zone is UTC, so zoned and zone-less values bucket alike.
+    fn bucket(&self, column: &str, grain: Grain) -> String {
+        let unit = grain.keyword();
+        format!("to_char(date_trunc('{unit}', {column}), 'YYYY-MM-DD\"T\"HH24:00:00')")
     }
     fn count_distinct_tuples(&self, columns: &[String], when: &str) -> String {
         format!(

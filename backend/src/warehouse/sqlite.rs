@@ -6,6 +6,7 @@
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use futures_util::FutureExt as _;
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{Sqlite as SqliteDb, SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
@@ -14,7 +15,7 @@ use super::engine::{Connecting, Engine, cancelled_at};
 use super::pooled::{CONNECT_TIMEOUT, Native, Pooled, decode_number, probe, user_row};
 use super::{ConnectRequest, Dialect, Facts, ReadOnly, SqlDialect, WarehouseError};
 use crate::spec::user_sql::Grammar;
-use crate::spec::{TableRef, TypeFamily};
+use crate::spec::{Grain, TableRef, TypeFamily};
 
 pub struct SqliteDialect;
 
@@ -42,6 +43,20 @@ impl SqlDialect for SqliteDialect {
     /// correctly.
     fn freshness_seconds(&self, column: &str) -> String {
         format!("(julianday('now') - MAX(julianday({column}))) * 86400.0")
+    }
+    /// Timestamps are ISO-8601 text, which strftime() parses whatever their zone suffix.
+    fn bucket(&self, column: &str, grain: Grain) -> String {
+        let format = match grain {
+            Grain::Hour => "%Y-%m-%dT%H:00:00",
+            Grain::Day => "%Y-%m-%dT00:00:00",
+        };
+        format!("strftime('{format}', {column})")
+    }
+    /// Compared as instants: ISO-8601 text with other separators or zone suffixes does not
+    /// order as text (SQLite has no index on the expression, so this scans).
+    fn since(&self, column: &str, since: DateTime<Utc>, _family: Option<TypeFamily>) -> String {
+        let literal = since.format("%Y-%m-%d %H:%M:%S");
+        format!("julianday({column}) >= julianday('{literal}')")
     }
     /// quote() renders each value as an SQL literal, so the concatenation is unambiguous:
     /// no two different tuples give the same string.

@@ -207,6 +207,7 @@ async fn record(
             results: check_results,
             snapshot,
             profiles: Vec::new(),
+            bucket_points: Vec::new(),
         })
         .await
         .expect("finish a run");

@@ -198,6 +198,7 @@ fn completed(run: &NewRun, finished_at: DateTime<Utc>, results: &[CheckResult]) 
         results: results.iter().map(|r| (r.clone(), hash_of(r))).collect(),
         snapshot: None,
         profiles: Vec::new(),
+        bucket_points: Vec::new(),
     }
 }
 

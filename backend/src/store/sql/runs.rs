@@ -185,6 +185,29 @@ sql_area! {
                 });
                 insert.build().execute(&mut *tx).await?;
             }
+            // A bucket measured again (back-filled, late data) replaces its earlier point.
+            let dataset = owner.text("dataset")?;
+            for point in &run.bucket_points {
+                let at = DB::time(point.at);
+                sqlx::query(
+                    "DELETE FROM metric_points WHERE dataset = $1 AND check_name = $2 AND at = $3",
+                )
+                .bind(dataset.as_str())
+                .bind(point.check.as_str())
+                .bind(&at)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO metric_points (dataset, check_name, at, value) \
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(dataset.as_str())
+                .bind(point.check.as_str())
+                .bind(&at)
+                .bind(point.value)
+                .execute(&mut *tx)
+                .await?;
+            }
 
             if let Some(columns) = &run.snapshot {
                 sqlx::query(

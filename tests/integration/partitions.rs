@@ -1,0 +1,147 @@
+//! Partitioned runs on every engine: metric checks per day bucket from one `GROUP BY` scan
+//! restricted to the new buckets, each bucket a point of the check's series; exact values
+//! per bucket, a first run's back-fill, the watermark across runs and late data inside
+//! `backfill` (and outside it, untouched).
+
+use chrono::{DateTime, Days, TimeDelta, Utc};
+use tidemark::store::Store;
+
+use crate::support::{
+    Backend, Project, TestDb, assert_exit_code, json_run_async, on_each_backend, result,
+};
+
+/// `days` days before today's UTC midnight, plus `hours`, as a literal of `backend`'s
+/// timestamp column.
+fn at(backend: Backend, today: DateTime<Utc>, days: u64, hours: i64) -> String {
+    let at = (today - Days::new(days) + TimeDelta::hours(hours)).format("%Y-%m-%d %H:%M:%S");
+    match backend {
+        Backend::Postgres => format!("'{at}+00'"),
+        _ => format!("'{at}'"),
+    }
+}
+
+fn insert(backend: Backend, today: DateTime<Utc>, rows: &[(i64, u64, i64, i64)]) -> String {
+    let values: Vec<String> = rows
+        .iter()
+        .map(|(id, days, hours, v)| format!("({id}, {}, {v})", at(backend, today, *days, *hours)))
+        .collect();
+    format!(
+        "INSERT INTO events (id, occurred_at, v) VALUES {};",
+        values.join(", ")
+    )
+}
+
+const DATASET: &str = "\
+dataset: events
+partition: { column: occurred_at, grain: day, backfill: 2, history: 4 }
+checks:
+  - row_count: { min: 1 }
+  - avg: { column: v, max: 100 }
+  - duplicate_count: { column: id, max: 0 }
+";
+
+/// `(day start, value)` of a check's stored series, oldest first.
+async fn series(store: &Store, check: &str) -> Vec<(DateTime<Utc>, f64)> {
+    store
+        .metric_series("events", check, None)
+        .await
+        .expect("the series")
+        .into_iter()
+        .map(|point| (point.at, point.value))
+        .collect()
+}
+
+async fn partitioned_runs_measure_only_new_buckets(backend: Backend) {
+    let t = backend.types();
+    let today = Utc::now()
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight")
+        .and_utc();
+    let create = format!(
+        "CREATE TABLE events (id {int}, occurred_at {ts}, v {int});",
+        int = t.int,
+        ts = t.timestamp
+    );
+    // Nothing on day -4 (a bucket of zero rows), 2 rows on day -3, 3 on day -2, 1 on
+    // day -1 and 2 today (an incomplete bucket, not judged yet).
+    let rows = [
+        (1, 3, 1, 10),
+        (2, 3, 23, 20),
+        (3, 2, 0, 1),
+        (4, 2, 12, 2),
+        (5, 2, 18, 3),
+        (6, 1, 6, 7),
+        (7, 0, 0, 100),
+        (8, 0, 0, 100),
+    ];
+    let db = TestDb::seeded(
+        backend,
+        &format!("{create} {}", insert(backend, today, &rows)),
+    )
+    .await;
+    let project = Project::with_datasets(db.url(), &[("events", DATASET)]);
+
+    let explained = project.run(&["explain"]);
+    explained.assert_code(0);
+    assert!(
+        explained.stdout.contains("GROUP BY 1"),
+        "{}",
+        explained.stdout
+    );
+    assert!(
+        explained.stdout.contains("occurred_at") && explained.stdout.contains(">="),
+        "{}",
+        explained.stdout
+    );
+
+    let (code, doc) = json_run_async(project.path(), &[]).await;
+    assert_exit_code(code, 0, &doc, "every bucket passes");
+    let row_count = result(&doc, Some("events"), "row_count");
+    assert_eq!(
+        row_count["value"], 1,
+        "the newest complete day: {row_count}"
+    );
+    assert_eq!(result(&doc, Some("events"), "avg(v)")["value"], 7, "{doc}");
+    // Whole-table meaning: every row, today's included.
+    assert_eq!(
+        result(&doc, Some("events"), "duplicate_count(id)")["value"],
+        0,
+        "{doc}"
+    );
+
+    let store = Store::open(None, project.path())
+        .await
+        .expect("the project's store");
+    let day = |days: u64| today - Days::new(days);
+    assert_eq!(
+        series(&store, "row_count").await,
+        [(day(4), 0.0), (day(3), 2.0), (day(2), 3.0), (day(1), 1.0)],
+        "{backend:?}: the first run back-fills `history` days"
+    );
+    assert_eq!(
+        series(&store, "avg(v)").await,
+        [(day(3), 15.0), (day(2), 2.0), (day(1), 7.0)],
+        "{backend:?}: no average for a day without rows"
+    );
+
+    // Late rows: one on day -2, inside backfill (the watermark, day -1, less 2 days), one
+    // on day -3, outside it.
+    db.exec(&insert(backend, today, &[(9, 2, 1, 4), (10, 3, 2, 30)]))
+        .await;
+    let (code, doc) = json_run_async(project.path(), &[]).await;
+    assert_exit_code(code, 0, &doc, "the second run");
+    assert_eq!(
+        series(&store, "row_count").await,
+        [(day(4), 0.0), (day(3), 2.0), (day(2), 4.0), (day(1), 1.0)],
+        "{backend:?}: day -2 measured again, day -3 left as it was, no point twice"
+    );
+}
+
+on_each_backend! {
+    partitioned_runs_measure_only_new_buckets,
+    postgres: postgres_partitioned_runs_measure_only_new_buckets,
+    mariadb: mariadb_partitioned_runs_measure_only_new_buckets,
+    sqlite: sqlite_partitioned_runs_measure_only_new_buckets,
+    duckdb: duckdb_partitioned_runs_measure_only_new_buckets,
+}
