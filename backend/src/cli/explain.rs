@@ -2,7 +2,7 @@
 
 use chrono::Utc;
 
-use crate::engine::{CheckPlan, plan_dataset};
+use crate::engine::{CheckPlan, DatasetPlan, plan_dataset};
 use crate::spec::{Dataset, Project};
 use crate::warehouse::{Dialect, schema_query};
 
@@ -28,23 +28,11 @@ pub fn print(project: &Project, datasets: &[&Dataset]) -> u8 {
             schema_query(dialect, &dataset.table)
         );
         if let Some(sql) = &plan.aggregate {
-            let names: Vec<&str> = dataset
-                .checks
-                .iter()
-                .zip(&plan.checks)
-                .filter(|(_, p)| matches!(p, CheckPlan::Metric(_)))
-                .map(|(c, _)| c.name.as_str())
-                .collect();
-            println!("-- 2. aggregate for {}\n{sql};\n", names.join(", "));
+            let names = planned(dataset, &plan, |p| matches!(p, CheckPlan::Metric(_)));
+            println!("-- 2. aggregate for {names}\n{sql};\n");
         }
         if let Some(buckets) = &plan.buckets {
-            let names: Vec<&str> = dataset
-                .checks
-                .iter()
-                .zip(&plan.checks)
-                .filter(|(_, p)| matches!(p, CheckPlan::Bucketed(_)))
-                .map(|(c, _)| c.name.as_str())
-                .collect();
+            let names = planned(dataset, &plan, |p| matches!(p, CheckPlan::Bucketed(_)));
             // As a first run would send it; later runs start at the stored watermark
             // minus `backfill`.
             let partition = &buckets.partition;
@@ -54,7 +42,7 @@ pub fn print(project: &Project, datasets: &[&Dataset]) -> u8 {
             println!(
                 "-- per {grain} for {} (a first run: the last {} {grain}s; later runs: from the \
                  newest stored {grain}, less backfill {})\n{};\n",
-                names.join(", "),
+                names,
                 partition.history,
                 partition.backfill,
                 buckets.sql(dataset, dialect, since)
@@ -74,4 +62,16 @@ pub fn print(project: &Project, datasets: &[&Dataset]) -> u8 {
         }
     }
     0
+}
+
+/// The names of the dataset's checks whose plan is `kind`, comma-separated.
+fn planned(dataset: &Dataset, plan: &DatasetPlan, kind: impl Fn(&CheckPlan) -> bool) -> String {
+    let names: Vec<&str> = dataset
+        .checks
+        .iter()
+        .zip(&plan.checks)
+        .filter(|(_, p)| kind(p))
+        .map(|(c, _)| c.name.as_str())
+        .collect();
+    names.join(", ")
 }
