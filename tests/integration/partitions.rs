@@ -85,7 +85,7 @@ async fn partitioned_runs_measure_only_new_buckets(backend: Backend) {
     let explained = project.run(&["explain"]);
     explained.assert_code(0);
     assert!(
-        explained.stdout.contains("GROUP BY 1"),
+        explained.stdout.contains("GROUP BY "),
         "{}",
         explained.stdout
     );

@@ -170,10 +170,8 @@ impl BucketQuery {
     /// an index or prune partitions.
     pub fn sql(&self, dataset: &Dataset, dialect: Dialect, since: DateTime<Utc>) -> String {
         let column = dialect.ident(&self.partition.column);
-        let mut columns = vec![format!(
-            "  {}",
-            dialect.bucket(&column, self.partition.grain)
-        )];
+        let bucket = dialect.bucket(&column, self.partition.grain);
+        let mut columns = vec![format!("  {}", dialect.bucket_label(&bucket))];
         columns.extend(
             self.select
                 .exprs
@@ -189,7 +187,7 @@ impl BucketQuery {
         if let Some(filter) = &dataset.filter {
             sql.push_str(&format!(" AND ({filter})"));
         }
-        sql.push_str("\nGROUP BY 1\nORDER BY 1");
+        sql.push_str(&format!("\nGROUP BY {bucket}\nORDER BY {bucket}"));
         sql
     }
 
@@ -517,7 +515,8 @@ mod tests {
             sql,
             "SELECT\n  to_char(date_trunc('day', \"occurred_at\"), 'YYYY-MM-DD\"T\"HH24:00:00'),\n  \
              CAST(COUNT(*) AS DOUBLE PRECISION)\nFROM \"shop\".\"orders\"\n\
-             WHERE \"occurred_at\" >= E'2026-12-01' AND (region <> 'test')\nGROUP BY 1\nORDER BY 1"
+             WHERE \"occurred_at\" >= E'2026-12-01' AND (region <> 'test')\n\
+             GROUP BY date_trunc('day', \"occurred_at\")\nORDER BY date_trunc('day', \"occurred_at\")"
         );
 
         ds.partition.as_mut().expect("partitioned").grain = Grain::Hour;

@@ -72,9 +72,14 @@ pub trait SqlDialect: Sync {
     /// Seconds between the warehouse's own clock and the newest value of `column` (an
     /// expression over the table, possibly a CASE for check filters).
     fn freshness_seconds(&self, column: &str) -> String;
-    /// The start of the `grain` bucket holding `column`'s value (UTC), as text in the form
-    /// `2026-12-01T13:00:00`.
+    /// The start of the `grain` bucket holding `column`'s value (UTC): what a bucket query
+    /// groups by, in the engine's own type where it has one (grouping by a timestamp is a
+    /// hash of a few groups; by text, a sort of every row).
     fn bucket(&self, column: &str, grain: Grain) -> String;
+    /// A bucket start from [`SqlDialect::bucket`] as text in the form `2026-12-01T13:00:00`.
+    fn bucket_label(&self, bucket: &str) -> String {
+        bucket.to_owned()
+    }
     /// Rows whose `column` is at or after `since` (UTC): the bare column against a literal
     /// of its family, so the engine can use an index or prune partitions.
     fn since(&self, column: &str, since: DateTime<Utc>, family: Option<TypeFamily>) -> String {

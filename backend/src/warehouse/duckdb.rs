@@ -51,8 +51,10 @@ impl SqlDialect for DuckDbDialect {
         format!("(epoch(now()) - epoch(MAX({column})))")
     }
     fn bucket(&self, column: &str, grain: Grain) -> String {
-        let unit = grain.keyword();
-        format!("strftime(date_trunc('{unit}', {column}), '%Y-%m-%dT%H:00:00')")
+        format!("date_trunc('{}', {column})", grain.keyword())
+    }
+    fn bucket_label(&self, bucket: &str) -> String {
+        format!("strftime({bucket}, '%Y-%m-%dT%H:00:00')")
     }
     fn count_distinct_tuples(&self, columns: &[String], when: &str) -> String {
         format!(

@@ -42,8 +42,10 @@ impl SqlDialect for PostgresDialect {
     }
     /// The session's time zone is UTC, so zoned and zone-less values bucket alike.
     fn bucket(&self, column: &str, grain: Grain) -> String {
-        let unit = grain.keyword();
-        format!("to_char(date_trunc('{unit}', {column}), 'YYYY-MM-DD\"T\"HH24:00:00')")
+        format!("date_trunc('{}', {column})", grain.keyword())
+    }
+    fn bucket_label(&self, bucket: &str) -> String {
+        format!("to_char({bucket}, 'YYYY-MM-DD\"T\"HH24:00:00')")
     }
     fn count_distinct_tuples(&self, columns: &[String], when: &str) -> String {
         format!(
