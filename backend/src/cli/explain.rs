@@ -37,7 +37,8 @@ pub fn print(project: &Project, datasets: &[&Dataset]) -> u8 {
             // minus `backfill`.
             let partition = &buckets.partition;
             let step = partition.grain.duration();
-            let since = partition.grain.floor(Utc::now()) - step * partition.history as i32;
+            let current = partition.grain.floor(Utc::now());
+            let since = current - step * partition.history as i32;
             let grain = partition.grain.keyword();
             println!(
                 "-- per {grain} for {} (a first run: the last {} {grain}s; later runs: from the \
@@ -45,7 +46,7 @@ pub fn print(project: &Project, datasets: &[&Dataset]) -> u8 {
                 names,
                 partition.history,
                 partition.backfill,
-                buckets.sql(dataset, dialect, since)
+                buckets.sql(dataset, dialect, (since, current))
             );
         }
         for (check, check_plan) in dataset.checks.iter().zip(&plan.checks) {

@@ -241,9 +241,9 @@ async fn measure_buckets(
         None => current - step * partition.history as i32,
     };
     let buckets = ((current - since).num_seconds() / step.num_seconds()).max(0) as usize;
-    let sql = query.sql(dataset, warehouse.dialect, since);
+    let sql = query.sql(dataset, warehouse.dialect, (since, current));
     let rows = warehouse
-        .fetch_rows(&sql, buckets + 1)
+        .fetch_rows(&sql, buckets)
         .await
         .map_err(|e| query_error(warehouse, &e))?;
     let mut measured = BTreeMap::new();

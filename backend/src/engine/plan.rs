@@ -165,10 +165,16 @@ pub struct BucketQuery {
 }
 
 impl BucketQuery {
-    /// The statement for the buckets from `since` on: the bucket's start as text first,
-    /// then the checks' aggregates; the range is on the bare column, so the engine can use
-    /// an index or prune partitions.
-    pub fn sql(&self, dataset: &Dataset, dialect: Dialect, since: DateTime<Utc>) -> String {
+    /// The statement for the complete buckets in `[from, until)`: the bucket's start as
+    /// text first, then the checks' aggregates; the range is on the bare column, so the
+    /// engine can use an index or prune partitions (and rows dated later, the bucket still
+    /// filling included, are not read).
+    pub fn sql(
+        &self,
+        dataset: &Dataset,
+        dialect: Dialect,
+        range: (DateTime<Utc>, DateTime<Utc>),
+    ) -> String {
         let column = dialect.ident(&self.partition.column);
         let bucket = dialect.bucket(&column, self.partition.grain);
         let mut columns = vec![format!("  {}", dialect.bucket_label(&bucket))];
@@ -182,7 +188,7 @@ impl BucketQuery {
             "SELECT\n{}\nFROM {}\nWHERE {}",
             columns.join(",\n"),
             dialect.table(&dataset.table),
-            dialect.since(&column, since, self.family)
+            dialect.range(&column, range, self.family)
         );
         if let Some(filter) = &dataset.filter {
             sql.push_str(&format!(" AND ({filter})"));
@@ -507,15 +513,17 @@ mod tests {
         assert!(matches!(plan.checks[0], CheckPlan::Bucketed(_)));
         assert!(matches!(plan.checks[1], CheckPlan::Metric(_)));
         let since = DateTime::from_timestamp(1_796_083_200, 0).expect("a time");
+        let until = since + Grain::Day.duration();
         let sql = plan
             .buckets
             .expect("a bucket query")
-            .sql(&ds, Dialect::POSTGRES, since);
+            .sql(&ds, Dialect::POSTGRES, (since, until));
         assert_eq!(
             sql,
             "SELECT\n  to_char(date_trunc('day', \"occurred_at\"), 'YYYY-MM-DD\"T\"HH24:00:00'),\n  \
              CAST(COUNT(*) AS DOUBLE PRECISION)\nFROM \"shop\".\"orders\"\n\
-             WHERE \"occurred_at\" >= E'2026-12-01' AND (region <> 'test')\n\
+             WHERE \"occurred_at\" >= E'2026-12-01' AND \"occurred_at\" < E'2026-12-02' \
+             AND (region <> 'test')\n\
              GROUP BY date_trunc('day', \"occurred_at\")\nORDER BY date_trunc('day', \"occurred_at\")"
         );
 

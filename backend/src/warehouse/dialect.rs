@@ -80,15 +80,24 @@ pub trait SqlDialect: Sync {
     fn bucket_label(&self, bucket: &str) -> String {
         bucket.to_owned()
     }
-    /// Rows whose `column` is at or after `since` (UTC): the bare column against a literal
-    /// of its family, so the engine can use an index or prune partitions.
-    fn since(&self, column: &str, since: DateTime<Utc>, family: Option<TypeFamily>) -> String {
+    /// Rows whose `column` is in `[from, until)` (UTC): the bare column against literals of
+    /// its family, so the engine can use an index or prune partitions.
+    fn range(
+        &self,
+        column: &str,
+        (from, until): (DateTime<Utc>, DateTime<Utc>),
+        family: Option<TypeFamily>,
+    ) -> String {
         let format = match family {
             Some(TypeFamily::Date) => "%Y-%m-%d",
             _ => "%Y-%m-%d %H:%M:%S",
         };
-        let literal = self.text_literal(&since.format(format).to_string());
-        format!("{column} >= {literal}")
+        let literal = |at: DateTime<Utc>| self.text_literal(&at.format(format).to_string());
+        format!(
+            "{column} >= {} AND {column} < {}",
+            literal(from),
+            literal(until)
+        )
     }
     /// Number of distinct tuples among rows whose key columns are all non-null; `when` is
     /// the condition under which a row counts (non-null key, plus any check filter).

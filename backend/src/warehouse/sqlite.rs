@@ -54,9 +54,19 @@ impl SqlDialect for SqliteDialect {
     }
     /// Compared as instants: ISO-8601 text with other separators or zone suffixes does not
     /// order as text (SQLite has no index on the expression, so this scans).
-    fn since(&self, column: &str, since: DateTime<Utc>, _family: Option<TypeFamily>) -> String {
-        let literal = since.format("%Y-%m-%d %H:%M:%S");
-        format!("julianday({column}) >= julianday('{literal}')")
+    fn range(
+        &self,
+        column: &str,
+        (from, until): (DateTime<Utc>, DateTime<Utc>),
+        _family: Option<TypeFamily>,
+    ) -> String {
+        let (from, until) = (
+            from.format("%Y-%m-%d %H:%M:%S"),
+            until.format("%Y-%m-%d %H:%M:%S"),
+        );
+        format!(
+            "julianday({column}) >= julianday('{from}') AND julianday({column}) < julianday('{until}')"
+        )
     }
     /// quote() renders each value as an SQL literal, so the concatenation is unambiguous:
     /// no two different tuples give the same string.
