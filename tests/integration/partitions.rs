@@ -64,7 +64,8 @@ async fn partitioned_runs_measure_only_new_buckets(backend: Backend) {
         ts = t.timestamp
     );
     // Nothing on day -4 (a bucket of zero rows), 2 rows on day -3, 3 on day -2, 1 on
-    // day -1 and 2 today (an incomplete bucket, not judged yet).
+    // day -1, 2 today (an incomplete bucket, not judged yet) and one dated tomorrow (not
+    // read at all).
     let rows = [
         (1, 3, 1, 10),
         (2, 3, 23, 20),
@@ -74,6 +75,7 @@ async fn partitioned_runs_measure_only_new_buckets(backend: Backend) {
         (6, 1, 6, 7),
         (7, 0, 0, 100),
         (8, 0, 0, 100),
+        (9, 0, 30, 100),
     ];
     let db = TestDb::seeded(
         backend,
@@ -127,7 +129,7 @@ async fn partitioned_runs_measure_only_new_buckets(backend: Backend) {
 
     // Late rows: one on day -2, inside backfill (the watermark, day -1, less 2 days), one
     // on day -3, outside it.
-    db.exec(&insert(backend, today, &[(9, 2, 1, 4), (10, 3, 2, 30)]))
+    db.exec(&insert(backend, today, &[(10, 2, 1, 4), (11, 3, 2, 30)]))
         .await;
     let (code, doc) = json_run_async(project.path(), &[]).await;
     assert_exit_code(code, 0, &doc, "the second run");
