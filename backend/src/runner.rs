@@ -21,7 +21,9 @@ use crate::engine::{
     check_dataset, judge,
 };
 use crate::lineage::emit::{self, Emitter};
-use crate::results::{CheckResult, Outcome, RunReport, SnapshotColumn, Summary};
+use crate::results::{
+    BucketPoint, CheckResult, MetricPoint, Outcome, RunReport, SnapshotColumn, Summary,
+};
 use crate::spec::{Check, Dataset};
 use crate::store::{Claim, FinishedRun, NewRun, RunStatus, Store, StoreError, Trigger};
 use crate::telemetry::metrics;
@@ -371,6 +373,8 @@ async fn record_started(
         points,
     } = with_heartbeat(store, run_id, cx.lease, checks).await;
     let context = anomaly_context(warehouses, dataset);
+    let mut history = history;
+    learn_measured(&mut history, dataset, &points);
     let Judged { results, shifts } = judge(dataset, results, Some(&history), &context);
     accept_shifts(store, dataset, shifts).await;
     emission.finish(dataset, &results);
@@ -429,10 +433,18 @@ async fn load_history(store: &Store, dataset: &Dataset) -> Result<History, Store
         .iter()
         .filter(|c| c.thresholds.anomaly.is_some())
     {
-        let points = store
+        let mut points = store
             .metric_history(&dataset.name, &check.name, MAX_HISTORY as u32)
             .await
             .map_err(|e| e.to_string());
+        // A per-bucket check judges the newest complete bucket, which an earlier run of the
+        // same bucket may have stored: it is judged against the buckets before it only.
+        if let (Some(partition), Ok(points)) = (&dataset.partition, points.as_mut())
+            && check.kind.per_bucket()
+        {
+            let judged = partition.newest_complete(Utc::now());
+            points.retain(|point| point.at < judged);
+        }
         series.insert(check.name.clone(), points);
     }
     Ok(History {
@@ -441,6 +453,36 @@ async fn load_history(store: &Store, dataset: &Dataset) -> Result<History, Store
         series,
         watermark: watermark(store, dataset).await?,
     })
+}
+
+/// A partitioned run's own buckets before the one it judges join the series it is judged
+/// against (replacing what an earlier run stored for them): a first run judges its newest
+/// bucket against the ones it back-filled.
+fn learn_measured(history: &mut History, dataset: &Dataset, points: &[BucketPoint]) {
+    let Some(partition) = &dataset.partition else {
+        return;
+    };
+    let judged = partition.newest_complete(Utc::now());
+    for point in points.iter().filter(|point| point.at < judged) {
+        let Some(Ok(series)) = history.series.get_mut(&point.check) else {
+            continue;
+        };
+        match series.iter_mut().find(|stored| stored.at == point.at) {
+            Some(stored) => stored.value = point.value,
+            None => series.push(MetricPoint {
+                at: point.at,
+                value: point.value,
+                lower: None,
+                upper: None,
+                anomalous: false,
+                shift: false,
+                feedback: None,
+            }),
+        }
+    }
+    for series in history.series.values_mut().flatten() {
+        series.sort_by_key(|point| point.at);
+    }
 }
 
 /// The newest bucket stored for a partitioned dataset's per-bucket checks.

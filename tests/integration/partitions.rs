@@ -147,3 +147,42 @@ on_each_backend! {
     sqlite: sqlite_partitioned_runs_measure_only_new_buckets,
     duckdb: duckdb_partitioned_runs_measure_only_new_buckets,
 }
+
+/// Thirty days of about 100 rows a day, then a day of 10: the anomaly threshold judges that
+/// day against the days before it, on the first run and again on a second run the same day
+/// (when the day is already stored, it is not part of its own history).
+#[tokio::test(flavor = "multi_thread")]
+async fn an_anomalous_day_is_judged_against_the_days_before_it() {
+    let backend = Backend::Sqlite;
+    let today = Utc::now()
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight")
+        .and_utc();
+    let mut rows = Vec::new();
+    for days in 2..=31u64 {
+        // 95 to 105 rows a day, with a weekly-free wobble.
+        for n in 0..(95 + (days * 7) % 11) {
+            rows.push((rows.len() as i64, days, (n % 24) as i64, 1));
+        }
+    }
+    for n in 0..10 {
+        rows.push((rows.len() as i64, 1, n, 1));
+    }
+    let seed = format!(
+        "CREATE TABLE events (id INTEGER, occurred_at DATETIME, v INTEGER); {}",
+        insert(backend, today, &rows)
+    );
+    let db = TestDb::seeded(backend, &seed).await;
+    let dataset = "dataset: events\n\
+                   partition: { column: occurred_at, grain: day, history: 31 }\n\
+                   checks:\n  - row_count: { anomaly: {} }\n";
+    let project = Project::with_datasets(db.url(), &[("events", dataset)]);
+    for run in ["first", "second"] {
+        let (code, doc) = json_run_async(project.path(), &[]).await;
+        assert_exit_code(code, 1, &doc, run);
+        let row_count = result(&doc, Some("events"), "row_count");
+        assert_eq!(row_count["outcome"], "fail", "{run} run: {row_count}");
+        assert_eq!(row_count["value"], 10, "{run} run: {row_count}");
+    }
+}

@@ -291,6 +291,14 @@ pub struct Partition {
 impl Partition {
     pub const DEFAULT_BACKFILL: u32 = 1;
     pub const DEFAULT_HISTORY: u32 = 30;
+
+    /// The start of the newest complete bucket at `now`: the one a run judges.
+    pub fn newest_complete(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> chrono::DateTime<chrono::Utc> {
+        self.grain.floor(now) - self.grain.duration()
+    }
 }
 
 /// The size of a partition bucket.
