@@ -193,3 +193,49 @@ fn files_a_warehouse_cannot_read_are_refused_at_their_place() {
         assert_eq!((*line, *column), (3, 8), "{messages:?}");
     }
 }
+
+/// A day-partitioned Parquet folder (`dt=…/`) as a partitioned dataset: the per-day counts
+/// come from the partition column DuckDB reads from the folder names.
+#[tokio::test(flavor = "multi_thread")]
+async fn day_partitioned_parquet_runs_per_day() {
+    let project = Project::builder()
+        .warehouse("lake", "duckdb://:memory:")
+        .dataset(
+            "events",
+            "dataset: events\nfiles: data/events/*/*.parquet\n\
+             partition: { column: dt, grain: day, history: 3 }\n\
+             checks:\n  - row_count: { min: 1 }\n",
+        )
+        .build();
+    let dir = project.path().join("data/events");
+    std::fs::create_dir_all(&dir).expect("create the data folder");
+    let target = dir.display().to_string().replace('\'', "''");
+    // 10, 20 and 30 rows on the three days before today (UTC).
+    let sql = format!(
+        "SET TimeZone = 'UTC'; COPY (SELECT i AS id, (current_date - CAST(1 + (i % 6 > 0)::INT \
+         + (i % 6 > 2)::INT AS INTEGER)) AS dt FROM range(60) t(i)) TO '{target}' \
+         (FORMAT parquet, PARTITION_BY (dt))"
+    );
+    let connection = duckdb::Connection::open_in_memory().expect("an in-memory DuckDB");
+    connection
+        .execute_batch(&sql)
+        .unwrap_or_else(|e| panic!("write the files: {e}"));
+    let (code, doc) = json_run_async(project.path(), &[]).await;
+    assert_exit_code(code, 0, &doc, "every day has rows");
+    let store = tidemark::store::Store::open(None, project.path())
+        .await
+        .expect("the project's store");
+    let series: Vec<f64> = store
+        .metric_series("events", "row_count", None)
+        .await
+        .expect("the series")
+        .iter()
+        .map(|point| point.value)
+        .collect();
+    assert_eq!(series, [30.0, 20.0, 10.0], "{doc}");
+    assert_eq!(
+        result(&doc, Some("events"), "row_count")["value"],
+        10,
+        "{doc}"
+    );
+}
