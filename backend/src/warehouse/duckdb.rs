@@ -12,7 +12,7 @@
 //! locked once the database is open.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -105,7 +105,7 @@ impl SqlDialect for DuckDbDialect {
 /// interrupted.
 pub struct DuckDb {
     first: Mutex<Connection>,
-    idle: Arc<Mutex<Vec<Connection>>>,
+    idle: Mutex<Vec<Connection>>,
     query_timeout: Duration,
 }
 
@@ -125,7 +125,7 @@ pub fn connect(request: ConnectRequest<'_>) -> Connecting<'_> {
         let first = tokio::task::spawn_blocking(move || open(path.as_deref())).await??;
         let engine = DuckDb {
             first: Mutex::new(first),
-            idle: Arc::default(),
+            idle: Mutex::default(),
             query_timeout: request.query_timeout,
         };
         Ok(Box::new(engine) as Box<dyn Engine>)
@@ -181,27 +181,29 @@ impl DuckDb {
     ) -> Result<T, WarehouseError> {
         let connection = self.connection()?;
         let interrupt = connection.interrupt_handle();
-        let idle = Arc::clone(&self.idle);
         let mut task = tokio::task::spawn_blocking(move || {
             let result = work(&connection);
-            if reuse && let Ok(mut idle) = idle.lock() {
-                idle.push(connection);
-            }
-            result
+            (connection, result)
         });
-        let joined = tokio::select! {
-            joined = &mut task => joined,
+        let thread_failed = |e: tokio::task::JoinError| {
+            WarehouseError::Query(format!("the query's thread failed: {e}"))
+        };
+        let (connection, result) = tokio::select! {
+            joined = &mut task => joined.map_err(thread_failed)?,
             () = tokio::time::sleep(self.query_timeout) => {
                 interrupt.interrupt();
                 // The interrupted query returns within a vector's work; its connection
-                // may still carry the interrupt, so it is not reused.
+                // may still carry the interrupt, so it is dropped, not reused.
                 return match task.await {
-                    Ok(Ok(value)) => Ok(value),
+                    Ok((_, Ok(value))) => Ok(value),
                     _ => Err(WarehouseError::Timeout(self.query_timeout)),
                 };
             }
         };
-        joined.map_err(|e| WarehouseError::Query(format!("the query's thread failed: {e}")))?
+        if reuse && let Ok(mut idle) = self.idle.lock() {
+            idle.push(connection);
+        }
+        result
     }
 }
 
