@@ -38,6 +38,7 @@ checks:
   - row_count: { min: 1 }
   - avg: { column: v, max: 100 }
   - duplicate_count: { column: id, max: 0 }
+  - duplicate_count: { name: duplicates_per_day, column: v, per_partition: true, max: 10 }
 ";
 
 /// `(day start, value)` of a check's stored series, oldest first.
@@ -121,6 +122,12 @@ async fn partitioned_runs_measure_only_new_buckets(backend: Backend) {
         [(day(4), 0.0), (day(3), 2.0), (day(2), 3.0), (day(1), 1.0)],
         "{backend:?}: the first run back-fills `history` days"
     );
+    // Day -3 holds v = 10 and 20, day -2 v = 1, 2, 3: no value twice within a day.
+    assert_eq!(
+        series(&store, "duplicates_per_day").await,
+        [(day(4), 0.0), (day(3), 0.0), (day(2), 0.0), (day(1), 0.0)],
+        "{backend:?}: per_partition counts within each day"
+    );
     assert_eq!(
         series(&store, "avg(v)").await,
         [(day(3), 15.0), (day(2), 2.0), (day(1), 7.0)],
@@ -185,4 +192,24 @@ async fn an_anomalous_day_is_judged_against_the_days_before_it() {
         assert_eq!(row_count["outcome"], "fail", "{run} run: {row_count}");
         assert_eq!(row_count["value"], 10, "{run} run: {row_count}");
     }
+}
+
+/// `per_partition` means something only on a partitioned dataset: elsewhere it is an error
+/// at the check, not a flag silently ignored.
+#[test]
+fn per_partition_needs_a_partition() {
+    let project = Project::with_datasets(
+        "sqlite://w.db",
+        &[(
+            "events",
+            "dataset: events\nchecks:\n  - duplicate_count: { column: id, per_partition: true, max: 0 }\n",
+        )],
+    );
+    let out = project.run(&["validate"]);
+    out.assert_code(2);
+    assert!(
+        out.stderr.contains("events.yml:3:5: dataset events: check duplicate_count(id): 'per_partition' needs the dataset's 'partition'"),
+        "{}",
+        out.both()
+    );
 }

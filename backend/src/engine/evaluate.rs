@@ -89,7 +89,7 @@ fn describe(kind: &CheckKind, name: &str, v: f64) -> String {
             format!("{n} {} missing {column}", plural(v, "row is", "rows are"))
         }
         CheckKind::MissingPercent { column, .. } => format!("{n}% of rows are missing {column}"),
-        CheckKind::DuplicateCount { columns } => {
+        CheckKind::DuplicateCount { columns, .. } => {
             format!(
                 "{n} duplicate {} by {}",
                 plural(v, "row", "rows"),

@@ -340,7 +340,7 @@ pub fn judged(dataset: &Dataset, check: &Check, value: Option<f64>) -> CheckResu
 
 fn result(dataset: &Dataset, check: &Check, verdict: Verdict) -> CheckResult {
     let columns = match &check.kind {
-        CheckKind::DuplicateCount { columns } if columns.len() > 1 => Some(columns.clone()),
+        CheckKind::DuplicateCount { columns, .. } if columns.len() > 1 => Some(columns.clone()),
         _ => None,
     };
     CheckResult {

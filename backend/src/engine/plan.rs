@@ -306,11 +306,11 @@ fn plan_metric(check: &Check, dialect: Dialect, select: &mut SelectList) -> Deri
             let whole = select.add(count_when(None));
             Derivation::Percent { part, whole }
         }
-        CheckKind::DuplicateCount { columns } if columns.len() == 1 => {
+        CheckKind::DuplicateCount { columns, .. } if columns.len() == 1 => {
             let v = values_of(&columns[0]);
             Derivation::Column(select.add(format!("COUNT({v}) - COUNT(DISTINCT {v})")))
         }
-        CheckKind::DuplicateCount { columns } => {
+        CheckKind::DuplicateCount { columns, .. } => {
             let not_null: Vec<String> = columns
                 .iter()
                 .map(|c| format!("{} IS NOT NULL", q(c)))
@@ -491,6 +491,7 @@ mod tests {
                 check(
                     CheckKind::DuplicateCount {
                         columns: vec!["id".into()],
+                        per_partition: false,
                     },
                     None,
                 ),

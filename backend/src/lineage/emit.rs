@@ -325,7 +325,7 @@ fn quality_metrics(dataset: &Dataset, results: &[CheckResult]) -> Option<Value> 
                 Aggregate::Sum => put(column, "sum", value.into()),
                 Aggregate::Avg | Aggregate::Stddev => {}
             },
-            CheckKind::DuplicateCount { columns } if columns.len() == 1 => {
+            CheckKind::DuplicateCount { columns, .. } if columns.len() == 1 => {
                 duplicates.push((columns[0].as_str(), value));
             }
             _ => {}

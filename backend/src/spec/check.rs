@@ -82,7 +82,7 @@ pub(crate) const KINDS: [KindSpec; 14] = [
     },
     KindSpec {
         keyword: "duplicate_count",
-        params: &["columns", "column"],
+        params: &["columns", "column", "per_partition"],
         thresholds: ThresholdStyle::Metric,
         summary: "Non-null key rows minus distinct non-null keys.",
         build: duplicate_count,
@@ -514,7 +514,11 @@ fn duplicate_count(cx: &mut Cx<'_>, params: &Fields<'_>, _: Pos) -> Option<Check
             return None;
         }
     };
-    Some(CheckKind::DuplicateCount { columns })
+    let per_partition = params.read(cx, "per_partition", Cx::boolean)?;
+    Some(CheckKind::DuplicateCount {
+        columns,
+        per_partition: per_partition.unwrap_or(false),
+    })
 }
 
 /// A `valid_regex`, checked here so that a typo is a diagnostic at its line rather than a
@@ -794,7 +798,8 @@ pub(crate) mod tests {
         assert_eq!(
             check.kind,
             CheckKind::DuplicateCount {
-                columns: vec!["id".into()]
+                columns: vec!["id".into()],
+                per_partition: false,
             }
         );
         let check = one("- duplicate_count: { columns: [a, b], max: 0 }");

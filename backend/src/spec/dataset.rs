@@ -277,6 +277,25 @@ fn settings(
         None => (None, None),
     };
     let mut checks = checks?.unwrap_or_default();
+    let partition = partition?;
+    if partition.is_none() {
+        for check in checks
+            .iter()
+            .filter(|c| c.kind.per_bucket() && c.kind.keyword() == "duplicate_count")
+        {
+            let pos = Pos {
+                line: check.location.line,
+                column: check.location.column,
+            };
+            cx.error(
+                pos,
+                format!(
+                    "check {}: 'per_partition' needs the dataset's 'partition' (a column and a grain)",
+                    check.name
+                ),
+            );
+        }
+    }
     checks.extend(measure);
     Some(Settings {
         owner: owner?,
@@ -285,7 +304,7 @@ fn settings(
         tags: tags?.unwrap_or_default(),
         upstream: upstream?.unwrap_or_default(),
         filter: filter?,
-        partition: partition?,
+        partition,
         sla,
         checks,
     })

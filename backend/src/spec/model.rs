@@ -559,6 +559,8 @@ pub enum CheckKind {
     },
     DuplicateCount {
         columns: Vec<String>,
+        /// On a partitioned dataset: duplicates within each bucket, not over the table.
+        per_partition: bool,
     },
     InvalidCount {
         column: String,
@@ -658,12 +660,15 @@ impl CheckKind {
     }
 
     /// Whether a partitioned dataset computes the check per bucket. Duplicates over the key
-    /// and freshness keep their whole-table meaning; schema, `sql_metric` and distribution
+    /// (unless `per_partition: true`) and freshness keep their whole-table meaning; schema, `sql_metric` and distribution
     /// checks run their own queries.
     pub fn per_bucket(&self) -> bool {
         matches!(
             self,
-            CheckKind::RowCount
+            CheckKind::DuplicateCount {
+                per_partition: true,
+                ..
+            } | CheckKind::RowCount
                 | CheckKind::MissingCount { .. }
                 | CheckKind::MissingPercent { .. }
                 | CheckKind::InvalidCount { .. }
@@ -680,7 +685,7 @@ impl CheckKind {
             | CheckKind::Aggregate { column, .. }
             | CheckKind::Freshness { column }
             | CheckKind::Distribution { column, .. } => Some(column),
-            CheckKind::DuplicateCount { columns } if columns.len() == 1 => Some(&columns[0]),
+            CheckKind::DuplicateCount { columns, .. } if columns.len() == 1 => Some(&columns[0]),
             _ => None,
         }
     }
@@ -688,7 +693,9 @@ impl CheckKind {
     /// Every column the check reads: the engine verifies they exist before querying.
     pub fn columns(&self) -> Vec<&str> {
         match self {
-            CheckKind::DuplicateCount { columns } => columns.iter().map(String::as_str).collect(),
+            CheckKind::DuplicateCount { columns, .. } => {
+                columns.iter().map(String::as_str).collect()
+            }
             other => other.column().into_iter().collect(),
         }
     }

@@ -258,6 +258,22 @@ impl<'a> Cx<'a> {
     }
 
     /// One of a fixed set of words.
+    pub fn boolean(&mut self, node: &Node, key: &str) -> Option<bool> {
+        let text = self.text(node, key)?;
+        match text.value.as_str() {
+            "true" => Some(true),
+            "false" => Some(false),
+            _ => {
+                let shown = text.shown();
+                self.error(
+                    node.pos,
+                    format!("'{key}' must be true or false, found {shown}"),
+                );
+                None
+            }
+        }
+    }
+
     pub fn choice(
         &mut self,
         node: &Node,

@@ -147,6 +147,10 @@ fn param(kind: &str, key: &str) -> Value {
             "Key columns; rows with a NULL in any of them are not counted.",
             1,
         ),
+        "per_partition" => json!({
+            "type": "boolean",
+            "description": "On a partitioned dataset: count duplicates within each bucket instead of over the whole table."
+        }),
         "missing_values" => with_description(
             literals(),
             "Values that count as missing besides NULL, e.g. ['', 'N/A'].",

@@ -275,6 +275,7 @@ fn the_checks_md_example_loads_into_the_expected_model() {
             "duplicate_count(order_id)",
             CheckKind::DuplicateCount {
                 columns: vec!["order_id".into()],
+                per_partition: false,
             },
             fail(Bound::Max(0.0)),
             22,
