@@ -213,3 +213,33 @@ fn per_partition_needs_a_partition() {
         out.both()
     );
 }
+
+/// With `backfill: 0`, a second run in the same day has no new bucket: it measures the
+/// newest complete one again (the one it judges) rather than having nothing to judge.
+#[tokio::test(flavor = "multi_thread")]
+async fn without_backfill_a_second_run_the_same_day_judges_the_same_bucket() {
+    let backend = Backend::Sqlite;
+    let today = Utc::now()
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight")
+        .and_utc();
+    let seed = format!(
+        "CREATE TABLE events (id INTEGER, occurred_at DATETIME, v INTEGER); {}",
+        insert(backend, today, &[(1, 1, 3, 1), (2, 1, 4, 1), (3, 2, 5, 1)])
+    );
+    let db = TestDb::seeded(backend, &seed).await;
+    let dataset = "dataset: events\n\
+                   partition: { column: occurred_at, grain: day, backfill: 0, history: 2 }\n\
+                   checks:\n  - row_count: { min: 1 }\n";
+    let project = Project::with_datasets(db.url(), &[("events", dataset)]);
+    for run in ["first", "second"] {
+        let (code, doc) = json_run_async(project.path(), &[]).await;
+        assert_exit_code(code, 0, &doc, run);
+        assert_eq!(
+            result(&doc, Some("events"), "row_count")["value"],
+            2,
+            "{run} run: {doc}"
+        );
+    }
+}

@@ -236,10 +236,13 @@ async fn measure_buckets(
     let partition = &query.partition;
     let step = partition.grain.duration();
     let current = partition.grain.floor(now);
+    // The newest complete bucket is always measured (again, when `backfill` is 0 and an
+    // earlier run of this bucket stored it): it is the one the run judges.
     let since = match watermark {
         Some(watermark) => watermark + step - step * partition.backfill as i32,
         None => current - step * partition.history as i32,
-    };
+    }
+    .min(current - step);
     let buckets = ((current - since).num_seconds() / step.num_seconds()).max(0) as usize;
     let sql = query.sql(dataset, warehouse.dialect, (since, current));
     let rows = warehouse
@@ -295,10 +298,7 @@ fn judge_buckets(
         })
         .collect();
     let Some((at, row)) = rows.last() else {
-        return (
-            Verdict::error("no complete bucket to judge yet: the first one ends with this one"),
-            points,
-        );
+        return (Verdict::error("no complete bucket to judge"), points);
     };
     let mut verdict = judge_metric(check, derivation.value(row));
     let grain = dataset
