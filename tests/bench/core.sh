@@ -21,13 +21,10 @@ DB=tidemark_bench
 RUNS=${RUNS:-5}
 
 tests/run --services-only
-command -v hyperfine >/dev/null || { apt-get install -y -q hyperfine >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q hyperfine >/dev/null; }; }
-if [[ -n ${TIDEMARK_BIN:-} ]]; then
-    BIN=$TIDEMARK_BIN
-else
-    cargo build --release -q -p tidemark
-    BIN=$CARGO_TARGET_DIR/release/tidemark
-fi
+# shellcheck source=tests/bench/common.sh
+source tests/bench/common.sh
+ensure_tool hyperfine
+release_binary
 
 "${PG[@]}" -d postgres -c "SELECT 1 FROM pg_database WHERE datname = '$DB'" | grep -q 1 \
     || "${PG[@]}" -d postgres -c "CREATE DATABASE $DB"

@@ -27,19 +27,16 @@ VENV=${BENCH_VENV:-/var/tmp/tidemark-bench-venv}
 
 # tests/run fetches libduckdb and says where it is.
 export DUCKDB_LIB_DIR=${DUCKDB_LIB_DIR:-$(tests/run --services-only 2>&1 | sed -n 's/.*export DUCKDB_LIB_DIR=//p')}
-command -v hyperfine >/dev/null || { apt-get install -y -q hyperfine >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q hyperfine >/dev/null; }; }
+# shellcheck source=tests/bench/common.sh
+source tests/bench/common.sh
+ensure_tool hyperfine
 if [[ ! -x $VENV/bin/soda || ! -x $VENV/bin/duckdb ]]; then
     echo "installing soda-core-duckdb and duckdb-cli into $VENV…" >&2
     python3 -m venv "$VENV"
     "$VENV/bin/pip" install -q soda-core-duckdb==3.5.6 duckdb-cli==1.5.6
 fi
 DUCKDB=$VENV/bin/duckdb
-if [[ -n ${TIDEMARK_BIN:-} ]]; then
-    BIN=$TIDEMARK_BIN
-else
-    cargo build --release -q -p tidemark --features warehouse-duckdb
-    BIN=$CARGO_TARGET_DIR/release/tidemark
-fi
+release_binary --features warehouse-duckdb
 
 mkdir -p "$DATA"
 FILE=$DATA/orders_$ROWS.parquet

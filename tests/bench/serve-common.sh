@@ -27,13 +27,10 @@ TEN_CHECKS_AFTER_ROWS_YML='  - missing_count: { name: nulls, column: amount, max
   - stddev: { name: sd_amount, column: amount, max: 1000 }'
 
 tests/run --services-only
-command -v wrk >/dev/null || { apt-get install -y -q wrk >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null; }; }
-if [[ -n ${TIDEMARK_BIN:-} ]]; then
-    BIN=$TIDEMARK_BIN
-else
-    cargo build --release -q -p tidemark
-    BIN=$CARGO_TARGET_DIR/release/tidemark
-fi
+# shellcheck source=tests/bench/common.sh
+source tests/bench/common.sh
+ensure_tool wrk
+release_binary
 
 WORK=$(mktemp -d)
 OUT=${BENCH_OUT:-$WORK/out}
