@@ -4,6 +4,7 @@
 //! `backfill` (and outside it, untouched).
 
 use chrono::{DateTime, Days, TimeDelta, Utc};
+use tidemark::spec::Grain;
 use tidemark::store::Store;
 
 use crate::support::{
@@ -54,11 +55,7 @@ async fn series(store: &Store, check: &str) -> Vec<(DateTime<Utc>, f64)> {
 
 async fn partitioned_runs_measure_only_new_buckets(backend: Backend) {
     let t = backend.types();
-    let today = Utc::now()
-        .date_naive()
-        .and_hms_opt(0, 0, 0)
-        .expect("midnight")
-        .and_utc();
+    let today = Grain::Day.floor(Utc::now());
     let create = format!(
         "CREATE TABLE events (id {int}, occurred_at {ts}, v {int});",
         int = t.int,
@@ -155,17 +152,21 @@ on_each_backend! {
     duckdb: duckdb_partitioned_runs_measure_only_new_buckets,
 }
 
+/// An SQLite warehouse whose `events` table holds `rows` (see [`insert`]).
+async fn sqlite_events(today: DateTime<Utc>, rows: &[(i64, u64, i64, i64)]) -> TestDb {
+    let seed = format!(
+        "CREATE TABLE events (id INTEGER, occurred_at DATETIME, v INTEGER); {}",
+        insert(Backend::Sqlite, today, rows)
+    );
+    TestDb::seeded(Backend::Sqlite, &seed).await
+}
+
 /// Thirty days of about 100 rows a day, then a day of 10: the anomaly threshold judges that
 /// day against the days before it, on the first run and again on a second run the same day
 /// (when the day is already stored, it is not part of its own history).
 #[tokio::test(flavor = "multi_thread")]
 async fn an_anomalous_day_is_judged_against_the_days_before_it() {
-    let backend = Backend::Sqlite;
-    let today = Utc::now()
-        .date_naive()
-        .and_hms_opt(0, 0, 0)
-        .expect("midnight")
-        .and_utc();
+    let today = Grain::Day.floor(Utc::now());
     let mut rows = Vec::new();
     for days in 2..=31u64 {
         // 95 to 105 rows a day, with a weekly-free wobble.
@@ -176,11 +177,7 @@ async fn an_anomalous_day_is_judged_against_the_days_before_it() {
     for n in 0..10 {
         rows.push((rows.len() as i64, 1, n, 1));
     }
-    let seed = format!(
-        "CREATE TABLE events (id INTEGER, occurred_at DATETIME, v INTEGER); {}",
-        insert(backend, today, &rows)
-    );
-    let db = TestDb::seeded(backend, &seed).await;
+    let db = sqlite_events(today, &rows).await;
     let dataset = "dataset: events\n\
                    partition: { column: occurred_at, grain: day, history: 31 }\n\
                    checks:\n  - row_count: { anomaly: {} }\n";
@@ -218,17 +215,8 @@ fn per_partition_needs_a_partition() {
 /// newest complete one again (the one it judges) rather than having nothing to judge.
 #[tokio::test(flavor = "multi_thread")]
 async fn without_backfill_a_second_run_the_same_day_judges_the_same_bucket() {
-    let backend = Backend::Sqlite;
-    let today = Utc::now()
-        .date_naive()
-        .and_hms_opt(0, 0, 0)
-        .expect("midnight")
-        .and_utc();
-    let seed = format!(
-        "CREATE TABLE events (id INTEGER, occurred_at DATETIME, v INTEGER); {}",
-        insert(backend, today, &[(1, 1, 3, 1), (2, 1, 4, 1), (3, 2, 5, 1)])
-    );
-    let db = TestDb::seeded(backend, &seed).await;
+    let today = Grain::Day.floor(Utc::now());
+    let db = sqlite_events(today, &[(1, 1, 3, 1), (2, 1, 4, 1), (3, 2, 5, 1)]).await;
     let dataset = "dataset: events\n\
                    partition: { column: occurred_at, grain: day, backfill: 0, history: 2 }\n\
                    checks:\n  - row_count: { min: 1 }\n";

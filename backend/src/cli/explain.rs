@@ -36,9 +36,7 @@ pub fn print(project: &Project, datasets: &[&Dataset]) -> u8 {
             // As a first run would send it; later runs start at the stored watermark
             // minus `backfill`.
             let partition = &buckets.partition;
-            let step = partition.grain.duration();
-            let current = partition.grain.floor(Utc::now());
-            let since = current - step * partition.history as i32;
+            let window = partition.window(None, Utc::now());
             let grain = partition.grain.keyword();
             println!(
                 "-- per {grain} for {} (a first run: the last {} {grain}s; later runs: from the \
@@ -46,7 +44,7 @@ pub fn print(project: &Project, datasets: &[&Dataset]) -> u8 {
                 names,
                 partition.history,
                 partition.backfill,
-                buckets.sql(dataset, dialect, (since, current))
+                buckets.sql(dataset, dialect, window)
             );
         }
         for (check, check_plan) in dataset.checks.iter().zip(&plan.checks) {

@@ -235,14 +235,7 @@ async fn measure_buckets(
 ) -> Result<Vec<(DateTime<Utc>, Vec<Option<f64>>)>, String> {
     let partition = &query.partition;
     let step = partition.grain.duration();
-    let current = partition.grain.floor(now);
-    // The newest complete bucket is always measured (again, when `backfill` is 0 and an
-    // earlier run of this bucket stored it): it is the one the run judges.
-    let since = match watermark {
-        Some(watermark) => watermark + step - step * partition.backfill as i32,
-        None => current - step * partition.history as i32,
-    }
-    .min(current - step);
+    let (since, current) = partition.window(watermark, now);
     let buckets = ((current - since).num_seconds() / step.num_seconds()).max(0) as usize;
     let sql = query.sql(dataset, warehouse.dialect, (since, current));
     let rows = warehouse

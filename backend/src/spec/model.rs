@@ -292,6 +292,24 @@ impl Partition {
     pub const DEFAULT_BACKFILL: u32 = 1;
     pub const DEFAULT_HISTORY: u32 = 30;
 
+    /// The buckets a run measures, `[from, until)`: from the watermark (the newest stored
+    /// bucket) less `backfill` — a first run, with none, the last `history` buckets — to
+    /// the bucket still filling at `now`; always the newest complete bucket, the one the
+    /// run judges.
+    pub fn window(
+        &self,
+        watermark: Option<chrono::DateTime<chrono::Utc>>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>) {
+        let step = self.grain.duration();
+        let until = self.grain.floor(now);
+        let from = match watermark {
+            Some(watermark) => watermark + step - step * self.backfill as i32,
+            None => until - step * self.history as i32,
+        };
+        (from.min(self.newest_complete(now)), until)
+    }
+
     /// The start of the newest complete bucket at `now`: the one a run judges.
     pub fn newest_complete(
         &self,

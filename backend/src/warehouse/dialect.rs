@@ -100,8 +100,14 @@ pub trait SqlDialect: Sync {
         )
     }
     /// Number of distinct tuples among rows whose key columns are all non-null; `when` is
-    /// the condition under which a row counts (non-null key, plus any check filter).
-    fn count_distinct_tuples(&self, columns: &[String], when: &str) -> String;
+    /// the condition under which a row counts (non-null key, plus any check filter). A row
+    /// value where the engine compares them (Postgres, DuckDB).
+    fn count_distinct_tuples(&self, columns: &[String], when: &str) -> String {
+        format!(
+            "COUNT(DISTINCT CASE WHEN {when} THEN ROW({}) END)",
+            columns.join(", ")
+        )
+    }
     /// The type family of a column, from the type names the schema query returns
     /// (`full_type` is Postgres' `udt_name` or MySQL's `COLUMN_TYPE`, `tinyint(1)`).
     fn family(&self, data_type: &str, full_type: &str) -> Option<TypeFamily> {

@@ -56,12 +56,6 @@ impl SqlDialect for DuckDbDialect {
     fn bucket_label(&self, bucket: &str) -> String {
         format!("strftime({bucket}, '%Y-%m-%dT%H:00:00')")
     }
-    fn count_distinct_tuples(&self, columns: &[String], when: &str) -> String {
-        format!(
-            "COUNT(DISTINCT CASE WHEN {when} THEN ROW({}) END)",
-            columns.join(", ")
-        )
-    }
     fn family(&self, data_type: &str, full_type: &str) -> Option<TypeFamily> {
         let t = data_type.to_ascii_lowercase();
         let family = match t.split('(').next().unwrap_or(&t).trim() {

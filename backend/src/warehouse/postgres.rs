@@ -47,12 +47,6 @@ impl SqlDialect for PostgresDialect {
     fn bucket_label(&self, bucket: &str) -> String {
         format!("to_char({bucket}, 'YYYY-MM-DD\"T\"HH24:00:00')")
     }
-    fn count_distinct_tuples(&self, columns: &[String], when: &str) -> String {
-        format!(
-            "COUNT(DISTINCT CASE WHEN {when} THEN ROW({}) END)",
-            columns.join(", ")
-        )
-    }
     fn schema_query(&self, with_schema: bool) -> &'static str {
         if with_schema {
             "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), t.typname::text \

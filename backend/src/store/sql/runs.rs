@@ -185,28 +185,33 @@ sql_area! {
                 });
                 insert.build().execute(&mut *tx).await?;
             }
-            // A bucket measured again (back-filled, late data) replaces its earlier point.
+            // A bucket measured again (back-filled, late data) replaces its earlier point:
+            // one delete per check, then the points in batches like the results'.
             let dataset = owner.text("dataset")?;
-            for point in &run.bucket_points {
-                let at = DB::time(point.at);
-                sqlx::query(
-                    "DELETE FROM metric_points WHERE dataset = $1 AND check_name = $2 AND at = $3",
-                )
-                .bind(dataset.as_str())
-                .bind(point.check.as_str())
-                .bind(&at)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query(
-                    "INSERT INTO metric_points (dataset, check_name, at, value) \
-                     VALUES ($1, $2, $3, $4)",
-                )
-                .bind(dataset.as_str())
-                .bind(point.check.as_str())
-                .bind(&at)
-                .bind(point.value)
-                .execute(&mut *tx)
-                .await?;
+            let mut checks: Vec<&str> = run.bucket_points.iter().map(|p| p.check.as_str()).collect();
+            checks.sort_unstable();
+            checks.dedup();
+            for check in checks {
+                let mut delete = QueryBuilder::<DB>::new("DELETE FROM metric_points WHERE dataset = ");
+                delete.push_bind(dataset.as_str()).push(" AND check_name = ").push_bind(check);
+                delete.push(" AND at IN (");
+                let mut ats = delete.separated(", ");
+                for point in run.bucket_points.iter().filter(|p| p.check == check) {
+                    ats.push_bind(DB::time(point.at));
+                }
+                delete.push(")").build().execute(&mut *tx).await?;
+            }
+            for chunk in run.bucket_points.chunks(INSERT_BATCH) {
+                let mut insert = QueryBuilder::<DB>::new(
+                    "INSERT INTO metric_points (dataset, check_name, at, value) ",
+                );
+                insert.push_values(chunk, |mut row, point| {
+                    row.push_bind(dataset.as_str())
+                        .push_bind(point.check.as_str())
+                        .push_bind(DB::time(point.at))
+                        .push_bind(point.value);
+                });
+                insert.build().execute(&mut *tx).await?;
             }
 
             if let Some(columns) = &run.snapshot {
