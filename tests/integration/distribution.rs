@@ -165,6 +165,7 @@ on_each_backend!(
     mariadb: mariadb_shifts_are_flagged_and_resamples_are_not,
     sqlite: sqlite_shifts_are_flagged_and_resamples_are_not,
     duckdb: duckdb_shifts_are_flagged_and_resamples_are_not,
+    spark: spark_shifts_are_flagged_and_resamples_are_not,
 );
 
 /// Three runs: a baseline, then the same shifted table twice. `previous` sees no change at

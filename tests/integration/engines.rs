@@ -1,5 +1,5 @@
 //! The engine conformance suite: what every warehouse engine must hold to, run on each one
-//! (Postgres, MariaDB, SQLite). This module holds the user-SQL attack reproducers, the
+//! (Postgres, MariaDB, SQLite, and DuckDB and Spark in builds that have them). This module holds the user-SQL attack reproducers, the
 //! engine-side defences behind the guard, the privileged-account warning and an
 //! unreachable server; exact metric values with placed defects, NULLs and empty tables are
 //! in `metrics.rs`, awkward identifiers and the injection corpus in `identifiers.rs`, and
@@ -76,6 +76,25 @@ fn query_reproducers(backend: Backend) -> Vec<&'static str> {
             "select count(*) from glob('/*')",
             "select length(getenv('HOME'))",
             "select count(*) from duckdb_secrets()",
+        ],
+        #[cfg(feature = "warehouse-spark")]
+        Backend::Spark => vec![
+            "insert into victim values (4)",
+            "insert overwrite table victim select 1",
+            "insert overwrite directory '{out}' using parquet select 1",
+            "create table made as select 1",
+            "drop database default cascade",
+            "cache table victim",
+            "refresh table victim",
+            "msck repair table victim",
+            "set spark.sql.ansi.enabled = false",
+            "add jar '{out}'",
+            "select count(*) from csv.`/etc/passwd`",
+            "select count(*) from text.`/etc/hostname`",
+            "select length(reflect('java.lang.System', 'getenv', 'HOME'))",
+            "select length(java_method('java.lang.System', 'getProperty', 'user.home'))",
+            "select count(*) from read_files('/etc')",
+            "select count(transform(id) using 'id' as x) from victim",
         ],
     });
     sql
@@ -158,6 +177,7 @@ on_each_backend! {
     mariadb: mariadb_every_reproducer_is_refused_before_it_runs,
     sqlite: sqlite_every_reproducer_is_refused_before_it_runs,
     duckdb: duckdb_every_reproducer_is_refused_before_it_runs,
+    spark: spark_every_reproducer_is_refused_before_it_runs,
 }
 
 fn config(url: &str, query_timeout: Duration) -> WarehouseConfig {
@@ -209,6 +229,7 @@ on_each_backend! {
     mariadb: mariadb_the_engine_refuses_what_validation_refuses,
     sqlite: sqlite_the_engine_refuses_what_validation_refuses,
     duckdb: duckdb_the_engine_refuses_what_validation_refuses,
+    spark: spark_the_engine_refuses_what_validation_refuses,
 }
 
 /// MariaDB keeps session state (user variables here; `SET`s, temporary tables) on the
@@ -297,6 +318,7 @@ on_each_backend! {
     mariadb: mariadb_a_privileged_account_is_warned_about,
     sqlite: sqlite_a_privileged_account_is_warned_about,
     duckdb: duckdb_a_privileged_account_is_warned_about,
+    spark: spark_a_privileged_account_is_warned_about,
 }
 
 /// A server that does not answer is an `error` for every check, named by warehouse, with
@@ -308,6 +330,8 @@ async fn an_unreachable_server_is_an_error(backend: Backend) {
         Backend::Sqlite => "sqlite:///nonexistent/dir/w.db",
         #[cfg(feature = "warehouse-duckdb")]
         Backend::DuckDb => "duckdb:///nonexistent/dir/w.duckdb",
+        #[cfg(feature = "warehouse-spark")]
+        Backend::Spark => "sc://127.0.0.1:1/;token=s3cr3t-pass",
     };
     let project = Project::with_datasets(
         url,
@@ -334,4 +358,5 @@ on_each_backend! {
     mariadb: mariadb_an_unreachable_server_is_an_error,
     sqlite: sqlite_an_unreachable_server_is_an_error,
     duckdb: duckdb_an_unreachable_server_is_an_error,
+    spark: spark_an_unreachable_server_is_an_error,
 }

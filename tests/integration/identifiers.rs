@@ -238,6 +238,7 @@ on_each_backend! {
     mariadb: odd_identifiers_on_mariadb,
     sqlite: odd_identifiers_on_sqlite,
     duckdb: odd_identifiers_on_duckdb,
+    spark: odd_identifiers_on_spark,
 }
 
 on_each_backend! {
@@ -246,4 +247,5 @@ on_each_backend! {
     mariadb: injection_through_names_only_errors_on_mariadb,
     sqlite: injection_through_names_only_errors_on_sqlite,
     duckdb: injection_through_names_only_errors_on_duckdb,
+    spark: injection_through_names_only_errors_on_spark,
 }

@@ -48,6 +48,8 @@ fn slow_query(backend: Backend) -> &'static str {
         }
         #[cfg(feature = "warehouse-duckdb")]
         Backend::DuckDb => "select sum(a.range * b.range) from range(1000000) a, range(1000000) b",
+        #[cfg(feature = "warehouse-spark")]
+        Backend::Spark => "select sum(a.id * b.id) from range(1000000) a cross join range(1000000) b",
     }
 }
 
@@ -85,4 +87,5 @@ on_each_backend! {
     mariadb: a_query_over_its_timeout_is_an_error_on_mariadb,
     sqlite: a_query_over_its_timeout_is_an_error_on_sqlite,
     duckdb: a_query_over_its_timeout_is_an_error_on_duckdb,
+    spark: a_query_over_its_timeout_is_an_error_on_spark,
 }

@@ -220,6 +220,8 @@ fn ago(backend: Backend, seconds: i64) -> String {
         // A zone-less TIMESTAMP in UTC, whatever the session's time zone.
         #[cfg(feature = "warehouse-duckdb")]
         Backend::DuckDb => format!("make_timestamp(epoch_us(now()) - {seconds}::BIGINT * 1000000)"),
+        #[cfg(feature = "warehouse-spark")]
+        Backend::Spark => format!("timestamp_micros(unix_micros(current_timestamp()) - {seconds} * 1000000)"),
     }
 }
 
@@ -336,4 +338,5 @@ on_each_backend! {
     mariadb: every_metric_on_mariadb,
     sqlite: every_metric_on_sqlite,
     duckdb: every_metric_on_duckdb,
+    spark: every_metric_on_spark,
 }

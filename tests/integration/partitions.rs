@@ -17,6 +17,8 @@ fn at(backend: Backend, today: DateTime<Utc>, days: u64, hours: i64) -> String {
     let at = (today - Days::new(days) + TimeDelta::hours(hours)).format("%Y-%m-%d %H:%M:%S");
     match backend {
         Backend::Postgres => format!("'{at}+00'"),
+        #[cfg(feature = "warehouse-spark")]
+        Backend::Spark => format!("TIMESTAMP'{at}'"),
         _ => format!("'{at}'"),
     }
 }
@@ -150,6 +152,7 @@ on_each_backend! {
     mariadb: mariadb_partitioned_runs_measure_only_new_buckets,
     sqlite: sqlite_partitioned_runs_measure_only_new_buckets,
     duckdb: duckdb_partitioned_runs_measure_only_new_buckets,
+    spark: spark_partitioned_runs_measure_only_new_buckets,
 }
 
 /// An SQLite warehouse whose `events` table holds `rows` (see [`insert`]).

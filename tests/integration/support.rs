@@ -18,6 +18,7 @@ use sqlx::{Database, Executor, Pool};
 
 pub const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 pub const DEFAULT_MYSQL_URL: &str = "mysql://root@127.0.0.1:3306/mysql";
+pub const DEFAULT_SPARK_URL: &str = "sc://127.0.0.1:15002";
 
 // ---------------------------------------------------------------------------------------
 // Projects and the binary
@@ -487,6 +488,8 @@ pub enum Backend {
     Sqlite,
     #[cfg(feature = "warehouse-duckdb")]
     DuckDb,
+    #[cfg(feature = "warehouse-spark")]
+    Spark,
 }
 
 /// Column type names in a warehouse's own dialect, for seeding the same table everywhere.
@@ -535,6 +538,14 @@ impl Backend {
                 float: "DOUBLE",
                 timestamp: "TIMESTAMP",
             },
+            #[cfg(feature = "warehouse-spark")]
+            Backend::Spark => SqlTypes {
+                int: "INT",
+                text: "STRING",
+                decimal: "DECIMAL(10,2)",
+                float: "DOUBLE",
+                timestamp: "TIMESTAMP",
+            },
         }
     }
 }
@@ -548,7 +559,8 @@ macro_rules! on_each_backend {
         postgres: $postgres:ident,
         mariadb: $mariadb:ident,
         sqlite: $sqlite:ident,
-        duckdb: $duckdb:ident $(,)?
+        duckdb: $duckdb:ident,
+        spark: $spark:ident $(,)?
     ) => {
         #[tokio::test(flavor = "multi_thread")]
         async fn $postgres() {
@@ -569,6 +581,12 @@ macro_rules! on_each_backend {
         #[tokio::test(flavor = "multi_thread")]
         async fn $duckdb() {
             $scenario($crate::support::Backend::DuckDb).await;
+        }
+
+        #[cfg(feature = "warehouse-spark")]
+        #[tokio::test(flavor = "multi_thread")]
+        async fn $spark() {
+            $scenario($crate::support::Backend::Spark).await;
         }
     };
 }
@@ -857,6 +875,116 @@ impl DuckDb {
     }
 }
 
+/// The Spark Connect server the Spark tests create databases on.
+#[cfg(feature = "warehouse-spark")]
+pub fn spark_server_url() -> String {
+    std::env::var("TIDEMARK_TEST_SPARK_URL").unwrap_or_else(|_| DEFAULT_SPARK_URL.to_owned())
+}
+
+/// A fresh database `tm_<uuid>` on the Spark Connect server, dropped (with its tables) when
+/// the value is dropped. Its URL names it with `;database=`, so unqualified dataset names
+/// resolve in it. The client is synchronous: every call runs on a thread of its own.
+#[cfg(feature = "warehouse-spark")]
+pub struct SparkDb {
+    pub name: String,
+    /// `sc://host:port/;database=tm_…`
+    pub url: String,
+    session: spark_connect::SparkSession,
+}
+
+#[cfg(feature = "warehouse-spark")]
+impl SparkDb {
+    pub async fn new() -> SparkDb {
+        let server = spark_server_url();
+        let name = unique_name("tm");
+        let (remote, database) = (server.clone(), name.clone());
+        let session = tokio::task::spawn_blocking(move || {
+            let session = spark_connect::SparkSession::builder()
+                .remote(&remote)
+                .get_or_create()?;
+            session.conf().set("spark.sql.session.timeZone", "UTC")?;
+            for statement in [format!("CREATE DATABASE {database}"), format!("USE {database}")] {
+                session.sql(&statement)?.collect_record_batches()?;
+            }
+            Ok::<_, spark_connect::SparkError>(session)
+        })
+        .await
+        .expect("join the Spark setup")
+        .unwrap_or_else(|e| {
+            panic!("cannot set up a database on Spark at {server} ({e}); run tests/run, which starts it")
+        });
+        let url = format!("{}/;database={name}", server.trim_end_matches('/'));
+        SparkDb { name, url, session }
+    }
+
+    /// Runs several `;`-separated statements, each a Spark job.
+    pub async fn exec(&self, sql: &str) {
+        let (session, sql) = (self.session.clone(), sql.to_owned());
+        tokio::task::spawn_blocking(move || {
+            for statement in statements(&sql) {
+                if let Err(e) = session.sql(statement).and_then(|df| df.collect_record_batches()) {
+                    panic!("Spark seeding failed: {e}\n{statement}");
+                }
+            }
+        })
+        .await
+        .expect("join the Spark seeding");
+    }
+
+    pub async fn scalar_i64(&self, sql: &str) -> i64 {
+        let (session, sql) = (self.session.clone(), sql.to_owned());
+        tokio::task::spawn_blocking(move || {
+            let batches = session
+                .sql(&sql)
+                .and_then(|df| df.collect_record_batches())
+                .unwrap_or_else(|e| panic!("Spark query failed: {e}\n{sql}"));
+            let column = arrow_cast::cast(batches[0].column(0), &arrow_schema::DataType::Int64)
+                .expect("an integer");
+            let column = column
+                .as_any()
+                .downcast_ref::<arrow_array::Int64Array>()
+                .expect("an Int64 array");
+            column.value(0)
+        })
+        .await
+        .expect("join the Spark query")
+    }
+}
+
+#[cfg(feature = "warehouse-spark")]
+impl Drop for SparkDb {
+    fn drop(&mut self) {
+        let (session, name) = (self.session.clone(), self.name.clone());
+        let dropped = std::thread::spawn(move || {
+            let statement = format!("DROP DATABASE IF EXISTS {name} CASCADE");
+            session.sql(&statement).and_then(|df| df.collect_record_batches())
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(_))) {
+            eprintln!("warning: dropping a Spark test database failed");
+        }
+    }
+}
+
+/// The statements of `sql`, split at semicolons outside quotes.
+#[cfg(feature = "warehouse-spark")]
+fn statements(sql: &str) -> Vec<&str> {
+    let (mut out, mut start, mut quote) = (Vec::new(), 0, None);
+    for (i, c) in sql.char_indices() {
+        match (quote, c) {
+            (None, '\'' | '"' | '`') => quote = Some(c),
+            (Some(open), _) if c == open => quote = None,
+            (None, ';') => {
+                out.push(&sql[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(&sql[start..]);
+    out.into_iter().map(str::trim).filter(|s| !s.is_empty()).collect()
+}
+
 /// A fresh database on any of the backends, seeded with plain SQL.
 pub enum TestDb {
     Postgres(PgDb),
@@ -864,6 +992,8 @@ pub enum TestDb {
     Sqlite(SqliteDb),
     #[cfg(feature = "warehouse-duckdb")]
     DuckDb(DuckDb),
+    #[cfg(feature = "warehouse-spark")]
+    Spark(SparkDb),
 }
 
 impl TestDb {
@@ -874,6 +1004,8 @@ impl TestDb {
             Backend::Sqlite => TestDb::Sqlite(SqliteDb::new().await),
             #[cfg(feature = "warehouse-duckdb")]
             Backend::DuckDb => TestDb::DuckDb(DuckDb::new()),
+            #[cfg(feature = "warehouse-spark")]
+            Backend::Spark => TestDb::Spark(SparkDb::new().await),
         }
     }
 
@@ -891,6 +1023,8 @@ impl TestDb {
             TestDb::Sqlite(_) => Backend::Sqlite,
             #[cfg(feature = "warehouse-duckdb")]
             TestDb::DuckDb(_) => Backend::DuckDb,
+            #[cfg(feature = "warehouse-spark")]
+            TestDb::Spark(_) => Backend::Spark,
         }
     }
 
@@ -901,6 +1035,8 @@ impl TestDb {
             TestDb::Sqlite(db) => &db.url,
             #[cfg(feature = "warehouse-duckdb")]
             TestDb::DuckDb(db) => &db.url,
+            #[cfg(feature = "warehouse-spark")]
+            TestDb::Spark(db) => &db.url,
         }
     }
 
@@ -911,6 +1047,8 @@ impl TestDb {
             TestDb::Sqlite(db) => db.exec(sql).await,
             #[cfg(feature = "warehouse-duckdb")]
             TestDb::DuckDb(db) => db.exec(sql),
+            #[cfg(feature = "warehouse-spark")]
+            TestDb::Spark(db) => db.exec(sql).await,
         }
     }
 
@@ -926,6 +1064,8 @@ impl TestDb {
                 let got = db.scalar_i64(text);
                 return got.unwrap_or_else(|e| panic!("DuckDB query failed: {e}"));
             }
+            #[cfg(feature = "warehouse-spark")]
+            TestDb::Spark(db) => return db.scalar_i64(text).await,
         };
         got.unwrap_or_else(|e| panic!("{:?} query failed: {e}", self.backend()))
     }

@@ -213,11 +213,11 @@ fn files(
     project_dir: &Path,
 ) -> Option<FileSource> {
     let written = cx.string(node, key)?;
-    if grammar.is_some_and(|grammar| !grammar.reads_files()) {
+    if grammar.is_some_and(|grammar| !grammar.reads_files(FileFormat::Parquet)) {
         cx.error(
             node.pos,
-            "'files' needs a warehouse that reads files (duckdb://); this one reads tables: \
-             name the table in 'dataset' instead",
+            "'files' needs a warehouse that reads files (duckdb://, sc://); this one reads \
+             tables: name the table in 'dataset' instead",
         );
         return None;
     }
@@ -231,7 +231,23 @@ fn files(
         );
         return None;
     };
-    let path = project_dir.join(&written).to_string_lossy().into_owned();
+    if grammar.is_some_and(|grammar| !grammar.reads_files(format)) {
+        cx.error(
+            node.pos,
+            format!(
+                "'files': this warehouse does not read {} files: convert them to Parquet, or \
+                 read them through a table",
+                format.name()
+            ),
+        );
+        return None;
+    }
+    // A URI (`s3a://lake/orders/`) is the engine's to resolve; a path is the project's.
+    let path = if written.contains("://") {
+        written
+    } else {
+        project_dir.join(&written).to_string_lossy().into_owned()
+    };
     Some(FileSource { path, format })
 }
 

@@ -239,6 +239,14 @@ pub enum FileFormat {
 }
 
 impl FileFormat {
+    pub fn name(self) -> &'static str {
+        match self {
+            FileFormat::Parquet => "Parquet",
+            FileFormat::Csv => "CSV",
+            FileFormat::Json => "JSON",
+        }
+    }
+
     /// The format a path's extension names (compressed CSV and JSON included).
     pub fn of_path(path: &str) -> Option<FileFormat> {
         let name = path.rsplit('/').next().unwrap_or(path).to_ascii_lowercase();

@@ -14,7 +14,10 @@ use std::ops::ControlFlow;
 use sqlparser::ast::{Expr, ObjectName, ObjectNamePart, Query, SetExpr, Spanned, Statement};
 use sqlparser::ast::{TableFactor, Visit, Visitor};
 use sqlparser::dialect::{Dialect, DuckDbDialect, MySqlDialect, PostgreSqlDialect, SQLiteDialect};
+use sqlparser::dialect::SparkSqlDialect;
 use sqlparser::parser::Parser;
+
+use super::FileFormat;
 use sqlparser::tokenizer::{Token, Tokenizer};
 
 /// The SQL grammar user SQL is parsed with: the warehouse's own.
@@ -24,6 +27,7 @@ pub enum Grammar {
     MySql,
     Sqlite,
     DuckDb,
+    Spark,
 }
 
 impl Grammar {
@@ -35,6 +39,7 @@ impl Grammar {
             "mysql" | "mariadb" => Some(Grammar::MySql),
             "sqlite" => Some(Grammar::Sqlite),
             "duckdb" => Some(Grammar::DuckDb),
+            "sc" => Some(Grammar::Spark),
             _ => None,
         }
     }
@@ -46,12 +51,19 @@ impl Grammar {
             Grammar::MySql => Box::new(MySqlDialect {}),
             Grammar::Sqlite => Box::new(SQLiteDialect {}),
             Grammar::DuckDb => Box::new(DuckDbDialect {}),
+            Grammar::Spark => Box::new(SparkSqlDialect {}),
         }
     }
 
-    /// Whether the warehouse reads datasets from files (`files:`) as well as tables.
-    pub fn reads_files(self) -> bool {
-        self == Grammar::DuckDb
+    /// Whether the warehouse reads datasets from files (`files:`) in `format`.
+    pub fn reads_files(self, format: FileFormat) -> bool {
+        match self {
+            Grammar::DuckDb => true,
+            // Spark's path tables take no reader options: a CSV file's header would be
+            // read as a row.
+            Grammar::Spark => format != FileFormat::Csv,
+            Grammar::Postgres | Grammar::MySql | Grammar::Sqlite => false,
+        }
     }
 }
 
@@ -88,7 +100,7 @@ impl Refusal {
 /// string. Matched on the last part of the name, case-insensitively, in expressions and as
 /// table functions, on every warehouse (a name that means nothing on one engine is refused
 /// harmlessly there).
-const REFUSED_FUNCTIONS: [&str; 57] = [
+const REFUSED_FUNCTIONS: [&str; 66] = [
     // Postgres
     "pg_read_file",
     "pg_read_binary_file",
@@ -151,6 +163,32 @@ const REFUSED_FUNCTIONS: [&str; 57] = [
     "postgres_scan",
     "mysql_scan",
     "delta_scan",
+    // Spark and Databricks: static Java methods by name, files, secrets, the network.
+    "reflect",
+    "java_method",
+    "try_reflect",
+    "read_files",
+    "cloud_files",
+    "secret",
+    "try_secret",
+    "http_request",
+    "ai_query",
+];
+
+/// Spark's path tables (`parquet.`/etc``): a table name whose first part is a data
+/// source reads files the server can, like DuckDB's readers.
+const SPARK_FILE_SOURCES: [&str; 11] = [
+    "parquet",
+    "csv",
+    "json",
+    "orc",
+    "text",
+    "avro",
+    "binaryfile",
+    "delta",
+    "xml",
+    "jdbc",
+    "hive",
 ];
 
 /// Prefixes of refused function families (Postgres' session-level advisory locks outlive
@@ -199,7 +237,7 @@ pub fn check_query(grammar: Grammar, sql: &str) -> Result<(), Refusal> {
             start.column,
         ));
     };
-    inspect(&**query)
+    inspect(grammar, &**query)
 }
 
 /// Checks a `filter`: exactly one expression (a predicate ANDed into Tidemark's queries),
@@ -222,7 +260,7 @@ pub fn check_filter(grammar: Grammar, sql: &str) -> Result<(), Refusal> {
             start.column,
         ));
     }
-    inspect(&expr)
+    inspect(grammar, &expr)
 }
 
 /// The first word of a statement, as far as the guard cares.
@@ -304,14 +342,16 @@ fn parse_refusal(error: sqlparser::parser::ParserError) -> Refusal {
 }
 
 /// Walks a parsed query or expression for what a read-only query must not contain.
-fn inspect<V: Visit>(node: &V) -> Result<(), Refusal> {
-    match node.visit(&mut Inspector) {
+fn inspect<V: Visit>(grammar: Grammar, node: &V) -> Result<(), Refusal> {
+    match node.visit(&mut Inspector { grammar }) {
         ControlFlow::Break(refusal) => Err(refusal),
         ControlFlow::Continue(()) => Ok(()),
     }
 }
 
-struct Inspector;
+struct Inspector {
+    grammar: Grammar,
+}
 
 impl Visitor for Inspector {
     type Break = Refusal;
@@ -350,9 +390,29 @@ impl Visitor for Inspector {
                 ..
             }
             | TableFactor::Function { name, .. } => refuse_function(name, factor),
+            TableFactor::Table { name, .. } if self.grammar == Grammar::Spark => {
+                refuse_path_table(name, factor)
+            }
             _ => ControlFlow::Continue(()),
         }
     }
+}
+
+/// Breaks with a refusal at `node` when `name` is a Spark path table (`csv.`/etc/passwd``).
+fn refuse_path_table(name: &ObjectName, node: &impl Spanned) -> ControlFlow<Refusal> {
+    let [ObjectNamePart::Identifier(source), _] = name.0.as_slice() else {
+        return ControlFlow::Continue(());
+    };
+    let source = source.value.to_ascii_lowercase();
+    if !SPARK_FILE_SOURCES.contains(&source.as_str()) {
+        return ControlFlow::Continue(());
+    }
+    let start = node.span().start;
+    ControlFlow::Break(Refusal::at(
+        format!("reading files ({source}.`…`) is refused: datasets read files with 'files:'"),
+        start.line,
+        start.column,
+    ))
 }
 
 /// Breaks with a refusal at `node` when `name` is a refused function.
@@ -407,6 +467,7 @@ mod tests {
             Grammar::MySql,
             Grammar::Sqlite,
             Grammar::DuckDb,
+            Grammar::Spark,
         ] {
             for sql in [
                 "select count(*) from orders where status = 'x;y'",
@@ -524,6 +585,20 @@ mod tests {
                 Grammar::Postgres,
                 "select count(*) from pg_read_file('/etc/hostname') f",
                 "pg_read_file",
+            ),
+            (Grammar::Spark, "insert into victim values (4)", "INSERT"),
+            (Grammar::Spark, "cache table victim", "CACHE"),
+            (Grammar::Spark, "set spark.sql.ansi.enabled = false", "SET"),
+            (Grammar::Spark, "add jar '/tmp/x.jar'", "ADD"),
+            (
+                Grammar::Spark,
+                "select count(*) from csv.`/etc/passwd`",
+                "reading files",
+            ),
+            (
+                Grammar::Spark,
+                "select reflect('java.lang.System', 'getenv', 'HOME')",
+                "reflect",
             ),
         ];
         for (grammar, sql, wanted) in cases {

@@ -37,6 +37,9 @@ pub struct Facts {
     /// Whether string literals treat backslash as an escape (so it is doubled), and what
     /// opens such a literal (Postgres: `E`).
     pub backslash_escapes: bool,
+    /// How a single quote is written inside a string literal: doubled (`''`), or escaped
+    /// (`\'`) where adjacent literals concatenate, so `'it''s'` would read `its` (Spark).
+    pub quote_in_text: &'static str,
     pub escaped_string_prefix: &'static str,
     /// How booleans are written (`TRUE`/`FALSE`, or `1`/`0`).
     pub bools: (&'static str, &'static str),
@@ -123,8 +126,10 @@ pub trait SqlDialect: Sync {
         actual == Some(declared)
     }
     /// The catalog query that describes a table: `(name, data_type, base_type)` of each
-    /// column in order, with the schema (when given) and the table as bind parameters.
-    fn schema_query(&self, with_schema: bool) -> &'static str;
+    /// column in order, with the schema (when given) and the table as bind parameters;
+    /// `None` for an engine whose catalog takes no parameters, whose tables are described
+    /// with [`SqlDialect::describe_query`] (Spark).
+    fn schema_query(&self, with_schema: bool) -> Option<&'static str>;
     /// The bind parameters of [`SqlDialect::schema_query`], in order.
     fn schema_binds<'t>(&self, table: &'t TableRef) -> Vec<&'t str> {
         let mut binds: Vec<&str> = table.schema.iter().map(String::as_str).collect();
@@ -132,8 +137,25 @@ pub trait SqlDialect: Sync {
         binds
     }
     /// `(schema, name, definition, default schema)` of every view outside the system
-    /// schemas, by schema and name.
-    fn views_query(&self) -> &'static str;
+    /// schemas, by schema and name; `None` where the catalog keeps no view text to read
+    /// lineage from.
+    fn views_query(&self) -> Option<&'static str>;
+
+    /// How a dataset is described: the catalog query and its parameters, or else a
+    /// statement describing what the dataset reads (files, or a table on an engine without
+    /// a catalog query), which returns `(name, type, …)` of each column.
+    fn describe(&self, table: &TableRef) -> Describe {
+        match self.schema_query(table.schema.is_some()) {
+            Some(sql) if table.files.is_none() => Describe {
+                sql: sql.to_owned(),
+                binds: self.schema_binds(table).into_iter().map(str::to_owned).collect(),
+            },
+            _ => Describe {
+                sql: self.describe_query(table),
+                binds: Vec::new(),
+            },
+        }
+    }
 
     /// Quotes an identifier so that any name (spaces, reserved words, quotes) is taken as
     /// written: the quote character is doubled inside.
@@ -157,9 +179,9 @@ pub trait SqlDialect: Sync {
         None
     }
 
-    /// The query describing a dataset's files: `(name, type)` of each column, as the
-    /// engine reads them.
-    fn files_schema_query(&self, table: &TableRef) -> String {
+    /// The statement describing what a dataset reads: `(name, type, …)` of each column, as
+    /// the engine reads them.
+    fn describe_query(&self, table: &TableRef) -> String {
         format!("DESCRIBE SELECT * FROM {}", self.table(table))
     }
 
@@ -183,7 +205,7 @@ pub trait SqlDialect: Sync {
         quoted.push('\'');
         for c in value.chars() {
             match c {
-                '\'' => quoted.push_str("''"),
+                '\'' => quoted.push_str(self.facts().quote_in_text),
                 '\\' if escape_backslash => quoted.push_str("\\\\"),
                 // NUL cannot be stored in text on Postgres and ends strings in C APIs; no
                 // warehouse value can equal it, so dropping it changes no comparison.
@@ -217,6 +239,13 @@ pub trait SqlDialect: Sync {
     }
 }
 
+/// The statement that describes a dataset, with its bind parameters in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Describe {
+    pub sql: String,
+    pub binds: Vec<String>,
+}
+
 /// A warehouse's dialect, as the planner holds it: a cheap copy of a handle on the engine's
 /// [`SqlDialect`], compared by name.
 #[derive(Clone, Copy)]
@@ -228,6 +257,8 @@ impl Dialect {
     pub const SQLITE: Dialect = Dialect(&super::sqlite::SqliteDialect);
     #[cfg(feature = "warehouse-duckdb")]
     pub const DUCKDB: Dialect = Dialect(&super::duckdb::DuckDbDialect);
+    #[cfg(feature = "warehouse-spark")]
+    pub const SPARK: Dialect = Dialect(&super::spark::SparkDialect);
 
     /// Picks the dialect from a warehouse URL's scheme.
     pub fn from_url(url: &str) -> Option<Self> {

@@ -20,7 +20,7 @@ use duckdb::types::ValueRef;
 use duckdb::{AccessMode, Config, Connection};
 use futures_util::FutureExt as _;
 
-use super::engine::{CatalogColumn, CatalogView, Connecting, Engine};
+use super::engine::{CatalogColumn, CatalogView, Connecting, Engine, one_number};
 use super::{Cell, ConnectRequest, Dialect, Facts, ReadOnly, SqlDialect, WarehouseError};
 use crate::spec::user_sql::Grammar;
 use crate::spec::{FileFormat, FileSource, Grain, TableRef, TypeFamily};
@@ -33,6 +33,7 @@ const FACTS: Facts = Facts {
     quote: '"',
     backslash_escapes: false,
     escaped_string_prefix: "",
+    quote_in_text: "''",
     bools: ("TRUE", "FALSE"),
     double_type: "DOUBLE",
     text_type: "VARCHAR",
@@ -67,8 +68,8 @@ impl SqlDialect for DuckDbDialect {
         };
         Some(family)
     }
-    fn schema_query(&self, with_schema: bool) -> &'static str {
-        if with_schema {
+    fn schema_query(&self, with_schema: bool) -> Option<&'static str> {
+        Some(if with_schema {
             "SELECT column_name, data_type, data_type FROM duckdb_columns() \
              WHERE database_name = current_database() AND schema_name = ? AND table_name = ? \
              ORDER BY column_index"
@@ -76,11 +77,11 @@ impl SqlDialect for DuckDbDialect {
             "SELECT column_name, data_type, data_type FROM duckdb_columns() \
              WHERE database_name = current_database() AND schema_name = current_schema() \
              AND table_name = ? ORDER BY column_index"
-        }
+        })
     }
-    fn views_query(&self) -> &'static str {
-        "SELECT schema_name, view_name, sql, current_schema() FROM duckdb_views() \
-         WHERE NOT internal AND database_name = current_database() ORDER BY 1, 2"
+    fn views_query(&self) -> Option<&'static str> {
+        Some("SELECT schema_name, view_name, sql, current_schema() FROM duckdb_views() \
+         WHERE NOT internal AND database_name = current_database() ORDER BY 1, 2")
     }
     /// Hive partitioning is on, so `dt=2026-12-01/` folders read as a `dt` column.
     fn file_scan(&self, files: &FileSource) -> Option<String> {
@@ -212,17 +213,9 @@ impl Engine for DuckDb {
     async fn table_columns(&self, table: &TableRef) -> Result<Vec<CatalogColumn>, WarehouseError> {
         let table = table.clone();
         self.run(true, move |conn| {
-            let (sql, binds) = match &table.files {
-                Some(_) => (DuckDbDialect.files_schema_query(&table), Vec::new()),
-                None => (
-                    DuckDbDialect
-                        .schema_query(table.schema.is_some())
-                        .to_owned(),
-                    DuckDbDialect.schema_binds(&table),
-                ),
-            };
-            let mut statement = conn.prepare(&sql)?;
-            let rows = statement.query_map(duckdb::params_from_iter(binds), |row| {
+            let describe = DuckDbDialect.describe(&table);
+            let mut statement = conn.prepare(&describe.sql)?;
+            let rows = statement.query_map(duckdb::params_from_iter(describe.binds), |row| {
                 let (name, data_type): (String, String) = (row.get(0)?, row.get(1)?);
                 Ok((name, data_type.clone(), data_type))
             })?;
@@ -277,32 +270,16 @@ impl Engine for DuckDb {
         _limit: Duration,
     ) -> Result<Option<f64>, WarehouseError> {
         let sql = sql.to_owned();
-        self.run(false, move |conn| {
-            let rows = read(conn, &sql, 1)?;
-            match rows.as_slice() {
-                [row] => match row.as_slice() {
-                    [Cell::Number(n)] => Ok(Some(*n)),
-                    [Cell::Null] => Ok(None),
-                    [Cell::Text(_)] => Err(WarehouseError::Shape(
-                        "the query must return a number, not text".into(),
-                    )),
-                    cells => Err(WarehouseError::Shape(format!(
-                        "the query must return one column, it returned {}",
-                        cells.len()
-                    ))),
-                },
-                [] => Err(WarehouseError::Shape("the query returned no row".into())),
-                _ => Err(WarehouseError::Shape(
-                    "the query must return one row, it returned several".into(),
-                )),
-            }
-        })
-        .await
+        self.run(false, move |conn| one_number(&read(conn, &sql, 1)?))
+            .await
     }
 
     async fn views(&self) -> Result<Vec<CatalogView>, WarehouseError> {
-        self.run(true, |conn| {
-            let mut statement = conn.prepare(DuckDbDialect.views_query())?;
+        let Some(query) = DuckDbDialect.views_query() else {
+            return Ok(Vec::new());
+        };
+        self.run(true, move |conn| {
+            let mut statement = conn.prepare(query)?;
             let rows = statement.query_map([], |row| {
                 Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
             })?;

@@ -68,5 +68,27 @@ pub(super) async fn cancelled_at<T>(
     }
 }
 
+/// A user query's answer for an engine that reads rows as cells: one row of one number.
+#[cfg(any(feature = "warehouse-duckdb", feature = "warehouse-spark"))]
+pub(super) fn one_number(rows: &[Vec<Cell>]) -> Result<Option<f64>, WarehouseError> {
+    match rows {
+        [row] => match row.as_slice() {
+            [Cell::Number(n)] => Ok(Some(*n)),
+            [Cell::Null] => Ok(None),
+            [Cell::Text(_)] => Err(WarehouseError::Shape(
+                "the query must return a number, not text".into(),
+            )),
+            cells => Err(WarehouseError::Shape(format!(
+                "the query must return one column, it returned {}",
+                cells.len()
+            ))),
+        },
+        [] => Err(WarehouseError::Shape("the query returned no row".into())),
+        _ => Err(WarehouseError::Shape(
+            "the query must return one row, it returned several".into(),
+        )),
+    }
+}
+
 /// How much longer than `query_timeout` the client waits for the warehouse to enforce it.
 pub(super) const TIMEOUT_GRACE: Duration = Duration::from_secs(2);

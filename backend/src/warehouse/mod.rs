@@ -10,6 +10,7 @@
 //! | `dialect`  | [`SqlDialect`], what a warehouse's SQL looks like; quoting written once |
 //! | `postgres`, `mysql`, `sqlite` | one engine each: its dialect, connecting, catalogs, cancelling |
 //! | `duckdb`   | DuckDB (cargo feature `warehouse-duckdb`): database files and files in place |
+//! | `spark`    | Spark and Databricks over Spark Connect (cargo feature `warehouse-spark`) |
 //!
 //! A new engine is one module: a [`SqlDialect`], an [`Engine`] (for an sqlx driver, a
 //! `pooled::Native`), a `connect` function, and a line in [`ENGINES`]; then it runs the engine conformance suite
@@ -18,6 +19,8 @@
 mod dialect;
 #[cfg(feature = "warehouse-duckdb")]
 mod duckdb;
+#[cfg(feature = "warehouse-spark")]
+mod spark;
 mod engine;
 mod mysql;
 mod pooled;
@@ -79,10 +82,20 @@ pub const ENGINES: &[EngineKind] = &[
         dialect: Dialect::DUCKDB,
         connect: duckdb::connect,
     },
+    #[cfg(feature = "warehouse-spark")]
+    EngineKind {
+        schemes: &["sc"],
+        dialect: Dialect::SPARK,
+        connect: spark::connect,
+    },
 ];
 
-/// Engines a build may leave out (cargo features), named so a URL for one gets a reason.
-const OPTIONAL_ENGINES: [(&str, &str); 1] = [("duckdb", "warehouse-duckdb")];
+/// Engines a build may leave out, by `(scheme, engine, cargo feature)`, named so a URL for
+/// one gets a reason.
+const OPTIONAL_ENGINES: [(&str, &str, &str); 2] = [
+    ("duckdb", "DuckDB", "warehouse-duckdb"),
+    ("sc", "Spark", "warehouse-spark"),
+];
 
 /// The engine a warehouse URL's scheme names.
 pub fn engine_of(url: &str) -> Option<&'static EngineKind> {
@@ -112,9 +125,9 @@ fn unsupported(url: &str) -> String {
     let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme);
     match OPTIONAL_ENGINES
         .iter()
-        .find(|(name, _)| scheme.eq_ignore_ascii_case(name))
+        .find(|(optional, _, _)| scheme.eq_ignore_ascii_case(optional))
     {
-        Some((name, feature)) => format!(
+        Some((_, name, feature)) => format!(
             "this build of Tidemark has no {name} engine: build it with `--features {feature}`"
         ),
         None => "unsupported URL scheme".to_owned(),
@@ -123,19 +136,16 @@ fn unsupported(url: &str) -> String {
 
 /// The schema query as `tidemark explain` shows it: its parameters, then the SQL.
 pub fn schema_query(dialect: Dialect, table: &TableRef) -> String {
-    if table.files.is_some() {
-        return dialect.files_schema_query(table);
+    let describe = dialect.describe(table);
+    if describe.binds.is_empty() {
+        return describe.sql;
     }
-    let binds: Vec<String> = dialect
-        .schema_binds(table)
-        .into_iter()
+    let binds: Vec<String> = describe
+        .binds
+        .iter()
         .map(|b| dialect.text_literal(b))
         .collect();
-    format!(
-        "-- parameters: {}\n{}",
-        binds.join(", "),
-        dialect.schema_query(table.schema.is_some())
-    )
+    format!("-- parameters: {}\n{}", binds.join(", "), describe.sql)
 }
 
 /// Why a warehouse could not answer. Messages never contain the connection URL.

@@ -27,6 +27,7 @@ const FACTS: Facts = Facts {
     quote: '`',
     backslash_escapes: true,
     escaped_string_prefix: "",
+    quote_in_text: "''",
     bools: ("1", "0"),
     double_type: "DOUBLE",
     text_type: "CHAR",
@@ -73,20 +74,20 @@ impl SqlDialect for MySqlDialect {
         actual == Some(declared)
             || (declared == TypeFamily::Integer && full_type.eq_ignore_ascii_case("tinyint(1)"))
     }
-    fn schema_query(&self, with_schema: bool) -> &'static str {
-        if with_schema {
+    fn schema_query(&self, with_schema: bool) -> Option<&'static str> {
+        Some(if with_schema {
             "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE FROM information_schema.COLUMNS \
              WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION"
         } else {
             "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE FROM information_schema.COLUMNS \
              WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION"
-        }
+        })
     }
-    fn views_query(&self) -> &'static str {
-        "SELECT TABLE_SCHEMA, TABLE_NAME, VIEW_DEFINITION, COALESCE(DATABASE(), '') \
+    fn views_query(&self) -> Option<&'static str> {
+        Some("SELECT TABLE_SCHEMA, TABLE_NAME, VIEW_DEFINITION, COALESCE(DATABASE(), '') \
          FROM information_schema.VIEWS \
          WHERE TABLE_SCHEMA NOT IN ('sys', 'mysql', 'information_schema', 'performance_schema') \
-         ORDER BY 1, 2"
+         ORDER BY 1, 2")
     }
 }
 

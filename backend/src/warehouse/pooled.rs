@@ -77,8 +77,11 @@ impl<N: Native> Engine for Pooled<N> {
     }
 
     async fn views(&self) -> Result<Vec<CatalogView>, WarehouseError> {
+        let Some(query) = N::DIALECT.views_query() else {
+            return Ok(Vec::new());
+        };
         let mut conn = self.0.connection().await?;
-        let (read_only, query) = (N::DIALECT.read_only(), N::DIALECT.views_query());
+        let read_only = N::DIALECT.read_only();
         N::Db::catalog_views(N::Db::read(&mut conn, read_only, query, usize::MAX - 1).await?)
     }
 
@@ -152,9 +155,10 @@ where
         table: &'c TableRef,
     ) -> BoxFuture<'c, Result<Vec<CatalogColumn>, WarehouseError>> {
         Box::pin(async move {
-            let mut query = sqlx::query::<DB>(dialect.schema_query(table.schema.is_some()));
-            for bind in dialect.schema_binds(table) {
-                query = query.bind(bind.to_owned());
+            let describe = dialect.describe(table);
+            let mut query = sqlx::query::<DB>(AssertSqlSafe(describe.sql));
+            for bind in describe.binds {
+                query = query.bind(bind);
             }
             let rows = query.fetch_all(conn).await?;
             let columns = rows

@@ -24,6 +24,7 @@ const FACTS: Facts = Facts {
     quote: '"',
     backslash_escapes: true,
     escaped_string_prefix: "E",
+    quote_in_text: "''",
     bools: ("TRUE", "FALSE"),
     double_type: "DOUBLE PRECISION",
     text_type: "TEXT",
@@ -47,8 +48,8 @@ impl SqlDialect for PostgresDialect {
     fn bucket_label(&self, bucket: &str) -> String {
         format!("to_char({bucket}, 'YYYY-MM-DD\"T\"HH24:00:00')")
     }
-    fn schema_query(&self, with_schema: bool) -> &'static str {
-        if with_schema {
+    fn schema_query(&self, with_schema: bool) -> Option<&'static str> {
+        Some(if with_schema {
             "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), t.typname::text \
              FROM pg_catalog.pg_attribute a \
              JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
@@ -62,17 +63,17 @@ impl SqlDialect for PostgresDialect {
              JOIN pg_catalog.pg_type t ON t.oid = a.atttypid \
              WHERE a.attrelid = to_regclass(quote_ident($1)) AND a.attnum > 0 \
              AND NOT a.attisdropped ORDER BY a.attnum"
-        }
+        })
     }
     /// `pg_views` (and materialized views) rather than `information_schema.views`, which
     /// hides the definitions of views the connecting role does not own.
-    fn views_query(&self) -> &'static str {
-        "SELECT schemaname::text, viewname::text, definition, \
+    fn views_query(&self) -> Option<&'static str> {
+        Some("SELECT schemaname::text, viewname::text, definition, \
          COALESCE(current_schema(), 'public')::text FROM pg_catalog.pg_views \
          WHERE schemaname NOT IN ('pg_catalog', 'information_schema') \
          UNION ALL SELECT schemaname::text, matviewname::text, definition, \
          COALESCE(current_schema(), 'public')::text FROM pg_catalog.pg_matviews \
-         ORDER BY 1, 2"
+         ORDER BY 1, 2")
     }
 }
 

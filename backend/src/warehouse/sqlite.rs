@@ -25,6 +25,7 @@ const FACTS: Facts = Facts {
     quote: '"',
     backslash_escapes: false,
     escaped_string_prefix: "",
+    quote_in_text: "''",
     bools: ("1", "0"),
     double_type: "REAL",
     text_type: "TEXT",
@@ -80,12 +81,12 @@ impl SqlDialect for SqliteDialect {
     fn family(&self, data_type: &str, _full_type: &str) -> Option<TypeFamily> {
         affinity_family(&data_type.to_ascii_lowercase())
     }
-    fn schema_query(&self, with_schema: bool) -> &'static str {
-        if with_schema {
+    fn schema_query(&self, with_schema: bool) -> Option<&'static str> {
+        Some(if with_schema {
             "SELECT name, type, type FROM pragma_table_info(?1, ?2)"
         } else {
             "SELECT name, type, type FROM pragma_table_info(?1)"
-        }
+        })
     }
     /// The pragma takes the table first, then the schema.
     fn schema_binds<'t>(&self, table: &'t TableRef) -> Vec<&'t str> {
@@ -93,8 +94,8 @@ impl SqlDialect for SqliteDialect {
         binds.extend(table.schema.as_deref());
         binds
     }
-    fn views_query(&self) -> &'static str {
-        "SELECT 'main', name, sql, 'main' FROM sqlite_master WHERE type = 'view' ORDER BY name"
+    fn views_query(&self) -> Option<&'static str> {
+        Some("SELECT 'main', name, sql, 'main' FROM sqlite_master WHERE type = 'view' ORDER BY name")
     }
 }
 
