@@ -40,12 +40,22 @@ async fn refill(db: &TestDb, amounts: &[f64], statuses: &[String]) {
         .zip(statuses)
         .map(|(amount, status)| format!("({amount}, '{status}')"))
         .collect();
-    db.exec("DELETE FROM payments").await;
-    db.exec(&format!(
-        "INSERT INTO payments (amount, status) VALUES {}",
-        rows.join(", ")
-    ))
-    .await;
+    let values = rows.join(", ");
+    match db.backend() {
+        // Spark's file tables have no DELETE: an overwrite replaces them.
+        #[cfg(feature = "warehouse-spark")]
+        Backend::Spark => {
+            db.exec(&format!("INSERT OVERWRITE TABLE payments VALUES {values}"))
+                .await;
+        }
+        _ => {
+            db.exec("DELETE FROM payments").await;
+            db.exec(&format!(
+                "INSERT INTO payments (amount, status) VALUES {values}"
+            ))
+            .await;
+        }
+    }
 }
 
 async fn payments(backend: Backend) -> TestDb {

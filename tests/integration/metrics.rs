@@ -221,7 +221,9 @@ fn ago(backend: Backend, seconds: i64) -> String {
         #[cfg(feature = "warehouse-duckdb")]
         Backend::DuckDb => format!("make_timestamp(epoch_us(now()) - {seconds}::BIGINT * 1000000)"),
         #[cfg(feature = "warehouse-spark")]
-        Backend::Spark => format!("timestamp_micros(unix_micros(current_timestamp()) - {seconds} * 1000000)"),
+        Backend::Spark => format!(
+            "timestamp_micros(unix_micros(current_timestamp()) - CAST({seconds} AS BIGINT) * 1000000)"
+        ),
     }
 }
 

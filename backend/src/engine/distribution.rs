@@ -125,11 +125,12 @@ fn bins_sql(dialect: Dialect, dataset: &Dataset, column: &str, rows: &str) -> St
 }
 
 /// The most frequent values with their counts, and (on every row) how many values there
-/// are in all, which gives the count of the values not listed.
+/// are in all, which gives the count of the values not listed. Ordered by position: Spark
+/// cannot order by an aggregate that a window in the select list also reads.
 fn values_sql(dialect: Dialect, dataset: &Dataset, column: &str, rows: &str) -> String {
     let c = dialect.ident(column);
     format!(
-        "SELECT {}, {}, {}\nFROM {}\nWHERE {rows}\nGROUP BY {c}\nORDER BY COUNT(*) DESC, 1\n\
+        "SELECT {}, {}, {}\nFROM {}\nWHERE {rows}\nGROUP BY {c}\nORDER BY 2 DESC, 1\n\
          LIMIT {TOP_VALUES}",
         dialect.as_text(&c),
         dialect.as_double("COUNT(*)"),
@@ -536,7 +537,7 @@ mod tests {
             plan.sql,
             "SELECT CAST(`amount` AS CHAR), CAST(COUNT(*) AS DOUBLE), CAST(SUM(COUNT(*)) OVER \
              () AS DOUBLE)\nFROM `shop`.`orders`\nWHERE `amount` IS NOT NULL AND (region <> \
-             'test')\nGROUP BY `amount`\nORDER BY COUNT(*) DESC, 1\nLIMIT 20"
+             'test')\nGROUP BY `amount`\nORDER BY 2 DESC, 1\nLIMIT 20"
         );
         let ks = distribution(Some(DriftMethod::Ks), DriftReference::Previous);
         assert_eq!(

@@ -344,6 +344,10 @@ fn plan_metric(check: &Check, dialect: Dialect, select: &mut SelectList) -> Deri
                 }
             }
         }
+        CheckKind::Aggregate {
+            function: Aggregate::Avg,
+            column,
+        } => Derivation::Column(select.add(dialect.avg(&values_of(column)))),
         CheckKind::Aggregate { function, column } => {
             let sql_function = function.keyword().to_ascii_uppercase();
             Derivation::Column(select.add(format!("{sql_function}({})", values_of(column))))

@@ -47,13 +47,14 @@ pub(crate) const ALERTS_KEYS: [&str; 5] = [
     "templates",
 ];
 pub(crate) const ROUTE_KEYS: [&str; 3] = ["tags", "min_severity", "channels"];
-pub(crate) const WAREHOUSE_SCHEMES: [&str; 6] = [
+pub(crate) const WAREHOUSE_SCHEMES: [&str; 7] = [
     "postgres://",
     "postgresql://",
     "mysql://",
     "mariadb://",
     "sqlite:",
     "duckdb:",
+    "sc://",
 ];
 const STORE_SCHEMES: [&str; 3] = ["postgres://", "postgresql://", "sqlite:"];
 /// Where dataset files are looked for when `checks:` is absent.

@@ -480,7 +480,7 @@ fn substituted_values_are_typed_after_substitution_and_never_echoed() {
     assert_eq!(
         problems(&dir, &env),
         [
-            "tidemark.yml:4:10: warehouse main: 'url' must start with postgres://, postgresql://, mysql://, mariadb://, sqlite: or duckdb:",
+            "tidemark.yml:4:10: warehouse main: 'url' must start with postgres://, postgresql://, mysql://, mariadb://, sqlite:, duckdb: or sc://",
             "tidemark.yml:6:20: warehouse main: invalid duration (a value from the environment) for 'query_timeout': remove the spaces (e.g. 2h, 1h30m)",
         ]
     );
@@ -532,7 +532,7 @@ fn a_broken_project_file_still_lets_dataset_files_be_checked() {
         problems(&dir, &no_env),
         [
             "checks/orders.yml:5:5: dataset orders, check row_count: missing threshold: add one of min, max, between, equals, anomaly, or warn/fail levels",
-            "tidemark.yml:3:16: warehouse main: 'url' must start with postgres://, postgresql://, mysql://, mariadb://, sqlite: or duckdb:",
+            "tidemark.yml:3:16: warehouse main: 'url' must start with postgres://, postgresql://, mysql://, mariadb://, sqlite:, duckdb: or sc://",
             "tidemark.yml:5:22: owner team: unknown channel 'nope' (tidemark.yml declares no channels)",
         ]
     );

@@ -67,6 +67,10 @@ pub trait SqlDialect: Sync {
     fn regex_match(&self, expr: &str, pattern: &str) -> String {
         format!("{} REGEXP {pattern}", self.as_text(expr))
     }
+    /// The mean of `expr`.
+    fn avg(&self, expr: &str) -> String {
+        format!("AVG({expr})")
+    }
     /// Sample standard deviation, when the warehouse has it built in (else the engine
     /// derives it from count, sum and sum of squares).
     fn stddev_samp(&self, expr: &str) -> Option<String> {

@@ -19,6 +19,7 @@ use futures_util::FutureExt as _;
 use spark_connect::{SparkError, SparkSession};
 
 use super::engine::{CatalogColumn, CatalogView, Connecting, Engine, one_number};
+use super::pooled::CONNECT_TIMEOUT;
 use super::{Cell, ConnectRequest, Dialect, Facts, ReadOnly, SqlDialect, WarehouseError};
 use crate::spec::user_sql::Grammar;
 use crate::spec::{FileFormat, FileSource, Grain, TableRef, TypeFamily};
@@ -43,6 +44,10 @@ const FACTS: Facts = Facts {
 impl SqlDialect for SparkDialect {
     fn facts(&self) -> &'static Facts {
         &FACTS
+    }
+    /// Over doubles: Spark's mean of a decimal keeps six decimal places (33.333333).
+    fn avg(&self, expr: &str) -> String {
+        format!("AVG(CAST({expr} AS DOUBLE))")
     }
     /// Microseconds, so sub-second freshness is not truncated; dates and zone-less
     /// timestamps read in the session's zone, UTC.
@@ -162,9 +167,35 @@ fn split_database(url: &str) -> (String, Option<String>) {
     (kept.join(";"), database.filter(|d| !d.is_empty()))
 }
 
+/// `host:port` of an `sc://` URL (Spark Connect's port, 15002, when it names none).
+fn endpoint(url: &str) -> String {
+    let rest = url.strip_prefix("sc://").unwrap_or(url);
+    let authority = &rest[..rest.find(['/', ';', '?', '#']).unwrap_or(rest.len())];
+    let has_port = match authority.rfind(']') {
+        Some(bracket) => authority[bracket..].contains(':'),
+        None => authority.contains(':'),
+    };
+    if has_port {
+        authority.to_owned()
+    } else {
+        format!("{authority}:15002")
+    }
+}
+
 pub fn connect(request: ConnectRequest<'_>) -> Connecting<'_> {
     async move {
         let (url, database) = split_database(request.url);
+        // The client retries an unreachable server for minutes, on a thread that cannot
+        // be called back: a server that does not take the connection is reported now.
+        let address = endpoint(&url);
+        match tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(&address)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => return Err(format!("cannot reach {address}: {e}").into()),
+            Err(_) => {
+                let waited = super::humanize(CONNECT_TIMEOUT);
+                return Err(format!("{address} did not answer within {waited}").into());
+            }
+        }
         let first = blocking(move || {
             let session = SparkSession::builder().remote(&url).get_or_create()?;
             // The channel connects lazily: ask the server once, so an unreachable or
@@ -453,6 +484,13 @@ mod tests {
             )
         );
         assert_eq!(split_database("sc://h"), ("sc://h".to_owned(), None));
+    }
+
+    #[test]
+    fn the_endpoint_defaults_to_spark_connects_port() {
+        assert_eq!(endpoint("sc://h:443/;use_ssl=true"), "h:443");
+        assert_eq!(endpoint("sc://h;token=x"), "h:15002");
+        assert_eq!(endpoint("sc://[::1]"), "[::1]:15002");
     }
 
     #[test]
