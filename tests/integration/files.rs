@@ -239,3 +239,25 @@ async fn day_partitioned_parquet_runs_per_day() {
         "{doc}"
     );
 }
+
+/// The same hive-partitioned Parquet folder read by Spark through a path table: the same
+/// exact values, and `dt` from the folder names.
+#[cfg(feature = "warehouse-spark")]
+#[tokio::test(flavor = "multi_thread")]
+async fn spark_reads_the_same_hive_partitioned_parquet() {
+    let spark = crate::support::spark_server_url();
+    let schema = "  - schema: { columns: { id: integer, amount: decimal, dt: date } }\n";
+    let project = Project::builder()
+        .warehouse("lake", &spark)
+        .dataset(
+            "orders",
+            &format!("dataset: orders\nfiles: data/orders/*/*.parquet\n{CHECKS}{schema}"),
+        )
+        .build();
+    write_orders(&project.path().join("data/orders"), "parquet");
+    let (code, doc) = json_run_async(project.path(), &[]).await;
+    assert_exit_code(code, 1, &doc, "the placed defects fail");
+    assert_orders(&doc);
+    let schema = result(&doc, Some("orders"), "schema");
+    assert_eq!(schema["outcome"], "pass", "{schema}");
+}

@@ -138,7 +138,10 @@ const PASSING: &[(&str, &str, f64)] = &[
 ];
 
 async fn odd_identifiers(backend: Backend) {
-    let (items, odd) = (dataset_yaml(backend, ITEMS_YAML), dataset_yaml(backend, ODD_YAML));
+    let (items, odd) = (
+        dataset_yaml(backend, ITEMS_YAML),
+        dataset_yaml(backend, ODD_YAML),
+    );
     let datasets = [("items", &*items), ("select", SELECT_YAML), ("odd", &*odd)];
     let (_db, code, doc) = run_on_seeded(backend, &seed_sql(backend), &datasets).await;
     let mut problems = Vec::new();

@@ -49,7 +49,9 @@ fn slow_query(backend: Backend) -> &'static str {
         #[cfg(feature = "warehouse-duckdb")]
         Backend::DuckDb => "select sum(a.range * b.range) from range(1000000) a, range(1000000) b",
         #[cfg(feature = "warehouse-spark")]
-        Backend::Spark => "select sum(a.id * b.id) from range(1000000) a cross join range(1000000) b",
+        Backend::Spark => {
+            "select sum(a.id * b.id) from range(1000000) a cross join range(1000000) b"
+        }
     }
 }
 

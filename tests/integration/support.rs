@@ -922,7 +922,10 @@ impl SparkDb {
         let (session, sql) = (self.session.clone(), sql.to_owned());
         tokio::task::spawn_blocking(move || {
             for statement in statements(&sql) {
-                if let Err(e) = session.sql(statement).and_then(|df| df.collect_record_batches()) {
+                if let Err(e) = session
+                    .sql(statement)
+                    .and_then(|df| df.collect_record_batches())
+                {
                     panic!("Spark seeding failed: {e}\n{statement}");
                 }
             }
@@ -957,7 +960,9 @@ impl Drop for SparkDb {
         let (session, name) = (self.session.clone(), self.name.clone());
         let dropped = std::thread::spawn(move || {
             let statement = format!("DROP DATABASE IF EXISTS {name} CASCADE");
-            session.sql(&statement).and_then(|df| df.collect_record_batches())
+            session
+                .sql(&statement)
+                .and_then(|df| df.collect_record_batches())
         })
         .join();
         if !matches!(dropped, Ok(Ok(_))) {
@@ -982,7 +987,10 @@ fn statements(sql: &str) -> Vec<&str> {
         }
     }
     out.push(&sql[start..]);
-    out.into_iter().map(str::trim).filter(|s| !s.is_empty()).collect()
+    out.into_iter()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 /// A fresh database on any of the backends, seeded with plain SQL.

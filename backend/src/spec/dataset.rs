@@ -242,11 +242,14 @@ fn files(
         );
         return None;
     }
-    // A URI (`s3a://lake/orders/`) is the engine's to resolve; a path is the project's.
+    // A URI (`s3a://lake/orders/`) is the engine's to resolve; a path is the project's,
+    // made absolute: a server (Spark) resolves relative paths against its own directory.
     let path = if written.contains("://") {
         written
     } else {
-        project_dir.join(&written).to_string_lossy().into_owned()
+        let joined = project_dir.join(&written);
+        let absolute = std::path::absolute(&joined).unwrap_or(joined);
+        absolute.to_string_lossy().into_owned()
     };
     Some(FileSource { path, format })
 }

@@ -13,8 +13,8 @@ use std::ops::ControlFlow;
 
 use sqlparser::ast::{Expr, ObjectName, ObjectNamePart, Query, SetExpr, Spanned, Statement};
 use sqlparser::ast::{TableFactor, Visit, Visitor};
-use sqlparser::dialect::{Dialect, DuckDbDialect, MySqlDialect, PostgreSqlDialect, SQLiteDialect};
 use sqlparser::dialect::SparkSqlDialect;
+use sqlparser::dialect::{Dialect, DuckDbDialect, MySqlDialect, PostgreSqlDialect, SQLiteDialect};
 use sqlparser::parser::Parser;
 
 use super::FileFormat;

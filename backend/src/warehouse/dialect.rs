@@ -152,7 +152,11 @@ pub trait SqlDialect: Sync {
         match self.schema_query(table.schema.is_some()) {
             Some(sql) if table.files.is_none() => Describe {
                 sql: sql.to_owned(),
-                binds: self.schema_binds(table).into_iter().map(str::to_owned).collect(),
+                binds: self
+                    .schema_binds(table)
+                    .into_iter()
+                    .map(str::to_owned)
+                    .collect(),
             },
             _ => Describe {
                 sql: self.describe_query(table),

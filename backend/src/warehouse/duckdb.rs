@@ -80,8 +80,10 @@ impl SqlDialect for DuckDbDialect {
         })
     }
     fn views_query(&self) -> Option<&'static str> {
-        Some("SELECT schema_name, view_name, sql, current_schema() FROM duckdb_views() \
-         WHERE NOT internal AND database_name = current_database() ORDER BY 1, 2")
+        Some(
+            "SELECT schema_name, view_name, sql, current_schema() FROM duckdb_views() \
+         WHERE NOT internal AND database_name = current_database() ORDER BY 1, 2",
+        )
     }
     /// Hive partitioning is on, so `dt=2026-12-01/` folders read as a `dt` column.
     fn file_scan(&self, files: &FileSource) -> Option<String> {

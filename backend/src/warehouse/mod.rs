@@ -19,12 +19,12 @@
 mod dialect;
 #[cfg(feature = "warehouse-duckdb")]
 mod duckdb;
-#[cfg(feature = "warehouse-spark")]
-mod spark;
 mod engine;
 mod mysql;
 mod pooled;
 mod postgres;
+#[cfg(feature = "warehouse-spark")]
+mod spark;
 mod sqlite;
 
 pub use dialect::{Dialect, Facts, ReadOnly, SqlDialect};

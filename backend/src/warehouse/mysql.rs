@@ -84,10 +84,12 @@ impl SqlDialect for MySqlDialect {
         })
     }
     fn views_query(&self) -> Option<&'static str> {
-        Some("SELECT TABLE_SCHEMA, TABLE_NAME, VIEW_DEFINITION, COALESCE(DATABASE(), '') \
+        Some(
+            "SELECT TABLE_SCHEMA, TABLE_NAME, VIEW_DEFINITION, COALESCE(DATABASE(), '') \
          FROM information_schema.VIEWS \
          WHERE TABLE_SCHEMA NOT IN ('sys', 'mysql', 'information_schema', 'performance_schema') \
-         ORDER BY 1, 2")
+         ORDER BY 1, 2",
+        )
     }
 }
 

@@ -68,12 +68,14 @@ impl SqlDialect for PostgresDialect {
     /// `pg_views` (and materialized views) rather than `information_schema.views`, which
     /// hides the definitions of views the connecting role does not own.
     fn views_query(&self) -> Option<&'static str> {
-        Some("SELECT schemaname::text, viewname::text, definition, \
+        Some(
+            "SELECT schemaname::text, viewname::text, definition, \
          COALESCE(current_schema(), 'public')::text FROM pg_catalog.pg_views \
          WHERE schemaname NOT IN ('pg_catalog', 'information_schema') \
          UNION ALL SELECT schemaname::text, matviewname::text, definition, \
          COALESCE(current_schema(), 'public')::text FROM pg_catalog.pg_matviews \
-         ORDER BY 1, 2")
+         ORDER BY 1, 2",
+        )
     }
 }
 

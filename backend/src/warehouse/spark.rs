@@ -61,7 +61,9 @@ impl SqlDialect for SparkDialect {
         format!("date_trunc('{}', {column})", grain.keyword())
     }
     fn bucket_label(&self, bucket: &str) -> String {
-        format!("concat(date_format({bucket}, 'yyyy-MM-dd'), 'T', date_format({bucket}, 'HH'), ':00:00')")
+        format!(
+            "concat(date_format({bucket}, 'yyyy-MM-dd'), 'T', date_format({bucket}, 'HH'), ':00:00')"
+        )
     }
     /// Typed literals, so the comparison is on the column's own type and Spark prunes
     /// partitions by it.
@@ -127,7 +129,30 @@ impl SqlDialect for SparkDialect {
             FileFormat::Json => "json",
             FileFormat::Csv => return None,
         };
-        Some(format!("{format}.{}", self.ident(&files.path)))
+        Some(format!(
+            "{format}.{}",
+            self.ident(&scanned_path(&files.path))
+        ))
+    }
+}
+
+/// What Spark reads for a `files:` path. Spark finds partition columns (`dt=…/`) only
+/// under a folder it is given, not among the files a glob names, so a glob that only says
+/// "every file below" (`orders/*/*.parquet`, `orders/**`) reads its folder instead.
+fn scanned_path(path: &str) -> String {
+    let is_glob = |part: &str| part.contains(['*', '?', '[', '{']);
+    let parts: Vec<&str> = path.split('/').collect();
+    let Some(first_glob) = parts.iter().position(|part| is_glob(part)) else {
+        return path.to_owned();
+    };
+    let every_file = parts[first_glob..].iter().enumerate().all(|(i, part)| {
+        let last = i == parts.len() - first_glob - 1;
+        matches!(*part, "*" | "**") || (last && part.starts_with("*.") && !is_glob(&part[2..]))
+    });
+    if every_file {
+        parts[..first_glob].join("/")
+    } else {
+        path.to_owned()
     }
 }
 
@@ -188,7 +213,8 @@ pub fn connect(request: ConnectRequest<'_>) -> Connecting<'_> {
         // The client retries an unreachable server for minutes, on a thread that cannot
         // be called back: a server that does not take the connection is reported now.
         let address = endpoint(&url);
-        match tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(&address)).await {
+        match tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(&address)).await
+        {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => return Err(format!("cannot reach {address}: {e}").into()),
             Err(_) => {
@@ -280,7 +306,12 @@ impl Spark {
     }
 
     /// Up to `limit + 1` rows of `sql`, as cells.
-    async fn cells(&self, reuse: bool, sql: &str, limit: usize) -> Result<Vec<Vec<Cell>>, WarehouseError> {
+    async fn cells(
+        &self,
+        reuse: bool,
+        sql: &str,
+        limit: usize,
+    ) -> Result<Vec<Vec<Cell>>, WarehouseError> {
         let answer = self.run(reuse, sql).await?;
         Ok(rows(&answer.batches, limit))
     }
@@ -375,9 +406,13 @@ impl Engine for Spark {
 
 /// Spark's error conditions for a relation that is not there.
 fn names_a_missing_relation(message: &str) -> bool {
-    ["TABLE_OR_VIEW_NOT_FOUND", "SCHEMA_NOT_FOUND", "PATH_NOT_FOUND"]
-        .iter()
-        .any(|condition| message.contains(condition))
+    [
+        "TABLE_OR_VIEW_NOT_FOUND",
+        "SCHEMA_NOT_FOUND",
+        "PATH_NOT_FOUND",
+    ]
+    .iter()
+    .any(|condition| message.contains(condition))
 }
 
 /// Up to `limit + 1` rows of the batches (one more than allowed tells the caller there
@@ -414,9 +449,7 @@ fn column_cells(column: &dyn Array) -> Vec<Cell> {
                 return Cell::Null;
             }
             if let Some(doubles) = &doubles {
-                let doubles = doubles
-                    .as_any()
-                    .downcast_ref::<arrow_array::Float64Array>();
+                let doubles = doubles.as_any().downcast_ref::<arrow_array::Float64Array>();
                 if let Some(doubles) = doubles {
                     return Cell::Number(doubles.value(i));
                 }
@@ -437,7 +470,9 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T, SparkError> {
     match tokio::task::spawn_blocking(call).await {
         Ok(result) => result,
-        Err(e) => Err(SparkError::connect_msg(format!("the client's thread failed: {e}"))),
+        Err(e) => Err(SparkError::connect_msg(format!(
+            "the client's thread failed: {e}"
+        ))),
     }
 }
 
@@ -484,6 +519,17 @@ mod tests {
             )
         );
         assert_eq!(split_database("sc://h"), ("sc://h".to_owned(), None));
+    }
+
+    #[test]
+    fn globs_of_every_file_read_their_folder() {
+        assert_eq!(scanned_path("/lake/orders/*/*.parquet"), "/lake/orders");
+        assert_eq!(scanned_path("/lake/orders/**"), "/lake/orders");
+        assert_eq!(
+            scanned_path("/lake/orders/2026-*.parquet"),
+            "/lake/orders/2026-*.parquet"
+        );
+        assert_eq!(scanned_path("/lake/o.parquet"), "/lake/o.parquet");
     }
 
     #[test]

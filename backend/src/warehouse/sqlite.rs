@@ -95,7 +95,9 @@ impl SqlDialect for SqliteDialect {
         binds
     }
     fn views_query(&self) -> Option<&'static str> {
-        Some("SELECT 'main', name, sql, 'main' FROM sqlite_master WHERE type = 'view' ORDER BY name")
+        Some(
+            "SELECT 'main', name, sql, 'main' FROM sqlite_master WHERE type = 'view' ORDER BY name",
+        )
     }
 }
 
