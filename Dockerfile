@@ -4,8 +4,11 @@
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
 COPY . .
-# DuckDB is compiled from source here (a long C++ build), so the image needs no libduckdb.
-RUN cargo build --release --locked -p tidemark --features warehouse-duckdb-bundled \
+# DuckDB is compiled from source here (a long C++ build), so the image needs no libduckdb;
+# the Spark client's build compiles Spark Connect's .proto files with protoc.
+RUN apt-get update && apt-get install -y --no-install-recommends protobuf-compiler libprotobuf-dev \
+    && rm -rf /var/lib/apt/lists/*
+RUN cargo build --release --locked -p tidemark --features warehouse-duckdb-bundled,warehouse-spark \
     && cp target/release/tidemark /usr/local/bin/tidemark
 
 FROM debian:bookworm-slim

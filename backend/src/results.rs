@@ -12,6 +12,7 @@ use crate::anomaly::Mark;
 use crate::distribution::Profile;
 use crate::spec::Severity;
 use crate::warehouse::TableSchema;
+use crate::warehouse::cost::Cost;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -128,6 +129,34 @@ pub struct RunReport {
     pub finished_at: DateTime<Utc>,
     pub results: Vec<CheckResult>,
     pub summary: Summary,
+    /// What the run cost the warehouses, in all and per dataset.
+    pub cost: RunCost,
+}
+
+/// A run's cost: the sum of its datasets', and each dataset's (its schema, aggregate,
+/// bucket, profile and `sql_metric` queries together).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct RunCost {
+    #[serde(flatten)]
+    pub total: Cost,
+    pub datasets: Vec<DatasetCost>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DatasetCost {
+    pub dataset: String,
+    pub warehouse: String,
+    #[serde(flatten)]
+    pub cost: Cost,
+}
+
+impl RunCost {
+    pub fn of(datasets: Vec<DatasetCost>) -> Self {
+        let total = datasets
+            .iter()
+            .fold(Cost::default(), |total, dataset| total.add(dataset.cost));
+        RunCost { total, datasets }
+    }
 }
 
 /// Integral values print as integers (`37`, not `37.0`); others as JSON numbers; non-finite

@@ -22,11 +22,13 @@ use crate::engine::{
 };
 use crate::lineage::emit::{self, Emitter};
 use crate::results::{
-    BucketPoint, CheckResult, MetricPoint, Outcome, RunReport, SnapshotColumn, Summary,
+    BucketPoint, CheckResult, DatasetCost, MetricPoint, Outcome, RunCost, RunReport,
+    SnapshotColumn, Summary,
 };
 use crate::spec::{Check, Dataset};
 use crate::store::{Claim, FinishedRun, NewRun, RunStatus, Store, StoreError, Trigger};
 use crate::telemetry::metrics;
+use crate::warehouse::cost::costed;
 
 /// How long a run stays "alive" without a heartbeat; heartbeats come every third of it.
 /// A replica that dies is noticed this long after its last heartbeat.
@@ -129,36 +131,48 @@ pub async fn run_batch(
     let runs = datasets.iter().map(|dataset| {
         let (request, done) = (&request, &done);
         async move {
-            let outcome = match store {
-                Some(store) => {
-                    match record(cx, store, warehouses, dataset, request, |_| {}).await {
-                        // The CLI still checks the data when it cannot record: the results
-                        // matter more than their history.
-                        Err(RecordError::NotStarted(error)) => {
-                            let started = Instant::now();
-                            let results = run_unrecorded(cx, warehouses, dataset).await;
-                            count_run(trigger, RunState::NotStored, started, &results);
-                            Err(RecordError::NotStored(results, error))
+            let (outcome, cost) = costed(async {
+                match store {
+                    Some(store) => {
+                        match record(cx, store, warehouses, dataset, request, |_| {}).await {
+                            // The CLI still checks the data when it cannot record: the results
+                            // matter more than their history.
+                            Err(RecordError::NotStarted(error)) => {
+                                let started = Instant::now();
+                                let results = run_unrecorded(cx, warehouses, dataset).await;
+                                count_run(trigger, RunState::NotStored, started, &results);
+                                Err(RecordError::NotStored(results, error))
+                            }
+                            other => other,
                         }
-                        other => other,
+                    }
+                    None => {
+                        let started = Instant::now();
+                        let results = run_unrecorded(cx, warehouses, dataset).await;
+                        count_run(trigger, RunState::Completed, started, &results);
+                        Ok(Recorded::Done {
+                            run_id: Uuid::new_v4(),
+                            results,
+                        })
                     }
                 }
-                None => {
-                    let started = Instant::now();
-                    let results = run_unrecorded(cx, warehouses, dataset).await;
-                    count_run(trigger, RunState::Completed, started, &results);
-                    Ok(Recorded::Done {
-                        run_id: Uuid::new_v4(),
-                        results,
-                    })
-                }
-            };
+            })
+            .await;
             progress.dataset_done(done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1);
-            outcome
+            let cost = DatasetCost {
+                dataset: dataset.name.clone(),
+                warehouse: dataset.warehouse.clone(),
+                cost,
+            };
+            (outcome, cost)
         }
     });
     let mut results = Vec::new();
-    for outcome in join_all(runs).await {
+    let mut costs = Vec::new();
+    for (outcome, cost) in join_all(runs).await {
+        if !matches!(outcome, Ok(Recorded::AlreadyClaimed)) {
+            costs.push(cost);
+        }
         match outcome {
             Ok(Recorded::Done { results: r, .. }) => results.extend(r),
             Ok(Recorded::AlreadyClaimed) => {}
@@ -175,6 +189,7 @@ pub async fn run_batch(
         finished_at: Utc::now(),
         summary: Summary::of(results.iter().map(|r| r.outcome)),
         results,
+        cost: RunCost::of(costs),
     };
     let Summary {
         pass,
@@ -366,12 +381,15 @@ async fn record_started(
         &history.baselines,
         history.watermark,
     ));
-    let DatasetRun {
-        results,
-        schema,
-        profiles,
-        points,
-    } = with_heartbeat(store, run_id, cx.lease, checks).await;
+    let (
+        DatasetRun {
+            results,
+            schema,
+            profiles,
+            points,
+        },
+        cost,
+    ) = costed(with_heartbeat(store, run_id, cx.lease, checks)).await;
     let context = anomaly_context(warehouses, dataset);
     let mut history = history;
     learn_measured(&mut history, dataset, &points);
@@ -391,6 +409,7 @@ async fn record_started(
         snapshot: schema.as_ref().map(SnapshotColumn::from_schema),
         profiles,
         bucket_points: points,
+        cost,
     };
     match Box::pin(finish_patiently(store, &finished, cx.store_patience)).await {
         Ok(()) => {

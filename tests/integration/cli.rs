@@ -256,7 +256,27 @@ checks:
     };
     assert_eq!(
         keys(&doc),
-        names(&["run_id", "started_at", "finished_at", "results", "summary"])
+        names(&[
+            "run_id",
+            "started_at",
+            "finished_at",
+            "results",
+            "summary",
+            "cost"
+        ])
+    );
+    // SQLite reports no scans: the cost is the time, in all and for the one dataset.
+    assert_eq!(keys(&doc["cost"]), names(&["seconds", "datasets"]));
+    let datasets = doc["cost"]["datasets"].as_array().expect("datasets");
+    assert_eq!(datasets.len(), 1, "{doc}");
+    assert_eq!(
+        keys(&datasets[0]),
+        names(&["dataset", "warehouse", "seconds"])
+    );
+    assert_eq!(datasets[0]["dataset"], "alpha");
+    assert!(
+        datasets[0]["seconds"].as_f64().is_some_and(|s| s > 0.0),
+        "{doc}"
     );
     assert_eq!(
         keys(&doc["summary"]),

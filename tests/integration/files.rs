@@ -260,4 +260,11 @@ async fn spark_reads_the_same_hive_partitioned_parquet() {
     assert_orders(&doc);
     let schema = result(&doc, Some("orders"), "schema");
     assert_eq!(schema["outcome"], "pass", "{schema}");
+    // Spark's scan metrics: the one aggregate read the 30 rows, from files of some size.
+    let cost = &doc["cost"];
+    assert_eq!(cost["rows_scanned"], 30, "{cost}");
+    assert!(
+        cost["bytes_scanned"].as_u64().is_some_and(|b| b > 0),
+        "{cost}"
+    );
 }

@@ -259,6 +259,7 @@ async fn a_due_slot_runs_at_start_only_the_latest_missed_one_and_unscheduled_dat
             snapshot: None,
             profiles: Vec::new(),
             bucket_points: Vec::new(),
+            cost: Default::default(),
         })
         .await
         .expect("finish the old run");

@@ -312,6 +312,7 @@ pub async fn record_past_run_with_snapshot(
         snapshot,
         profiles: Vec::new(),
         bucket_points: Vec::new(),
+        cost: Default::default(),
     };
     store.finish_run(&finished).await.expect("store a past run");
 }

@@ -330,6 +330,8 @@ struct RunRow {
     status: &'static str,
     /// `2 pass, 1 fail`: the outcomes of its checks.
     outcomes: String,
+    /// What its queries cost the warehouse ("scanned …; 1.52s in the warehouse").
+    cost: Option<String>,
     error: Option<String>,
 }
 
@@ -352,6 +354,7 @@ impl RunRow {
             trigger: run.trigger.as_str(),
             status: run.status.as_str(),
             outcomes,
+            cost: run.cost.map(|cost| cost.describe()),
             error: run.error.as_deref().map(|e| redactor.text(e)),
         }
     }
@@ -408,6 +411,8 @@ pub struct DatasetPage {
     status: Status,
     checks: Vec<CheckRow>,
     runs: Vec<RunRow>,
+    /// The newest finished run's cost.
+    cost: Option<String>,
     incidents: Vec<IncidentRow>,
     /// The lineage page around this dataset.
     lineage_link: String,
@@ -437,6 +442,11 @@ impl DatasetPage {
                 .iter()
                 .map(|r| RunRow::new(r, &redactor))
                 .collect(),
+            cost: history
+                .runs
+                .iter()
+                .find_map(|r| r.cost)
+                .map(|cost| cost.describe()),
             incidents: history
                 .incidents
                 .iter()

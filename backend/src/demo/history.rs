@@ -364,6 +364,7 @@ async fn record(store: &Store, runs: &[PastRun<'_>]) -> anyhow::Result<()> {
             snapshot: None,
             profiles: Vec::new(),
             bucket_points: Vec::new(),
+            cost: Default::default(),
         };
         store.finish_run(&finished).await?;
     }

@@ -58,6 +58,10 @@ pub fn render_human(report: &RunReport, style: HumanStyle) -> String {
         s.fail,
         s.error
     );
+    let line = match report.cost.datasets.is_empty() {
+        true => line,
+        false => format!("{line} ({})", report.cost.total.describe()),
+    };
     let _ = writeln!(out, "{}", paint(worst, &line));
     out
 }

@@ -162,6 +162,11 @@ pub(super) fn count_column(n: usize) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
 }
 
+/// A count of rows or bytes for a `bigint` column.
+pub(super) fn saturating_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
 fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Query(format!("the store holds an unknown {what}: {value:?}"))
 }
@@ -209,6 +214,9 @@ pub(super) struct RunRow {
     pub error: Option<String>,
     /// pass, warn, fail, error
     pub counts: [i64; 4],
+    /// rows, bytes
+    pub scanned: [Option<i64>; 2],
+    pub warehouse_seconds: Option<f64>,
 }
 
 impl RunRow {
@@ -216,6 +224,14 @@ impl RunRow {
     pub fn into_run(self) -> Result<(i64, Run), StoreError> {
         let count = |n: i64| usize::try_from(n).unwrap_or(0);
         let [pass, warn, fail, error] = self.counts.map(count);
+        let [rows_scanned, bytes_scanned] =
+            self.scanned.map(|n| n.and_then(|n| u64::try_from(n).ok()));
+        // A run that finished since the store kept costs has its warehouse time.
+        let cost = self.warehouse_seconds.map(|seconds| Cost {
+            rows_scanned,
+            bytes_scanned,
+            seconds,
+        });
         let run = Run {
             id: self.id,
             batch_id: self.batch_id,
@@ -237,6 +253,7 @@ impl RunRow {
                 fail,
                 error,
             },
+            cost,
         };
         Ok((self.seq, run))
     }
@@ -439,6 +456,7 @@ mod tests {
             snapshot: None,
             profiles: Vec::new(),
             bucket_points: Vec::new(),
+            cost: Default::default(),
         }
     }
 
@@ -507,6 +525,8 @@ mod tests {
             lease_until: at("2026-03-10T12:01:00Z"),
             error: None,
             counts: [1, 2, 3, 4],
+            scanned: [Some(10), None],
+            warehouse_seconds: Some(0.5),
         }
     }
 

@@ -53,6 +53,7 @@ use crate::results::{
     SnapshotColumn, StoredProfile, Summary,
 };
 pub use crate::spec::Retention;
+use crate::warehouse::cost::Cost;
 
 pub use api::*;
 pub use incidents::*;
@@ -177,6 +178,8 @@ pub struct Run {
     pub lease_until: DateTime<Utc>,
     pub error: Option<String>,
     pub summary: Summary,
+    /// What its queries cost the warehouse, once it finished.
+    pub cost: Option<Cost>,
 }
 
 /// A check result as stored: the engine's result plus where and when it was observed.
@@ -225,6 +228,8 @@ pub struct FinishedRun {
     /// The buckets its per-bucket checks measured (partitioned datasets): their series'
     /// points, in place of a point at `finished_at`.
     pub bucket_points: Vec<BucketPoint>,
+    /// What its queries cost the warehouse.
+    pub cost: Cost,
 }
 
 /// Keyset paging: newest first; `before` is the last id of the previous page. A `limit`

@@ -8,6 +8,7 @@
 //! | `engine`   | the seam: [`Engine`], what a connected warehouse answers          |
 //! | `pooled`   | the one [`Engine`] of the engines over an sqlx pool, generic over the driver |
 //! | `dialect`  | [`SqlDialect`], what a warehouse's SQL looks like; quoting written once |
+//! | `cost`     | what queries cost: time, and rows and bytes scanned where the engine says |
 //! | `postgres`, `mysql`, `sqlite` | one engine each: its dialect, connecting, catalogs, cancelling |
 //! | `duckdb`   | DuckDB (cargo feature `warehouse-duckdb`): database files and files in place |
 //! | `spark`    | Spark and Databricks over Spark Connect (cargo feature `warehouse-spark`) |
@@ -16,6 +17,7 @@
 //! `pooled::Native`), a `connect` function, and a line in [`ENGINES`]; then it runs the engine conformance suite
 //! (`tests/integration/engines.rs` and the suites it names).
 
+pub mod cost;
 mod dialect;
 #[cfg(feature = "warehouse-duckdb")]
 mod duckdb;
@@ -353,8 +355,10 @@ impl Warehouse {
         user_sql::check_query(self.dialect.grammar(), sql)
             .map_err(|refusal| WarehouseError::Refused(refusal.to_string()))?;
         let limit = self.query_timeout + TIMEOUT_GRACE;
-        let query = self.engine.fetch_user_number(sql, limit);
-        query.await.map_err(|e| self.timeout_or(e))
+        let started = std::time::Instant::now();
+        let answer = self.engine.fetch_user_number(sql, limit).await;
+        cost::record_time(started.elapsed());
+        answer.map_err(|e| self.timeout_or(e))
     }
 
     /// Runs a query that returns a few rows (a distribution profile); more than `max_rows`
@@ -417,7 +421,10 @@ impl Warehouse {
         &self,
         query: impl Future<Output = Result<T, WarehouseError>>,
     ) -> Result<T, WarehouseError> {
-        match tokio::time::timeout(self.query_timeout + TIMEOUT_GRACE, query).await {
+        let started = std::time::Instant::now();
+        let answer = tokio::time::timeout(self.query_timeout + TIMEOUT_GRACE, query).await;
+        cost::record_time(started.elapsed());
+        match answer {
             Ok(result) => result.map_err(|e| self.timeout_or(e)),
             Err(_) => Err(WarehouseError::Timeout(self.query_timeout)),
         }

@@ -170,9 +170,10 @@ pub struct Spark {
     query_timeout: Duration,
 }
 
-/// What one query returned, and the server's plan metrics for it.
+/// What one query returned, and what its plan's scans read (the server's metrics).
 struct Answer {
     batches: Vec<RecordBatch>,
+    scanned: (Option<u64>, Option<u64>),
 }
 
 /// Tidemark's own parameter of an `sc://` URL, `;database=NAME`, taken out of the URL the
@@ -280,7 +281,11 @@ impl Spark {
             query_session.add_tag(&query_tag)?;
             let batches = query_session.sql(&query)?.collect_record_batches();
             query_session.remove_tag(&query_tag);
-            Ok(Answer { batches: batches? })
+            let scanned = scanned(query_session.last_execution_info());
+            Ok(Answer {
+                batches: batches?,
+                scanned,
+            })
         });
         let thread_failed = |e: tokio::task::JoinError| {
             WarehouseError::Query(format!("the query's thread failed: {e}"))
@@ -299,6 +304,7 @@ impl Spark {
             }
         };
         let answer = answer.map_err(query_error)?;
+        super::cost::record_scan(answer.scanned.0, answer.scanned.1);
         if reuse && let Ok(mut idle) = self.idle.lock() {
             idle.push((session, Instant::now()));
         }
@@ -402,6 +408,30 @@ impl Engine for Spark {
             idle.clear();
         }
     }
+}
+
+/// Rows and bytes the plan's scans read: the sums of their `number of output rows` and
+/// `size of files read` metrics (a scan's output is what it read from the table).
+fn scanned(info: Option<spark_connect::session::ExecutionInfo>) -> (Option<u64>, Option<u64>) {
+    let Some(metrics) = info.and_then(|info| info.metrics) else {
+        return (None, None);
+    };
+    let (mut rows, mut bytes) = (None, None);
+    for node in metrics
+        .metrics
+        .iter()
+        .filter(|node| node.name.contains("Scan"))
+    {
+        for (key, metric) in &node.execution_metrics {
+            let total = match (key.as_str(), metric.name.as_str()) {
+                ("numOutputRows", _) | (_, "number of output rows") => &mut rows,
+                ("filesSize", _) | (_, "size of files read") => &mut bytes,
+                _ => continue,
+            };
+            *total = Some(total.unwrap_or(0) + u64::try_from(metric.value).unwrap_or(0));
+        }
+    }
+    (rows, bytes)
 }
 
 /// Spark's error conditions for a relation that is not there.

@@ -208,6 +208,7 @@ async fn record(
             snapshot,
             profiles: Vec::new(),
             bucket_points: Vec::new(),
+            cost: Default::default(),
         })
         .await
         .expect("finish a run");

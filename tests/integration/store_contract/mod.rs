@@ -199,6 +199,7 @@ fn completed(run: &NewRun, finished_at: DateTime<Utc>, results: &[CheckResult]) 
         snapshot: None,
         profiles: Vec::new(),
         bucket_points: Vec::new(),
+        cost: Default::default(),
     }
 }
 
@@ -235,6 +236,7 @@ fn running(run: &NewRun) -> Run {
         lease_until: run.lease_until,
         error: None,
         summary: Summary::default(),
+        cost: None,
     }
 }
 

@@ -96,8 +96,16 @@ async fn runs_and_results_round_trip(f: &Fixture) {
         },
     ];
     let finished_at = at("2026-03-10T12:00:07.654321Z");
+    // What the run's queries cost is kept with it; bytes the engine did not report stay
+    // unknown.
+    let cost = tidemark::warehouse::cost::Cost {
+        rows_scanned: Some(10_000_000),
+        bytes_scanned: None,
+        seconds: 1.25,
+    };
     let finished = FinishedRun {
         snapshot: Some(columns.clone()),
+        cost,
         ..completed(&new, finished_at, &results)
     };
     ok!(store.finish_run(&finished));
@@ -105,6 +113,7 @@ async fn runs_and_results_round_trip(f: &Fixture) {
     let done = Run {
         status: RunStatus::Completed,
         finished_at: Some(finished_at),
+        cost: Some(cost),
         summary: Summary {
             pass: 3,
             warn: 3,
@@ -189,6 +198,8 @@ async fn runs_and_results_round_trip(f: &Fixture) {
             status: RunStatus::Failed,
             finished_at: Some(t0() + minutes(6)),
             error: Some("could not connect: timed out after 10s".into()),
+            // It sent no query: it cost nothing.
+            cost: Some(Default::default()),
             ..running(&broken)
         }
     );

@@ -13,7 +13,8 @@ use super::{Bind, Dialect, Read};
 macro_rules! run_columns {
     () => {
         "seq, id, batch_id, dataset, warehouse, trigger, slot, status, replica, started_at, \
-         finished_at, lease_until, error, pass_count, warn_count, fail_count, error_count"
+         finished_at, lease_until, error, pass_count, warn_count, fail_count, error_count, \
+         rows_scanned, bytes_scanned, warehouse_seconds"
     };
 }
 
@@ -98,6 +99,11 @@ where
                 count("fail_count")?,
                 count("error_count")?,
             ],
+            scanned: [
+                self.try_get("rows_scanned")?,
+                self.try_get("bytes_scanned")?,
+            ],
+            warehouse_seconds: self.try_get("warehouse_seconds")?,
         }
         .into_run()
     }

@@ -102,7 +102,8 @@ sql_area! {
             let mut tx = DB::begin_write(self.writer()).await?;
             let owner = sqlx::query(
                 "UPDATE runs SET status = $2, finished_at = $3, error = $4, pass_count = $5, \
-                 warn_count = $6, fail_count = $7, error_count = $8 \
+                 warn_count = $6, fail_count = $7, error_count = $8, rows_scanned = $9, \
+                 bytes_scanned = $10, warehouse_seconds = $11 \
                  WHERE id = $1 AND status IN ('running', 'abandoned') RETURNING dataset, warehouse",
             )
             .bind(&run_id)
@@ -113,6 +114,9 @@ sql_area! {
             .bind(count_column(summary.warn))
             .bind(count_column(summary.fail))
             .bind(count_column(summary.error))
+            .bind(run.cost.rows_scanned.map(saturating_i64))
+            .bind(run.cost.bytes_scanned.map(saturating_i64))
+            .bind(run.cost.seconds)
             .fetch_optional(&mut *tx)
             .await?;
             let Some(owner) = owner else {
