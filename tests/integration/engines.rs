@@ -360,3 +360,25 @@ on_each_backend! {
     duckdb: duckdb_an_unreachable_server_is_an_error,
     spark: spark_an_unreachable_server_is_an_error,
 }
+
+/// Postgres tells what a query's scans read (its per-transaction table counts): the run's
+/// cost says the aggregate read the table's rows once, whatever its number of checks.
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_runs_say_how_many_rows_they_scanned() {
+    let db = TestDb::seeded(Backend::Postgres, SEED).await;
+    let project = Project::with_datasets(
+        db.url(),
+        &[(
+            "victim",
+            "dataset: victim\nchecks:\n  - row_count: { min: 1 }\n  - max: { column: id, max: 9 }\n",
+        )],
+    );
+    let (code, doc) = json_run_async(project.path(), &[]).await;
+    assert_exit_code(code, 0, &doc, "both pass");
+    assert_eq!(doc["cost"]["rows_scanned"], 3, "{}", doc["cost"]);
+    assert_eq!(
+        doc["cost"]["datasets"][0]["rows_scanned"], 3,
+        "{}",
+        doc["cost"]
+    );
+}

@@ -1,5 +1,5 @@
 //! What queries cost: how long the engine took to answer, and what it read where it says
-//! (rows and bytes scanned: Spark's scan metrics). The engine layer wraps a query, or a
+//! (rows and bytes scanned: Spark's scan metrics, Postgres' per-transaction table counts). The engine layer wraps a query, or a
 //! dataset's whole run, in [`costed`]; [`super::Warehouse`] adds each query's time and the
 //! engine adds its scans with [`record_scan`] to the innermost one, which passes its total
 //! on to the one around it when it ends. Nothing is recorded outside a [`costed`] scope.
@@ -94,7 +94,6 @@ pub(super) fn record_time(elapsed: Duration) {
 }
 
 /// What a query read, from an engine that says.
-#[cfg(feature = "warehouse-spark")]
 pub(super) fn record_scan(rows: Option<u64>, bytes: Option<u64>) {
     add(Cost {
         rows_scanned: rows,

@@ -48,6 +48,9 @@ pub struct Facts {
     /// The SQL type a value is cast to for text comparisons.
     pub text_type: &'static str,
     pub read_only: ReadOnly,
+    /// A query that, run last in a read-only transaction, returns how many rows the
+    /// transaction's scans read (Postgres: `pg_stat_xact_user_tables`), where there is one.
+    pub scanned_rows: Option<&'static str>,
 }
 
 /// What one warehouse's SQL looks like. The provided methods build on [`Facts`] and the

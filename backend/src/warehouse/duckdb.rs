@@ -38,6 +38,7 @@ const FACTS: Facts = Facts {
     double_type: "DOUBLE",
     text_type: "VARCHAR",
     read_only: ReadOnly::Connection,
+    scanned_rows: None,
 };
 
 impl SqlDialect for DuckDbDialect {

@@ -32,6 +32,7 @@ const FACTS: Facts = Facts {
     double_type: "DOUBLE",
     text_type: "CHAR",
     read_only: ReadOnly::Transaction("START TRANSACTION READ ONLY"),
+    scanned_rows: None,
 };
 
 impl SqlDialect for MySqlDialect {
@@ -142,7 +143,7 @@ impl Native for MySql {
             .fetch_one(&mut *conn)
             .await?;
         let run = async {
-            let row = user_row::<sqlx::MySql>(&mut conn, FACTS.read_only, sql).await?;
+            let row = user_row::<sqlx::MySql>(&mut conn, &FACTS, sql).await?;
             decode_number!(&row, f64, f32, i64, u64, i32, u32, i16, i8, Decimal)
         };
         let cancel = async {

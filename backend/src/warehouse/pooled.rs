@@ -16,7 +16,7 @@ use sqlx::{AssertSqlSafe, Column as _, ColumnIndex, Connection, Database, Decode
 use sqlx::{Encode, IntoArguments, Pool, Row, Type, TypeInfo as _};
 
 use super::engine::{CatalogColumn, CatalogView, Engine};
-use super::{Cell, Dialect, ReadOnly, SqlDialect, WarehouseError};
+use super::{Cell, Dialect, Facts, ReadOnly, SqlDialect, WarehouseError};
 use crate::spec::TableRef;
 
 /// How long connecting may take before the warehouse counts as unreachable.
@@ -55,7 +55,7 @@ impl<N: Native> Engine for Pooled<N> {
 
     async fn fetch_doubles(&self, sql: &str) -> Result<Vec<Option<f64>>, WarehouseError> {
         let mut conn = self.0.connection().await?;
-        N::Db::doubles(N::Db::read(&mut conn, N::DIALECT.read_only(), sql, 1).await?)
+        N::Db::doubles(N::Db::read(&mut conn, N::DIALECT.facts(), sql, 1).await?)
     }
 
     async fn fetch_rows(
@@ -64,7 +64,7 @@ impl<N: Native> Engine for Pooled<N> {
         max_rows: usize,
     ) -> Result<Vec<Vec<Cell>>, WarehouseError> {
         let mut conn = self.0.connection().await?;
-        let rows = N::Db::read(&mut conn, N::DIALECT.read_only(), sql, max_rows).await?;
+        let rows = N::Db::read(&mut conn, N::DIALECT.facts(), sql, max_rows).await?;
         N::Db::cells(rows, max_rows)
     }
 
@@ -81,8 +81,8 @@ impl<N: Native> Engine for Pooled<N> {
             return Ok(Vec::new());
         };
         let mut conn = self.0.connection().await?;
-        let read_only = N::DIALECT.read_only();
-        N::Db::catalog_views(N::Db::read(&mut conn, read_only, query, usize::MAX - 1).await?)
+        let facts = N::DIALECT.facts();
+        N::Db::catalog_views(N::Db::read(&mut conn, facts, query, usize::MAX - 1).await?)
     }
 
     async fn privilege_warning(&self) -> Option<String> {
@@ -99,10 +99,11 @@ impl<N: Native> Engine for Pooled<N> {
 pub(super) trait Driver: Database {
     /// Up to `limit + 1` rows of `sql` (one more than allowed tells the caller there were
     /// too many, without reading the rest), in a read-only transaction when the engine
-    /// reads that way (rolled back: it wrote nothing, and rollback frees soonest).
+    /// reads that way (rolled back: it wrote nothing, and rollback frees soonest), with the
+    /// rows it scanned recorded where the engine tells them.
     fn read<'c>(
         conn: &'c mut Self::Connection,
-        read_only: ReadOnly,
+        facts: &'static Facts,
         sql: &'c str,
         limit: usize,
     ) -> BoxFuture<'c, Result<Vec<Self::Row>, WarehouseError>>;
@@ -132,15 +133,18 @@ where
 {
     fn read<'c>(
         conn: &'c mut DB::Connection,
-        read_only: ReadOnly,
+        facts: &'static Facts,
         sql: &'c str,
         limit: usize,
     ) -> BoxFuture<'c, Result<Vec<DB::Row>, WarehouseError>> {
         Box::pin(async move {
-            match read_only {
+            match facts.read_only {
                 ReadOnly::Transaction(begin) => {
                     let mut tx = conn.begin_with(AssertSqlSafe(begin.to_owned())).await?;
                     let rows = collect::<DB>(&mut tx, sql, limit).await;
+                    if let (Ok(_), Some(scanned)) = (&rows, facts.scanned_rows) {
+                        record_scanned_rows::<DB>(&mut *tx, scanned).await;
+                    }
                     tx.rollback().await?;
                     rows
                 }
@@ -234,13 +238,31 @@ where
     Ok(rows)
 }
 
+/// Records what the transaction's scans read. Best effort: the count is a report on the
+/// query, whose answer stands without it.
+async fn record_scanned_rows<DB>(conn: &mut DB::Connection, scanned: &'static str)
+where
+    DB: Database,
+    DB::Arguments: IntoArguments<DB>,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    usize: ColumnIndex<DB::Row>,
+    for<'r> f64: Decode<'r, DB> + Type<DB>,
+{
+    let Ok(rows) = collect::<DB>(conn, scanned, 0).await else {
+        return;
+    };
+    if let Some(Ok(read)) = rows.first().map(|row| row.try_get::<f64, _>(0)) {
+        super::cost::record_scan(Some(read.max(0.0) as u64), None);
+    }
+}
+
 /// The one row of one column of a `sql_metric`, read on `conn` as the engine reads.
 pub(super) async fn user_row<DB: Driver>(
     conn: &mut DB::Connection,
-    read_only: ReadOnly,
+    facts: &'static Facts,
     sql: &str,
 ) -> Result<DB::Row, WarehouseError> {
-    let mut rows = DB::read(conn, read_only, sql, 1).await?.into_iter();
+    let mut rows = DB::read(conn, facts, sql, 1).await?.into_iter();
     match (rows.next(), rows.next()) {
         (Some(row), None) if row.len() == 1 => Ok(row),
         (Some(row), None) => Err(WarehouseError::Shape(format!(

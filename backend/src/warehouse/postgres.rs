@@ -29,6 +29,12 @@ const FACTS: Facts = Facts {
     double_type: "DOUBLE PRECISION",
     text_type: "TEXT",
     read_only: ReadOnly::Transaction("BEGIN READ ONLY"),
+    // This transaction's own counts, not yet flushed to the cumulative views: rows read by
+    // sequential scans and live rows fetched by index scans.
+    scanned_rows: Some(
+        "SELECT CAST(COALESCE(SUM(seq_tup_read + COALESCE(idx_tup_fetch, 0)), 0) AS float8) \
+         FROM pg_catalog.pg_stat_xact_user_tables",
+    ),
 };
 
 impl SqlDialect for PostgresDialect {
@@ -120,7 +126,7 @@ impl Native for Postgres {
             .fetch_one(&mut *conn)
             .await?;
         let run = async {
-            let row = user_row::<sqlx::Postgres>(&mut conn, FACTS.read_only, sql).await?;
+            let row = user_row::<sqlx::Postgres>(&mut conn, &FACTS, sql).await?;
             decode_number!(&row, f64, f32, i64, i32, i16, Decimal)
         };
         // Best effort: the server's own statement_timeout is the first guard.

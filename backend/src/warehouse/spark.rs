@@ -39,6 +39,7 @@ const FACTS: Facts = Facts {
     double_type: "DOUBLE",
     text_type: "STRING",
     read_only: ReadOnly::GuardOnly,
+    scanned_rows: None,
 };
 
 impl SqlDialect for SparkDialect {

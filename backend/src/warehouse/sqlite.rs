@@ -30,6 +30,7 @@ const FACTS: Facts = Facts {
     double_type: "REAL",
     text_type: "TEXT",
     read_only: ReadOnly::Connection,
+    scanned_rows: None,
 };
 
 impl SqlDialect for SqliteDialect {
@@ -162,7 +163,7 @@ impl Native for Sqlite {
         let mut conn = self.connection().await?;
         conn.close_on_drop();
         let run = async {
-            let row = user_row::<SqliteDb>(&mut conn, FACTS.read_only, sql).await?;
+            let row = user_row::<SqliteDb>(&mut conn, &FACTS, sql).await?;
             decode_number!(&row, i64, f64)
         };
         // The deadline handler stops the statement itself; nothing to send.
