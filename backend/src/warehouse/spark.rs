@@ -12,10 +12,11 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use arrow_array::{Array, RecordBatch};
-use arrow_schema::DataType;
+use arrow_schema::DataType as ArrowType;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures_util::FutureExt as _;
+use spark_connect::types::DataType;
 use spark_connect::{SparkError, SparkSession};
 
 use super::engine::{CatalogColumn, CatalogView, Connecting, Engine, one_number};
@@ -102,7 +103,8 @@ impl SqlDialect for SparkDialect {
         };
         Some(family)
     }
-    /// Spark's catalog takes no parameters: tables are described with `DESCRIBE`.
+    /// Spark's catalog takes no parameters: tables are described with `DESCRIBE` (the
+    /// engine asks for the same columns by analysing the relation, which runs no job).
     fn schema_query(&self, _with_schema: bool) -> Option<&'static str> {
         None
     }
@@ -306,10 +308,16 @@ impl Spark {
         };
         let answer = answer.map_err(query_error)?;
         super::cost::record_scan(answer.scanned.0, answer.scanned.1);
-        if reuse && let Ok(mut idle) = self.idle.lock() {
-            idle.push((session, Instant::now()));
+        if reuse {
+            self.keep(session);
         }
         Ok(answer)
+    }
+
+    fn keep(&self, session: SparkSession) {
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.push((session, Instant::now()));
+        }
     }
 
     /// Up to `limit + 1` rows of `sql`, as cells.
@@ -330,24 +338,31 @@ impl Engine for Spark {
         Dialect::SPARK
     }
 
-    /// `DESCRIBE` of the dataset's relation (`col_name`, `data_type`, `comment`); a table or
-    /// database that does not exist describes as no columns.
+    /// The columns `DESCRIBE` shows, from Spark's analysis of the dataset's relation: the
+    /// server resolves the plan's schema without running a job (a `DESCRIBE` statement's
+    /// answer is collected by one). A table or database that does not exist describes as
+    /// no columns.
     async fn table_columns(&self, table: &TableRef) -> Result<Vec<CatalogColumn>, WarehouseError> {
-        let sql = SparkDialect.describe(table).sql;
-        let rows = match self.cells(true, &sql, usize::MAX - 1).await {
-            Ok(rows) => rows,
-            Err(WarehouseError::Query(message)) if names_a_missing_relation(&message) => {
-                return Ok(Vec::new());
+        let relation = format!("SELECT * FROM {}", SparkDialect.table(table));
+        let session = self.session().await?;
+        let analyzing = session.clone();
+        let schema = blocking(move || analyzing.sql(&relation)?.schema()).await;
+        let fields = match schema {
+            Ok(DataType::Struct { fields }) => fields,
+            Ok(other) => {
+                return Err(WarehouseError::Shape(format!(
+                    "Spark described the dataset as {other}, not as columns"
+                )));
             }
-            Err(e) => return Err(e),
+            Err(e) if names_a_missing_relation(&e.to_string()) => return Ok(Vec::new()),
+            Err(e) => return Err(query_error(e)),
         };
-        Ok(rows
+        self.keep(session);
+        Ok(fields
             .into_iter()
-            .filter_map(|row| match row.as_slice() {
-                [Cell::Text(name), Cell::Text(data_type), ..] => {
-                    Some((name.clone(), data_type.clone(), data_type.clone()))
-                }
-                _ => None,
+            .map(|field| {
+                let data_type = field.data_type.simple_string();
+                (field.name, data_type.clone(), data_type)
             })
             .collect())
     }
@@ -465,13 +480,13 @@ fn rows(batches: &[RecordBatch], limit: usize) -> Vec<Vec<Cell>> {
 /// A column's values as the planner reads them: numbers (integers, decimals, booleans) as
 /// doubles, text as text, anything else as Arrow prints it.
 fn column_cells(column: &dyn Array) -> Vec<Cell> {
-    let numeric = column.data_type().is_numeric() || *column.data_type() == DataType::Boolean;
+    let numeric = column.data_type().is_numeric() || *column.data_type() == ArrowType::Boolean;
     let text_like = matches!(
         column.data_type(),
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+        ArrowType::Utf8 | ArrowType::LargeUtf8 | ArrowType::Utf8View
     );
     let doubles = numeric
-        .then(|| arrow_cast::cast(column, &DataType::Float64).ok())
+        .then(|| arrow_cast::cast(column, &ArrowType::Float64).ok())
         .flatten();
     let formatter = arrow_cast::display::ArrayFormatter::try_new(column, &Default::default()).ok();
     (0..column.len())
