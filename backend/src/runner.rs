@@ -504,17 +504,21 @@ fn learn_measured(history: &mut History, dataset: &Dataset, points: &[BucketPoin
     }
 }
 
-/// The newest bucket stored for a partitioned dataset's per-bucket checks.
+/// Where a partitioned dataset's bucket query starts: the oldest of its per-bucket checks'
+/// newest stored buckets, so that each check gets every bucket it lacks from the one query;
+/// none (a first run's back-fill of `history` buckets) while a check has no bucket stored,
+/// as a check added since the last run has not.
 async fn watermark(store: &Store, dataset: &Dataset) -> Result<Option<DateTime<Utc>>, StoreError> {
     if dataset.partition.is_none() {
         return Ok(None);
     }
-    let mut newest = None;
+    let mut newest = Vec::new();
     for check in dataset.checks.iter().filter(|c| c.kind.per_bucket()) {
         let last = store.metric_history(&dataset.name, &check.name, 1).await?;
-        newest = newest.max(last.last().map(|point| point.at));
+        newest.push(last.last().map(|point| point.at));
     }
-    Ok(newest)
+    // `None` orders first: one check without a bucket makes the minimum none.
+    Ok(newest.into_iter().min().flatten())
 }
 
 /// Marks the level shifts the detector accepted, so that later runs learn from them.

@@ -234,3 +234,41 @@ async fn without_backfill_a_second_run_the_same_day_judges_the_same_bucket() {
         );
     }
 }
+
+/// A per-bucket check added to a partitioned dataset after its first run gets the
+/// `history` buckets a first run would have given it, in the same one bucket query as the
+/// others, which measure their buckets again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_check_added_later_is_back_filled() {
+    let today = Grain::Day.floor(Utc::now());
+    let db = sqlite_events(
+        today,
+        &[(1, 3, 1, 5), (2, 2, 1, 6), (3, 2, 2, 7), (4, 1, 1, 8)],
+    )
+    .await;
+    let first = "dataset: events\n\
+                 partition: { column: occurred_at, grain: day, backfill: 0, history: 3 }\n\
+                 checks:\n  - row_count: { min: 1 }\n";
+    let project = Project::with_datasets(db.url(), &[("events", first)]);
+    let (code, doc) = json_run_async(project.path(), &[]).await;
+    assert_exit_code(code, 0, &doc, "the first run");
+
+    let added = format!("{first}  - sum: {{ column: v, min: 0 }}\n");
+    std::fs::write(project.path().join("checks/events.yml"), added).expect("add a check");
+    let (code, doc) = json_run_async(project.path(), &[]).await;
+    assert_exit_code(code, 0, &doc, "the second run");
+    let store = Store::open(None, project.path())
+        .await
+        .expect("the project's store");
+    let day = |days: u64| today - Days::new(days);
+    assert_eq!(
+        series(&store, "sum(v)").await,
+        [(day(3), 5.0), (day(2), 13.0), (day(1), 8.0)],
+        "the new check's days"
+    );
+    assert_eq!(
+        series(&store, "row_count").await,
+        [(day(3), 1.0), (day(2), 2.0), (day(1), 1.0)],
+        "measured again, no point twice"
+    );
+}

@@ -593,12 +593,12 @@ mod tests {
     #[test]
     fn files_are_path_tables() {
         let files = FileSource {
-            path: "/lake/or`ders/*.parquet".into(),
+            path: "/lake/or`ders/o.parquet".into(),
             format: FileFormat::Parquet,
         };
         assert_eq!(
             SparkDialect.file_scan(&files).as_deref(),
-            Some("parquet.`/lake/or``ders/*.parquet`")
+            Some("parquet.`/lake/or``ders/o.parquet`")
         );
     }
 }
