@@ -49,8 +49,9 @@ fn slow_query(backend: Backend) -> &'static str {
         #[cfg(feature = "warehouse-duckdb")]
         Backend::DuckDb => "select sum(a.range * b.range) from range(1000000) a, range(1000000) b",
         #[cfg(feature = "warehouse-spark")]
+        // A trillion pairs and none kept: a sum would overflow (an ANSI error) before 1s.
         Backend::Spark => {
-            "select sum(a.id * b.id) from range(1000000) a cross join range(1000000) b"
+            "select count(*) from range(1000000) a cross join range(1000000) b where a.id + b.id < 0"
         }
     }
 }

@@ -622,7 +622,19 @@ fn schemas() -> Value {
                 "description": "Why the run itself failed (not a check)",
             },
             "summary": schema_ref("Summary"),
+            "cost": nullable(schema_ref("Cost")),
         }), &[]),
+        "Cost": object(json!({
+            "seconds": {
+                "type": "number",
+                "description": "How long the warehouse took to answer the run's queries",
+            },
+            "rows_scanned": {
+                "type": "integer",
+                "description": "Rows its scans read, where the engine reports them",
+            },
+            "bytes_scanned": { "type": "integer" },
+        }), &["rows_scanned", "bytes_scanned"]),
         "RunPage": page_of("Run"),
         "RunAccepted": object(json!({ "run_id": uuid, "dataset": string }), &[]),
         "MetricSeries": object(json!({
