@@ -154,7 +154,7 @@ impl RunCost {
     pub fn of(datasets: Vec<DatasetCost>) -> Self {
         let total = datasets
             .iter()
-            .fold(Cost::default(), |total, dataset| total.add(dataset.cost));
+            .fold(Cost::default(), |total, dataset| total + dataset.cost);
         RunCost { total, datasets }
     }
 }

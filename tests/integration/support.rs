@@ -900,14 +900,17 @@ impl SparkDb {
         let name = unique_name("tm");
         let (remote, database) = (server.clone(), name.clone());
         let session = tokio::task::spawn_blocking(move || {
+            let text = |e: spark_connect::SparkError| e.to_string();
             let session = spark_connect::SparkSession::builder()
                 .remote(&remote)
-                .get_or_create()?;
-            session.conf().set("spark.sql.session.timeZone", "UTC")?;
+                .get_or_create()
+                .map_err(text)?;
+            let utc = session.conf().set("spark.sql.session.timeZone", "UTC");
+            utc.map_err(text)?;
             for statement in [format!("CREATE DATABASE {database}"), format!("USE {database}")] {
-                session.sql(&statement)?.collect_record_batches()?;
+                spark_sql(&session, &statement)?;
             }
-            Ok::<_, spark_connect::SparkError>(session)
+            Ok::<_, String>(session)
         })
         .await
         .expect("join the Spark setup")
@@ -923,10 +926,7 @@ impl SparkDb {
         let (session, sql) = (self.session.clone(), sql.to_owned());
         tokio::task::spawn_blocking(move || {
             for statement in statements(&sql) {
-                if let Err(e) = session
-                    .sql(statement)
-                    .and_then(|df| df.collect_record_batches())
-                {
+                if let Err(e) = spark_sql(&session, statement) {
                     panic!("Spark seeding failed: {e}\n{statement}");
                 }
             }
@@ -938,9 +938,7 @@ impl SparkDb {
     pub async fn scalar_i64(&self, sql: &str) -> i64 {
         let (session, sql) = (self.session.clone(), sql.to_owned());
         tokio::task::spawn_blocking(move || {
-            let batches = session
-                .sql(&sql)
-                .and_then(|df| df.collect_record_batches())
+            let batches = spark_sql(&session, &sql)
                 .unwrap_or_else(|e| panic!("Spark query failed: {e}\n{sql}"));
             let column = arrow_cast::cast(batches[0].column(0), &arrow_schema::DataType::Int64)
                 .expect("an integer");
@@ -960,16 +958,23 @@ impl Drop for SparkDb {
     fn drop(&mut self) {
         let (session, name) = (self.session.clone(), self.name.clone());
         let dropped = std::thread::spawn(move || {
-            let statement = format!("DROP DATABASE IF EXISTS {name} CASCADE");
-            session
-                .sql(&statement)
-                .and_then(|df| df.collect_record_batches())
+            spark_sql(&session, &format!("DROP DATABASE IF EXISTS {name} CASCADE"))
         })
         .join();
         if !matches!(dropped, Ok(Ok(_))) {
             eprintln!("warning: dropping a Spark test database failed");
         }
     }
+}
+
+/// Runs one statement to its end, with the client's error as text.
+#[cfg(feature = "warehouse-spark")]
+fn spark_sql(
+    session: &spark_connect::SparkSession,
+    statement: &str,
+) -> Result<Vec<arrow_array::RecordBatch>, String> {
+    let frame = session.sql(statement).map_err(|e| e.to_string())?;
+    frame.collect_record_batches().map_err(|e| e.to_string())
 }
 
 /// The statements of `sql`, split at semicolons outside quotes.

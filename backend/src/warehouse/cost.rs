@@ -21,8 +21,10 @@ pub struct Cost {
     pub seconds: f64,
 }
 
-impl Cost {
-    pub fn add(self, other: Cost) -> Cost {
+impl std::ops::Add for Cost {
+    type Output = Cost;
+
+    fn add(self, other: Cost) -> Cost {
         let sum = |a: Option<u64>, b: Option<u64>| match (a, b) {
             (None, None) => None,
             (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
@@ -33,7 +35,9 @@ impl Cost {
             seconds: self.seconds + other.seconds,
         }
     }
+}
 
+impl Cost {
     /// "scanned 10,000,000 rows, 84.2 MB; 1.52s in the warehouse".
     pub fn describe(&self) -> String {
         let mut read = Vec::new();
@@ -56,7 +60,7 @@ fn grouped(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -82,7 +86,7 @@ pub async fn costed<T>(work: impl Future<Output = T>) -> (T, Cost) {
 
 fn add(cost: Cost) {
     // Outside every scope there is nothing to add to.
-    let _ = CURRENT.try_with(|current| current.set(current.get().add(cost)));
+    let _ = CURRENT.try_with(|current| current.set(current.get() + cost));
 }
 
 /// A query's time, from [`super::Warehouse`].

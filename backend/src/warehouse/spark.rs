@@ -280,7 +280,7 @@ impl Spark {
         let session = self.session().await?;
         let tag = format!("tidemark-{}", uuid::Uuid::new_v4());
         let (query_session, query, query_tag) = (session.clone(), sql.to_owned(), tag.clone());
-        let mut task = tokio::task::spawn_blocking(move || {
+        let mut task = tokio::task::spawn_blocking(move || -> Result<Answer, Failure> {
             query_session.add_tag(&query_tag)?;
             let batches = query_session.sql(&query)?.collect_record_batches();
             query_session.remove_tag(&query_tag);
@@ -299,7 +299,7 @@ impl Spark {
                 let interrupter = session.clone();
                 // Best effort: if the interrupt cannot reach the server, the client still
                 // gives up here, and the session is not reused.
-                let _ = blocking(move || interrupter.interrupt_tag(&tag)).await;
+                let _ = blocking(move || Ok(interrupter.interrupt_tag(&tag)?)).await;
                 return match task.await {
                     Ok(Ok(answer)) => Ok(answer),
                     _ => Err(WarehouseError::Timeout(self.query_timeout)),
@@ -346,7 +346,7 @@ impl Engine for Spark {
         let relation = format!("SELECT * FROM {}", SparkDialect.table(table));
         let session = self.session().await?;
         let analyzing = session.clone();
-        let schema = blocking(move || analyzing.sql(&relation)?.schema()).await;
+        let schema = blocking(move || Ok(analyzing.sql(&relation)?.schema()?)).await;
         let fields = match schema {
             Ok(DataType::Struct { fields }) => fields,
             Ok(other) => {
@@ -510,19 +510,22 @@ fn column_cells(column: &dyn Array) -> Vec<Cell> {
         .collect()
 }
 
+/// The client's error, boxed: it is large, and travels back from a blocking thread.
+type Failure = Box<SparkError>;
+
 /// Runs a call into the synchronous client on a blocking thread.
 async fn blocking<T: Send + 'static>(
-    call: impl FnOnce() -> Result<T, SparkError> + Send + 'static,
-) -> Result<T, SparkError> {
+    call: impl FnOnce() -> Result<T, Failure> + Send + 'static,
+) -> Result<T, Failure> {
     match tokio::task::spawn_blocking(call).await {
         Ok(result) => result,
-        Err(e) => Err(SparkError::connect_msg(format!(
+        Err(e) => Err(Box::new(SparkError::connect_msg(format!(
             "the client's thread failed: {e}"
-        ))),
+        )))),
     }
 }
 
-fn query_error(error: SparkError) -> WarehouseError {
+fn query_error(error: Failure) -> WarehouseError {
     WarehouseError::Query(error.to_string())
 }
 
