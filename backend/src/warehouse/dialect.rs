@@ -98,16 +98,20 @@ pub trait SqlDialect: Sync {
         (from, until): (DateTime<Utc>, DateTime<Utc>),
         family: Option<TypeFamily>,
     ) -> String {
+        format!(
+            "{column} >= {} AND {column} < {}",
+            self.time_literal(from, family),
+            self.time_literal(until, family)
+        )
+    }
+    /// A moment (UTC) as a literal a column of `family` compares with: text the engine
+    /// reads as a date or a timestamp.
+    fn time_literal(&self, at: DateTime<Utc>, family: Option<TypeFamily>) -> String {
         let format = match family {
             Some(TypeFamily::Date) => "%Y-%m-%d",
             _ => "%Y-%m-%d %H:%M:%S",
         };
-        let literal = |at: DateTime<Utc>| self.text_literal(&at.format(format).to_string());
-        format!(
-            "{column} >= {} AND {column} < {}",
-            literal(from),
-            literal(until)
-        )
+        self.text_literal(&at.format(format).to_string())
     }
     /// Number of distinct tuples among rows whose key columns are all non-null; `when` is
     /// the condition under which a row counts (non-null key, plus any check filter). A row

@@ -20,7 +20,7 @@ use duckdb::types::ValueRef;
 use duckdb::{AccessMode, Config, Connection};
 use futures_util::FutureExt as _;
 
-use super::engine::{CatalogColumn, CatalogView, Connecting, Engine, one_number};
+use super::engine::{CatalogColumn, CatalogView, Connecting, Engine, at_most, doubles, one_number};
 use super::{Cell, ConnectRequest, Dialect, Facts, ReadOnly, SqlDialect, WarehouseError};
 use crate::spec::user_sql::Grammar;
 use crate::spec::{FileFormat, FileSource, Grain, TableRef, TypeFamily};
@@ -229,22 +229,8 @@ impl Engine for DuckDb {
 
     async fn fetch_doubles(&self, sql: &str) -> Result<Vec<Option<f64>>, WarehouseError> {
         let sql = sql.to_owned();
-        self.run(true, move |conn| {
-            let mut rows = read(conn, &sql, 1)?.into_iter();
-            let row = rows.next().ok_or_else(|| {
-                WarehouseError::Shape("the aggregate query returned no row".into())
-            })?;
-            row.into_iter()
-                .map(|cell| match cell {
-                    Cell::Null => Ok(None),
-                    Cell::Number(n) => Ok(Some(n)),
-                    Cell::Text(text) => Err(WarehouseError::Shape(format!(
-                        "the aggregate returned text ({text}) where a number was planned"
-                    ))),
-                })
-                .collect()
-        })
-        .await
+        self.run(true, move |conn| doubles(read(conn, &sql, 1)?))
+            .await
     }
 
     async fn fetch_rows(
@@ -254,13 +240,7 @@ impl Engine for DuckDb {
     ) -> Result<Vec<Vec<Cell>>, WarehouseError> {
         let sql = sql.to_owned();
         self.run(true, move |conn| {
-            let rows = read(conn, &sql, max_rows)?;
-            if rows.len() > max_rows {
-                return Err(WarehouseError::Shape(format!(
-                    "the query returned more than {max_rows} rows"
-                )));
-            }
-            Ok(rows)
+            at_most(read(conn, &sql, max_rows)?, max_rows)
         })
         .await
     }

@@ -68,6 +68,39 @@ pub(super) async fn cancelled_at<T>(
     }
 }
 
+/// The planned aggregate's answer for an engine that reads rows as cells: its one row,
+/// every cell a number or NULL.
+#[cfg(any(feature = "warehouse-duckdb", feature = "warehouse-spark"))]
+pub(super) fn doubles(rows: Vec<Vec<Cell>>) -> Result<Vec<Option<f64>>, WarehouseError> {
+    let row = rows
+        .into_iter()
+        .next()
+        .ok_or_else(|| WarehouseError::Shape("the aggregate query returned no row".into()))?;
+    row.into_iter()
+        .map(|cell| match cell {
+            Cell::Null => Ok(None),
+            Cell::Number(n) => Ok(Some(n)),
+            Cell::Text(text) => Err(WarehouseError::Shape(format!(
+                "the aggregate returned text ({text}) where a number was planned"
+            ))),
+        })
+        .collect()
+}
+
+/// A profile's rows, read one past `max_rows`: more than allowed is an error.
+#[cfg(any(feature = "warehouse-duckdb", feature = "warehouse-spark"))]
+pub(super) fn at_most(
+    rows: Vec<Vec<Cell>>,
+    max_rows: usize,
+) -> Result<Vec<Vec<Cell>>, WarehouseError> {
+    if rows.len() > max_rows {
+        return Err(WarehouseError::Shape(format!(
+            "the query returned more than {max_rows} rows"
+        )));
+    }
+    Ok(rows)
+}
+
 /// A user query's answer for an engine that reads rows as cells: one row of one number.
 #[cfg(any(feature = "warehouse-duckdb", feature = "warehouse-spark"))]
 pub(super) fn one_number(rows: &[Vec<Cell>]) -> Result<Option<f64>, WarehouseError> {

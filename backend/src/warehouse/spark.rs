@@ -19,7 +19,7 @@ use futures_util::FutureExt as _;
 use spark_connect::types::DataType;
 use spark_connect::{SparkError, SparkSession};
 
-use super::engine::{CatalogColumn, CatalogView, Connecting, Engine, one_number};
+use super::engine::{CatalogColumn, CatalogView, Connecting, Engine, at_most, doubles, one_number};
 use super::pooled::CONNECT_TIMEOUT;
 use super::{Cell, ConnectRequest, Dialect, Facts, ReadOnly, SqlDialect, WarehouseError};
 use crate::spec::user_sql::Grammar;
@@ -67,23 +67,13 @@ impl SqlDialect for SparkDialect {
             "concat(date_format({bucket}, 'yyyy-MM-dd'), 'T', date_format({bucket}, 'HH'), ':00:00')"
         )
     }
-    /// Typed literals, so the comparison is on the column's own type and Spark prunes
+    /// A typed literal, so a range compares on the column's own type and Spark prunes
     /// partitions by it.
-    fn range(
-        &self,
-        column: &str,
-        (from, until): (DateTime<Utc>, DateTime<Utc>),
-        family: Option<TypeFamily>,
-    ) -> String {
-        let literal = |at: DateTime<Utc>| match family {
+    fn time_literal(&self, at: DateTime<Utc>, family: Option<TypeFamily>) -> String {
+        match family {
             Some(TypeFamily::Date) => format!("DATE'{}'", at.format("%Y-%m-%d")),
             _ => format!("TIMESTAMP'{}'", at.format("%Y-%m-%d %H:%M:%S")),
-        };
-        format!(
-            "{column} >= {} AND {column} < {}",
-            literal(from),
-            literal(until)
-        )
+        }
     }
     /// A struct of the key columns: Spark counts distinct structs, and a NULL struct (the
     /// CASE's ELSE) not at all.
@@ -368,19 +358,7 @@ impl Engine for Spark {
     }
 
     async fn fetch_doubles(&self, sql: &str) -> Result<Vec<Option<f64>>, WarehouseError> {
-        let mut rows = self.cells(true, sql, 1).await?.into_iter();
-        let row = rows
-            .next()
-            .ok_or_else(|| WarehouseError::Shape("the aggregate query returned no row".into()))?;
-        row.into_iter()
-            .map(|cell| match cell {
-                Cell::Null => Ok(None),
-                Cell::Number(n) => Ok(Some(n)),
-                Cell::Text(text) => Err(WarehouseError::Shape(format!(
-                    "the aggregate returned text ({text}) where a number was planned"
-                ))),
-            })
-            .collect()
+        doubles(self.cells(true, sql, 1).await?)
     }
 
     async fn fetch_rows(
@@ -388,13 +366,7 @@ impl Engine for Spark {
         sql: &str,
         max_rows: usize,
     ) -> Result<Vec<Vec<Cell>>, WarehouseError> {
-        let rows = self.cells(true, sql, max_rows).await?;
-        if rows.len() > max_rows {
-            return Err(WarehouseError::Shape(format!(
-                "the query returned more than {max_rows} rows"
-            )));
-        }
-        Ok(rows)
+        at_most(self.cells(true, sql, max_rows).await?, max_rows)
     }
 
     /// In a session of its own, not reused: user SQL may leave temporary views or settings
